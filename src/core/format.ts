@@ -1,0 +1,121 @@
+/**
+ * The `*.latent.json` graph document: schemas (the single source of the TypeScript types, the
+ * run-time validation and the shipped JSON Schema) and the vocabulary shared by every layer.
+ */
+import { z } from 'zod';
+
+export const FORMAT_VERSION = 1;
+
+export const ACTIVATIONS = ['relu', 'sigmoid', 'tanh', 'softmax', 'linear', 'elu', 'selu', 'leakyRelu'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+export const LOSSES = ['binaryCrossentropy', 'meanSquaredError', 'categoricalCrossentropy'] as const;
+export type LossName = (typeof LOSSES)[number];
+
+export const OPTIMIZERS = ['adadelta', 'adam', 'rmsprop', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+/** Learning rates used when the file gives none: the classic Keras defaults the tutorials ran with. */
+export const DEFAULT_LEARNING_RATE: Record<OptimizerName, number> = {
+  adadelta: 1.0,
+  adam: 0.001,
+  rmsprop: 0.001,
+  sgd: 0.01,
+};
+
+export const METRICS = ['accuracy', 'meanSquaredError', 'meanAbsoluteError'] as const;
+export type MetricName = (typeof METRICS)[number];
+
+export const NODE_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+export const NodeIdSchema = z
+  .string()
+  .regex(NODE_ID_PATTERN, 'Node ids start with a letter and use only letters, digits, "_" and "-" (at most 64).');
+
+export const NodeSchema = z
+  .object({
+    id: NodeIdSchema,
+    type: z.string().min(1).describe('Block type, e.g. "Dense", "Encoder", "Output".'),
+    label: z.string().max(200).optional().describe('Name shown on the canvas.'),
+    trainable: z.boolean().optional().describe('false freezes every layer of this block.'),
+    params: z.record(z.string(), z.unknown()).optional().describe("The block's parameters."),
+  })
+  .strict();
+export type NodeSpec = z.infer<typeof NodeSchema>;
+
+export const EdgeSchema = z
+  .object({
+    from: NodeIdSchema.describe('Id of the block whose output flows along this edge.'),
+    to: NodeIdSchema.describe('Id of the block that takes it as input.'),
+  })
+  .strict();
+export type EdgeSpec = z.infer<typeof EdgeSchema>;
+
+export const SplitSchema = z
+  .object({
+    validation: z.number().min(0).max(0.9).default(0.1),
+    test: z.number().min(0).max(0.9).default(0.2),
+  })
+  .strict();
+
+const trainingFields = {
+  output: NodeIdSchema.optional().describe('The Output block this trains (default: the first Output).'),
+  loss: z.enum(LOSSES).optional(),
+  optimizer: z.enum(OPTIMIZERS).optional(),
+  learningRate: z.number().positive().max(100).optional(),
+  epochs: z.number().int().min(1).max(100000).optional(),
+  batchSize: z.number().int().min(1).max(65536).optional(),
+  metrics: z.array(z.enum(METRICS)).optional(),
+};
+
+export const StageSchema = z
+  .object({
+    name: z.string().min(1).max(100),
+    kind: z
+      .enum(['fit', 'layerwise'])
+      .optional()
+      .describe('"fit" trains one model; "layerwise" pretrains an Encoder greedily, one layer at a time.'),
+    freeze: z.array(NodeIdSchema).optional().describe('Blocks whose weights stay fixed in this stage.'),
+    encoder: NodeIdSchema.optional().describe('For "layerwise": the Encoder to pretrain.'),
+    ...trainingFields,
+  })
+  .strict();
+export type StageSpec = z.infer<typeof StageSchema>;
+
+export const TrainingSchema = z
+  .object({
+    dataset: z
+      .string()
+      .min(1)
+      .default('mnist')
+      .describe('"mnist", "fashion-mnist", "idx:<images>,<labels>" or "csv:<file>" (paths relative to this file).'),
+    split: SplitSchema.default({ validation: 0.1, test: 0.2 }),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    ...trainingFields,
+    loss: z.enum(LOSSES).default('binaryCrossentropy'),
+    optimizer: z.enum(OPTIMIZERS).default('adam'),
+    epochs: z.number().int().min(1).max(100000).default(10),
+    batchSize: z.number().int().min(1).max(65536).default(256),
+    metrics: z.array(z.enum(METRICS)).default([]),
+    stages: z.array(StageSchema).optional().describe('Training stages run in order; weights flow from one to the next.'),
+  })
+  .strict();
+export type TrainingSpec = z.infer<typeof TrainingSchema>;
+
+export const PositionSchema = z.object({ x: z.number(), y: z.number() }).strict();
+export const LayoutSchema = z.record(z.string(), PositionSchema);
+
+export const GraphDocumentSchema = z
+  .object({
+    formatVersion: z.literal(FORMAT_VERSION),
+    name: z.string().min(1).max(200),
+    description: z.string().max(5000).optional(),
+    reproduces: z.string().max(1000).optional().describe('The tutorial this graph reproduces.'),
+    nodes: z.array(NodeSchema),
+    edges: z.array(EdgeSchema).default([]),
+    training: TrainingSchema.default(TrainingSchema.parse({})),
+    layout: LayoutSchema.default({}).describe('Canvas positions, kept apart from the architecture.'),
+  })
+  .strict();
+export type GraphDocument = z.infer<typeof GraphDocumentSchema>;
+/** A document as written in a file: defaults not yet filled in. */
+export type GraphDocumentInput = z.input<typeof GraphDocumentSchema>;

@@ -1,0 +1,116 @@
+/**
+ * Host side of the training worker, shared by the CLI and the extension: forks the worker, checks
+ * every message it sends, and turns a crash or a hang into a failed run instead of a stuck caller.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type FromWorker, type TrainRequest, parseFromWorker } from '../core/protocol';
+import { markRunFailed } from './runFolder';
+
+export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
+
+export class TrainingFailure extends Error {
+  constructor(
+    message: string,
+    readonly detail?: string,
+    readonly runDir?: string,
+  ) {
+    super(message);
+    this.name = 'TrainingFailure';
+  }
+}
+
+export interface WorkerLaunch {
+  readonly modulePath: string;
+  readonly execArgv: readonly string[];
+}
+
+/** The bundled worker next to this file, or the TypeScript source run through tsx in development. */
+export function defaultWorkerLaunch(): WorkerLaunch {
+  const bundled = path.join(__dirname, 'worker.js');
+  if (__filename.endsWith('.js') && fs.existsSync(bundled)) return { modulePath: bundled, execArgv: [] };
+  return { modulePath: path.join(__dirname, 'worker.ts'), execArgv: ['--import', 'tsx'] };
+}
+
+export interface TrainingSessionOptions {
+  readonly launch?: WorkerLaunch;
+  readonly onMessage?: (message: FromWorker) => void;
+  /** How long a cancelled worker may take to stop before it is killed. */
+  readonly cancelGraceMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class TrainingSession {
+  readonly result: Promise<DoneMessage>;
+  private readonly child: ChildProcess;
+  private runDir: string | undefined;
+  private settled = false;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(request: TrainRequest, private readonly opts: TrainingSessionOptions = {}) {
+    const launch = opts.launch ?? defaultWorkerLaunch();
+    this.child = fork(launch.modulePath, [], {
+      execArgv: [...launch.execArgv],
+      // Under VS Code process.execPath is Electron; this makes it behave as plain Node.
+      env: { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    let stderr = '';
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    this.result = new Promise<DoneMessage>((resolve, reject) => {
+      const fail = (f: TrainingFailure): void => {
+        if (this.settled) return;
+        this.settled = true;
+        clearTimeout(this.killTimer);
+        reject(f);
+      };
+      this.child.on('message', (raw: unknown) => {
+        const parsed = parseFromWorker(raw);
+        if (!parsed.ok) {
+          opts.onMessage?.({ type: 'log', level: 'warn', message: parsed.error });
+          return;
+        }
+        const m = parsed.message;
+        if (m.type === 'ready') this.child.send({ type: 'start', messageId: 1, request });
+        if (m.type === 'started') this.runDir = m.runDir;
+        opts.onMessage?.(m);
+        if (m.type === 'done' && !this.settled) {
+          this.settled = true;
+          clearTimeout(this.killTimer);
+          resolve(m);
+        }
+        if (m.type === 'failed') fail(new TrainingFailure(m.error.message, m.error.detail, m.runDir ?? this.runDir));
+      });
+      this.child.on('error', (e) => fail(new TrainingFailure(`Could not start the training worker: ${e.message}`, e.stack)));
+      this.child.on('exit', (code, signal) => {
+        if (this.settled) return;
+        const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        const message = `The training worker ${how} before finishing${tail ? `: ${tail}` : ''}.`;
+        if (this.runDir) markRunFailed(this.runDir, message);
+        fail(new TrainingFailure(message, stderr, this.runDir));
+      });
+    });
+    // Callers may only care about messages; an unobserved rejection must not crash the host.
+    this.result.catch(() => undefined);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Stop after the running batch, keeping the last completed epoch; kill if it does not stop in time. */
+  cancel(): void {
+    if (this.settled || !this.child.connected) return;
+    this.child.send({ type: 'cancel', messageId: 2 });
+    this.killTimer ??= setTimeout(() => this.kill(), this.opts.cancelGraceMs ?? 10_000);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}

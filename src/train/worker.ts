@@ -1,0 +1,58 @@
+/**
+ * Training worker entry: a child process started with fork(), one training run per process (tfjs
+ * backends are process-global state, and exiting returns every byte to the OS).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { DatasetError } from '../data/types';
+import { type FromWorker, parseToWorker } from '../core/protocol';
+import { TrainingError, train } from './trainer';
+
+function send(message: FromWorker): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+// Production mode: no debug checks, and no "install tfjs-node" banner on stderr (we report backends ourselves).
+tf.env().set('PROD', true);
+
+const cancel = { cancelled: false };
+let started = false;
+
+/** Errors the user can act on travel as their message; anything else also carries the stack for --verbose. */
+function describe(e: unknown): { message: string; detail?: string } {
+  if (e instanceof TrainingError || e instanceof DatasetError) return { message: e.message };
+  if (e instanceof Error) return { message: e.message, detail: e.stack };
+  return { message: String(e) };
+}
+
+process.on('message', (raw: unknown) => {
+  const parsed = parseToWorker(raw);
+  if (!parsed.ok) {
+    void send({ type: 'log', level: 'warn', message: parsed.error });
+    return;
+  }
+  const msg = parsed.message;
+  if (msg.type === 'cancel') {
+    cancel.cancelled = true;
+    return;
+  }
+  if (started) {
+    void send({ type: 'failed', inReplyTo: msg.messageId, error: { message: 'This worker already ran a training; start a new one.' } });
+    return;
+  }
+  started = true;
+  train(msg.request, (m) => void send(m), cancel, msg.messageId)
+    .then((result) => send({ type: 'done', inReplyTo: msg.messageId, ...result }))
+    .catch((e: unknown) => {
+      const runDir = e instanceof Error && 'runDir' in e && typeof e.runDir === 'string' ? e.runDir : undefined;
+      return send({ type: 'failed', inReplyTo: msg.messageId, runDir, error: describe(e) });
+    })
+    .finally(() => process.exit(0));
+});
+
+// The host went away: nobody is listening, so stop rather than train into the void.
+process.on('disconnect', () => process.exit(0));
+
+void send({ type: 'ready', pid: process.pid });

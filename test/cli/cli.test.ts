@@ -1,0 +1,90 @@
+/** The built `latent-studio` binary (dist/cli.js), run as a user would run it. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT, SAMPLES_DIR } from '../helpers/samples';
+
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-cli-'));
+
+function cli(args: string[], cwd = tmp): { code: number; stdout: string; stderr: string } {
+  assert.ok(fs.existsSync(CLI), 'dist/cli.js is missing: run `npm run build` first');
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const sample = (name: string): string => path.join(SAMPLES_DIR, `${name}.latent.json`);
+
+test('summary prints a Keras-style table with totals', () => {
+  const r = cli(['summary', sample('dense-autoencoder')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Model: "Dense autoencoder"/);
+  assert.match(r.stdout, /bottleneck \(Dense\)\s+\(None, 16\)\s+528\s+yes/);
+  assert.match(r.stdout, /Total params: 221,888\nTrainable params: 221,888\nNon-trainable params: 0/);
+});
+
+test('summary --json has layers, totalParams and trainableParams', () => {
+  const r = cli(['summary', sample('fashion-conv-autoencoder'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout) as { layers: { name: string; type: string; outputShape: (number | null)[]; params: number; trainable: boolean }[]; totalParams: number; trainableParams: number };
+  assert.equal(s.totalParams, 3805);
+  assert.equal(s.trainableParams, 3805);
+  assert.deepEqual(s.layers.find((l) => l.name === 'encoder.5'), { name: 'encoder.5', type: 'MaxPooling2D', outputShape: [null, 4, 4, 4], params: 0, trainable: true });
+  assert.deepEqual(Object.keys(s.layers[0]!), ['name', 'type', 'outputShape', 'params', 'trainable']);
+});
+
+test('validate: exit 0 without problems, exit 1 with every problem listed', () => {
+  const ok = cli(['validate', sample('stacked-autoencoder')]);
+  assert.equal(ok.code, 0);
+  assert.match(ok.stdout, /no problems \(109,386 parameters\)/);
+  const file = path.join(tmp, 'broken.latent.json');
+  fs.writeFileSync(file, JSON.stringify({ formatVersion: 1, name: 'b', nodes: [{ id: 'input', type: 'Input', params: { shape: [784] } }, { id: 'd', type: 'Dense', params: { units: 0 } }], edges: [{ from: 'input', to: 'd' }] }));
+  const bad = cli(['validate', file]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /error: node "d": Dense "d": "units": must be at least 1\./);
+  assert.match(bad.stdout, /no Output block/);
+  const json = cli(['validate', file, '--json']);
+  assert.equal(json.code, 1);
+  const parsed = JSON.parse(json.stdout) as { ok: boolean; problems: { nodeId?: string; path: unknown[] }[] };
+  assert.equal(parsed.ok, false);
+  assert.deepEqual(parsed.problems.find((p) => p.nodeId === 'd')!.path, ['nodes', 1, 'params', 'units']);
+});
+
+test('errors are one line on stderr with exit 1, no stack trace', () => {
+  const file = path.join(tmp, 'syntax.latent.json');
+  fs.writeFileSync(file, '{\n  "formatVersion": 1,\n  "name": \n}');
+  for (const args of [['summary', file], ['summary', path.join(tmp, 'missing.latent.json')], ['train', sample('dense-autoencoder'), '--epochs', 'zero'], ['train', sample('dense-autoencoder'), '--backend', 'gpu'], ['frobnicate']]) {
+    const r = cli(args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')} printed:\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+  assert.match(cli(['summary', file]).stderr, /syntax\.latent\.json:4:1: invalid JSON: value expected/);
+  assert.match(cli(['summary', path.join(tmp, 'missing.latent.json')]).stderr, /cannot read the graph file \(no such file\)/);
+});
+
+test('train --json prints one object per epoch and a final {runDir, backend}; the run folder exists', () => {
+  const r = cli(['train', sample('dense-autoencoder'), '--epochs', '2', '--limit', '600', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 4);
+  for (const e of lines.slice(0, 3)) {
+    for (const key of ['epoch', 'loss', 'valLoss', 'seconds', 'samplesPerSec', 'backend']) assert.ok(key in e, `missing ${key}`);
+  }
+  assert.deepEqual(lines.slice(0, 3).map((e) => e.epoch), [0, 1, 2]);
+  const final = lines[3]!;
+  assert.equal(final.backend, 'wasm');
+  assert.equal(path.dirname(final.runDir as string), path.join(tmp, '.latent', 'runs'));
+  for (const f of ['graph.latent.json', 'config.json', 'metrics.jsonl', 'run.json', 'reconstructions.png', 'model/model.json', 'model/weights.bin']) {
+    assert.ok(fs.existsSync(path.join(final.runDir as string, f)), f);
+  }
+});
+
+test('train refuses a backend that cannot load here, saying why', () => {
+  const r = cli(['train', sample('dense-autoencoder'), '--epochs', '1', '--limit', '100', '--backend', 'tfjs-node']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /tfjs-node.*not installed/);
+});

@@ -1,0 +1,69 @@
+// @ts-check
+'use strict';
+// Separate bundles per runtime (DESIGN.md convention 9): the extension host and the training
+// worker and CLI run in Node; the webview runs in a browser. Native / optional modules stay
+// external so a missing @tensorflow/tfjs-node(-gpu) never breaks the build.
+const path = require('path');
+const webpack = require('webpack');
+const CopyPlugin = require('copy-webpack-plugin');
+
+/** Modules resolved at run time from node_modules instead of being bundled. */
+const nodeExternals = {
+  vscode: 'commonjs vscode',
+  '@tensorflow/tfjs-node': 'commonjs @tensorflow/tfjs-node',
+  '@tensorflow/tfjs-node-gpu': 'commonjs @tensorflow/tfjs-node-gpu',
+  // ESM-only package with a native addon: loaded with import() at run time.
+  webgpu: 'import webgpu',
+};
+
+/** @type {(env: unknown, argv: {mode?: string}) => import('webpack').Configuration[]} */
+module.exports = (_env, argv) => {
+  const production = argv.mode === 'production';
+  /** @type {import('webpack').Configuration} */
+  const common = {
+    mode: production ? 'production' : 'development',
+    devtool: production ? false : 'source-map',
+    resolve: { extensions: ['.ts', '.tsx', '.js', '.json'] },
+    module: {
+      rules: [{ test: /\.tsx?$/, exclude: /node_modules/, use: { loader: 'ts-loader', options: { transpileOnly: true } } }],
+    },
+    performance: { hints: false },
+    stats: 'errors-warnings',
+  };
+  /** @type {import('webpack').Configuration} */
+  const node = {
+    ...common,
+    target: 'node20',
+    node: { __dirname: false, __filename: false },
+    externals: nodeExternals,
+    externalsPresets: { node: true },
+    output: { path: path.resolve(__dirname, 'dist'), filename: '[name].js', libraryTarget: 'commonjs2', clean: false },
+    ignoreWarnings: [/Critical dependency/, /Can't resolve 'perf_hooks'|Can't resolve 'worker_threads'/],
+  };
+  return [
+    {
+      ...node,
+      name: 'extension',
+      entry: { extension: './src/extension/extension.ts' },
+    },
+    {
+      ...node,
+      name: 'worker',
+      entry: { worker: './src/train/worker.ts', cli: './src/cli/bin.ts' },
+      plugins: [
+        new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true, test: /cli\.js$/ }),
+        // The wasm backend loads its binaries from disk next to the bundle.
+        new CopyPlugin({
+          patterns: [{ from: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm', to: 'wasm/[name][ext]' }],
+        }),
+      ],
+    },
+    {
+      ...common,
+      name: 'webview',
+      target: 'web',
+      entry: { editor: './webview/editor/main.tsx' },
+      output: { path: path.resolve(__dirname, 'dist', 'webview'), filename: '[name].js' },
+    },
+  ];
+};
