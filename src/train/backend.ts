@@ -13,9 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
-
-// Webpack rewrites `require`; this global is its escape hatch to Node's own loader.
-declare const __non_webpack_require__: NodeRequire | undefined;
+import { runtimeRequire } from '../data/runtimeRequire';
 
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -267,11 +265,6 @@ function loadOnce(name: BackendName): Promise<LoadResult> {
     case 'cpu':
       return loadCpu();
   }
-}
-
-function runtimeRequire(): NodeRequire {
-  if (typeof __non_webpack_require__ === 'function') return __non_webpack_require__;
-  return require;
 }
 
 /** Node's "Cannot find module" for `pkg` itself (not for something it imports). */

@@ -6,7 +6,6 @@
  * losses are read back once per epoch (plus at most one read per `batchProgressMs` for progress).
  */
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
@@ -229,7 +228,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     stages: stagePlans,
   });
 
-  const compiled = compileGraph(analysis, { seed: doc.training.seed });
+  let compiled: CompiledGraph | undefined;
   const feeder = new Feeder(ds, inputShape);
   const rng = mulberry32(doc.training.seed ^ 0x5eed);
   let snapshot: tf.Tensor[][] | undefined;
@@ -237,9 +236,9 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
   let bestValLoss: number | null = null;
   let stopped = false;
   let lastModel: tf.LayersModel | undefined;
-  let lastTarget: ResolvedStage['target'] = 'input';
 
   try {
+    compiled = compileGraph(analysis, { seed: doc.training.seed });
     for (const [stageIndex, stage] of stages.entries()) {
       if (stage.kind === 'layerwise') {
         send({ type: 'log', level: 'warn', message: `Stage "${stage.name}": ${stagePlans[stageIndex]!.skipped}.` });
@@ -248,7 +247,6 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
       compiled.setFrozen(new Set(stage.freeze));
       const model = compiled.modelForOutput(stage.outputId);
       lastModel = model;
-      lastTarget = stage.target;
       const classes = stage.target === 'labels' ? (model.outputs[0]!.shape[1] as number) : 0;
       const optimizer = makeOptimizer(stage.optimizer, stage.learningRate);
       const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -408,10 +406,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
 
     if (lastModel) {
       await saveModel(lastModel, path.join(runDir, RUN_FILES.model));
-      if (lastTarget === 'input' && !fs.existsSync(path.join(runDir, RUN_FILES.reconstructions))) {
-        // A run stopped before its first epoch still shows where it started.
-        send({ type: 'log', level: 'info', message: 'Stopped before the first epoch ended; the model is saved untrained.' });
-      }
+      if (epochsCompleted === 0) send({ type: 'log', level: 'info', message: 'Stopped before the first epoch ended; the model is saved untrained.' });
     }
     writeStatus(runDir, { ...status, status: stopped ? 'stopped' : 'completed', endedAt: new Date().toISOString(), epochsCompleted, bestValLoss });
     return { runDir, backend: backend.name, stopped, epochsCompleted, bestValLoss };
@@ -421,6 +416,6 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     throw Object.assign(e instanceof Error ? e : new Error(message), { runDir });
   } finally {
     disposeSnapshot(snapshot);
-    compiled.dispose();
+    compiled?.dispose();
   }
 }
