@@ -64,6 +64,15 @@ module.exports = (_env, argv) => {
       target: 'web',
       entry: { editor: './webview/editor/main.tsx' },
       output: { path: path.resolve(__dirname, 'dist', 'webview'), filename: '[name].js' },
+      plugins: [
+        // Stylesheets are linked (not injected) so the webview's CSP needs no style nonce.
+        new CopyPlugin({
+          patterns: [
+            { from: 'node_modules/@xyflow/react/dist/style.css', to: 'xyflow.css' },
+            { from: 'webview/editor/editor.css', to: 'editor.css' },
+          ],
+        }),
+      ],
     },
   ];
 };

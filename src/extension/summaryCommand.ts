@@ -6,8 +6,8 @@ import { formatProblem } from '../core/problems';
 import { formatSummaryTable, summarize } from '../core/summary';
 import { isGraphDocument } from './diagnostics';
 
-export function showModelSummary(channel: vscode.OutputChannel): void {
-  const doc = vscode.window.activeTextEditor?.document;
+export async function showModelSummary(channel: vscode.OutputChannel, uri: vscode.Uri | undefined): Promise<void> {
+  const doc = uri ? await vscode.workspace.openTextDocument(uri) : undefined;
   if (!doc || !isGraphDocument(doc)) {
     void vscode.window.showWarningMessage('Open a *.latent.json graph to see its summary.');
     return;

@@ -1,7 +1,10 @@
-/**
- * Placeholder for the graph editor webview (React + @xyflow/react arrive with the visual editor
- * issue). The bundle exists now so the build and packaging pipeline is complete.
- */
+/** Entry of the graph editor webview bundle. */
+import { createRoot } from 'react-dom/client';
+import { App } from './App';
+import { ready } from './store';
+
 const root = document.getElementById('root');
-if (root) root.textContent = 'Latent Studio graph editor';
-export {};
+if (root) {
+  createRoot(root).render(<App />);
+  ready();
+}

@@ -1,0 +1,68 @@
+/**
+ * The host ⇄ graph-editor webview protocol. The webview asks (`ready`), the host answers with the
+ * document text; every change of the TextDocument (graph edits, undo, git checkout, a text editor
+ * beside it) is sent again as text, and the webview re-analyzes it with src/core. Edits travel the
+ * other way as semantic GraphEdits, validated here before the host applies them.
+ */
+import { z } from 'zod';
+import { ACTIVATIONS } from './format';
+
+const position = z.object({ x: z.number().finite(), y: z.number().finite() }).strict();
+const pathSchema = z.array(z.union([z.string(), z.number().int().min(0)])).min(1).max(16).readonly();
+const id = z.string().min(1).max(64);
+const params = z.record(z.string(), z.unknown());
+
+export const GraphEditSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('addNode'), type: z.string().min(1), id: id.optional(), params: params.optional(), position, connectFrom: id.optional() }).strict(),
+  z.object({ kind: z.literal('removeNodes'), ids: z.array(id).min(1).readonly() }).strict(),
+  z.object({ kind: z.literal('connect'), from: id, to: id }).strict(),
+  z.object({ kind: z.literal('disconnect'), from: id, to: id }).strict(),
+  z.object({ kind: z.literal('setParams'), id, params }).strict(),
+  z.object({ kind: z.literal('setParam'), id, path: pathSchema, value: z.unknown() }).strict(),
+  z.object({ kind: z.literal('setNode'), id, label: z.string().max(200).nullable().optional(), trainable: z.boolean().nullable().optional() }).strict(),
+  z.object({ kind: z.literal('renameNode'), id, newId: id }).strict(),
+  z.object({ kind: z.literal('move'), positions: z.record(z.string(), position) }).strict(),
+  z
+    .object({
+      kind: z.literal('paste'),
+      nodes: z.array(z.object({ id, type: z.string().min(1), label: z.string().optional(), trainable: z.boolean().optional(), params: params.optional() }).strict()).min(1).readonly(),
+      edges: z.array(z.object({ from: id, to: id }).strict()).readonly(),
+      positions: z.record(z.string(), position),
+      offset: position,
+    })
+    .strict(),
+  z.object({ kind: z.literal('setTraining'), path: pathSchema, value: z.unknown() }).strict(),
+  z.object({ kind: z.literal('mirrorDecoder'), encoderId: id, position: position.optional(), transpose: z.boolean().optional(), outputActivation: z.enum(ACTIVATIONS).optional() }).strict(),
+]);
+
+export const ToHostSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }).strict(),
+  /** One user action; `label` names it for people (and undo) */
+  z.object({ type: z.literal('edit'), edit: GraphEditSchema }).strict(),
+  /** Several edits that form one action (e.g. add a block and wire it), applied as one undo step. */
+  z.object({ type: z.literal('edits'), edits: z.array(GraphEditSchema).min(1).max(100).readonly() }).strict(),
+  z.object({ type: z.literal('openAsText') }).strict(),
+  z.object({ type: z.literal('newFromTemplate') }).strict(),
+]);
+export type ToHost = z.infer<typeof ToHostSchema>;
+
+export const ToEditorSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('document'), text: z.string(), version: z.number().int(), fileName: z.string() }).strict(),
+  /** An edit the host refused or could not apply, as a sentence. */
+  z.object({ type: z.literal('editFailed'), message: z.string() }).strict(),
+  z.object({ type: z.literal('notice'), message: z.string() }).strict(),
+]);
+export type ToEditor = z.infer<typeof ToEditorSchema>;
+
+export function parseToHost(raw: unknown): { ok: true; message: ToHost } | { ok: false; error: string } {
+  const r = ToHostSchema.safeParse(raw);
+  if (r.success) return { ok: true, message: r.data };
+  const issue = r.error.issues[0];
+  return { ok: false, error: `Malformed editor message: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+}
+
+export function parseToEditor(raw: unknown): { ok: true; message: ToEditor } | { ok: false; error: string } {
+  const r = ToEditorSchema.safeParse(raw);
+  if (r.success) return { ok: true, message: r.data };
+  return { ok: false, error: 'Malformed host message' };
+}

@@ -1,0 +1,57 @@
+/** One block on the canvas: type, name, output shape, parameter count, problems; composites expand to their layers. */
+import { Handle, type Node, type NodeProps, Position } from '@xyflow/react';
+import { memo, useState } from 'react';
+import type { BlockView } from './graphView';
+
+export type BlockNodeType = Node<{ view: BlockView }, 'block'>;
+
+const COMPOSITES = new Set(['Encoder', 'Decoder', 'Bottleneck', 'ClassifierHead']);
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
+  const v = data.view;
+  const [open, setOpen] = useState(false);
+  const classes = ['block', `cat-${v.category.replace(/\s+/g, '-').toLowerCase()}`];
+  if (v.errors.length) classes.push('has-error');
+  else if (v.warnings.length) classes.push('has-warning');
+  if (selected) classes.push('selected');
+  if (!v.trainable) classes.push('frozen');
+  const expandable = COMPOSITES.has(v.type) && v.layers.length > 0;
+  return (
+    <div className={classes.join(' ')} data-testid={`block-${v.id}`} title={[...v.errors, ...v.warnings].join('\n') || undefined}>
+      {v.hasInput && <Handle type="target" position={Position.Top} />}
+      <div className="block-head">
+        <span className="block-type">{v.type}</span>
+        {!v.trainable && <span className="badge">frozen</span>}
+        {expandable && (
+          <button className="expand nodrag" aria-label={open ? 'Collapse layers' : 'Expand layers'} onClick={() => setOpen(!open)}>
+            {open ? '▾' : '▸'}
+          </button>
+        )}
+      </div>
+      <div className="block-name">{v.label ?? v.id}</div>
+      {v.gist && <div className="block-gist">{v.gist}</div>}
+      <div className="block-stats">
+        <span className="shape" data-testid={`shape-${v.id}`}>{v.outputShape ?? '—'}</span>
+        <span className="params" data-testid={`params-${v.id}`}>{fmt(v.params)} params</span>
+      </div>
+      {open && (
+        <table className="layers nodrag">
+          <tbody>
+            {v.layers.map((l) => (
+              <tr key={l.name}>
+                <td>{l.className}</td>
+                <td>{l.shape}</td>
+                <td className="num">{fmt(l.params)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {v.errors.length > 0 && <div className="block-error" data-testid={`error-${v.id}`}>{v.errors[0]}</div>}
+      {v.hasOutput && <Handle type="source" position={Position.Bottom} />}
+    </div>
+  );
+}
+
+export const BlockNode = memo(BlockNodeImpl);

@@ -1,0 +1,124 @@
+/**
+ * The one module that talks to VS Code: owns acquireVsCodeApi, validates incoming messages, and
+ * holds the editor state. Components read it through `useEditor(selector)` and stay thin.
+ */
+import { useSyncExternalStore } from 'react';
+import { type GraphAnalysis, analyzeGraph } from '../../src/core/analyze';
+import { type JsonParseError, parseJsonText } from '../../src/core/canonical';
+import type { GraphEdit } from '../../src/core/edits';
+import { type ToHost, parseToEditor } from '../../src/core/editorProtocol';
+
+interface VsCodeApi {
+  postMessage(message: ToHost): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+export type DocumentState =
+  | { readonly kind: 'loading' }
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'invalidJson'; readonly error: JsonParseError }
+  | { readonly kind: 'graph'; readonly value: Record<string, unknown>; readonly analysis: GraphAnalysis };
+
+export interface Toast {
+  readonly id: number;
+  readonly message: string;
+  readonly kind: 'error' | 'info';
+}
+
+export interface EditorState {
+  readonly fileName: string;
+  readonly version: number;
+  readonly document: DocumentState;
+  readonly selection: readonly string[];
+  readonly toast: Toast | null;
+}
+
+const vscode = acquireVsCodeApi();
+let state: EditorState = { fileName: '', version: 0, document: { kind: 'loading' }, selection: [], toast: null };
+const listeners = new Set<() => void>();
+let toastId = 0;
+
+function setState(patch: Partial<EditorState>): void {
+  state = { ...state, ...patch };
+  for (const l of listeners) l();
+}
+
+export function readDocument(text: string): DocumentState {
+  if (text.trim() === '') return { kind: 'empty' };
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) return { kind: 'invalidJson', error: parsed.error };
+  const value = parsed.value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { kind: 'invalidJson', error: { message: 'the file must hold one JSON object', line: 1, column: 1, offset: 0 } };
+  }
+  return { kind: 'graph', value: value as Record<string, unknown>, analysis: analyzeGraph(value) };
+}
+
+window.addEventListener('message', (event: MessageEvent<unknown>) => {
+  const parsed = parseToEditor(event.data);
+  if (!parsed.ok) return;
+  const m = parsed.message;
+  switch (m.type) {
+    case 'document': {
+      const document = readDocument(m.text);
+      // Keep only selected blocks that still exist (undo may have removed them).
+      const ids = document.kind === 'graph' ? new Set(document.analysis.nodes.keys()) : new Set<string>();
+      setState({ fileName: m.fileName, version: m.version, document, selection: state.selection.filter((s) => ids.has(s)) });
+      break;
+    }
+    case 'editFailed':
+      showToast(m.message, 'error');
+      break;
+    case 'notice':
+      showToast(m.message, 'info');
+      break;
+  }
+});
+
+export function useEditor<T>(selector: (s: EditorState) => T): T {
+  return useSyncExternalStore(
+    (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    () => selector(state),
+  );
+}
+
+export function getState(): EditorState {
+  return state;
+}
+
+export function post(message: ToHost): void {
+  vscode.postMessage(message);
+}
+
+export function sendEdit(edit: GraphEdit): void {
+  post({ type: 'edit', edit });
+}
+
+export function sendEdits(edits: readonly GraphEdit[]): void {
+  if (edits.length === 1) sendEdit(edits[0]!);
+  else if (edits.length > 1) post({ type: 'edits', edits: [...edits] });
+}
+
+export function select(ids: readonly string[]): void {
+  const same = ids.length === state.selection.length && ids.every((id, i) => id === state.selection[i]);
+  if (!same) setState({ selection: [...ids] });
+}
+
+export function showToast(message: string, kind: Toast['kind'] = 'error'): void {
+  const toast = { id: ++toastId, message, kind };
+  setState({ toast });
+  setTimeout(() => {
+    if (state.toast?.id === toast.id) setState({ toast: null });
+  }, 6000);
+}
+
+export function dismissToast(): void {
+  setState({ toast: null });
+}
+
+export function ready(): void {
+  post({ type: 'ready' });
+}
