@@ -59,6 +59,13 @@ module.exports = (_env, argv) => {
       ],
     },
     {
+      // Only for `npm run test:vscode` (@vscode/test-electron): the extension-host test suite.
+      ...node,
+      name: 'vscode-tests',
+      entry: { suite: './test/vscode/suite.ts' },
+      output: { ...node.output, path: path.resolve(__dirname, 'dist', 'test') },
+    },
+    {
       ...common,
       name: 'webview',
       target: 'web',

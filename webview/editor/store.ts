@@ -37,6 +37,8 @@ const vscode = acquireVsCodeApi();
 let state: EditorState = { fileName: '', version: 0, document: { kind: 'loading' }, selection: [], toast: null };
 const listeners = new Set<() => void>();
 let toastId = 0;
+/** Set when an edit creates blocks: the next document selects them, as people expect after add/paste. */
+let selectCreatedBlocks = false;
 
 function setState(patch: Partial<EditorState>): void {
   state = { ...state, ...patch };
@@ -61,12 +63,17 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
   switch (m.type) {
     case 'document': {
       const document = readDocument(m.text);
-      // Keep only selected blocks that still exist (undo may have removed them).
       const ids = document.kind === 'graph' ? new Set(document.analysis.nodes.keys()) : new Set<string>();
-      setState({ fileName: m.fileName, version: m.version, document, selection: state.selection.filter((s) => ids.has(s)) });
+      const before = state.document.kind === 'graph' ? state.document.analysis.nodes : new Map<string, unknown>();
+      const created = [...ids].filter((id) => !before.has(id));
+      // Keep only selected blocks that still exist (undo may have removed them).
+      const selection = selectCreatedBlocks && created.length > 0 ? created : state.selection.filter((s) => ids.has(s));
+      if (created.length > 0) selectCreatedBlocks = false;
+      setState({ fileName: m.fileName, version: m.version, document, selection });
       break;
     }
     case 'editFailed':
+      selectCreatedBlocks = false;
       showToast(m.message, 'error');
       break;
     case 'notice':
@@ -93,12 +100,16 @@ export function post(message: ToHost): void {
   vscode.postMessage(message);
 }
 
+const CREATES = new Set<GraphEdit['kind']>(['addNode', 'paste', 'mirrorDecoder']);
+
 export function sendEdit(edit: GraphEdit): void {
+  if (CREATES.has(edit.kind)) selectCreatedBlocks = true;
   post({ type: 'edit', edit });
 }
 
 export function sendEdits(edits: readonly GraphEdit[]): void {
-  if (edits.length === 1) sendEdit(edits[0]!);
+  if (edits.some((e) => CREATES.has(e.kind))) selectCreatedBlocks = true;
+  if (edits.length === 1) post({ type: 'edit', edit: edits[0]! });
   else if (edits.length > 1) post({ type: 'edits', edits: [...edits] });
 }
 

@@ -1,0 +1,42 @@
+/**
+ * `npm run package` step, after the webpack build:
+ * - decode the embedded datasets once into dist/data (the cache format, which the .vsix zip
+ *   compresses), so the installed extension needs neither the 190 MB of npm JSON nor a download;
+ * - copy the `webgpu` package (Dawn) with only this platform's binary to dist/node_modules, where the
+ *   bundled worker's runtime require finds it (the .vsix is built per platform: --target).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeCache } from '../src/data/cache';
+import { PACKAGED_FINGERPRINT, loadFashionMnist, loadMnist, packagedDataFile } from '../src/data/embedded';
+
+async function main(): Promise<void> {
+  const dist = path.join(__dirname, '..', 'dist');
+  for (const [kind, load] of [['mnist', loadMnist], ['fashion-mnist', loadFashionMnist]] as const) {
+    const ds = await load({ cacheDir: null });
+    const file = packagedDataFile(kind, dist);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (!(await writeCache(file, PACKAGED_FINGERPRINT, ds))) throw new Error(`could not write ${file}`);
+    process.stdout.write(`${path.relative(process.cwd(), file)}: ${ds.count} images, ${(fs.statSync(file).size / 1e6).toFixed(1)} MB\n`);
+  }
+  const platform = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;
+  const from = path.join(__dirname, '..', 'node_modules', 'webgpu');
+  const to = path.join(dist, 'node_modules', 'webgpu');
+  fs.rmSync(to, { recursive: true, force: true });
+  for (const f of ['package.json', 'index.js', 'LICENSE.md', path.join('dist', platform)]) {
+    if (fs.existsSync(path.join(from, f))) fs.cpSync(path.join(from, f), path.join(to, f), { recursive: true });
+  }
+  process.stdout.write(`dist/node_modules/webgpu: Dawn for ${platform}\n`);
+
+  // Dependencies are bundled by webpack; .vscodeignore lists what else ships.
+  const target = `${process.platform}-${process.arch}`;
+  const vsce = path.join(__dirname, '..', 'node_modules', '.bin', 'vsce');
+  const r = spawnSync(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--target', target], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status})`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
