@@ -25,6 +25,7 @@ before(async () => {
   fs.cpSync(path.join(REPO_ROOT, 'samples'), path.join(workspace, 'samples'), { recursive: true });
   original = fs.readFileSync(file, 'utf8');
   fs.writeFileSync(path.join(workspace, 'samples', 'broken.latent.json'), BROKEN);
+  fs.writeFileSync(path.join(workspace, 'samples', 'new.latent.json'), '');
   fs.rmSync(outDir, { recursive: true, force: true });
   vscode = await startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport: { width: 1500, height: 950 } });
   const kind = await vscode.openFile('samples/dense-autoencoder.latent.json');
@@ -112,6 +113,15 @@ test('keyboard: Ctrl+D duplicates the selected block, Delete removes it', async 
   await block('dense').waitFor();
 });
 
+test('a connection that cannot be made is refused with the reason', async () => {
+  const edgesBefore = await view.locator('.react-flow__edge').count();
+  await dragBetween(block('decoder').locator('.react-flow__handle.source'), block('encoder').locator('.react-flow__handle.target'));
+  const toast = await waitUntil(() => text(view.locator('[data-testid="toast"]')), (t) => t.length > 0, 'refusal toast', 10_000);
+  assert.match(toast, /Encoder "encoder" already takes its input from "input": remove that edge first/);
+  assert.equal(await view.locator('.react-flow__edge').count(), edgesBefore);
+  await vscode.screenshot('3c-refused');
+});
+
 test('an impossible connection shows on the block and in the Problems panel', async () => {
   await view.locator('.react-flow__pane').click({ position: { x: 10, y: 10 } });
   await dropFromPalette('Conv2D', 0.8, 0.75);
@@ -166,4 +176,17 @@ test('a malformed file opens as an error view with line and column, and is not r
   await view.getByRole('button', { name: 'Open as text' }).click();
   await waitUntil(() => vscode.activeEditorKind(), (k) => k === 'text', 'text editor after Open as text', 15_000);
   assert.equal(fs.readFileSync(path.join(workspace, 'samples', 'broken.latent.json'), 'utf8'), BROKEN);
+});
+
+test('an empty graph file offers the templates and fills itself with the chosen one', async () => {
+  await vscode.openFile('samples/new.latent.json');
+  await view.locator('[data-testid="empty-view"]').waitFor({ timeout: 30_000 });
+  await vscode.screenshot('10-empty');
+  await view.getByRole('button', { name: 'New model from template…' }).click();
+  await vscode.pickQuickItem('Fashion-MNIST conv autoencoder');
+  await block('bottleneck').waitFor({ timeout: 15_000 });
+  assert.equal(await text(view.locator('[data-testid="shape-bottleneck"]')), '4x4x4');
+  await vscode.save();
+  assert.equal(fs.readFileSync(path.join(workspace, 'samples', 'new.latent.json'), 'utf8'), fs.readFileSync(path.join(REPO_ROOT, 'samples', 'fashion-conv-autoencoder.latent.json'), 'utf8'));
+  await vscode.screenshot('11-from-template');
 });

@@ -43,3 +43,17 @@ test('auto layout puts each block below the one feeding it and branches side by 
   for (const e of doc.edges as { from: string; to: string }[]) assert.ok(pos[e.to]!.y > pos[e.from]!.y, `${e.from} above ${e.to}`);
   assert.notEqual(pos.decoder!.x, pos.head!.x);
 });
+
+test('the editor stylesheet takes every colour from the VS Code theme', async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const css = fs.readFileSync(path.join(__dirname, '..', '..', 'webview', 'editor', 'editor.css'), 'utf8');
+  const literal = /#[0-9a-f]{3,8}\b|rgba?\(|hsla?\(|\b(white|black|red|green|blue|gray|grey)\b/gi;
+  // Values only: drop comments, var(--vscode-…) references and property names such as white-space.
+  const values = css
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/var\([^)]*\)/g, '')
+    .replace(/[\w-]+\s*:/g, ':');
+  assert.deepEqual(values.match(literal) ?? [], []);
+  assert.ok((css.match(/var\(--vscode-/g) ?? []).length > 50);
+});
