@@ -69,7 +69,7 @@ module.exports = (_env, argv) => {
       ...common,
       name: 'webview',
       target: 'web',
-      entry: { editor: './webview/editor/main.tsx' },
+      entry: { editor: './webview/editor/main.tsx', panel: './webview/panel/main.tsx' },
       output: { path: path.resolve(__dirname, 'dist', 'webview'), filename: '[name].js' },
       plugins: [
         // Stylesheets are linked (not injected) so the webview's CSP needs no style nonce.
@@ -77,6 +77,8 @@ module.exports = (_env, argv) => {
           patterns: [
             { from: 'node_modules/@xyflow/react/dist/style.css', to: 'xyflow.css' },
             { from: 'webview/editor/editor.css', to: 'editor.css' },
+            { from: 'webview/panel/panel.css', to: 'panel.css' },
+            { from: 'node_modules/uplot/dist/uPlot.min.css', to: 'uPlot.min.css' },
           ],
         }),
       ],

@@ -43,6 +43,7 @@ export const ToHostSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('edits'), edits: z.array(GraphEditSchema).min(1).max(100).readonly() }).strict(),
   z.object({ type: z.literal('openAsText') }).strict(),
   z.object({ type: z.literal('newFromTemplate') }).strict(),
+  z.object({ type: z.literal('train') }).strict(),
 ]);
 export type ToHost = z.infer<typeof ToHostSchema>;
 

@@ -4,12 +4,30 @@ import { GraphDiagnostics } from './diagnostics';
 import { GraphEditorProvider } from './graphEditor';
 import { showModelSummary } from './summaryCommand';
 import { newFromTemplate } from './templates';
+import { TrainingController } from './training';
+import { TrainingPanel } from './trainingPanel';
 
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Latent Studio');
   const activeGraphUri = (uri?: vscode.Uri): vscode.Uri | undefined => uri ?? vscode.window.activeTextEditor?.document.uri ?? activeTabUri();
+  const panel = new TrainingPanel(context.extensionUri);
+  const training = new TrainingController(panel, channel);
+  const graphUri = (uri?: vscode.Uri): vscode.Uri | undefined => {
+    const target = activeGraphUri(uri);
+    if (target?.path.endsWith('.latent.json')) return target;
+    void vscode.window.showWarningMessage('Open a *.latent.json graph first.');
+    return undefined;
+  };
   context.subscriptions.push(
     channel,
+    panel,
+    training,
+    vscode.commands.registerCommand('latentStudio.trainModel', (uri?: vscode.Uri) => {
+      const target = graphUri(uri);
+      if (target) return training.train(target);
+    }),
+    vscode.commands.registerCommand('latentStudio.stopTraining', (uri?: vscode.Uri) => training.stop(activeGraphUri(uri))),
+    vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),
     new GraphDiagnostics(),
     GraphEditorProvider.register(context, channel),
     vscode.commands.registerCommand('latentStudio.showModelSummary', (uri?: vscode.Uri) => showModelSummary(channel, activeGraphUri(uri))),

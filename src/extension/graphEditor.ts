@@ -8,6 +8,7 @@ import { parseJsonText, serializeGraph } from '../core/canonical';
 import { type GraphEdit, applyEdit } from '../core/edits';
 import { type ToEditor, parseToHost } from '../core/editorProtocol';
 import { minimalReplacement } from '../core/textDiff';
+import { webviewHtml } from './webviewHtml';
 
 export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
   static readonly viewType = 'latentStudio.graphEditor';
@@ -27,7 +28,7 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
   resolveCustomTextEditor(document: vscode.TextDocument, panel: vscode.WebviewPanel): void {
     const webviewRoot = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
     panel.webview.options = { enableScripts: true, localResourceRoots: [webviewRoot] };
-    panel.webview.html = editorHtml(panel.webview, webviewRoot);
+    panel.webview.html = webviewHtml(panel.webview, webviewRoot, { title: 'Latent Studio', script: 'editor.js', styles: ['xyflow.css', 'editor.css'] });
 
     const send = (message: ToEditor): void => void panel.webview.postMessage(message);
     const sendDocument = (): void =>
@@ -57,6 +58,9 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
           case 'openAsText':
             await vscode.commands.executeCommand('vscode.openWith', document.uri, 'default', panel.viewColumn);
             break;
+          case 'train':
+            await vscode.commands.executeCommand('latentStudio.trainModel', document.uri);
+            break;
           case 'newFromTemplate':
             await vscode.commands.executeCommand('latentStudio.newFromTemplate', document);
             break;
@@ -85,37 +89,4 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
     const applied = await vscode.workspace.applyEdit(workspaceEdit);
     return applied ? undefined : 'VS Code did not accept the edit (is the file read-only?).';
   }
-}
-
-function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from({ length: 32 }, () => chars.charAt(Math.floor(Math.random() * chars.length))).join('');
-}
-
-function editorHtml(webview: vscode.Webview, root: vscode.Uri): string {
-  const n = nonce();
-  const asset = (file: string): string => webview.asWebviewUri(vscode.Uri.joinPath(root, file)).toString();
-  // React Flow positions nodes with inline style attributes, hence 'unsafe-inline' for styles only.
-  const csp = [
-    "default-src 'none'",
-    `img-src ${webview.cspSource} data:`,
-    `style-src ${webview.cspSource} 'unsafe-inline'`,
-    `font-src ${webview.cspSource}`,
-    `script-src 'nonce-${n}'`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy" content="${csp}">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${asset('xyflow.css')}">
-  <link rel="stylesheet" href="${asset('editor.css')}">
-  <title>Latent Studio</title>
-</head>
-<body>
-  <div id="root"></div>
-  <script nonce="${n}" src="${asset('editor.js')}"></script>
-</body>
-</html>`;
 }

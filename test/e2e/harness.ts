@@ -314,7 +314,9 @@ function makeSession(
   const quickInput = page.locator('.quick-input-widget');
   const quickInputBox = quickInput.locator('input.input');
   const quickRows = quickInput.locator('.quick-input-list .monaco-list-row');
-  const activeTab = page.locator('.tabs-container .tab.active');
+  // With several editor groups (e.g. the training panel beside the editor) each has an active tab: use the focused group's.
+  const ACTIVE_GROUP = '.editor-group-container.active';
+  const activeTab = page.locator(`${ACTIVE_GROUP} .tabs-container .tab.active`);
   const activeGroup = page.locator('.editor-group-container.active');
 
   /** Opens the quick input with `key`, types `text`, clicks the row `row` picks; retries when focus races close it. */
@@ -493,12 +495,12 @@ function makeSession(
   }
 
   async function isDirty(): Promise<boolean> {
-    return (await page.locator('.tabs-container .tab.active.dirty').count()) > 0;
+    return (await page.locator(`${ACTIVE_GROUP} .tabs-container .tab.active.dirty`).count()) > 0;
   }
 
   async function save(): Promise<void> {
     await page.keyboard.press('Control+S');
-    await page.locator('.tabs-container .tab.active:not(.dirty)').waitFor({ state: 'visible' });
+    await page.locator(`${ACTIVE_GROUP} .tabs-container .tab.active:not(.dirty)`).waitFor({ state: 'visible' });
   }
 
   async function screenshot(name: string): Promise<string> {

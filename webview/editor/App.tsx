@@ -74,6 +74,9 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
         </span>
       </div>
       <div className="actions">
+        <button className="primary" onClick={() => post({ type: 'train' })} disabled={errors > 0} title={errors ? 'Fix the errors first' : 'Train this model (Latent Studio: Train Model)'}>
+          Train
+        </button>
         <button onClick={autoLayout} title="Arrange blocks top to bottom">Auto layout</button>
         <button onClick={() => void rf.fitView({ padding: 0.2, duration: 200 })}>Fit</button>
         <button onClick={() => post({ type: 'openAsText' })}>Open as text</button>

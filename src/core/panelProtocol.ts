@@ -1,0 +1,61 @@
+/**
+ * Host ⇄ training-panel webview protocol. The panel asks (`ready`) and gets the whole run so far
+ * (`snapshot`), then each worker event as it happens. Validated where it enters, both ways.
+ */
+import { z } from 'zod';
+import { BackendInfoSchema, EpochRecordSchema, StagePlanSchema } from './protocol';
+
+export const RunInfoSchema = z
+  .object({
+    graphName: z.string(),
+    graphFile: z.string(),
+    runDir: z.string().nullable(),
+    backend: BackendInfoSchema.nullable(),
+    dataset: z.string().nullable(),
+    stages: z.array(StagePlanSchema),
+  })
+  .strict();
+export type RunInfo = z.infer<typeof RunInfoSchema>;
+
+export const RunStatusSchema = z.enum(['starting', 'running', 'completed', 'stopped', 'failed']);
+export type PanelRunStatus = z.infer<typeof RunStatusSchema>;
+
+export const BatchPointSchema = z.object({ stageIndex: z.number().int(), epoch: z.number().int(), batch: z.number().int(), batches: z.number().int(), loss: z.number() }).strict();
+export type BatchPoint = z.infer<typeof BatchPointSchema>;
+
+export const PanelSnapshotSchema = z
+  .object({
+    run: RunInfoSchema,
+    status: RunStatusSchema,
+    message: z.string().nullable(),
+    epochs: z.array(EpochRecordSchema),
+    batches: z.array(BatchPointSchema),
+    preview: z.object({ epoch: z.number().int(), pngBase64: z.string() }).strict().nullable(),
+  })
+  .strict();
+export type PanelSnapshot = z.infer<typeof PanelSnapshotSchema>;
+
+export const ToPanelSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('snapshot'), snapshot: PanelSnapshotSchema }).strict(),
+  z.object({ type: z.literal('epoch'), record: EpochRecordSchema }).strict(),
+  z.object({ type: z.literal('batch'), point: BatchPointSchema }).strict(),
+  z.object({ type: z.literal('preview'), epoch: z.number().int(), pngBase64: z.string() }).strict(),
+  z.object({ type: z.literal('status'), status: RunStatusSchema, message: z.string().nullable(), run: RunInfoSchema.optional() }).strict(),
+]);
+export type ToPanel = z.infer<typeof ToPanelSchema>;
+
+export const FromPanelSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }).strict(),
+  z.object({ type: z.literal('stop') }).strict(),
+  z.object({ type: z.literal('openRunFolder') }).strict(),
+]);
+export type FromPanel = z.infer<typeof FromPanelSchema>;
+
+export const parseToPanel = (raw: unknown): ToPanel | null => {
+  const r = ToPanelSchema.safeParse(raw);
+  return r.success ? r.data : null;
+};
+export const parseFromPanel = (raw: unknown): FromPanel | null => {
+  const r = FromPanelSchema.safeParse(raw);
+  return r.success ? r.data : null;
+};

@@ -1,0 +1,204 @@
+/**
+ * Training from VS Code: one training worker per graph (the same worker the CLI uses), a status bar
+ * item and a cancellable progress notification, and the training panel fed with every event. The
+ * extension host never blocks: the worker is a child process, and its death is just a failed run.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { analyzeGraph } from '../core/analyze';
+import { parseJsonText } from '../core/canonical';
+import type { BatchPoint, PanelSnapshot, RunInfo } from '../core/panelProtocol';
+import type { BackendPreference, FromWorker } from '../core/protocol';
+import { TrainingFailure, TrainingSession } from '../train/client';
+import type { TrainingPanel } from './trainingPanel';
+
+interface ActiveRun {
+  readonly uri: vscode.Uri;
+  readonly session: TrainingSession;
+  readonly snapshot: PanelSnapshot;
+  /** Per-stage batch timing for the ETA. */
+  epochStartedAt: number;
+}
+
+const MAX_BATCH_POINTS = 5000;
+
+function fmtDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+export class TrainingController implements vscode.Disposable {
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly statusBar = vscode.window.createStatusBarItem('latentStudio.training', vscode.StatusBarAlignment.Left, 50);
+
+  constructor(
+    private readonly panel: TrainingPanel,
+    private readonly log: vscode.OutputChannel,
+  ) {
+    this.statusBar.name = 'Latent Studio training';
+    this.statusBar.command = 'latentStudio.showTrainingPanel';
+    panel.onDidRequestStop(() => this.stop(this.panel.currentRunKey() ? vscode.Uri.parse(this.panel.currentRunKey()!) : undefined));
+  }
+
+  isTraining(uri: vscode.Uri): boolean {
+    return this.active.has(uri.toString());
+  }
+
+  async train(uri: vscode.Uri): Promise<void> {
+    const key = uri.toString();
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const text = doc.getText();
+    const parsed = parseJsonText(text);
+    const name = path.basename(uri.fsPath);
+    if (!parsed.ok) {
+      void vscode.window.showErrorMessage(`${name} is not valid JSON (line ${parsed.error.line}, column ${parsed.error.column}): fix it before training.`);
+      return;
+    }
+    const analysis = analyzeGraph(parsed.value);
+    if (!analysis.ok) {
+      const errors = analysis.problems.filter((p) => p.severity === 'error').length;
+      const choice = await vscode.window.showErrorMessage(`${name} has ${errors} problem(s); fix them before training.`, 'Show Problems');
+      if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
+      return;
+    }
+    const running = this.active.get(key);
+    if (running) {
+      const answer = await vscode.window.showWarningMessage(`${name} is already training. Stop that run and start a new one?`, { modal: true }, 'Stop and Restart');
+      if (answer !== 'Stop and Restart') return;
+      running.session.cancel();
+      await running.session.result.catch(() => undefined);
+    }
+
+    const folder = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
+    const backend = vscode.workspace.getConfiguration('latentStudio').get<BackendPreference>('backend', 'auto');
+    const run: RunInfo = { graphName: analysis.document!.name, graphFile: name, runDir: null, backend: null, dataset: null, stages: [] };
+    const snapshot: PanelSnapshot = { run, status: 'starting', message: null, epochs: [], batches: [], preview: null };
+    const session = new TrainingSession(
+      { graphText: text, graphPath: uri.fsPath, runsDir: path.join(folder, '.latent', 'runs'), backend },
+      { onMessage: (m) => this.onWorkerMessage(key, m) },
+    );
+    const active: ActiveRun = { uri, session, snapshot, epochStartedAt: Date.now() };
+    this.active.set(key, active);
+    this.panel.showRun(key, snapshot);
+    this.updateStatusBar(active);
+    this.log.appendLine(`[train] ${uri.fsPath}: worker pid ${session.pid ?? '?'}`);
+
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Training ${analysis.document!.name}`, cancellable: true },
+      async (progress, token) => {
+        token.onCancellationRequested(() => session.cancel());
+        let last = 0;
+        const timer = setInterval(() => {
+          const b = snapshot.batches.at(-1);
+          const e = snapshot.epochs.at(-1);
+          const plan = snapshot.run.stages[b?.stageIndex ?? 0];
+          if (!b || !plan) return;
+          const done = ((b.epoch - 1) * b.batches + b.batch) / Math.max(1, plan.epochs * b.batches);
+          const pct = Math.min(100, Math.round(done * 100));
+          progress.report({ increment: pct - last, message: `epoch ${b.epoch}/${plan.epochs} · loss ${b.loss.toFixed(4)}${e?.valLoss != null ? ` · val ${e.valLoss.toFixed(4)}` : ''}` });
+          last = pct;
+        }, 500);
+        try {
+          await session.result.catch(() => undefined);
+        } finally {
+          clearInterval(timer);
+        }
+      },
+    );
+
+    // The run ends when the worker does, not when someone dismisses the notification about it.
+    const outcome = await session.result.then(
+      (done) => ({ done }),
+      (e: unknown) => ({ error: e }),
+    );
+    this.active.delete(key);
+    this.updateStatusBar(undefined);
+    if ('done' in outcome) {
+      const { done } = outcome;
+      snapshot.status = done.stopped ? 'stopped' : 'completed';
+      snapshot.message = `${done.epochsCompleted} epoch(s), best val_loss ${done.bestValLoss?.toFixed(4) ?? '-'}`;
+      this.panel.post(key, { type: 'status', status: snapshot.status, message: snapshot.message, run: snapshot.run });
+      void vscode.window
+        .showInformationMessage(`${done.stopped ? 'Stopped' : 'Finished'} training ${run.graphName}: ${snapshot.message}.`, 'Open Run Folder')
+        .then((open) => open && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(done.runDir)));
+    } else {
+      const e = outcome.error;
+      const message = e instanceof Error ? e.message : String(e);
+      if (e instanceof TrainingFailure && e.detail) this.log.appendLine(e.detail);
+      snapshot.status = 'failed';
+      snapshot.message = message;
+      this.panel.post(key, { type: 'status', status: 'failed', message, run: snapshot.run });
+      void vscode.window.showErrorMessage(`Training ${run.graphName} failed: ${message}`);
+    }
+  }
+
+  /** Stop after the running batch; the run keeps its last completed epoch. */
+  stop(uri?: vscode.Uri): void {
+    const run = uri ? this.active.get(uri.toString()) : this.active.size === 1 ? [...this.active.values()][0] : undefined;
+    if (!run) {
+      void vscode.window.showInformationMessage(this.active.size ? 'Open the graph whose training to stop.' : 'No training is running.');
+      return;
+    }
+    run.session.cancel();
+  }
+
+  private onWorkerMessage(key: string, m: FromWorker): void {
+    const run = this.active.get(key);
+    if (!run) return;
+    const s = run.snapshot;
+    switch (m.type) {
+      case 'log':
+        this.log.appendLine(`[worker] ${m.message}`);
+        break;
+      case 'started':
+        s.status = 'running';
+        s.run = { ...s.run, runDir: m.runDir, backend: m.backend, dataset: `${m.dataset.source}: ${m.dataset.train} train / ${m.dataset.validation} validation`, stages: m.stages };
+        this.panel.post(key, { type: 'status', status: 'running', message: null, run: s.run });
+        break;
+      case 'batch': {
+        if (m.loss === undefined) break;
+        const point: BatchPoint = { stageIndex: m.stageIndex, epoch: m.epoch, batch: m.batch, batches: m.batches, loss: m.loss };
+        if (m.batch <= 1 || s.batches.at(-1)?.epoch !== m.epoch) run.epochStartedAt = Date.now();
+        s.batches.push(point);
+        if (s.batches.length > MAX_BATCH_POINTS) s.batches.splice(0, s.batches.length - MAX_BATCH_POINTS);
+        this.panel.post(key, { type: 'batch', point });
+        this.updateStatusBar(run);
+        break;
+      }
+      case 'epoch':
+        s.epochs.push(m.record);
+        this.panel.post(key, { type: 'epoch', record: m.record });
+        this.updateStatusBar(run);
+        break;
+      case 'preview':
+        s.preview = { epoch: m.epoch, pngBase64: m.pngBase64 };
+        this.panel.post(key, { type: 'preview', epoch: m.epoch, pngBase64: m.pngBase64 });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private updateStatusBar(run: ActiveRun | undefined): void {
+    if (!run) {
+      if (this.active.size === 0) this.statusBar.hide();
+      return;
+    }
+    const b = run.snapshot.batches.at(-1);
+    const plan = run.snapshot.run.stages[b?.stageIndex ?? 0];
+    let text = `$(sync~spin) ${run.snapshot.run.graphName}`;
+    if (b && plan) {
+      const perBatch = (Date.now() - run.epochStartedAt) / 1000 / Math.max(1, b.batch);
+      const remaining = ((plan.epochs - b.epoch) * b.batches + (b.batches - b.batch)) * perBatch;
+      text += `: epoch ${b.epoch}/${plan.epochs} · batch ${b.batch}/${b.batches} · loss ${b.loss.toFixed(4)} · ETA ${fmtDuration(remaining)}`;
+    } else text += ': starting…';
+    this.statusBar.text = text;
+    this.statusBar.tooltip = 'Latent Studio training — click to show the training panel';
+    this.statusBar.show();
+  }
+
+  dispose(): void {
+    for (const run of this.active.values()) run.session.kill();
+    this.statusBar.dispose();
+  }
+}

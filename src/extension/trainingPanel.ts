@@ -1,0 +1,100 @@
+/**
+ * The training panel: live curves and reconstruction previews of the current run, beside the
+ * editor. It survives a window reload: its state names the run folder, which is read back.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { type PanelSnapshot, type ToPanel, parseFromPanel } from '../core/panelProtocol';
+import { RUN_FILES, readMetrics, readStatus } from '../train/runFolder';
+import { webviewHtml } from './webviewHtml';
+
+export class TrainingPanel implements vscode.Disposable {
+  static readonly viewType = 'latentStudio.training';
+  private panel: vscode.WebviewPanel | undefined;
+  private runKey: string | undefined;
+  private snapshot: PanelSnapshot | undefined;
+  private readonly stopRequests = new vscode.EventEmitter<void>();
+  readonly onDidRequestStop = this.stopRequests.event;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(private readonly extensionUri: vscode.Uri) {
+    this.subscriptions.push(
+      vscode.window.registerWebviewPanelSerializer(TrainingPanel.viewType, {
+        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
+          const runDir = typeof state === 'object' && state !== null && 'runDir' in state && typeof state.runDir === 'string' ? state.runDir : undefined;
+          this.attach(panel);
+          if (runDir && fs.existsSync(runDir)) this.snapshot = snapshotFromRunFolder(runDir);
+        },
+      }),
+    );
+  }
+
+  currentRunKey(): string | undefined {
+    return this.runKey;
+  }
+
+  /** Show the panel for a run; the snapshot object is live (the controller keeps filling it). */
+  showRun(key: string, snapshot: PanelSnapshot): void {
+    this.runKey = key;
+    this.snapshot = snapshot;
+    if (!this.panel) {
+      this.attach(vscode.window.createWebviewPanel(TrainingPanel.viewType, 'Training', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {}));
+    } else {
+      this.panel.reveal(undefined, true);
+      void this.panel.webview.postMessage({ type: 'snapshot', snapshot } satisfies ToPanel);
+    }
+    this.panel!.title = `Training: ${snapshot.run.graphName}`;
+  }
+
+  reveal(): void {
+    if (this.panel) this.panel.reveal();
+    else void vscode.window.showInformationMessage('No training has run in this window yet: run "Latent Studio: Train Model".');
+  }
+
+  post(key: string, message: ToPanel): void {
+    if (key === this.runKey && this.panel) void this.panel.webview.postMessage(message);
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    this.panel = panel;
+    const root = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
+    panel.webview.html = webviewHtml(panel.webview, root, { title: 'Training', script: 'panel.js', styles: ['uPlot.min.css', 'panel.css'] });
+    const subs = [
+      panel.webview.onDidReceiveMessage(async (raw: unknown) => {
+        const m = parseFromPanel(raw);
+        if (!m) return;
+        if (m.type === 'ready' && this.snapshot) await panel.webview.postMessage({ type: 'snapshot', snapshot: this.snapshot } satisfies ToPanel);
+        if (m.type === 'stop') this.stopRequests.fire();
+        if (m.type === 'openRunFolder' && this.snapshot?.run.runDir) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.snapshot.run.runDir));
+      }),
+    ];
+    panel.onDidDispose(() => {
+      subs.forEach((s) => s.dispose());
+      if (this.panel === panel) this.panel = undefined;
+    });
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+    this.stopRequests.dispose();
+    this.subscriptions.forEach((s) => s.dispose());
+  }
+}
+
+/** A finished (or interrupted) run, read back from its folder. */
+export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
+  const status = readStatus(runDir);
+  const png = path.join(runDir, RUN_FILES.reconstructions);
+  const epochs = readMetrics(runDir);
+  return {
+    run: { graphName: status?.graphName ?? path.basename(runDir), graphFile: RUN_FILES.graph, runDir, backend: null, dataset: null, stages: [] },
+    // "running" in a folder read back after a reload means the window closed under it.
+    status: status?.status === 'running' ? 'failed' : (status?.status ?? 'failed'),
+    message: status?.status === 'running' ? 'interrupted: the window closed while it trained' : (status?.error ?? null),
+    epochs,
+    batches: [],
+    preview: fs.existsSync(png) ? { epoch: epochs.at(-1)?.epoch ?? 0, pngBase64: fs.readFileSync(png).toString('base64') } : null,
+  };
+}

@@ -1,0 +1,34 @@
+/** HTML shell for our webviews: CSP with a nonce, scripts and styles only from dist/webview. */
+import * as vscode from 'vscode';
+
+function nonce(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from({ length: 32 }, () => chars.charAt(Math.floor(Math.random() * chars.length))).join('');
+}
+
+export function webviewHtml(webview: vscode.Webview, root: vscode.Uri, opts: { title: string; script: string; styles: readonly string[] }): string {
+  const n = nonce();
+  const asset = (file: string): string => webview.asWebviewUri(vscode.Uri.joinPath(root, file)).toString();
+  // React Flow and uPlot position things with inline style attributes, hence 'unsafe-inline' for styles only.
+  const csp = [
+    "default-src 'none'",
+    `img-src ${webview.cspSource} data:`,
+    `style-src ${webview.cspSource} 'unsafe-inline'`,
+    `font-src ${webview.cspSource}`,
+    `script-src 'nonce-${n}'`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy" content="${csp}">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+${opts.styles.map((s) => `  <link rel="stylesheet" href="${asset(s)}">`).join('\n')}
+  <title>${opts.title}</title>
+</head>
+<body>
+  <div id="root"></div>
+  <script nonce="${n}" src="${asset(opts.script)}"></script>
+</body>
+</html>`;
+}

@@ -1,0 +1,87 @@
+/**
+ * Training from VS Code (code-server + Chromium): "Latent Studio: Train Model" from the command
+ * palette, the training panel's curves and reconstruction grid, and Stop in the middle of a run.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FrameLocator } from 'playwright-core';
+import { type VSCodeSession, startVSCode, waitUntil } from './harness';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-train-e2e-'));
+const outDir = path.join(REPO_ROOT, '.test-output', 'e2e', 'training');
+const graph = path.join(workspace, 'samples', 'dense-autoencoder.latent.json');
+let vscode: VSCodeSession;
+
+function setEpochs(n: number): void {
+  fs.writeFileSync(graph, fs.readFileSync(graph, 'utf8').replace(/"epochs": \d+/, `"epochs": ${n}`));
+}
+
+before(async () => {
+  fs.cpSync(path.join(REPO_ROOT, 'samples'), path.join(workspace, 'samples'), { recursive: true });
+  setEpochs(2);
+  fs.rmSync(outDir, { recursive: true, force: true });
+  vscode = await startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport: { width: 1600, height: 1000 } });
+  await vscode.openFile('samples/dense-autoencoder.latent.json');
+});
+
+after(async () => {
+  await vscode?.close();
+  fs.rmSync(workspace, { recursive: true, force: true });
+});
+
+/** The training panel's frame: of our extension's webviews, the one showing a run. */
+async function panel(): Promise<FrameLocator> {
+  return waitUntil(
+    async () => {
+      const frames = vscode.page.locator('iframe.webview.ready[src*="extensionId=latent-studio.latent-studio"]');
+      for (let i = 0; i < (await frames.count()); i++) {
+        const inner = frames.nth(i).contentFrame().locator('iframe#active-frame').contentFrame();
+        if ((await inner.locator('[data-testid="run-status"]').count()) > 0) return inner;
+      }
+      return undefined;
+    },
+    (f): f is FrameLocator => f !== undefined,
+    'the training panel',
+    60_000,
+  ) as Promise<FrameLocator>;
+}
+
+const textOf = async (f: FrameLocator, id: string): Promise<string> => (await f.locator(`[data-testid="${id}"]`).textContent())?.trim() ?? '';
+
+test('Train Model from the command palette trains 2 epochs; the panel shows the curve and the reconstructions', async () => {
+  await vscode.runCommand('Latent Studio: Train Model');
+  const p = await panel();
+  await vscode.screenshot('1-started');
+  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('completed'), 'run completed', 180_000);
+  assert.equal(await textOf(p, 'epochs-done'), '2');
+  // Epoch 0 (before training) plus two trained epochs on the loss chart.
+  assert.equal(await p.locator('[data-testid="loss-chart"]').getAttribute('data-points'), '3');
+  const width = await p.locator('[data-testid="preview"]').evaluate((img) => (img as HTMLImageElement).naturalWidth);
+  assert.equal(width, 10 * 56 + 11 * 2, 'ten originals over ten reconstructions');
+  assert.ok((await vscode.notifications()).some((n) => /Finished training Dense autoencoder: 2 epoch\(s\)/.test(n)));
+  const runs = fs.readdirSync(path.join(workspace, '.latent', 'runs'));
+  assert.equal(runs.length, 1);
+  await vscode.screenshot('2-completed');
+});
+
+test('Stop in the panel stops a running training and keeps the run', async () => {
+  setEpochs(40);
+  await vscode.openFile('samples/dense-autoencoder.latent.json');
+  await vscode.runCommand('Latent Studio: Train Model');
+  const p = await panel();
+  // The panel switches to the new run (0 epochs) before the first epoch of the new run ends.
+  await waitUntil(() => textOf(p, 'epochs-done'), (t) => t === '0', 'the panel showing the new run', 30_000);
+  await waitUntil(() => textOf(p, 'epochs-done'), (t) => Number(t) >= 1, 'first epoch of the second run', 120_000);
+  await vscode.screenshot('3-running');
+  await p.getByRole('button', { name: 'Stop' }).click();
+  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('stopped'), 'run stopped', 30_000);
+  await vscode.screenshot('4-stopped');
+  const runs = fs.readdirSync(path.join(workspace, '.latent', 'runs')).sort();
+  assert.equal(runs.length, 2);
+  const status = JSON.parse(fs.readFileSync(path.join(workspace, '.latent', 'runs', runs[1]!, 'run.json'), 'utf8')) as { status: string };
+  assert.equal(status.status, 'stopped');
+});
