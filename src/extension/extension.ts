@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { GraphDiagnostics } from './diagnostics';
 import { GraphEditorProvider } from './graphEditor';
 import { showModelSummary } from './summaryCommand';
+import { RunsView } from './runsView';
 import { newFromTemplate } from './templates';
 import { TrainingController } from './training';
 import { TrainingPanel } from './trainingPanel';
@@ -22,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
     channel,
     panel,
     training,
+    new RunsView(panel),
     vscode.commands.registerCommand('latentStudio.trainModel', (uri?: vscode.Uri) => {
       const target = graphUri(uri);
       if (target) return training.train(target);

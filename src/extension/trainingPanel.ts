@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { z } from 'zod';
 import { type PanelSnapshot, type ToPanel, parseFromPanel } from '../core/panelProtocol';
+import { BackendInfoSchema } from '../core/protocol';
 import { RUN_FILES, readMetrics, readStatus } from '../train/runFolder';
 import { webviewHtml } from './webviewHtml';
 
@@ -83,13 +85,38 @@ export class TrainingPanel implements vscode.Disposable {
   }
 }
 
+/** The parts of config.json the panel shows; anything else in it is ignored. */
+const RunConfigSchema = z.object({
+  backend: BackendInfoSchema,
+  dataset: z.object({ source: z.string() }).passthrough(),
+  split: z.object({ train: z.number(), validation: z.number() }).passthrough(),
+  stages: z.array(z.object({ name: z.string(), kind: z.enum(['fit', 'layerwise']), epochs: z.number().int() }).passthrough()),
+}).passthrough();
+
+function readConfig(runDir: string): z.infer<typeof RunConfigSchema> | undefined {
+  try {
+    const parsed = RunConfigSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.config), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A finished (or interrupted) run, read back from its folder. */
 export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
   const status = readStatus(runDir);
+  const config = readConfig(runDir);
   const png = path.join(runDir, RUN_FILES.reconstructions);
   const epochs = readMetrics(runDir);
   return {
-    run: { graphName: status?.graphName ?? path.basename(runDir), graphFile: RUN_FILES.graph, runDir, backend: null, dataset: null, stages: [] },
+    run: {
+      graphName: status?.graphName ?? path.basename(runDir),
+      graphFile: RUN_FILES.graph,
+      runDir,
+      backend: config?.backend ?? null,
+      dataset: config ? `${config.dataset.source}: ${config.split.train} train / ${config.split.validation} validation` : null,
+      stages: (config?.stages ?? []).map((st) => ({ name: st.name, kind: st.kind, epochs: st.epochs, batchesPerEpoch: 0 })),
+    },
     // "running" in a folder read back after a reload means the window closed under it.
     status: status?.status === 'running' ? 'failed' : (status?.status ?? 'failed'),
     message: status?.status === 'running' ? 'interrupted: the window closed while it trained' : (status?.error ?? null),

