@@ -40,10 +40,6 @@ export class TrainingController implements vscode.Disposable {
     panel.onDidRequestStop(() => this.stop(this.panel.currentRunKey() ? vscode.Uri.parse(this.panel.currentRunKey()!) : undefined));
   }
 
-  isTraining(uri: vscode.Uri): boolean {
-    return this.active.has(uri.toString());
-  }
-
   async train(uri: vscode.Uri): Promise<void> {
     const key = uri.toString();
     const doc = await vscode.workspace.openTextDocument(uri);
