@@ -37,6 +37,8 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), messageId: z.number().int(), request: TrainRequestSchema }).strict(),
   /** Stop after the running batch; the run keeps the last completed epoch's weights. */
   z.object({ type: z.literal('cancel'), messageId: z.number().int() }).strict(),
+  /** Which backend would train here, and why each better one is unavailable (no training). */
+  z.object({ type: z.literal('probe'), messageId: z.number().int(), backend: BackendPreferenceSchema.default('auto') }).strict(),
 ]);
 export type ToWorker = z.input<typeof ToWorkerSchema>;
 
@@ -115,6 +117,7 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
       bestValLoss: z.number().nullable(),
     })
     .strict(),
+  z.object({ type: z.literal('probed'), inReplyTo: z.number().int(), backend: BackendInfoSchema }).strict(),
   z
     .object({
       type: z.literal('failed'),

@@ -1,5 +1,6 @@
 /** Activation: wiring only (DESIGN.md: a thin extension.ts). */
 import * as vscode from 'vscode';
+import { registerReportDocuments, selectBackend, showBackendInfo } from './backendCommands';
 import { GraphDiagnostics } from './diagnostics';
 import { GraphEditorProvider } from './graphEditor';
 import { showModelSummary } from './summaryCommand';
@@ -30,6 +31,9 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('latentStudio.stopTraining', (uri?: vscode.Uri) => training.stop(activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),
+    registerReportDocuments(),
+    vscode.commands.registerCommand('latentStudio.selectBackend', selectBackend),
+    vscode.commands.registerCommand('latentStudio.showBackendInfo', showBackendInfo),
     new GraphDiagnostics(),
     GraphEditorProvider.register(context, channel),
     vscode.commands.registerCommand('latentStudio.showModelSummary', (uri?: vscode.Uri) => showModelSummary(channel, activeGraphUri(uri))),

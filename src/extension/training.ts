@@ -10,6 +10,7 @@ import { parseJsonText } from '../core/canonical';
 import type { BatchPoint, PanelSnapshot, RunInfo } from '../core/panelProtocol';
 import type { BackendPreference, FromWorker } from '../core/protocol';
 import { TrainingFailure, TrainingSession } from '../train/client';
+import { workerEnv } from './backendCommands';
 import type { TrainingPanel } from './trainingPanel';
 
 interface ActiveRun {
@@ -71,7 +72,7 @@ export class TrainingController implements vscode.Disposable {
     const snapshot: PanelSnapshot = { run, status: 'starting', message: null, epochs: [], batches: [], preview: null };
     const session = new TrainingSession(
       { graphText: text, graphPath: uri.fsPath, runsDir: path.join(folder, '.latent', 'runs'), backend },
-      { onMessage: (m) => this.onWorkerMessage(key, m) },
+      { onMessage: (m) => this.onWorkerMessage(key, m), env: workerEnv() },
     );
     const active: ActiveRun = { uri, session, snapshot, epochStartedAt: Date.now() };
     this.active.set(key, active);

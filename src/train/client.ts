@@ -5,7 +5,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type FromWorker, type TrainRequest, parseFromWorker } from '../core/protocol';
+import { type BackendInfo, type BackendPreference, type FromWorker, type TrainRequest, parseFromWorker } from '../core/protocol';
 import { markRunFailed } from './runFolder';
 
 export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
@@ -41,6 +41,43 @@ export interface TrainingSessionOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+function forkWorker(launch: WorkerLaunch, env: NodeJS.ProcessEnv | undefined): ChildProcess {
+  return fork(launch.modulePath, [], {
+    execArgv: [...launch.execArgv],
+    // Under VS Code process.execPath is Electron; this makes it behave as plain Node.
+    env: { ...process.env, ...env, ELECTRON_RUN_AS_NODE: '1' },
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    serialization: 'json',
+  });
+}
+
+/** Extra folders the worker resolves packages from (e.g. where the user installed tfjs-node). */
+export function nodePathEnv(extraNodeModules: readonly string[]): NodeJS.ProcessEnv {
+  const parts = [...extraNodeModules.filter(Boolean), ...(process.env.NODE_PATH ? [process.env.NODE_PATH] : [])];
+  return parts.length ? { NODE_PATH: parts.join(path.delimiter) } : {};
+}
+
+/** Ask a fresh worker which backend it would train on, and why each better one is unavailable. */
+export function probeBackend(opts: { backend?: BackendPreference; launch?: WorkerLaunch; env?: NodeJS.ProcessEnv } = {}): Promise<BackendInfo> {
+  const child = forkWorker(opts.launch ?? defaultWorkerLaunch(), opts.env);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  return new Promise<BackendInfo>((resolve, reject) => {
+    child.on('message', (raw: unknown) => {
+      const parsed = parseFromWorker(raw);
+      if (!parsed.ok) return;
+      const m = parsed.message;
+      if (m.type === 'ready') child.send({ type: 'probe', messageId: 1, backend: opts.backend ?? 'auto' });
+      if (m.type === 'probed') resolve(m.backend);
+      if (m.type === 'failed') reject(new TrainingFailure(m.error.message, m.error.detail));
+    });
+    child.on('error', (e) => reject(new TrainingFailure(`Could not start the training worker: ${e.message}`)));
+    child.on('exit', (code) => reject(new TrainingFailure(`The training worker exited (code ${code}) before answering${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}.`)));
+  });
+}
+
 export class TrainingSession {
   readonly result: Promise<DoneMessage>;
   private readonly child: ChildProcess;
@@ -49,14 +86,7 @@ export class TrainingSession {
   private killTimer: NodeJS.Timeout | undefined;
 
   constructor(request: TrainRequest, private readonly opts: TrainingSessionOptions = {}) {
-    const launch = opts.launch ?? defaultWorkerLaunch();
-    this.child = fork(launch.modulePath, [], {
-      execArgv: [...launch.execArgv],
-      // Under VS Code process.execPath is Electron; this makes it behave as plain Node.
-      env: { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' },
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
+    this.child = forkWorker(opts.launch ?? defaultWorkerLaunch(), opts.env);
     let stderr = '';
     this.child.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);

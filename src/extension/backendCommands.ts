@@ -1,0 +1,57 @@
+/** "Select Backend" and "Show Backend Info": which TensorFlow.js backend trains, why, and how to get a faster one. */
+import * as vscode from 'vscode';
+import { backendReport } from '../core/backendReport';
+import { BACKEND_NAMES, type BackendPreference } from '../core/protocol';
+import { nodePathEnv, probeBackend } from '../train/client';
+
+const DESCRIPTIONS: Record<BackendPreference, string> = {
+  auto: 'the best that works here, in the order below',
+  'tfjs-node-gpu': 'native TensorFlow with CUDA (Linux x64, NVIDIA GPU, CUDA 11.2 + cuDNN 8.1)',
+  'tfjs-node': 'native TensorFlow on the CPU',
+  webgpu: 'the GPU through WebGPU (Dawn): Vulkan, Metal or Direct3D 12',
+  wasm: 'WebAssembly with SIMD: fast for dense models; conv models fall back to cpu',
+  cpu: 'plain JavaScript: always works, slowest',
+};
+
+/** Reports open as read-only documents, so closing them never asks to save. */
+const REPORT_URI = vscode.Uri.from({ scheme: 'latent-studio', path: '/Backend Info.md' });
+const reports = new Map<string, string>();
+const changed = new vscode.EventEmitter<vscode.Uri>();
+
+export function registerReportDocuments(): vscode.Disposable {
+  return vscode.workspace.registerTextDocumentContentProvider('latent-studio', {
+    onDidChange: changed.event,
+    provideTextDocumentContent: (uri) => reports.get(uri.toString()) ?? '',
+  });
+}
+
+export function workerEnv(): NodeJS.ProcessEnv {
+  const extra = vscode.workspace.getConfiguration('latentStudio').get<string>('nodeModulesPath', '');
+  return nodePathEnv(extra ? [extra] : []);
+}
+
+export async function selectBackend(): Promise<void> {
+  const config = vscode.workspace.getConfiguration('latentStudio');
+  const current = config.get<BackendPreference>('backend', 'auto');
+  const items = (['auto', ...BACKEND_NAMES] as const).map((name) => ({ label: name, description: name === current ? `(current) ${DESCRIPTIONS[name]}` : DESCRIPTIONS[name], name }));
+  const pick = await vscode.window.showQuickPick(items, { title: 'Backend for training', placeHolder: 'Pick the TensorFlow.js backend (Show Backend Info tells what works here)' });
+  if (!pick) return;
+  const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update('backend', pick.name === 'auto' ? undefined : pick.name, target);
+  void vscode.window.showInformationMessage(`Latent Studio trains on: ${pick.name}.`);
+}
+
+export async function showBackendInfo(): Promise<void> {
+  const setting = vscode.workspace.getConfiguration('latentStudio').get<BackendPreference>('backend', 'auto');
+  try {
+    const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Checking TensorFlow.js backends…' }, () =>
+      probeBackend({ backend: setting, env: workerEnv() }),
+    );
+    reports.set(REPORT_URI.toString(), backendReport(info, setting, { platform: process.platform, arch: process.arch }));
+    changed.fire(REPORT_URI);
+    const doc = await vscode.workspace.openTextDocument(REPORT_URI);
+    await vscode.window.showTextDocument(doc, { preview: true });
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Backend check failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
