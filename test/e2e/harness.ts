@@ -362,7 +362,8 @@ function makeSession(
 
   async function pickQuickItem(label: string): Promise<void> {
     await quickInputBox.waitFor({ state: 'visible' });
-    await quickInputBox.fill(label);
+    // Short: if the picker closes under us (a notification took focus) the caller retries.
+    await quickInputBox.fill(label, { timeout: 5_000 });
     const target = exactLabel(label)(quickRows).first();
     await target.waitFor({ state: 'visible' });
     await clickAndSettle(target, label);

@@ -88,8 +88,17 @@ test('Stop in the panel stops a running training and keeps the run', async () =>
 
 test('Open Run shows an earlier run again, read back from its folder', async () => {
   const runs = fs.readdirSync(path.join(workspace, '.latent', 'runs')).sort();
-  await vscode.runCommand('Latent Studio: Open Run');
-  await vscode.pickQuickItem(runs[0]!);
+  // A notification arriving at the same moment (the stopped run's) can close the picker: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await vscode.runCommand('Latent Studio: Open Run');
+      await vscode.pickQuickItem(runs[0]!);
+      break;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      await vscode.page.keyboard.press('Escape');
+    }
+  }
   const p = await panel();
   await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('completed'), 'the first run in the panel', 20_000);
   assert.equal(await textOf(p, 'epochs-done'), '2');
