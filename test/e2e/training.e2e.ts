@@ -116,3 +116,20 @@ test('Show Backend Info says which backend trains and why the better ones are un
   assert.match(report, /tfjs-node-gpu\*\*: not installed/);
   await vscode.screenshot('6-backend-info');
 });
+
+test('the training panel comes back after a window reload, showing the same run', async () => {
+  // The previous test's report covers the panel in its group; a hidden webview is not restored until shown.
+  await vscode.runCommand('Latent Studio: Show Training Panel');
+  await panel();
+  // A marker on the page proves the checks below run against the reloaded workbench.
+  await vscode.page.evaluate('window.__beforeReload = true');
+  await vscode.runCommand('Developer: Reload Window');
+  await waitUntil(() => vscode.page.evaluate('window.__beforeReload === undefined').catch(() => false), (gone) => gone === true, 'the window to reload', 30_000);
+  // Frames of the old page can hang queries while it unloads: wait for the new workbench first.
+  await vscode.page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 30_000 });
+  await vscode.page.locator('iframe.webview.ready[src*="extensionId=latent-studio.latent-studio"]').first().waitFor({ timeout: 30_000 });
+  const p = await panel();
+  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('completed'), 'the restored panel', 60_000);
+  assert.equal(await textOf(p, 'epochs-done'), '2');
+  await vscode.screenshot('7-after-reload');
+});
