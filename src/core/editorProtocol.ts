@@ -37,7 +37,7 @@ export const GraphEditSchema = z.discriminatedUnion('kind', [
 
 export const ToHostSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }).strict(),
-  /** One user action; `label` names it for people (and undo) */
+  /** One user action, applied as one undo step. */
   z.object({ type: z.literal('edit'), edit: GraphEditSchema }).strict(),
   /** Several edits that form one action (e.g. add a block and wire it), applied as one undo step. */
   z.object({ type: z.literal('edits'), edits: z.array(GraphEditSchema).min(1).max(100).readonly() }).strict(),

@@ -323,32 +323,6 @@ function pathBetween(edges: readonly EdgeRef[], start: string, goal: string): st
   return undefined;
 }
 
-/**
- * The analysis error that drawing `from` → `to` would cause at `to` or downstream of it (its Output),
- * e.g. "Conv2D needs an image input ...": for the editor to explain a connection on hover or drop.
- * null when the edge causes none, or when canConnect refuses it (its reason says why).
- */
-export function connectionShapeProblem(document: Record<string, unknown>, from: string, to: string): string | null {
-  if (!canConnect(document, from, to).ok) return null;
-  const key = (p: { message: string; nodeId?: string }): string => `${p.nodeId ?? ''}\u0000${p.message}`;
-  const before = new Set(analyzeGraph(document).problems.filter((p) => p.severity === 'error').map(key));
-  const edges = [...readEdges(document), { from, to }];
-  const after = analyzeGraph({ ...document, edges });
-  const fresh = after.problems.filter((p) => p.severity === 'error' && p.nodeId !== undefined && !before.has(key(p)));
-  const downstream = new Set<string>([to]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const e of edges) {
-      if (downstream.has(e.from) && !downstream.has(e.to)) {
-        downstream.add(e.to);
-        grew = true;
-      }
-    }
-  }
-  const found = fresh.find((p) => p.nodeId === to) ?? fresh.find((p) => p.nodeId !== undefined && downstream.has(p.nodeId));
-  return found?.message ?? null;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Training references (training.output, a stage's output / encoder / freeze).
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeGraph } from '../../src/core/analyze';
 import { serializeGraph } from '../../src/core/canonical';
-import { type EditResult, type GraphEdit, applyEdit, canConnect, connectionShapeProblem, newNodeId } from '../../src/core/edits';
+import { type EditResult, type GraphEdit, applyEdit, canConnect, newNodeId } from '../../src/core/edits';
 import { NODE_ID_PATTERN } from '../../src/core/format';
 import { chainGraph, sample } from '../helpers/samples';
 
@@ -481,26 +481,3 @@ test('one edit, one line: canonical text changes only where the edit is', () => 
   assert.equal(added.added.length, 6); // the three above, and the previous last lines gaining a comma
 });
 
-test('connectionShapeProblem explains the shape error a new edge would cause', () => {
-  const doc: Doc = {
-    formatVersion: 1,
-    name: 'shapes',
-    nodes: [
-      { id: 'input', type: 'Input', params: { shape: [784] } },
-      { id: 'conv', type: 'Conv2D', params: { filters: 8 } },
-      { id: 'dense', type: 'Dense', params: { units: 10 } },
-      { id: 'out', type: 'Output', params: { target: 'input' } },
-    ],
-    edges: [{ from: 'dense', to: 'out' }],
-  };
-  assert.match(connectionShapeProblem(doc, 'input', 'conv') ?? '', /Conv2D needs an image input .* 784 vector: add a Reshape/);
-  // The error lands on the Output downstream of the new edge: 10 values are compared with a 784 input.
-  assert.match(connectionShapeProblem(doc, 'input', 'dense') ?? '', /Dense "dense" outputs 10 but the loss compares it with the 784-vector input/);
-  // Fine edges, and edges canConnect refuses, give null.
-  const fine = ok(applyEdit(doc, { kind: 'setParams', id: 'dense', params: { units: 784 } })).document;
-  assert.equal(connectionShapeProblem(fine, 'input', 'dense'), null);
-  assert.equal(connectionShapeProblem(doc, 'out', 'conv'), null);
-  assert.equal(connectionShapeProblem(doc, 'dense', 'dense'), null);
-  // The input document is only read.
-  assert.deepEqual(edges(doc), ['dense->out']);
-});
