@@ -5,6 +5,8 @@
  * that cannot run here gets samplesPerSec null and the reason.
  *
  * Each pair runs in its own process: a tfjs backend is process-global and RSS must be per run.
+ * Then one `panel-streaming` line (bench/streaming.ts): the live panel's cost and latency.
+ * `npm run bench -- --streaming` runs that line alone.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BACKEND_NAMES, type BackendPreference, TrainRequestSchema } from '../src/core/protocol';
 import { train } from '../src/train/trainer';
+import { benchStreaming } from './streaming';
 
 const MODELS = [
   { model: 'dense-autoencoder', batchSize: 256, batches: 16 },
@@ -79,8 +82,12 @@ function fullTrainCount(model: string): number {
   return total - Math.round(total * validation) - Math.round(total * test);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const [flag, model, backend, batchSize, batches] = process.argv.slice(2);
+  if (flag === '--streaming') {
+    process.stdout.write(`${JSON.stringify(await benchStreaming())}\n`);
+    return;
+  }
   if (flag === '--one') {
     one(model!, backend as BackendPreference, Number(batchSize), Number(batches)).catch((e: unknown) => {
       process.stderr.write(`BENCH_SKIP ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ')}\n`);
@@ -104,6 +111,8 @@ function main(): void {
       }
     }
   }
+  // What the live panel costs the training, and how fast an epoch reaches it.
+  process.stdout.write(`${JSON.stringify(await benchStreaming())}\n`);
 }
 
-main();
+void main();

@@ -1,5 +1,5 @@
 /**
- * `latent-studio` command line: summary, validate and train, headless. Training runs in the same
+ * `latent-studio` command line: summary, validate, train (and resume), evaluate and export, headless. Training runs in the same
  * worker process the extension uses. Commander parses arguments (zero dependencies, well kept);
  * cli-progress draws the bar on terminals.
  */
@@ -10,9 +10,10 @@ import { SingleBar } from 'cli-progress';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
-import { BACKEND_NAMES, type BackendPreference, type EpochRecord, type FromWorker } from '../core/protocol';
+import { BACKEND_NAMES, type BackendPreference, type EpochRecord, type Evaluation, type FromWorker } from '../core/protocol';
 import { formatSummaryTable, summarize } from '../core/summary';
-import { TrainingFailure, TrainingSession } from '../train/client';
+import { TrainingFailure, TrainingSession, evaluateRun, exportRun } from '../train/client';
+import { RUN_FILES } from '../train/runFolder';
 
 /** A failure to report as one line (the user's input was wrong), not as a crash. */
 class CliError extends Error {
@@ -63,6 +64,7 @@ function epochJson(r: EpochRecord): Record<string, unknown> {
 }
 
 interface TrainOptions {
+  resume?: string;
   epochs?: number;
   batchSize?: number;
   backend: BackendPreference;
@@ -73,14 +75,36 @@ interface TrainOptions {
   verbose?: boolean;
 }
 
-async function trainCommand(file: string, o: TrainOptions): Promise<void> {
-  const graph = readGraph(file);
-  const analysis = analyzeGraph(graph.value);
-  if (!analysis.ok) {
-    const errors = analysis.problems.filter((p) => p.severity === 'error');
-    throw new CliError(`${file} has ${errors.length} problem(s); fix them before training:\n${errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+/** What `train` sends: a graph file to train, or (with --resume) the run folder's own snapshot. */
+function trainTarget(file: string | undefined, o: TrainOptions): { graphText: string; graphPath: string; runsDir: string; resumeFrom?: string } {
+  if (o.resume === undefined) {
+    if (file === undefined) throw new CliError('train needs a graph file (or --resume <runDir> to continue a run).');
+    const graph = readGraph(file);
+    const analysis = analyzeGraph(graph.value);
+    if (!analysis.ok) {
+      const errors = analysis.problems.filter((p) => p.severity === 'error');
+      throw new CliError(`${file} has ${errors.length} problem(s); fix them before training:\n${errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+    }
+    return { graphText: graph.text, graphPath: graph.absolute, runsDir: path.resolve(o.out ?? path.join(process.cwd(), '.latent', 'runs')) };
   }
-  const runsDir = path.resolve(o.out ?? path.join(process.cwd(), '.latent', 'runs'));
+  if (o.out !== undefined) throw new CliError('--out does not go with --resume: a resumed run keeps writing to its own folder.');
+  const runDir = path.resolve(o.resume);
+  const snapshotFile = path.join(runDir, RUN_FILES.graph);
+  let snapshot: string;
+  try {
+    snapshot = fs.readFileSync(snapshotFile, 'utf8');
+  } catch {
+    throw new CliError(`${o.resume}: not a run folder (no ${RUN_FILES.graph})`);
+  }
+  // The worker trains the run's snapshot whatever is passed; a changed graph file is worth a word.
+  if (file !== undefined && readGraph(file).text !== snapshot) {
+    err(`note: ${file} has changed since the run started; resuming trains the run's own snapshot (${snapshotFile}).`);
+  }
+  return { graphText: snapshot, graphPath: file !== undefined ? path.resolve(file) : snapshotFile, runsDir: path.dirname(runDir), resumeFrom: runDir };
+}
+
+async function trainCommand(file: string | undefined, o: TrainOptions): Promise<void> {
+  const target = trainTarget(file, o);
   const tty = !o.json && process.stderr.isTTY === true;
   let bar: SingleBar | undefined;
   let barStage = -1;
@@ -128,7 +152,7 @@ async function trainCommand(file: string, o: TrainOptions): Promise<void> {
   };
 
   const session = new TrainingSession(
-    { graphText: graph.text, graphPath: graph.absolute, runsDir, epochs: o.epochs, batchSize: o.batchSize, backend: o.backend, data: o.data, limitSamples: o.limit },
+    { ...target, epochs: o.epochs, batchSize: o.batchSize, backend: o.backend, data: o.data, limitSamples: o.limit },
     { onMessage },
   );
   let interrupts = 0;
@@ -152,6 +176,73 @@ async function trainCommand(file: string, o: TrainOptions): Promise<void> {
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
+  }
+}
+
+interface EvaluateOptions {
+  run: string;
+  split: 'test' | 'validation';
+  data?: string;
+  limit?: number;
+  backend: BackendPreference;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** The evaluation as text: loss, metrics, and for classifiers accuracy and the confusion matrix. */
+export function formatEvaluation(e: Evaluation): string {
+  const lines = [
+    `${e.runDir}`,
+    `  model of stage "${e.stage}" (Output "${e.outputId}"), ${e.split} split of ${e.dataset}: ${e.samples} samples, backend ${e.backend}`,
+    `  loss (${e.lossName}): ${e.loss.toFixed(6)}`,
+  ];
+  for (const [k, v] of Object.entries(e.metrics)) lines.push(`  ${k}: ${v.toFixed(6)}${k === 'accuracy' ? ` (${(v * 100).toFixed(2)}%)` : ''}`);
+  const c = e.classifier;
+  if (c) {
+    const width = Math.max(4, ...c.classNames.map((n) => Math.min(n.length, 12)), ...c.confusion.flat().map((n) => String(n).length)) + 1;
+    const cell = (text: string): string => text.slice(0, width - 1).padStart(width);
+    lines.push('  confusion matrix (rows: true class, columns: predicted):');
+    lines.push(`  ${cell('')}${c.classNames.map(cell).join('')}`);
+    c.confusion.forEach((row, i) => lines.push(`  ${cell(c.classNames[i] ?? String(i))}${row.map((n) => cell(String(n))).join('')}`));
+  }
+  return lines.join('\n');
+}
+
+/** --json: the evaluation without its pictures (they are in evaluation.json), plus where that file is. */
+function evaluationJson(e: Evaluation): Record<string, unknown> {
+  const { reconstructionsPngBase64: _recon, classifier, ...rest } = e;
+  const lean: Record<string, unknown> = { ...rest, file: path.join(e.runDir, RUN_FILES.evaluation) };
+  if (classifier) {
+    const { stripPngBase64: _strip, ...c } = classifier;
+    lean.classifier = c;
+  }
+  return lean;
+}
+
+async function evaluateCommand(o: EvaluateOptions): Promise<void> {
+  const onMessage = (m: FromWorker): void => {
+    if (m.type === 'log' && (m.level === 'warn' || (m.level === 'info' && !o.json) || (m.level === 'debug' && o.verbose))) err(m.message);
+  };
+  try {
+    const evaluation = await evaluateRun({ runDir: path.resolve(o.run), split: o.split, data: o.data, limit: o.limit, backend: o.backend }, { onMessage });
+    out(o.json ? JSON.stringify(evaluationJson(evaluation)) : formatEvaluation(evaluation));
+  } catch (e) {
+    if (e instanceof TrainingFailure) throw new CliError(e.message, e.detail);
+    throw e;
+  }
+}
+
+async function exportCommand(o: { run: string; out: string; overwrite?: boolean; json?: boolean }): Promise<void> {
+  try {
+    const models = await exportRun({ runDir: path.resolve(o.run), outDir: path.resolve(o.out), overwrite: o.overwrite === true });
+    if (o.json) out(JSON.stringify({ models }));
+    else {
+      const shape = (s: readonly (number | null)[]): string => `(${s.map((d) => (d === null ? 'None' : String(d))).join(', ')})`;
+      for (const m of models) out(`${m.name.padEnd(12)} ${shape(m.inputShape)} -> ${shape(m.outputShape)}  ${m.params.toLocaleString('en-US')} params  ${m.dir}`);
+    }
+  } catch (e) {
+    if (e instanceof TrainingFailure) throw new CliError(e.message, e.detail);
+    throw e;
   }
 }
 
@@ -195,8 +286,9 @@ export function buildProgram(): Command {
 
   program
     .command('train')
-    .description('Train a graph in a worker process and write a run folder (.latent/runs/<time>-<name>/).')
-    .argument('<graph>', 'a *.latent.json file')
+    .description('Train a graph in a worker process and write a run folder (.latent/runs/<time>-<name>/), or continue one with --resume.')
+    .argument('[graph]', 'a *.latent.json file (optional with --resume: the run folder holds its own snapshot)')
+    .option('--resume <runDir>', 'continue a stopped or failed run from its checkpoint (the last completed epoch)')
     .option('--epochs <n>', 'epochs per stage (overrides the file)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size (overrides the file)', positiveInt('--batch-size'))
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES, 'auto']).default('auto'))
@@ -204,7 +296,27 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'folder for run folders (default ./.latent/runs)')
     .option('--limit <n>', 'train on at most n samples (quick checks)', positiveInt('--limit'))
     .option('--json', 'one JSON object per epoch on stdout, then {runDir, backend}')
-    .action((file: string, o: TrainOptions, cmd: Command) => trainCommand(file, { ...o, verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose }));
+    .action((file: string | undefined, o: TrainOptions, cmd: Command) => trainCommand(file, { ...o, verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose }));
+
+  program
+    .command('evaluate')
+    .description("Score a run's checkpointed model (its last fit stage) on the test or validation split; writes evaluation.json into the run folder.")
+    .requiredOption('--run <dir>', 'a run folder (.latent/runs/<time>-<name>)')
+    .addOption(new Option('--split <name>', 'which split of the dataset').choices(['test', 'validation']).default('test'))
+    .option('--data <spec>', "dataset instead of the run's own: mnist, fashion-mnist, idx:<images>,<labels>, csv:<file>")
+    .option('--limit <n>', 'score at most n samples', positiveInt('--limit'))
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES, 'auto']).default('auto'))
+    .option('--json', 'print the evaluation as one JSON object (pictures stay in evaluation.json)')
+    .action((o: EvaluateOptions, cmd: Command) => evaluateCommand({ ...o, verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose }));
+
+  program
+    .command('export')
+    .description("Write a run's models (checkpoint weights) to <out>/<model name>/ in the TensorFlow.js layers format.")
+    .requiredOption('--run <dir>', 'a run folder (.latent/runs/<time>-<name>)')
+    .requiredOption('--out <dir>', 'folder that receives one sub-folder per model')
+    .option('--overwrite', 'replace model folders that already exist')
+    .option('--json', 'print {models: [{name, dir, params, inputShape, outputShape}]}')
+    .action((o: { run: string; out: string; overwrite?: boolean; json?: boolean }) => exportCommand(o));
   return program;
 }
 

@@ -44,6 +44,7 @@ export const ToHostSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('openAsText') }).strict(),
   z.object({ type: z.literal('newFromTemplate') }).strict(),
   z.object({ type: z.literal('train') }).strict(),
+  z.object({ type: z.literal('stop') }).strict(),
 ]);
 export type ToHost = z.infer<typeof ToHostSchema>;
 
@@ -52,6 +53,10 @@ export const ToEditorSchema = z.discriminatedUnion('type', [
   /** An edit the host refused or could not apply, as a sentence. */
   z.object({ type: z.literal('editFailed'), message: z.string() }).strict(),
   z.object({ type: z.literal('notice'), message: z.string() }).strict(),
+  /** The newest training preview of an Output block, shown as a thumbnail on that block. */
+  z.object({ type: z.literal('preview'), outputId: z.string(), epoch: z.number().int(), pngBase64: z.string(), caption: z.string() }).strict(),
+  /** Whether this graph is training now (the toolbar shows Stop instead of Train). */
+  z.object({ type: z.literal('training'), running: z.boolean() }).strict(),
 ]);
 export type ToEditor = z.infer<typeof ToEditorSchema>;
 

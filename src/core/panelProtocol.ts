@@ -3,7 +3,7 @@
  * (`snapshot`), then each worker event as it happens. Validated where it enters, both ways.
  */
 import { z } from 'zod';
-import { BackendInfoSchema, EpochRecordSchema, StagePlanSchema } from './protocol';
+import { BackendInfoSchema, ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema, StagePlanSchema } from './protocol';
 
 export const RunInfoSchema = z
   .object({
@@ -23,6 +23,10 @@ export type PanelRunStatus = z.infer<typeof RunStatusSchema>;
 export const BatchPointSchema = z.object({ stageIndex: z.number().int(), epoch: z.number().int(), batch: z.number().int(), batches: z.number().int(), loss: z.number() }).strict();
 export type BatchPoint = z.infer<typeof BatchPointSchema>;
 
+/** Another run's per-epoch curves, drawn dashed on the same charts. */
+export const OverlaySchema = z.object({ label: z.string(), runDir: z.string(), stages: z.array(StagePlanSchema), epochs: z.array(EpochRecordSchema) }).strict();
+export type Overlay = z.infer<typeof OverlaySchema>;
+
 export const PanelSnapshotSchema = z
   .object({
     run: RunInfoSchema,
@@ -31,9 +35,15 @@ export const PanelSnapshotSchema = z
     epochs: z.array(EpochRecordSchema),
     batches: z.array(BatchPointSchema),
     preview: z.object({ epoch: z.number().int(), pngBase64: z.string() }).strict().nullable(),
+    /** The newest confusion matrix and prediction strip of a classifier stage. */
+    classifier: z.object({ stageIndex: z.number().int(), epoch: z.number().int(), preview: ClassifierPreviewSchema }).strict().nullable().default(null),
+    /** The newest "Evaluate on Test Set" result of this run. */
+    evaluation: EvaluationSchema.nullable().default(null),
+    /** Other runs whose epoch curves are drawn over this run's, to compare. */
+    overlays: z.array(OverlaySchema).default([]),
   })
   .strict();
-export type PanelSnapshot = z.infer<typeof PanelSnapshotSchema>;
+export type PanelSnapshot = z.output<typeof PanelSnapshotSchema>;
 
 export const ToPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('snapshot'), snapshot: PanelSnapshotSchema }).strict(),
@@ -41,6 +51,9 @@ export const ToPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('batch'), point: BatchPointSchema }).strict(),
   z.object({ type: z.literal('preview'), epoch: z.number().int(), pngBase64: z.string() }).strict(),
   z.object({ type: z.literal('status'), status: RunStatusSchema, message: z.string().nullable(), run: RunInfoSchema.optional() }).strict(),
+  z.object({ type: z.literal('classifier'), stageIndex: z.number().int(), epoch: z.number().int(), preview: ClassifierPreviewSchema }).strict(),
+  z.object({ type: z.literal('evaluation'), evaluation: EvaluationSchema }).strict(),
+  z.object({ type: z.literal('overlays'), overlays: z.array(OverlaySchema) }).strict(),
 ]);
 export type ToPanel = z.infer<typeof ToPanelSchema>;
 
@@ -48,6 +61,8 @@ export const FromPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }).strict(),
   z.object({ type: z.literal('stop') }).strict(),
   z.object({ type: z.literal('openRunFolder') }).strict(),
+  /** Toolbar buttons: run a palette command on the panel's run. */
+  z.object({ type: z.literal('command'), command: z.enum(['evaluate', 'export', 'resume', 'compare']) }).strict(),
 ]);
 export type FromPanel = z.infer<typeof FromPanelSchema>;
 

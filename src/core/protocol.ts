@@ -28,10 +28,42 @@ export const TrainRequestSchema = z
     /** Cap on validation samples evaluated per epoch (benchmarks on slow backends). */
     limitValidation: z.number().int().min(1).optional(),
     cacheDir: z.string().optional(),
+    /**
+     * Continue this run folder from its checkpoint (the last completed epoch) instead of starting a
+     * new run: the folder's own graph snapshot is trained, and metrics keep appending to it.
+     */
+    resumeFrom: z.string().optional(),
   })
   .strict();
 export type TrainRequest = z.input<typeof TrainRequestSchema>;
 export type ResolvedTrainRequest = z.output<typeof TrainRequestSchema>;
+
+/** Score a finished (or stopped) run's model, from its checkpoint, on a split of its dataset. */
+export const EvaluateRequestSchema = z
+  .object({
+    runDir: z.string(),
+    split: z.enum(['test', 'validation']).default('test'),
+    /** Dataset override in `--data` form; by default the run's own dataset and split. */
+    data: z.string().optional(),
+    backend: BackendPreferenceSchema.default('auto'),
+    /** Cap on samples scored (quick checks, tests). */
+    limit: z.number().int().min(1).optional(),
+    cacheDir: z.string().optional(),
+  })
+  .strict();
+export type EvaluateRequest = z.input<typeof EvaluateRequestSchema>;
+
+/** Write a run's trained models (the trained one plus every named sub-model) in the tfjs layers format. */
+export const ExportRequestSchema = z
+  .object({
+    runDir: z.string(),
+    /** Receives one folder per model: `<outDir>/<model name>/model.json + weights.bin`. */
+    outDir: z.string(),
+    /** Replace folders that already exist there; without it an existing folder is an error. */
+    overwrite: z.boolean().default(false),
+  })
+  .strict();
+export type ExportRequest = z.input<typeof ExportRequestSchema>;
 
 export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), messageId: z.number().int(), request: TrainRequestSchema }).strict(),
@@ -39,6 +71,8 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancel'), messageId: z.number().int() }).strict(),
   /** Which backend would train here, and why each better one is unavailable (no training). */
   z.object({ type: z.literal('probe'), messageId: z.number().int(), backend: BackendPreferenceSchema.default('auto') }).strict(),
+  z.object({ type: z.literal('evaluate'), messageId: z.number().int(), request: EvaluateRequestSchema }).strict(),
+  z.object({ type: z.literal('export'), messageId: z.number().int(), request: ExportRequestSchema }).strict(),
 ]);
 export type ToWorker = z.input<typeof ToWorkerSchema>;
 
@@ -65,12 +99,68 @@ export const EpochRecordSchema = z
     backend: z.string(),
     /** tf.memory().numTensors after the epoch: flat from epoch to epoch when nothing leaks. */
     liveTensors: z.number().int(),
+    /** Wall-clock time the record was made (ms since 1970): measures how fast it reaches the panel. */
+    endedAt: z.number().optional(),
   })
   .strict();
 export type EpochRecord = z.infer<typeof EpochRecordSchema>;
 
+/**
+ * A classifier's pictures for one epoch (or an evaluation): the confusion matrix (rows are true
+ * classes, columns predictions, counts) and a strip of preview images with their labels.
+ */
+export const ClassifierPreviewSchema = z
+  .object({
+    classNames: z.array(z.string()),
+    confusion: z.array(z.array(z.number().int().min(0))),
+    /** The preview images side by side, one PNG; `labels[i]` / `predicted[i]` belong to image i. */
+    stripPngBase64: z.string(),
+    labels: z.array(z.number().int()),
+    predicted: z.array(z.number().int()),
+    /** The predicted class's probability, per image. */
+    confidence: z.array(z.number()),
+  })
+  .strict();
+export type ClassifierPreview = z.infer<typeof ClassifierPreviewSchema>;
+
+export const EvaluationSchema = z
+  .object({
+    runDir: z.string(),
+    split: z.enum(['test', 'validation']),
+    dataset: z.string(),
+    samples: z.number().int(),
+    /** The stage whose model was scored (the last fit stage) and what it predicts. */
+    stage: z.string(),
+    outputId: z.string(),
+    target: z.enum(['input', 'labels']),
+    lossName: z.string(),
+    loss: z.number(),
+    /** As in epoch records: "accuracy", "meanSquaredError", ... */
+    metrics: z.record(z.string(), z.number()),
+    classifier: ClassifierPreviewSchema.optional(),
+    /** Originals over reconstructions of the first test images (autoencoders). */
+    reconstructionsPngBase64: z.string().optional(),
+    backend: z.string(),
+    evaluatedAt: z.string(),
+  })
+  .strict();
+export type Evaluation = z.infer<typeof EvaluationSchema>;
+
+export const ExportedModelSchema = z.object({ name: z.string(), dir: z.string(), params: z.number().int(), inputShape: z.array(z.number().int().nullable()), outputShape: z.array(z.number().int().nullable()) }).strict();
+export type ExportedModel = z.infer<typeof ExportedModelSchema>;
+
 export const StagePlanSchema = z
-  .object({ name: z.string(), kind: z.enum(['fit', 'layerwise']), epochs: z.number().int(), batchesPerEpoch: z.number().int(), skipped: z.string().optional() })
+  .object({
+    name: z.string(),
+    kind: z.enum(['fit', 'layerwise']),
+    epochs: z.number().int(),
+    batchesPerEpoch: z.number().int(),
+    skipped: z.string().optional(),
+    /** The Output block this stage trains against (where the editor shows its preview thumbnail). */
+    outputId: z.string().optional(),
+    /** Epochs of this stage already done when a resumed run starts. */
+    resumedAfterEpoch: z.number().int().optional(),
+  })
   .strict();
 
 export const FromWorkerSchema = z.discriminatedUnion('type', [
@@ -104,8 +194,13 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
       epoch: z.number().int(),
       kind: z.enum(['reconstructions']),
       pngBase64: z.string(),
+      /** The Output block the preview belongs to. */
+      outputId: z.string().optional(),
     })
     .strict(),
+  z.object({ type: z.literal('classifier'), stageIndex: z.number().int(), epoch: z.number().int(), outputId: z.string().optional(), preview: ClassifierPreviewSchema }).strict(),
+  z.object({ type: z.literal('evaluated'), inReplyTo: z.number().int(), evaluation: EvaluationSchema }).strict(),
+  z.object({ type: z.literal('exported'), inReplyTo: z.number().int(), models: z.array(ExportedModelSchema) }).strict(),
   z
     .object({
       type: z.literal('done'),

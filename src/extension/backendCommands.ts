@@ -9,7 +9,7 @@ const DESCRIPTIONS: Record<BackendPreference, string> = {
   'tfjs-node-gpu': 'native TensorFlow with CUDA (Linux x64, NVIDIA GPU, CUDA 11.2 + cuDNN 8.1)',
   'tfjs-node': 'native TensorFlow on the CPU',
   webgpu: 'the GPU through WebGPU (Dawn): Vulkan, Metal or Direct3D 12',
-  wasm: 'WebAssembly with SIMD: fast for dense models; conv models fall back to cpu',
+  wasm: 'WebAssembly with SIMD: works everywhere; our kernels fill its gaps for conv models',
   cpu: 'plain JavaScript: always works, slowest',
 };
 

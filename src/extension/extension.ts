@@ -2,7 +2,9 @@
 import * as vscode from 'vscode';
 import { registerReportDocuments, selectBackend, showBackendInfo } from './backendCommands';
 import { GraphDiagnostics } from './diagnostics';
-import { GraphEditorProvider } from './graphEditor';
+import { selectDataset } from './datasetCommand';
+import { EditorHub, GraphEditorProvider } from './graphEditor';
+import { RunCommands, type RunTarget } from './runCommands';
 import { showModelSummary } from './summaryCommand';
 import { RunsView } from './runsView';
 import { newFromTemplate } from './templates';
@@ -13,7 +15,16 @@ export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Latent Studio');
   const activeGraphUri = (uri?: vscode.Uri): vscode.Uri | undefined => uri ?? vscode.window.activeTextEditor?.document.uri ?? activeTabUri();
   const panel = new TrainingPanel(context.extensionUri);
-  const training = new TrainingController(panel, channel);
+  const editors = new EditorHub();
+  const training = new TrainingController(panel, channel, editors);
+  const runs = new RunCommands(training, panel, channel, () => activeGraphUri());
+  panel.onDidRequestCommand(({ command, runDir }) => {
+    const target = runDir ?? undefined;
+    if (command === 'evaluate') void runs.evaluate(target);
+    if (command === 'export') void runs.export(target);
+    if (command === 'resume') void runs.resume(target);
+    if (command === 'compare') void runs.compare(target);
+  });
   const graphUri = (uri?: vscode.Uri): vscode.Uri | undefined => {
     const target = activeGraphUri(uri);
     if (target?.path.endsWith('.latent.json')) return target;
@@ -30,12 +41,17 @@ export function activate(context: vscode.ExtensionContext): void {
       if (target) return training.train(target);
     }),
     vscode.commands.registerCommand('latentStudio.stopTraining', (uri?: vscode.Uri) => training.stop(activeGraphUri(uri))),
+    vscode.commands.registerCommand('latentStudio.resumeTraining', (target?: RunTarget) => runs.resume(target)),
+    vscode.commands.registerCommand('latentStudio.evaluateModel', (target?: RunTarget) => runs.evaluate(target)),
+    vscode.commands.registerCommand('latentStudio.exportModel', (target?: RunTarget) => runs.export(target)),
+    vscode.commands.registerCommand('latentStudio.compareRuns', (target?: RunTarget) => runs.compare(target)),
+    vscode.commands.registerCommand('latentStudio.selectDataset', (uri?: vscode.Uri) => selectDataset(activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),
     registerReportDocuments(),
     vscode.commands.registerCommand('latentStudio.selectBackend', selectBackend),
     vscode.commands.registerCommand('latentStudio.showBackendInfo', showBackendInfo),
     new GraphDiagnostics(),
-    GraphEditorProvider.register(context, channel),
+    GraphEditorProvider.register(context, channel, editors),
     vscode.commands.registerCommand('latentStudio.showModelSummary', (uri?: vscode.Uri) => showModelSummary(channel, activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.newFromTemplate', (target?: vscode.TextDocument) => newFromTemplate(context.extensionUri, target)),
     vscode.commands.registerCommand('latentStudio.openAsText', (uri?: vscode.Uri) => {

@@ -3,58 +3,64 @@
  * status, best validation loss, duration and backend. Opening a run shows its curves and previews
  * in the training panel; deleting asks first.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { type RunStatus, readStatus } from '../train/runFolder';
+import { type RunEntry, canResume, describeRun, hasTrainedWeights, listRuns } from '../train/runStore';
 import { type TrainingPanel, snapshotFromRunFolder } from './trainingPanel';
 
 export class RunItem extends vscode.TreeItem {
-  constructor(
-    readonly runDir: string,
-    readonly status: RunStatus,
-  ) {
-    super(status.graphName, vscode.TreeItemCollapsibleState.None);
-    const seconds = status.endedAt ? (Date.parse(status.endedAt) - Date.parse(status.startedAt)) / 1000 : undefined;
-    const parts = [
-      status.status,
-      status.bestValLoss !== null ? `val ${status.bestValLoss.toFixed(4)}` : undefined,
-      `${status.epochsCompleted} ep`,
-      seconds !== undefined ? formatDuration(seconds) : undefined,
-      status.backend,
-    ].filter(Boolean);
-    this.description = parts.join(' · ');
+  readonly runDir: string;
+  constructor(readonly entry: RunEntry) {
+    super(entry.status.graphName, vscode.TreeItemCollapsibleState.None);
+    const { status } = entry;
+    this.runDir = entry.runDir;
+    this.description = describeRun(entry);
     this.tooltip = new vscode.MarkdownString(
-      [`**${status.graphName}** — ${status.status}`, `started ${status.startedAt}`, status.error ? `error: ${status.error}` : '', `\`${runDir}\``].filter(Boolean).join('\n\n'),
+      [
+        `**${status.graphName}** — ${status.status}`,
+        `started ${status.startedAt}`,
+        entry.dataset ? `data: ${entry.dataset}` : '',
+        status.error ? `error: ${status.error}` : '',
+        `\`${entry.runDir}\``,
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
     );
     this.iconPath = new vscode.ThemeIcon(
       { running: 'sync~spin', completed: 'pass', stopped: 'debug-stop', failed: 'error' }[status.status],
       status.status === 'failed' ? new vscode.ThemeColor('errorForeground') : undefined,
     );
-    this.contextValue = 'latentStudio.run';
-    this.resourceUri = vscode.Uri.file(runDir);
+    // Menus match on these words: "resumable" shows Resume, "trained" Evaluate and Export.
+    this.contextValue = ['latentStudio.run', canResume(entry).ok ? 'resumable' : '', hasTrainedWeights(entry).ok ? 'trained' : ''].filter(Boolean).join(' ');
+    this.resourceUri = vscode.Uri.file(entry.runDir);
     this.command = { command: 'latentStudio.openRun', title: 'Open Run', arguments: [this] };
   }
 }
 
-function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+/** The `.latent/runs` folder of every workspace folder. */
+export function workspaceRunsDirs(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.latent', 'runs'));
 }
 
-/** Run folders of every workspace folder, newest first (their names start with the time). */
-export function listRuns(): RunItem[] {
-  const items: RunItem[] = [];
-  for (const folder of vscode.workspace.workspaceFolders ?? []) {
-    const runsDir = path.join(folder.uri.fsPath, '.latent', 'runs');
-    if (!fs.existsSync(runsDir)) continue;
-    for (const name of fs.readdirSync(runsDir)) {
-      const dir = path.join(runsDir, name);
-      const status = readStatus(dir);
-      if (status) items.push(new RunItem(dir, status));
-    }
+/** Runs of every workspace folder, newest first. */
+export function workspaceRuns(): RunEntry[] {
+  return listRuns(workspaceRunsDirs());
+}
+
+/** Ask for a run; `filter` narrows the list (its reason is shown when nothing is left). */
+export async function pickRun(placeHolder: string, filter?: (e: RunEntry) => { ok: boolean; reason?: string }, exclude?: string): Promise<RunEntry | undefined> {
+  const all = workspaceRuns().filter((r) => r.runDir !== exclude);
+  const runs = filter ? all.filter((r) => filter(r).ok) : all;
+  if (runs.length === 0) {
+    const why = all.length && filter ? ` (${all.length} run(s), none usable here: ${(filter(all[0]!) as { reason?: string }).reason ?? ''})` : '';
+    void vscode.window.showInformationMessage(`No runs to choose from${why}. Train a model with "Latent Studio: Train Model".`);
+    return undefined;
   }
-  return items.sort((a, b) => b.status.startedAt.localeCompare(a.status.startedAt));
+  const choice = await vscode.window.showQuickPick(
+    runs.map((r) => ({ label: r.name, description: `${r.status.graphName} · ${describeRun(r)}`, run: r })),
+    { placeHolder, matchOnDescription: true },
+  );
+  return choice?.run;
 }
 
 export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Disposable {
@@ -85,29 +91,16 @@ export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Dispos
   }
 
   getChildren(): RunItem[] {
-    return listRuns();
-  }
-
-  private async pick(placeHolder: string): Promise<RunItem | undefined> {
-    const runs = listRuns();
-    if (runs.length === 0) {
-      void vscode.window.showInformationMessage('No runs yet: train a model with "Latent Studio: Train Model".');
-      return undefined;
-    }
-    const choice = await vscode.window.showQuickPick(
-      runs.map((r) => ({ label: path.basename(r.runDir), description: `${r.status.graphName} · ${String(r.description ?? '')}`, run: r })),
-      { placeHolder, matchOnDescription: true },
-    );
-    return choice?.run;
+    return workspaceRuns().map((e) => new RunItem(e));
   }
 
   private async open(item?: RunItem): Promise<void> {
-    const run = item ?? (await this.pick('Open which run?'));
+    const run = item?.entry ?? (await pickRun('Open which run?'));
     if (run) this.panel.showRun(`run:${run.runDir}`, snapshotFromRunFolder(run.runDir));
   }
 
   private async delete(item?: RunItem): Promise<void> {
-    const run = item ?? (await this.pick('Delete which run?'));
+    const run = item?.entry ?? (await pickRun('Delete which run?'));
     if (!run) return;
     if (run.status.status === 'running') {
       void vscode.window.showWarningMessage('That run is still training: stop it first.');

@@ -10,8 +10,11 @@ import { parseJsonText } from '../core/canonical';
 import type { BatchPoint, PanelSnapshot, RunInfo } from '../core/panelProtocol';
 import type { BackendPreference, FromWorker } from '../core/protocol';
 import { TrainingFailure, TrainingSession } from '../train/client';
+import { RUN_FILES } from '../train/runFolder';
+import type { RunEntry } from '../train/runStore';
 import { workerEnv } from './backendCommands';
-import type { TrainingPanel } from './trainingPanel';
+import type { EditorHub } from './graphEditor';
+import { type TrainingPanel, snapshotFromRunFolder } from './trainingPanel';
 
 interface ActiveRun {
   readonly uri: vscode.Uri;
@@ -35,18 +38,32 @@ export class TrainingController implements vscode.Disposable {
   constructor(
     private readonly panel: TrainingPanel,
     private readonly log: vscode.OutputChannel,
+    private readonly editors: EditorHub,
   ) {
     this.statusBar.name = 'Latent Studio training';
     this.statusBar.command = 'latentStudio.showTrainingPanel';
     panel.onDidRequestStop(() => this.stop(this.panel.currentRunKey() ? vscode.Uri.parse(this.panel.currentRunKey()!) : undefined));
   }
 
-  async train(uri: vscode.Uri): Promise<void> {
+  /** Train the graph in `uri`; with `resume`, continue that run folder from its checkpoint instead. */
+  async train(uri: vscode.Uri, resume?: RunEntry): Promise<void> {
     const key = uri.toString();
-    const doc = await vscode.workspace.openTextDocument(uri);
-    const text = doc.getText();
-    const parsed = parseJsonText(text);
     const name = path.basename(uri.fsPath);
+    let text: string;
+    if (resume) {
+      // A resumed run trains its own snapshot of the graph (the file may have changed since).
+      text = await vscode.workspace.fs.readFile(vscode.Uri.file(path.join(resume.runDir, RUN_FILES.graph))).then(
+        (bytes) => Buffer.from(bytes).toString('utf8'),
+        () => '',
+      );
+      if (!text) {
+        void vscode.window.showErrorMessage(`${resume.name} has no graph snapshot (${RUN_FILES.graph}); it cannot be resumed.`);
+        return;
+      }
+    } else {
+      text = (await vscode.workspace.openTextDocument(uri)).getText();
+    }
+    const parsed = parseJsonText(text);
     if (!parsed.ok) {
       void vscode.window.showErrorMessage(`${name} is not valid JSON (line ${parsed.error.line}, column ${parsed.error.column}): fix it before training.`);
       return;
@@ -68,20 +85,25 @@ export class TrainingController implements vscode.Disposable {
 
     const folder = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
     const backend = vscode.workspace.getConfiguration('latentStudio').get<BackendPreference>('backend', 'auto');
-    const run: RunInfo = { graphName: analysis.document!.name, graphFile: name, runDir: null, backend: null, dataset: null, stages: [] };
-    const snapshot: PanelSnapshot = { run, status: 'starting', message: null, epochs: [], batches: [], preview: null };
+    const run: RunInfo = { graphName: analysis.document!.name, graphFile: name, runDir: resume?.runDir ?? null, backend: null, dataset: null, stages: [] };
+    // A resumed run's panel starts with the curves it already has.
+    const snapshot: PanelSnapshot = resume
+      ? { ...snapshotFromRunFolder(resume.runDir), run, status: 'starting', message: null }
+      : { run, status: 'starting', message: null, epochs: [], batches: [], preview: null, classifier: null, evaluation: null, overlays: [] };
+    const runsDir = resume ? path.dirname(resume.runDir) : path.join(folder, '.latent', 'runs');
     const session = new TrainingSession(
-      { graphText: text, graphPath: uri.fsPath, runsDir: path.join(folder, '.latent', 'runs'), backend },
+      { graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir },
       { onMessage: (m) => this.onWorkerMessage(key, m), env: workerEnv() },
     );
     const active: ActiveRun = { uri, session, snapshot, epochStartedAt: Date.now() };
     this.active.set(key, active);
     this.panel.showRun(key, snapshot);
     this.updateStatusBar(active);
+    this.editors.setTraining(uri, true);
     this.log.appendLine(`[train] ${uri.fsPath}: worker pid ${session.pid ?? '?'}`);
 
     void vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Training ${analysis.document!.name}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: `${resume ? 'Resuming' : 'Training'} ${analysis.document!.name}`, cancellable: true },
       async (progress, token) => {
         token.onCancellationRequested(() => session.cancel());
         let last = 0;
@@ -110,6 +132,7 @@ export class TrainingController implements vscode.Disposable {
     );
     this.active.delete(key);
     this.updateStatusBar(undefined);
+    this.editors.setTraining(uri, false);
     if ('done' in outcome) {
       const { done } = outcome;
       snapshot.status = done.stopped ? 'stopped' : 'completed';
@@ -149,6 +172,7 @@ export class TrainingController implements vscode.Disposable {
         break;
       case 'started':
         s.status = 'running';
+        if (m.stages.some((st) => st.resumedAfterEpoch !== undefined)) this.log.appendLine(`[train] resuming ${m.runDir}`);
         s.run = { ...s.run, runDir: m.runDir, backend: m.backend, dataset: `${m.dataset.source}: ${m.dataset.train} train / ${m.dataset.validation} validation`, stages: m.stages };
         this.panel.post(key, { type: 'status', status: 'running', message: null, run: s.run });
         break;
@@ -170,6 +194,21 @@ export class TrainingController implements vscode.Disposable {
       case 'preview':
         s.preview = { epoch: m.epoch, pngBase64: m.pngBase64 };
         this.panel.post(key, { type: 'preview', epoch: m.epoch, pngBase64: m.pngBase64 });
+        if (m.outputId) this.editors.preview(run.uri, { type: 'preview', outputId: m.outputId, epoch: m.epoch, pngBase64: m.pngBase64, caption: `epoch ${m.epoch}: originals over reconstructions` });
+        break;
+      case 'classifier':
+        s.classifier = { stageIndex: m.stageIndex, epoch: m.epoch, preview: m.preview };
+        this.panel.post(key, { type: 'classifier', stageIndex: m.stageIndex, epoch: m.epoch, preview: m.preview });
+        if (m.outputId) {
+          const right = m.preview.predicted.filter((p, i) => p === m.preview.labels[i]).length;
+          this.editors.preview(run.uri, {
+            type: 'preview',
+            outputId: m.outputId,
+            epoch: m.epoch,
+            pngBase64: m.preview.stripPngBase64,
+            caption: `epoch ${m.epoch}: ${m.preview.predicted.map((p) => m.preview.classNames[p] ?? String(p)).join(' ')} (${right}/${m.preview.labels.length} right)`,
+          });
+        }
         break;
       default:
         break;

@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { z } from 'zod';
-import { type PanelSnapshot, type ToPanel, parseFromPanel } from '../core/panelProtocol';
-import { BackendInfoSchema } from '../core/protocol';
+import { type FromPanel, type Overlay, type PanelSnapshot, type ToPanel, parseFromPanel } from '../core/panelProtocol';
+import { BackendInfoSchema, ClassifierPreviewSchema, type Evaluation, EvaluationSchema, type StagePlanSchema } from '../core/protocol';
 import { RUN_FILES, readMetrics, readStatus } from '../train/runFolder';
 import { webviewHtml } from './webviewHtml';
 
@@ -18,6 +18,9 @@ export class TrainingPanel implements vscode.Disposable {
   private snapshot: PanelSnapshot | undefined;
   private readonly stopRequests = new vscode.EventEmitter<void>();
   readonly onDidRequestStop = this.stopRequests.event;
+  private readonly commandRequests = new vscode.EventEmitter<{ command: Extract<FromPanel, { type: 'command' }>['command']; runDir: string | null }>();
+  /** A toolbar button (Evaluate, Export, Resume, Compare) on the run the panel shows. */
+  readonly onDidRequestCommand = this.commandRequests.event;
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(private readonly extensionUri: vscode.Uri) {
@@ -34,6 +37,29 @@ export class TrainingPanel implements vscode.Disposable {
 
   currentRunKey(): string | undefined {
     return this.runKey;
+  }
+
+  currentRunDir(): string | undefined {
+    return this.snapshot?.run.runDir ?? undefined;
+  }
+
+  /** Show the run (unless the panel already does) and its evaluation. */
+  showEvaluation(runDir: string, evaluation: Evaluation): void {
+    this.showRunFolder(runDir);
+    this.snapshot!.evaluation = evaluation;
+    this.post(this.runKey!, { type: 'evaluation', evaluation });
+  }
+
+  /** Show the run (unless the panel already does) with other runs' curves drawn over it. */
+  showOverlays(runDir: string, overlays: Overlay[]): void {
+    this.showRunFolder(runDir);
+    this.snapshot!.overlays = overlays;
+    this.post(this.runKey!, { type: 'overlays', overlays });
+  }
+
+  private showRunFolder(runDir: string): void {
+    if (this.panel && this.snapshot?.run.runDir === runDir) this.panel.reveal(undefined, true);
+    else this.showRun(`run:${runDir}`, snapshotFromRunFolder(runDir));
   }
 
   /** Show the panel for a run; the snapshot object is live (the controller keeps filling it). */
@@ -70,6 +96,7 @@ export class TrainingPanel implements vscode.Disposable {
         if (m.type === 'ready' && this.snapshot) await panel.webview.postMessage({ type: 'snapshot', snapshot: this.snapshot } satisfies ToPanel);
         if (m.type === 'stop') this.stopRequests.fire();
         if (m.type === 'openRunFolder' && this.snapshot?.run.runDir) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.snapshot.run.runDir));
+        if (m.type === 'command') this.commandRequests.fire({ command: m.command, runDir: this.snapshot?.run.runDir ?? null });
       }),
     ];
     panel.onDidDispose(() => {
@@ -81,6 +108,7 @@ export class TrainingPanel implements vscode.Disposable {
   dispose(): void {
     this.panel?.dispose();
     this.stopRequests.dispose();
+    this.commandRequests.dispose();
     this.subscriptions.forEach((s) => s.dispose());
   }
 }
@@ -102,6 +130,36 @@ function readConfig(runDir: string): z.infer<typeof RunConfigSchema> | undefined
   }
 }
 
+/** A run's stage plans as config.json records them (empty when unreadable). */
+export function readRunStages(runDir: string): z.infer<typeof StagePlanSchema>[] {
+  return (readConfig(runDir)?.stages ?? []).map((st) => ({ name: st.name, kind: st.kind, epochs: st.epochs, batchesPerEpoch: 0 }));
+}
+
+function readEvaluation(runDir: string): Evaluation | null {
+  try {
+    const parsed = EvaluationSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.evaluation), 'utf8')));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** confusion.json + predictions.png, as the trainer writes them for a classifier stage. */
+const ConfusionFileSchema = ClassifierPreviewSchema.omit({ stripPngBase64: true }).extend({ stageIndex: z.number().int(), epoch: z.number().int() }).passthrough();
+
+function readClassifier(runDir: string): PanelSnapshot['classifier'] {
+  try {
+    const parsed = ConfusionFileSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.confusion), 'utf8')));
+    if (!parsed.success) return null;
+    const { stageIndex, epoch, classNames, confusion, labels, predicted, confidence } = parsed.data;
+    const strip = path.join(runDir, RUN_FILES.predictions);
+    const stripPngBase64 = fs.existsSync(strip) ? fs.readFileSync(strip).toString('base64') : '';
+    return { stageIndex, epoch, preview: { classNames, confusion, labels, predicted, confidence, stripPngBase64 } };
+  } catch {
+    return null;
+  }
+}
+
 /** A finished (or interrupted) run, read back from its folder. */
 export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
   const status = readStatus(runDir);
@@ -115,7 +173,7 @@ export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
       runDir,
       backend: config?.backend ?? null,
       dataset: config ? `${config.dataset.source}: ${config.split.train} train / ${config.split.validation} validation` : null,
-      stages: (config?.stages ?? []).map((st) => ({ name: st.name, kind: st.kind, epochs: st.epochs, batchesPerEpoch: 0 })),
+      stages: readRunStages(runDir),
     },
     // "running" in a folder read back after a reload means the window closed under it.
     status: status?.status === 'running' ? 'failed' : (status?.status ?? 'failed'),
@@ -123,5 +181,8 @@ export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
     epochs,
     batches: [],
     preview: fs.existsSync(png) ? { epoch: epochs.at(-1)?.epoch ?? 0, pngBase64: fs.readFileSync(png).toString('base64') } : null,
+    classifier: readClassifier(runDir),
+    evaluation: readEvaluation(runDir),
+    overlays: [],
   };
 }

@@ -3,7 +3,10 @@
  *
  * auto tries, best first: tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu. A backend wins when it
  * loads AND registers every kernel the model needs AND has no known defect in one of those
- * kernels; every better backend passed over is reported with a precise reason.
+ * kernels; every better backend passed over is reported with a precise reason. Right after a
+ * backend loads, src/train/kernelFixes.ts registers our replacements for its missing or defective
+ * kernels (wasm: Conv2DBackpropFilter, MaxPoolGrad; cpu: ResizeNearestNeighborGrad), so those
+ * count as present and defect-free.
  *
  * Switching tfjs backends is process-global state: selectBackend calls are serialized, and each
  * backend is loaded at most once per process (a failed native load is never retried, because a
@@ -14,6 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
 import { runtimeRequire } from '../data/runtimeRequire';
+import { applyKernelFixes, isKernelFixed } from './kernelFixes';
 
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -48,7 +52,10 @@ export interface SelectBackendOptions {
   log?: (line: string) => void;
 }
 
-/** A kernel bug in a specific backend that makes it unusable for models needing that kernel. */
+/**
+ * A kernel bug in a specific backend that makes it unusable for models needing that kernel, unless
+ * src/train/kernelFixes.ts has replaced that kernel (then the backend is used, with our kernel).
+ */
 export interface KnownDefect {
   backend: BackendName;
   kernel: string;
@@ -59,12 +66,14 @@ export interface KnownDefect {
   what: string;
 }
 
+// Each defect here is characterised against the raw upstream kernel in test/train/backend.test.ts
+// (which fails once upstream fixes it) and our replacement is checked in test/train/gradients.test.ts.
 export const KNOWN_DEFECTS: readonly KnownDefect[] = [
   {
     // MaxPoolGrad.cc seeds the running max with std::numeric_limits<float>::min() (1.2e-38, the
     // smallest positive float), so in a window with no positive value nothing beats the seed and
-    // the gradient goes to flat offset 0 instead of the window's max; verified numerically on
-    // 4.22.0 in test/train/backend.test.ts. ReLU before MaxPooling makes all-zero windows common.
+    // the gradient goes to flat offset 0 instead of the window's max. ReLU before MaxPooling makes
+    // all-zero windows common. Replaced by maxPoolGradWasm in kernelFixes.ts.
     backend: 'wasm',
     kernel: 'MaxPoolGrad',
     pkg: '@tensorflow/tfjs-backend-wasm',
@@ -72,6 +81,15 @@ export const KNOWN_DEFECTS: readonly KnownDefect[] = [
     what:
       'MaxPoolGrad starts its running max at the smallest positive float instead of -Infinity, ' +
       'so a pooling window with no positive value (common after ReLU) gets a wrong gradient',
+  },
+  {
+    // Offsets dy by the input's batch stride instead of dy's. Replaced by
+    // resizeNearestNeighborGradCpu in kernelFixes.ts.
+    backend: 'cpu',
+    kernel: 'ResizeNearestNeighborGrad',
+    pkg: '@tensorflow/tfjs-backend-cpu',
+    throughVersion: '4.22.0',
+    what: 'ResizeNearestNeighborGrad reads the wrong image of dy for every image after the first in a batch',
   },
 ];
 
@@ -196,6 +214,9 @@ async function evaluate(name: BackendName, needs: readonly KernelNeed[], log: (l
     return { ok: false, reason: loaded.reason };
   }
   if (loaded.note !== undefined) log(`${name}: ${loaded.note}`);
+  // Our replacements for missing or defective kernels (idempotent; registered only now that the
+  // backend's own kernels are, since a later registration replaces an earlier one).
+  applyKernelFixes(TF_BACKEND[name]);
   // Every kernel problem at once, so one run tells the user all that stands in the way.
   const problems = [missingKernels(TF_BACKEND[name], needs), knownDefect(name, loaded.version, needs)].filter((p) => p !== null);
   if (problems.length > 0) return { ok: false, reason: problems.join('; ') };
@@ -215,6 +236,7 @@ function missingKernels(tfBackend: string, needs: readonly KernelNeed[]): string
 function knownDefect(name: BackendName, version: string | null, needs: readonly KernelNeed[]): string | null {
   for (const d of KNOWN_DEFECTS) {
     if (d.backend !== name) continue;
+    if (isKernelFixed(d.kernel, TF_BACKEND[name])) continue;
     // An unknown version is treated as affected: better a slower backend than wrong gradients.
     if (version !== null && compareVersions(version, d.throughVersion) > 0) continue;
     const hit = needs.filter((n) => n.kernel === d.kernel).map((n) => n.why);
@@ -492,7 +514,8 @@ function wasmDirCandidates(): string[] {
 
 async function loadCpu(): Promise<LoadResult> {
   const failure = await activate('cpu');
-  return failure === null ? { ok: true, detail: 'plain JavaScript', version: null } : { ok: false, reason: `failed to load: ${failure}` };
+  const version = (tf.version as Record<string, string | undefined>)['tfjs-backend-cpu'] ?? null;
+  return failure === null ? { ok: true, detail: 'plain JavaScript', version } : { ok: false, reason: `failed to load: ${failure}` };
 }
 
 function currentBackend(): string | null {

@@ -5,7 +5,18 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type BackendInfo, type BackendPreference, type FromWorker, type TrainRequest, parseFromWorker } from '../core/protocol';
+import {
+  type BackendInfo,
+  type BackendPreference,
+  type EvaluateRequest,
+  type Evaluation,
+  type ExportRequest,
+  type ExportedModel,
+  type FromWorker,
+  type ToWorker,
+  type TrainRequest,
+  parseFromWorker,
+} from '../core/protocol';
 import { markRunFailed } from './runFolder';
 
 export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
@@ -57,25 +68,65 @@ export function nodePathEnv(extraNodeModules: readonly string[]): NodeJS.Process
   return parts.length ? { NODE_PATH: parts.join(path.delimiter) } : {};
 }
 
-/** Ask a fresh worker which backend it would train on, and why each better one is unavailable. */
-export function probeBackend(opts: { backend?: BackendPreference; launch?: WorkerLaunch; env?: NodeJS.ProcessEnv } = {}): Promise<BackendInfo> {
+export interface OneShotOptions {
+  readonly launch?: WorkerLaunch;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Every valid message the worker sends (logs included), as it arrives. */
+  readonly onMessage?: (message: FromWorker) => void;
+}
+
+/**
+ * Run one job in a fresh worker: send `request` once it is ready, resolve with what `answer` picks
+ * from its messages, and turn a 'failed' reply, a start error or an early exit into a TrainingFailure.
+ */
+function oneShot<T>(request: ToWorker, answer: (m: FromWorker) => T | undefined, what: string, opts: OneShotOptions): Promise<T> {
   const child = forkWorker(opts.launch ?? defaultWorkerLaunch(), opts.env);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-2000);
+    stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  return new Promise<BackendInfo>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      f();
+    };
     child.on('message', (raw: unknown) => {
       const parsed = parseFromWorker(raw);
-      if (!parsed.ok) return;
+      if (!parsed.ok) {
+        opts.onMessage?.({ type: 'log', level: 'warn', message: parsed.error });
+        return;
+      }
       const m = parsed.message;
-      if (m.type === 'ready') child.send({ type: 'probe', messageId: 1, backend: opts.backend ?? 'auto' });
-      if (m.type === 'probed') resolve(m.backend);
-      if (m.type === 'failed') reject(new TrainingFailure(m.error.message, m.error.detail));
+      if (m.type === 'ready') child.send(request);
+      opts.onMessage?.(m);
+      const value = answer(m);
+      if (value !== undefined) settle(() => resolve(value));
+      if (m.type === 'failed') settle(() => reject(new TrainingFailure(m.error.message, m.error.detail, m.runDir)));
     });
-    child.on('error', (e) => reject(new TrainingFailure(`Could not start the training worker: ${e.message}`)));
-    child.on('exit', (code) => reject(new TrainingFailure(`The training worker exited (code ${code}) before answering${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}.`)));
+    child.on('error', (e) => settle(() => reject(new TrainingFailure(`Could not start the training worker: ${e.message}`, e.stack))));
+    child.on('exit', (code, signal) => {
+      const how = signal ? `was killed (${signal})` : `exited (code ${code})`;
+      const tail = stderr.trim().split('\n').pop();
+      settle(() => reject(new TrainingFailure(`The training worker ${how} before ${what}${tail ? `: ${tail}` : ''}.`, stderr || undefined)));
+    });
   });
+}
+
+/** Ask a fresh worker which backend it would train on, and why each better one is unavailable. */
+export function probeBackend(opts: { backend?: BackendPreference; launch?: WorkerLaunch; env?: NodeJS.ProcessEnv } = {}): Promise<BackendInfo> {
+  return oneShot({ type: 'probe', messageId: 1, backend: opts.backend ?? 'auto' }, (m) => (m.type === 'probed' ? m.backend : undefined), 'answering', opts);
+}
+
+/** Score a run's checkpointed model on a split of its dataset, in a fresh worker; writes evaluation.json. */
+export function evaluateRun(request: EvaluateRequest, opts: OneShotOptions = {}): Promise<Evaluation> {
+  return oneShot({ type: 'evaluate', messageId: 1, request }, (m) => (m.type === 'evaluated' ? m.evaluation : undefined), 'finishing the evaluation', opts);
+}
+
+/** Write a run's models (checkpoint weights) to `<outDir>/<model name>/`, in a fresh worker. */
+export function exportRun(request: ExportRequest, opts: OneShotOptions = {}): Promise<ExportedModel[]> {
+  return oneShot({ type: 'export', messageId: 1, request }, (m) => (m.type === 'exported' ? m.models : undefined), 'finishing the export', opts);
 }
 
 export class TrainingSession {

@@ -109,6 +109,12 @@ export function reconstructionGrid(
   return imageGrid({ ...style, cells: [originals, reconstructions] });
 }
 
+/** One row of images side by side (a classifier's preview strip). */
+export function imageStrip(cells: readonly GridCell[], style: GridStyle = {}): Buffer {
+  if (cells.length === 0) throw new Error('imageStrip: no images to draw');
+  return imageGrid({ ...style, cells: [cells] });
+}
+
 /** Reads any PNG pngjs understands into 8-bit RGBA (used by tests and previews). */
 export function decodePng(buf: Uint8Array): DecodedPng {
   const png = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));

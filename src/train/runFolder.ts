@@ -31,7 +31,52 @@ export const RUN_FILES = {
   metrics: 'metrics.jsonl',
   model: 'model',
   reconstructions: 'reconstructions.png',
+  /** Folder with the last completed epoch's weights, optimizer and shuffle state (see checkpoint.ts). */
+  checkpoint: 'checkpoint',
+  /** A classifier stage's latest confusion matrix on the validation split, with the preview predictions. */
+  confusion: 'confusion.json',
+  /** The classifier's preview images side by side (their labels and predictions are in confusion.json). */
+  predictions: 'predictions.png',
+  /** The latest `latent-studio evaluate` result (EvaluationSchema). */
+  evaluation: 'evaluation.json',
 } as const;
+
+/** The parts of config.json that resuming, evaluating and exporting read back (the rest passes through). */
+export const RunConfigSchema = z
+  .object({
+    graphFile: z.string(),
+    graphSha256: z.string(),
+    seed: z.number(),
+    dataset: z.object({ spec: z.string() }).passthrough(),
+    overrides: z
+      .object({
+        epochs: z.number().int().min(1).optional(),
+        batchSize: z.number().int().min(1).optional(),
+        data: z.string().optional(),
+        limitSamples: z.number().int().min(1).optional(),
+        limitValidation: z.number().int().min(1).optional(),
+      })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough();
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+
+/** config.json of a run folder, or a sentence naming the file and what is wrong with it. */
+export function readRunConfig(runDir: string): { ok: true; config: RunConfig } | { ok: false; error: string } {
+  const file = path.join(runDir, RUN_FILES.config);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { ok: false, error: code === 'ENOENT' ? `${file}: not found` : `${file}: unreadable (${e instanceof Error ? e.message : String(e)})` };
+  }
+  const parsed = RunConfigSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { ok: false, error: `${file}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+}
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -83,6 +128,29 @@ export function markRunFailed(runDir: string, message: string): void {
   const current = readStatus(runDir);
   if (!current || current.status !== 'running') return;
   writeStatus(runDir, { ...current, status: 'failed', endedAt: new Date().toISOString(), error: message });
+}
+
+/**
+ * Keep only the epoch records `keep` accepts, and drop lines that are not records (a worker killed
+ * mid-append leaves half a line); rewrites atomically. Returns how many lines were dropped.
+ */
+export function trimMetrics(runDir: string, keep: (record: EpochRecord) => boolean): number {
+  const file = path.join(runDir, RUN_FILES.metrics);
+  if (!fs.existsSync(file)) return 0;
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  const kept = lines.filter((line) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return false;
+    }
+    const parsed = EpochRecordSchema.safeParse(value);
+    return parsed.success && keep(parsed.data);
+  });
+  if (kept.length === lines.length) return 0;
+  writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
+  return lines.length - kept.length;
 }
 
 export function appendMetrics(runDir: string, record: EpochRecord): void {

@@ -4,36 +4,35 @@
  *
  * Per batch it uploads one batch, runs one optimizer step and keeps the loss on the device;
  * losses are read back once per epoch (plus at most one read per `batchProgressMs` for progress).
+ * After every completed epoch the run's checkpoint is replaced (checkpoint.ts), so a stopped,
+ * failed or killed run can be resumed (`resumeFrom`), evaluated and exported.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import type { LossName, MetricName, OptimizerName } from '../core/format';
+import type { OptimizerName } from '../core/format';
 import { formatProblem } from '../core/problems';
 import type { EpochRecord, FromWorker, ResolvedTrainRequest } from '../core/protocol';
 import { type Shape, formatShape, shapeSize } from '../core/shape';
 import { type ResolvedStage, resolveStages } from '../core/stages';
 import { type CompiledGraph, compileGraph } from '../compile/compile';
-import { batchToFloat, loadDataset, oneHot } from '../data/index';
-import { mulberry32, shuffleInPlace } from '../data/random';
+import { loadDataset } from '../data/index';
+import { Mulberry32, shuffleInPlace } from '../data/random';
 import { parseDataSpec } from '../data/spec';
 import { splitIndices } from '../data/split';
 import type { ImageDataset } from '../data/types';
 import { selectBackend } from './backend';
+import { type LoadedCheckpoint, applyLayerWeights, checkpointOrder, loadCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
+import { TrainingError } from './errors';
 import { applyKernelFixes } from './kernelFixes';
 import { kernelNeeds } from './kernels';
 import { saveModel } from './modelFiles';
-import { type GridCell, reconstructionGrid } from './png';
-import { RUN_FILES, type RunStatus, appendMetrics, createRunDir, sha256, writeFileAtomic, writeStatus } from './runFolder';
+import { openRunToResume } from './savedRun';
+import { Feeder, PREVIEW_COUNT, type Score, classifierPreview, lossFn, metricSum, reconstructionPreview, scoreSplit } from './scoring';
+import { RUN_FILES, type RunStatus, appendMetrics, createRunDir, sha256, trimMetrics, writeFileAtomic, writeStatus } from './runFolder';
 
-/** A failure the user caused and can fix: reported as its message alone, without a stack. */
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingError';
-  }
-}
+export { TrainingError } from './errors';
 
 export interface CancelToken {
   readonly cancelled: boolean;
@@ -49,34 +48,7 @@ export interface TrainingResult {
 
 type Send = (message: FromWorker) => void;
 
-const PREVIEW_COUNT = 10;
-const EVAL_BATCH = 512;
-
-function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  switch (name) {
-    case 'binaryCrossentropy':
-      return tf.mean(tf.metrics.binaryCrossentropy(yTrue, yPred));
-    case 'meanSquaredError':
-      return tf.mean(tf.squaredDifference(yTrue, yPred));
-    case 'categoricalCrossentropy':
-      return tf.mean(tf.metrics.categoricalCrossentropy(yTrue, yPred));
-  }
-}
-
-/** Per-batch sum of a metric (so epoch means weigh a short last batch correctly). */
-function metricSum(name: MetricName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  const n = yTrue.shape[0]!;
-  switch (name) {
-    case 'accuracy':
-      return tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32'));
-    case 'meanSquaredError':
-      return tf.mul(tf.mean(tf.squaredDifference(yTrue, yPred)), n);
-    case 'meanAbsoluteError':
-      return tf.mul(tf.mean(tf.abs(tf.sub(yTrue, yPred))), n);
-  }
-}
-
-function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
+export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
   switch (name) {
     case 'adadelta':
       return tf.train.adadelta(learningRate, 0.95, 1e-7);
@@ -91,25 +63,7 @@ function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer 
 
 const camel = (prefix: string, name: string): string => `${prefix}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 
-/** Feeds a split of the dataset as tensors of the Input's shape. */
-class Feeder {
-  private readonly sampleShape: Shape;
-  constructor(
-    private readonly ds: ImageDataset,
-    inputShape: Shape,
-  ) {
-    this.sampleShape = inputShape;
-  }
-  inputs(indices: Uint32Array, start: number, end: number): tf.Tensor {
-    return tf.tensor(batchToFloat(this.ds, indices, start, end), [end - start, ...this.sampleShape]);
-  }
-  labels(indices: Uint32Array, start: number, end: number, classes: number): tf.Tensor {
-    if (!this.ds.labels) throw new TrainingError(`${this.ds.source} has no labels, but this stage trains a classifier.`);
-    return tf.tensor2d(oneHot(this.ds.labels, indices, start, end, classes), [end - start, classes]);
-  }
-}
-
-function assertDatasetFits(ds: ImageDataset, inputShape: Shape, stages: readonly ResolvedStage[]): void {
+export function assertDatasetFits(ds: ImageDataset, inputShape: Shape, stages: readonly ResolvedStage[]): void {
   const per = ds.height * ds.width * ds.channels;
   if (per !== shapeSize(inputShape)) {
     throw new TrainingError(
@@ -142,12 +96,6 @@ function disposeSnapshot(snapshot: tf.Tensor[][] | undefined): void {
   for (const ws of snapshot ?? []) tf.dispose(ws);
 }
 
-function toCells(data: Float32Array, count: number, ds: ImageDataset): GridCell[] {
-  const per = ds.height * ds.width * ds.channels;
-  const channels = ds.channels === 3 ? 3 : 1;
-  return Array.from({ length: count }, (_, i) => ({ data: data.subarray(i * per, (i + 1) * per), height: ds.height, width: ds.width, channels }));
-}
-
 /** Analyze the graph text; a graph with errors is refused with every problem listed. */
 export function analyzeForTraining(graphText: string, graphPath: string, numClasses?: number): GraphAnalysis {
   const parsed = parseJsonText(graphText);
@@ -162,260 +110,323 @@ export function analyzeForTraining(graphText: string, graphPath: string, numClas
   return analysis;
 }
 
-export async function train(request: ResolvedTrainRequest, send: Send, cancel: CancelToken, messageId = 0): Promise<TrainingResult> {
-  let analysis = analyzeForTraining(request.graphText, request.graphPath);
-  const doc = analysis.document!;
-  const stages = resolveStages(analysis, { epochs: request.epochs, batchSize: request.batchSize });
+/** Epochs of each stage a resumed run has already done (`resumedAfterEpoch`). */
+function epochsDone(stages: readonly ResolvedStage[], at: { stageIndex: number; stageEpoch: number } | undefined): number[] {
+  return stages.map((s, i) => (!at ? 0 : i < at.stageIndex ? s.epochs : i === at.stageIndex ? Math.min(at.stageEpoch, s.epochs) : 0));
+}
 
-  const dataText = request.data ?? doc.training.dataset;
-  const spec = parseDataSpec(dataText, path.dirname(request.graphPath));
+export async function train(request: ResolvedTrainRequest, send: Send, cancel: CancelToken, messageId = 0): Promise<TrainingResult> {
+  // A resumed run trains the folder's own graph snapshot with the settings it was started with
+  // (a value in the request overrides one), and refuses before touching anything if it cannot.
+  const saved = request.resumeFrom !== undefined ? openRunToResume(request.resumeFrom) : undefined;
+  const graphText = saved?.graphText ?? request.graphText;
+  const graphPath = saved?.graphPath ?? request.graphPath;
+  const previous = saved?.config.overrides ?? {};
+  const settings = {
+    epochs: request.epochs ?? previous.epochs,
+    batchSize: request.batchSize ?? previous.batchSize,
+    data: request.data ?? previous.data,
+    limitSamples: request.limitSamples ?? previous.limitSamples,
+    limitValidation: request.limitValidation ?? previous.limitValidation,
+  };
+  const resumeAt = saved ? { stageIndex: saved.checkpoint.stageIndex, stageEpoch: saved.checkpoint.stageEpoch } : undefined;
+
+  let analysis = analyzeForTraining(graphText, graphPath);
+  const doc = analysis.document!;
+  const stages = resolveStages(analysis, { epochs: settings.epochs, batchSize: settings.batchSize });
+  if (saved) {
+    const at = stages[saved.checkpoint.stageIndex];
+    if (!at || at.name !== saved.checkpoint.stageName || at.kind !== 'fit') {
+      throw new TrainingError(`${saved.name}: the checkpoint is at stage ${saved.checkpoint.stageIndex + 1} "${saved.checkpoint.stageName}", which the graph does not have`);
+    }
+  }
+
+  const dataText = settings.data ?? saved?.config.dataset.spec ?? doc.training.dataset;
+  const spec = parseDataSpec(dataText, path.dirname(graphPath));
   send({ type: 'log', level: 'info', message: `Loading ${dataText}…` });
   const ds = await loadDataset(spec, { cacheDir: request.cacheDir });
   // Re-check with the dataset's class count, so a 10-way head on a 26-class set is caught here.
-  analysis = analyzeForTraining(request.graphText, request.graphPath, ds.labels ? ds.numClasses : undefined);
+  analysis = analyzeForTraining(graphText, graphPath, ds.labels ? ds.numClasses : undefined);
   const inputShape = analysis.nodes.get(analysis.inputId!)!.outputShape!;
   assertDatasetFits(ds, inputShape, stages);
 
   const split = splitIndices(ds.count, doc.training.split, doc.training.seed);
-  const trainIdx = request.limitSamples ? split.train.slice(0, request.limitSamples) : split.train;
+  const trainIdx = settings.limitSamples ? split.train.slice(0, settings.limitSamples) : split.train;
   if (trainIdx.length === 0) throw new TrainingError('The training split is empty: lower the validation and test fractions.');
-  const validationIdx = request.limitValidation ? split.validation.slice(0, request.limitValidation) : split.validation;
+  const validationIdx = settings.limitValidation ? split.validation.slice(0, settings.limitValidation) : split.validation;
   const previewIdx = (split.test.length ? split.test : split.validation).slice(0, PREVIEW_COUNT);
 
   applyKernelFixes();
   const backend = await selectBackend({ prefer: request.backend, needs: kernelNeeds(analysis), log: (m) => send({ type: 'log', level: 'debug', message: m }) });
 
-  const runDir = createRunDir(request.runsDir, request.graphPath);
-  const startedAt = new Date().toISOString();
-  writeFileAtomic(path.join(runDir, RUN_FILES.graph), request.graphText);
-  const status: RunStatus = {
-    status: 'running',
-    graphName: doc.name,
-    startedAt,
-    backend: backend.name,
-    epochsCompleted: 0,
-    bestValLoss: null,
-    pid: process.pid,
-  };
-  writeStatus(runDir, status);
-  const stagePlans = stages.map((s) => ({
-    name: s.name,
-    kind: s.kind,
-    epochs: s.epochs,
-    batchesPerEpoch: Math.ceil(trainIdx.length / s.batchSize),
-    skipped: s.kind === 'layerwise' ? 'layer-wise pretraining is not available yet; this stage is skipped' : undefined,
-  }));
-  const config = {
-    graphFile: request.graphPath,
-    graphSha256: sha256(request.graphText),
-    graphName: doc.name,
-    seed: doc.training.seed,
-    dataset: { spec: dataText, source: ds.source, count: ds.count, skipped: ds.skipped, shape: [ds.height, ds.width, ds.channels] },
-    split: { ...doc.training.split, train: trainIdx.length, validation: validationIdx.length, test: split.test.length },
-    stages,
-    backend,
-    overrides: { epochs: request.epochs, batchSize: request.batchSize, data: request.data, backend: request.backend, limitSamples: request.limitSamples, limitValidation: request.limitValidation },
-    versions: { tfjs: tf.version.tfjs, node: process.version },
-    startedAt,
-  };
-  writeFileAtomic(path.join(runDir, RUN_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
-  send({
-    type: 'started',
-    inReplyTo: messageId,
-    runDir,
-    backend,
-    dataset: { source: ds.source, train: trainIdx.length, validation: validationIdx.length, test: split.test.length, skipped: ds.skipped },
-    stages: stagePlans,
-  });
-
-  let compiled: CompiledGraph | undefined;
-  const feeder = new Feeder(ds, inputShape);
-  const rng = mulberry32(doc.training.seed ^ 0x5eed);
+  const graphSha256 = sha256(graphText);
+  const compiled: CompiledGraph = compileGraph(analysis, { seed: doc.training.seed });
+  let checkpoint: LoadedCheckpoint | undefined;
   let snapshot: tf.Tensor[][] | undefined;
-  let epochsCompleted = 0;
-  let bestValLoss: number | null = null;
-  let stopped = false;
-  let lastModel: tf.LayersModel | undefined;
-
   try {
-    compiled = compileGraph(analysis, { seed: doc.training.seed });
-    for (const [stageIndex, stage] of stages.entries()) {
-      if (stage.kind === 'layerwise') {
-        send({ type: 'log', level: 'warn', message: `Stage "${stage.name}": ${stagePlans[stageIndex]!.skipped}.` });
-        continue;
-      }
-      compiled.setFrozen(new Set(stage.freeze));
-      const model = compiled.modelForOutput(stage.outputId);
-      lastModel = model;
-      const classes = stage.target === 'labels' ? (model.outputs[0]!.shape[1] as number) : 0;
-      const optimizer = makeOptimizer(stage.optimizer, stage.learningRate);
-      const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      if (trainable.length === 0) throw new TrainingError(`Stage "${stage.name}" has nothing to train: every block it uses is frozen.`);
-      const targets = (idx: Uint32Array, start: number, end: number, xs: tf.Tensor): tf.Tensor =>
-        stage.target === 'input' ? xs : feeder.labels(idx, start, end, classes);
+    if (saved) {
+      checkpoint = loadCheckpoint(saved.runDir, { graphSha256 });
+      applyLayerWeights(compiled, checkpoint);
+    }
 
-      const evaluate = async (idx: Uint32Array): Promise<{ loss: number | null; metrics: Record<string, number> }> => {
-        if (idx.length === 0) return { loss: null, metrics: {} };
-        const sums = tf.tidy(() => {
-          let lossSum: tf.Tensor = tf.scalar(0);
-          const mSums: tf.Tensor[] = stage.metrics.map(() => tf.scalar(0));
-          for (let start = 0; start < idx.length; start += EVAL_BATCH) {
-            const end = Math.min(idx.length, start + EVAL_BATCH);
-            const xs = feeder.inputs(idx, start, end);
-            const ys = targets(idx, start, end, xs);
-            const pred = model.apply(xs, { training: false }) as tf.Tensor;
-            lossSum = tf.add(lossSum, tf.mul(lossFn(stage.loss, ys, pred), end - start));
-            stage.metrics.forEach((m, i) => (mSums[i] = tf.add(mSums[i]!, metricSum(m, ys, pred))));
-          }
-          return tf.stack([lossSum, ...mSums]);
-        });
-        const values = await sums.data();
-        sums.dispose();
-        const metrics: Record<string, number> = {};
-        stage.metrics.forEach((m, i) => (metrics[m] = values[i + 1]! / idx.length));
-        return { loss: values[0]! / idx.length, metrics };
-      };
+    let runDir: string;
+    let startedAt: string;
+    if (saved) {
+      runDir = saved.runDir;
+      startedAt = saved.status.startedAt;
+      // Records past the checkpoint (a worker killed between the two writes) would be repeated.
+      const dropped = trimMetrics(runDir, (r) => r.stageIndex < resumeAt!.stageIndex || (r.stageIndex === resumeAt!.stageIndex && r.epoch <= resumeAt!.stageEpoch));
+      if (dropped > 0) send({ type: 'log', level: 'info', message: `Dropped ${dropped} line(s) of ${RUN_FILES.metrics} past the checkpoint.` });
+      send({ type: 'log', level: 'info', message: `Resuming ${saved.name} after epoch ${saved.checkpoint.epochsCompleted} (stage "${saved.checkpoint.stageName}", epoch ${saved.checkpoint.stageEpoch}).` });
+    } else {
+      runDir = createRunDir(request.runsDir, graphPath);
+      startedAt = new Date().toISOString();
+      writeFileAtomic(path.join(runDir, RUN_FILES.graph), graphText);
+    }
+    let epochsCompleted = saved?.checkpoint.epochsCompleted ?? 0;
+    let bestValLoss: number | null = saved?.checkpoint.bestValLoss ?? null;
+    const status: RunStatus = {
+      status: 'running',
+      graphName: doc.name,
+      startedAt,
+      backend: backend.name,
+      epochsCompleted,
+      bestValLoss,
+      pid: process.pid,
+    };
+    writeStatus(runDir, status);
+    const done = epochsDone(stages, resumeAt);
+    const stagePlans = stages.map((s, i) => ({
+      name: s.name,
+      kind: s.kind,
+      epochs: s.epochs,
+      batchesPerEpoch: Math.ceil(trainIdx.length / s.batchSize),
+      skipped: s.kind === 'layerwise' ? 'layer-wise pretraining is not available yet; this stage is skipped' : undefined,
+      outputId: s.outputId,
+      resumedAfterEpoch: saved ? done[i] : undefined,
+    }));
+    const now = new Date().toISOString();
+    const previousResumes: unknown[] = saved && Array.isArray(saved.config['resumes']) ? (saved.config['resumes'] as unknown[]) : [];
+    const config = {
+      graphFile: graphPath,
+      graphSha256,
+      graphName: doc.name,
+      seed: doc.training.seed,
+      dataset: { spec: dataText, source: ds.source, count: ds.count, skipped: ds.skipped, shape: [ds.height, ds.width, ds.channels] },
+      split: { ...doc.training.split, train: trainIdx.length, validation: validationIdx.length, test: split.test.length },
+      stages,
+      backend,
+      overrides: { epochs: settings.epochs, batchSize: settings.batchSize, data: settings.data, backend: request.backend, limitSamples: settings.limitSamples, limitValidation: settings.limitValidation },
+      versions: { tfjs: tf.version.tfjs, node: process.version },
+      startedAt,
+      ...(saved ? { resumes: [...previousResumes, { startedAt: now, afterEpoch: saved.checkpoint.epochsCompleted, backend: backend.name }] } : {}),
+    };
+    writeFileAtomic(path.join(runDir, RUN_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
+    send({
+      type: 'started',
+      inReplyTo: messageId,
+      runDir,
+      backend,
+      dataset: { source: ds.source, train: trainIdx.length, validation: validationIdx.length, test: split.test.length, skipped: ds.skipped },
+      stages: stagePlans,
+    });
 
-      const writePreview = async (epoch: number): Promise<void> => {
-        if (stage.target !== 'input' || previewIdx.length === 0) return;
-        const [xs, out] = tf.tidy(() => {
-          const x = feeder.inputs(previewIdx, 0, previewIdx.length);
-          return [x, model.apply(x, { training: false }) as tf.Tensor];
-        });
-        const [originals, recon] = (await Promise.all([xs.data(), out.data()])) as [Float32Array, Float32Array];
-        tf.dispose([xs, out]);
-        const png = reconstructionGrid(toCells(originals, previewIdx.length, ds), toCells(recon, previewIdx.length, ds));
-        writeFileAtomic(path.join(runDir, RUN_FILES.reconstructions), png);
-        send({ type: 'preview', stageIndex, epoch, kind: 'reconstructions', pngBase64: png.toString('base64') });
-      };
+    const feeder = new Feeder(ds, inputShape);
+    const rng = new Mulberry32(doc.training.seed ^ 0x5eed);
+    if (checkpoint) rng.state = checkpoint.meta.rngState;
+    let stopped = false;
+    let lastModel: tf.LayersModel | undefined;
 
-      const record = async (epoch: number, loss: number | null, trainMetrics: Record<string, number>, seconds: number, samples: number): Promise<EpochRecord> => {
-        const val = await evaluate(validationIdx);
-        const metrics: Record<string, number> = { ...trainMetrics };
-        for (const [k, v] of Object.entries(val.metrics)) metrics[camel('val', k)] = v;
-        return {
-          stage: stage.name,
-          stageIndex,
-          epoch,
-          loss,
-          valLoss: val.loss,
-          metrics,
-          seconds,
-          samplesPerSec: seconds > 0 ? samples / seconds : 0,
-          backend: backend.name,
-          liveTensors: tf.memory().numTensors,
+    try {
+      for (const [stageIndex, stage] of stages.entries()) {
+        const alreadyDone = done[stageIndex]!;
+        if (stage.kind === 'layerwise') {
+          if (alreadyDone < stage.epochs) send({ type: 'log', level: 'warn', message: `Stage "${stage.name}": ${stagePlans[stageIndex]!.skipped}.` });
+          continue;
+        }
+        const model = compiled.modelForOutput(stage.outputId);
+        lastModel = model;
+        // Finished before the run was interrupted: its weights are in the checkpoint already.
+        if (alreadyDone >= stage.epochs) continue;
+        compiled.setFrozen(new Set(stage.freeze));
+        const classes = stage.target === 'labels' ? (model.outputs[0]!.shape[1] as number) : 0;
+        const optimizer = makeOptimizer(stage.optimizer, stage.learningRate);
+        const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        if (trainable.length === 0) throw new TrainingError(`Stage "${stage.name}" has nothing to train: every block it uses is frozen.`);
+        const targets = (idx: Uint32Array, start: number, end: number, xs: tf.Tensor): tf.Tensor =>
+          stage.target === 'input' ? xs : feeder.labels(idx, start, end, classes);
+        const scoreSpec = { loss: stage.loss, metrics: stage.metrics, target: stage.target, classes, confusion: stage.target === 'labels' };
+
+        const writePreview = async (epoch: number): Promise<void> => {
+          if (stage.target !== 'input' || previewIdx.length === 0) return;
+          const png = await reconstructionPreview(model, feeder, previewIdx);
+          writeFileAtomic(path.join(runDir, RUN_FILES.reconstructions), png);
+          send({ type: 'preview', stageIndex, epoch, kind: 'reconstructions', pngBase64: png.toString('base64'), outputId: stage.outputId });
         };
-      };
 
-      // Epoch 0: where the stage starts, so curves and tests can see how far it moved.
-      const initial = await record(0, null, {}, 0, 0);
-      appendMetrics(runDir, initial);
-      send({ type: 'epoch', record: initial });
+        const writeClassifier = async (epoch: number, confusion: number[][] | undefined): Promise<void> => {
+          if (stage.target !== 'labels' || !confusion) return;
+          const { preview, png } = await classifierPreview(model, feeder, previewIdx, confusion, classes);
+          if (png.byteLength > 0) writeFileAtomic(path.join(runDir, RUN_FILES.predictions), png);
+          const { stripPngBase64: _png, ...rest } = preview;
+          const file = { stage: stage.name, stageIndex, epoch, outputId: stage.outputId, split: 'validation', samples: validationIdx.length, ...rest };
+          writeFileAtomic(path.join(runDir, RUN_FILES.confusion), `${JSON.stringify(file)}\n`);
+          send({ type: 'classifier', stageIndex, epoch, outputId: stage.outputId, preview });
+        };
 
-      disposeSnapshot(snapshot);
-      snapshot = snapshotWeights(compiled);
-      const batches = Math.ceil(trainIdx.length / stage.batchSize);
-      const order = Uint32Array.from(trainIdx);
-      for (let epoch = 1; epoch <= stage.epochs && !stopped; epoch++) {
-        shuffleInPlace(order, rng);
-        const t0 = performance.now();
-        let lossSum = tf.scalar(0);
-        let mSums: tf.Scalar[] = stage.metrics.map(() => tf.scalar(0));
-        let lastReport = t0;
-        let lastCheckedBatch = 0;
-        let seen = 0;
-        for (let b = 0; b < batches; b++) {
-          const start = b * stage.batchSize;
-          const end = Math.min(order.length, start + stage.batchSize);
-          const n = end - start;
-          const batchLoss = tf.tidy(() => {
-            const xs = feeder.inputs(order, start, end);
-            const ys = targets(order, start, end, xs);
-            let metricValues: tf.Scalar[] = [];
-            const loss = optimizer.minimize(() => {
-              const pred = model.apply(xs, { training: true }) as tf.Tensor;
-              metricValues = stage.metrics.map((m) => tf.keep(metricSum(m, ys, pred)));
-              return lossFn(stage.loss, ys, pred);
-            }, true, trainable)!;
-            const nextLoss = tf.add(lossSum, tf.mul(loss, n)) as tf.Scalar;
-            const nextMetrics = mSums.map((s, i) => tf.add(s, metricValues[i]!) as tf.Scalar);
-            tf.dispose(metricValues);
-            return { loss, nextLoss, nextMetrics };
-          });
-          lossSum.dispose();
-          tf.dispose(mSums);
-          lossSum = batchLoss.nextLoss;
-          mSums = batchLoss.nextMetrics;
-          seen += n;
-          const now = performance.now();
-          if (now - lastReport >= request.batchProgressMs || b === batches - 1) {
-            lastReport = now;
-            const value = (await batchLoss.loss.data())[0]!;
-            if (!Number.isFinite(value)) {
-              batchLoss.loss.dispose();
-              // Losses stay on the device between read-backs, so the first bad batch is known to a range.
-              const where = lastCheckedBatch + 1 === b + 1 ? `batch ${b + 1}` : `between batches ${lastCheckedBatch + 1} and ${b + 1}`;
-              throw new TrainingError(
-                `The loss became ${value} in stage "${stage.name}", epoch ${epoch}, ${where} of ${batches}: ` +
-                  `lower the learning rate (now ${stage.learningRate}) or check the data.`,
-              );
-            }
-            lastCheckedBatch = b + 1;
-            send({ type: 'batch', stageIndex, epoch, batch: b + 1, batches, loss: value });
-          }
-          batchLoss.loss.dispose();
-          // Let IPC messages (cancel) in between batches.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          if (cancel.cancelled) {
-            stopped = true;
-            break;
-          }
+        const record = async (epoch: number, loss: number | null, trainMetrics: Record<string, number>, seconds: number, samples: number): Promise<{ rec: EpochRecord; val: Score }> => {
+          const val = await scoreSplit(model, feeder, validationIdx, scoreSpec);
+          const metrics: Record<string, number> = { ...trainMetrics };
+          for (const [k, v] of Object.entries(val.metrics)) metrics[camel('val', k)] = v;
+          const rec: EpochRecord = {
+            stage: stage.name,
+            stageIndex,
+            epoch,
+            loss,
+            valLoss: val.loss,
+            metrics,
+            seconds,
+            samplesPerSec: seconds > 0 ? samples / seconds : 0,
+            backend: backend.name,
+            liveTensors: tf.memory().numTensors,
+            endedAt: Date.now(),
+          };
+          return { rec, val };
+        };
+
+        const order = Uint32Array.from(trainIdx);
+        if (alreadyDone > 0 && checkpoint) {
+          // The interrupted stage: its optimizer state and shuffle order continue from the checkpoint.
+          await restoreOptimizer(optimizer, stage.optimizer, trainable, checkpoint);
+          const savedOrder = checkpointOrder(checkpoint, trainIdx);
+          if (savedOrder) order.set(savedOrder);
+          else send({ type: 'log', level: 'warn', message: `The training samples differ from the checkpoint's (${checkpoint.meta.trainSamples} then, ${trainIdx.length} now): shuffling starts afresh.` });
+        } else {
+          // Epoch 0: where the stage starts, so curves and tests can see how far it moved.
+          const { rec: initial } = await record(0, null, {}, 0, 0);
+          appendMetrics(runDir, initial);
+          send({ type: 'epoch', record: initial });
         }
-        if (stopped) {
-          lossSum.dispose();
-          tf.dispose(mSums);
-          break;
-        }
-        const seconds = (performance.now() - t0) / 1000;
-        const sums = tf.stack([lossSum, ...mSums]);
-        const values = await sums.data();
-        tf.dispose([sums, lossSum, ...mSums]);
-        const trainLoss = values[0]! / seen;
-        if (!Number.isFinite(trainLoss)) {
-          throw new TrainingError(`The loss became ${trainLoss} in stage "${stage.name}", epoch ${epoch}: lower the learning rate (now ${stage.learningRate}) or check the data.`);
-        }
-        const trainMetrics: Record<string, number> = {};
-        stage.metrics.forEach((m, i) => (trainMetrics[m] = values[i + 1]! / seen));
-        const rec = await record(epoch, trainLoss, trainMetrics, seconds, seen);
-        epochsCompleted++;
-        if (rec.valLoss !== null && (bestValLoss === null || rec.valLoss < bestValLoss)) bestValLoss = rec.valLoss;
-        appendMetrics(runDir, rec);
-        send({ type: 'epoch', record: rec });
-        await writePreview(epoch);
+
         disposeSnapshot(snapshot);
         snapshot = snapshotWeights(compiled);
-        writeStatus(runDir, { ...status, epochsCompleted, bestValLoss });
+        const batches = Math.ceil(trainIdx.length / stage.batchSize);
+        for (let epoch = alreadyDone + 1; epoch <= stage.epochs && !stopped; epoch++) {
+          shuffleInPlace(order, rng.next);
+          const t0 = performance.now();
+          let lossSum = tf.scalar(0);
+          let mSums: tf.Scalar[] = stage.metrics.map(() => tf.scalar(0));
+          let lastReport = t0;
+          let lastCheckedBatch = 0;
+          let seen = 0;
+          for (let b = 0; b < batches; b++) {
+            const start = b * stage.batchSize;
+            const end = Math.min(order.length, start + stage.batchSize);
+            const n = end - start;
+            const batchLoss = tf.tidy(() => {
+              const xs = feeder.inputs(order, start, end);
+              const ys = targets(order, start, end, xs);
+              let metricValues: tf.Scalar[] = [];
+              const loss = optimizer.minimize(() => {
+                const pred = model.apply(xs, { training: true }) as tf.Tensor;
+                metricValues = stage.metrics.map((m) => tf.keep(metricSum(m, ys, pred)));
+                return lossFn(stage.loss, ys, pred);
+              }, true, trainable)!;
+              const nextLoss = tf.add(lossSum, tf.mul(loss, n)) as tf.Scalar;
+              const nextMetrics = mSums.map((s, i) => tf.add(s, metricValues[i]!) as tf.Scalar);
+              tf.dispose(metricValues);
+              return { loss, nextLoss, nextMetrics };
+            });
+            lossSum.dispose();
+            tf.dispose(mSums);
+            lossSum = batchLoss.nextLoss;
+            mSums = batchLoss.nextMetrics;
+            seen += n;
+            const now = performance.now();
+            if (now - lastReport >= request.batchProgressMs || b === batches - 1) {
+              lastReport = now;
+              const value = (await batchLoss.loss.data())[0]!;
+              if (!Number.isFinite(value)) {
+                batchLoss.loss.dispose();
+                // Losses stay on the device between read-backs, so the first bad batch is known to a range.
+                const where = lastCheckedBatch + 1 === b + 1 ? `batch ${b + 1}` : `between batches ${lastCheckedBatch + 1} and ${b + 1}`;
+                throw new TrainingError(
+                  `The loss became ${value} in stage "${stage.name}", epoch ${epoch}, ${where} of ${batches}: ` +
+                    `lower the learning rate (now ${stage.learningRate}) or check the data.`,
+                );
+              }
+              lastCheckedBatch = b + 1;
+              send({ type: 'batch', stageIndex, epoch, batch: b + 1, batches, loss: value });
+            }
+            batchLoss.loss.dispose();
+            // Let IPC messages (cancel) in between batches.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (cancel.cancelled) {
+              stopped = true;
+              break;
+            }
+          }
+          if (stopped) {
+            lossSum.dispose();
+            tf.dispose(mSums);
+            break;
+          }
+          const seconds = (performance.now() - t0) / 1000;
+          const sums = tf.stack([lossSum, ...mSums]);
+          const values = await sums.data();
+          tf.dispose([sums, lossSum, ...mSums]);
+          const trainLoss = values[0]! / seen;
+          if (!Number.isFinite(trainLoss)) {
+            throw new TrainingError(`The loss became ${trainLoss} in stage "${stage.name}", epoch ${epoch}: lower the learning rate (now ${stage.learningRate}) or check the data.`);
+          }
+          const trainMetrics: Record<string, number> = {};
+          stage.metrics.forEach((m, i) => (trainMetrics[m] = values[i + 1]! / seen));
+          const { rec, val } = await record(epoch, trainLoss, trainMetrics, seconds, seen);
+          epochsCompleted++;
+          if (rec.valLoss !== null && (bestValLoss === null || rec.valLoss < bestValLoss)) bestValLoss = rec.valLoss;
+          appendMetrics(runDir, rec);
+          send({ type: 'epoch', record: rec });
+          await writePreview(epoch);
+          await writeClassifier(epoch, val.confusion);
+          disposeSnapshot(snapshot);
+          snapshot = snapshotWeights(compiled);
+          await saveCheckpoint(runDir, compiled, optimizer, {
+            stageIndex,
+            stageName: stage.name,
+            stageEpoch: epoch,
+            stageEpochs: stage.epochs,
+            epochsCompleted,
+            bestValLoss,
+            graphSha256,
+            backend: backend.name,
+            optimizerName: stage.optimizer,
+            rngState: rng.state,
+            order,
+          });
+          writeStatus(runDir, { ...status, epochsCompleted, bestValLoss });
+        }
+        optimizer.dispose();
+        if (stopped) {
+          // Mid-epoch weights are half-way through an epoch: go back to the last completed one (the checkpoint's).
+          restoreWeights(compiled, snapshot);
+          break;
+        }
       }
-      optimizer.dispose();
-      if (stopped) {
-        // Mid-epoch weights are half-way through an epoch: go back to the last completed one.
-        restoreWeights(compiled, snapshot);
-        break;
-      }
-    }
 
-    if (lastModel) {
-      await saveModel(lastModel, path.join(runDir, RUN_FILES.model));
-      if (epochsCompleted === 0) send({ type: 'log', level: 'info', message: 'Stopped before the first epoch ended; the model is saved untrained.' });
+      if (lastModel) {
+        await saveModel(lastModel, path.join(runDir, RUN_FILES.model));
+        if (epochsCompleted === 0) send({ type: 'log', level: 'info', message: 'Stopped before the first epoch ended; the model is saved untrained.' });
+      }
+      writeStatus(runDir, { ...status, status: stopped ? 'stopped' : 'completed', endedAt: new Date().toISOString(), epochsCompleted, bestValLoss });
+      return { runDir, backend: backend.name, stopped, epochsCompleted, bestValLoss };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      writeStatus(runDir, { ...status, status: 'failed', endedAt: new Date().toISOString(), epochsCompleted, bestValLoss, error: message });
+      throw Object.assign(e instanceof Error ? e : new Error(message), { runDir });
     }
-    writeStatus(runDir, { ...status, status: stopped ? 'stopped' : 'completed', endedAt: new Date().toISOString(), epochsCompleted, bestValLoss });
-    return { runDir, backend: backend.name, stopped, epochsCompleted, bestValLoss };
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    writeStatus(runDir, { ...status, status: 'failed', endedAt: new Date().toISOString(), epochsCompleted, bestValLoss, error: message });
-    throw Object.assign(e instanceof Error ? e : new Error(message), { runDir });
   } finally {
+    checkpoint?.dispose();
     disposeSnapshot(snapshot);
-    compiled?.dispose();
+    compiled.dispose();
   }
 }

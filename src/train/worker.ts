@@ -1,12 +1,17 @@
 /**
- * Training worker entry: a child process started with fork(), one training run per process (tfjs
- * backends are process-global state, and exiting returns every byte to the OS).
+ * Training worker entry: a child process started with fork(), one job per process — a training run,
+ * an evaluation or an export (tfjs backends are process-global state, and exiting returns every byte
+ * to the OS).
  */
 import * as tf from '@tensorflow/tfjs';
 import { DatasetError } from '../data/types';
 import { type FromWorker, parseToWorker } from '../core/protocol';
 import { selectBackend } from './backend';
-import { TrainingError, train } from './trainer';
+import { TrainingError } from './errors';
+import { runEvaluation } from './evaluate';
+import { runExport } from './export';
+import { ModelFileError } from './modelFiles';
+import { train } from './trainer';
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
@@ -23,7 +28,7 @@ let started = false;
 
 /** Errors the user can act on travel as their message; anything else also carries the stack for --verbose. */
 function describe(e: unknown): { message: string; detail?: string } {
-  if (e instanceof TrainingError || e instanceof DatasetError) return { message: e.message };
+  if (e instanceof TrainingError || e instanceof DatasetError || e instanceof ModelFileError) return { message: e.message };
   if (e instanceof Error) return { message: e.message, detail: e.stack };
   return { message: String(e) };
 }
@@ -48,18 +53,28 @@ process.on('message', (raw: unknown) => {
     return;
   }
   if (started) {
-    void send({ type: 'failed', inReplyTo: msg.messageId, error: { message: 'This worker already ran a training; start a new one.' } });
+    void send({ type: 'failed', inReplyTo: msg.messageId, error: { message: 'This worker already ran a job; start a new one.' } });
     return;
   }
   started = true;
-  train(msg.request, (m) => void send(m), cancel, msg.messageId)
-    .then((result) => send({ type: 'done', inReplyTo: msg.messageId, ...result }))
+  const job: Promise<FromWorker> =
+    msg.type === 'evaluate'
+      ? runEvaluation(msg.request, (m) => void send(m)).then((evaluation) => ({ type: 'evaluated', inReplyTo: msg.messageId, evaluation }))
+      : msg.type === 'export'
+        ? runExport(msg.request).then((models) => ({ type: 'exported', inReplyTo: msg.messageId, models }))
+        : train(msg.request, (m) => void send(m), cancel, msg.messageId).then((result) => ({ type: 'done', inReplyTo: msg.messageId, ...result }));
+  job
+    .then((reply) => send(reply))
     .catch((e: unknown) => {
       const runDir = e instanceof Error && 'runDir' in e && typeof e.runDir === 'string' ? e.runDir : undefined;
       return send({ type: 'failed', inReplyTo: msg.messageId, runDir, error: describe(e) });
     })
     .finally(() => process.exit(0));
 });
+
+// Ctrl-C in a terminal signals the whole process group; the host decides what it means (stop after
+// the running batch, or kill), so the worker must not die of it mid-write.
+process.on('SIGINT', () => undefined);
 
 // The host went away: nobody is listening, so stop rather than train into the void.
 process.on('disconnect', () => process.exit(0));

@@ -1,7 +1,7 @@
 /** The built `latent-studio` binary (dist/cli.js), run as a user would run it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -87,4 +87,91 @@ test('train refuses a backend that cannot load here, saying why', () => {
   const r = cli(['train', sample('dense-autoencoder'), '--epochs', '1', '--limit', '100', '--backend', 'tfjs-node']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /tfjs-node.*not installed/);
+});
+
+/** Run the CLI without waiting: `onLine` sees each stdout line as it comes (to send Ctrl-C mid-run). */
+function cliAsync(args: string[], onLine: (line: string, child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const l of lines) onLine(l, child);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout, stderr });
+  }));
+}
+
+test('Ctrl-C, train --resume, evaluate and export: a classifier run from stop to exported models', async () => {
+  // Ctrl-C once during the first stage's second epoch: stops there, keeping epoch 1.
+  let interrupted = false;
+  const first = await cliAsync(['train', sample('autoencoder-classifier'), '--epochs', '2', '--limit', '800', '--batch-size', '32', '--json'], (line, child) => {
+    const r = JSON.parse(line) as { stage?: string; epoch?: number };
+    if (r.stage === 'autoencoder' && r.epoch === 1 && !interrupted) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
+  assert.equal(first.code, 0, first.stderr);
+  const firstLines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const stopped = firstLines.at(-1)!;
+  assert.deepEqual([stopped.stopped, stopped.epochsCompleted], [true, 1]);
+  const runDir = stopped.runDir as string;
+
+  // Resume with no graph argument: the run folder's snapshot; the rest of stage 1, then stage 2.
+  const resumed = cli(['train', '--resume', runDir, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const lines = resumed.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(lines.slice(0, -1).map((e) => [e.stage, e.epoch]), [['autoencoder', 2], ['classifier', 0], ['classifier', 1], ['classifier', 2]]);
+  assert.deepEqual([lines.at(-1)!.runDir, lines.at(-1)!.stopped, lines.at(-1)!.epochsCompleted], [runDir, false, 4]);
+  const again = cli(['train', '--resume', runDir]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^latent-studio: .* finished all 4 epochs; nothing to resume\n$/);
+  const noGraph = cli(['train', '--epochs', '1']);
+  assert.equal(noGraph.code, 1);
+  assert.match(noGraph.stderr, /train needs a graph file \(or --resume <runDir>/);
+
+  const json = cli(['evaluate', '--run', runDir, '--limit', '400', '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const e = JSON.parse(json.stdout) as { samples: number; loss: number; metrics: { accuracy: number }; split: string; classifier: { confusion: number[][]; stripPngBase64?: string }; file: string };
+  assert.deepEqual([e.samples, e.split], [400, 'test']);
+  assert.ok(Number.isFinite(e.loss));
+  const diagonal = e.classifier.confusion.reduce((s, row, i) => s + row[i]!, 0);
+  assert.equal(e.metrics.accuracy, diagonal / 400);
+  assert.equal(e.classifier.stripPngBase64, undefined, 'pictures stay in evaluation.json');
+  assert.equal(e.file, path.join(runDir, 'evaluation.json'));
+  assert.ok(fs.existsSync(e.file));
+
+  const text = cli(['evaluate', '--run', runDir, '--split', 'validation', '--limit', '300']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /validation split of MNIST.*: 300 samples/);
+  assert.match(text.stdout, /loss \(categoricalCrossentropy\): \d+\.\d{6}/);
+  assert.match(text.stdout, /accuracy: 0\.\d{6} \(\d+\.\d\d%\)/);
+  assert.match(text.stdout, /confusion matrix \(rows: true class, columns: predicted\):\n\s+0\s+1\s+2\s+3\s+4\s+5\s+6\s+7\s+8\s+9\n\s+0(\s+\d+){10}\n/);
+  const bad = cli(['evaluate', '--run', path.join(tmp, 'no-such-run')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /no-such-run: no such run folder/);
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+
+  const outDir = path.join(tmp, 'exported');
+  const exported = cli(['export', '--run', runDir, '--out', outDir, '--json']);
+  assert.equal(exported.code, 0, exported.stderr);
+  const models = (JSON.parse(exported.stdout) as { models: { name: string; dir: string; outputShape: (number | null)[] }[] }).models;
+  assert.deepEqual(models.map((m) => m.name), ['autoencoder', 'encoder', 'decoder', 'classifier']);
+  assert.deepEqual(models.find((m) => m.name === 'encoder')!.outputShape, [null, 16]);
+  for (const m of models) assert.ok(fs.existsSync(path.join(outDir, m.name, 'model.json')) && fs.existsSync(path.join(outDir, m.name, 'weights.bin')), m.name);
+  const clash = cli(['export', '--run', runDir, '--out', outDir]);
+  assert.equal(clash.code, 1);
+  assert.match(clash.stderr, /exported\/autoencoder already exists/);
+  const overwrite = cli(['export', '--run', runDir, '--out', outDir, '--overwrite']);
+  assert.equal(overwrite.code, 0, overwrite.stderr);
+  assert.match(overwrite.stdout, /^encoder\s+\(None, 784\) -> \(None, 16\)\s+111,344 params/m);
 });

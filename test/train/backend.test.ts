@@ -26,6 +26,7 @@ const DENSE_NEEDS: KernelNeed[] = [
 ];
 const CONV_NEED: KernelNeed = { kernel: 'Conv2DBackpropFilter', why: 'Conv2D layer "enc.0" needs it to train' };
 const POOL_NEED: KernelNeed = { kernel: 'MaxPoolGrad', why: 'MaxPooling2D layer "enc.1" needs it to train' };
+const FFT_NEED: KernelNeed = { kernel: 'FFT', why: 'a test layer needs it' };
 
 interface ChildOutcome {
   ok: boolean;
@@ -107,28 +108,17 @@ describe('selectBackend, one fresh process per scenario', { concurrency: true },
     assert.ok(v.logs.some((l) => /^wasm: binaries from .*tfjs-backend-wasm/.test(l)), v.logs.join('\n'));
   });
 
-  test('auto falls back to cpu when wasm lacks Conv2DBackpropFilter', async () => {
+  test('auto picks wasm for conv and pooling models: our kernels fill its gaps (src/train/kernelFixes.ts)', async () => {
     const o = await inChild(`
-      const report = await selectBackend({ needs: ${JSON.stringify([...DENSE_NEEDS, CONV_NEED])} });
-      return { report };
+      const report = await selectBackend({ needs: ${JSON.stringify([...DENSE_NEEDS, CONV_NEED, POOL_NEED])} });
+      const { isKernelFixed } = require('./src/train/kernelFixes.ts');
+      return { report, fixed: ['Conv2DBackpropFilter', 'MaxPoolGrad'].map((k) => isKernelFixed(k, 'wasm')) };
     `);
     const report = reportOf(o);
-    assert.equal(report.name, 'cpu');
-    assert.equal(report.tfBackend, 'cpu');
-    assert.deepEqual(report.skipped, [
-      ...BARE_MACHINE_SKIPS,
-      { name: 'wasm', reason: 'lacks kernel Conv2DBackpropFilter (Conv2D layer "enc.0" needs it to train)' },
-    ]);
-  });
-
-  test('auto skips wasm for MaxPoolGrad because of the known defect', async () => {
-    const o = await inChild(`return { report: await selectBackend({ needs: ${JSON.stringify([POOL_NEED])} }) };`);
-    const report = reportOf(o);
-    assert.equal(report.name, 'cpu');
-    const wasm = report.skipped.find((s) => s.name === 'wasm');
-    assert.ok(wasm);
-    assert.match(wasm.reason, /^known defect: @tensorflow\/tfjs-backend-wasm 4\.22\.0 MaxPoolGrad starts its running max/);
-    assert.match(wasm.reason, /\(MaxPooling2D layer "enc\.1" needs it to train\)$/);
+    assert.equal(report.name, 'wasm');
+    assert.equal(report.tfBackend, 'wasm');
+    assert.deepEqual(report.skipped, BARE_MACHINE_SKIPS);
+    assert.deepEqual((o.value as { fixed: boolean[] }).fixed, [true, true]);
   });
 
   test("prefer='cpu' loads only cpu", async () => {
@@ -156,9 +146,10 @@ describe('selectBackend, one fresh process per scenario', { concurrency: true },
   });
 
   test("prefer='wasm' with a missing kernel throws instead of falling back", async () => {
-    const o = await inChild(`return await selectBackend({ prefer: 'wasm', needs: ${JSON.stringify([CONV_NEED])} });`);
+    // wasm 4.22 has no FFT kernel, and we add none (no block needs it).
+    const o = await inChild(`return await selectBackend({ prefer: 'wasm', needs: ${JSON.stringify([FFT_NEED])} });`);
     assert.equal(o.ok, false);
-    assert.match(o.message ?? '', /^Backend wasm is not usable: lacks kernel Conv2DBackpropFilter \(Conv2D layer "enc\.0" needs it to train\)\. Usable here: cpu /);
+    assert.match(o.message ?? '', /^Backend wasm is not usable: lacks kernel FFT \(a test layer needs it\)\. Usable here: cpu /);
   });
 
   describe('with stand-in tfjs-node packages on NODE_PATH', () => {
@@ -246,9 +237,12 @@ describe('names and report lines', () => {
   });
 });
 
-// Kernel checks against plain-JS oracles. They switch backends in this process, so they run in
-// order and nothing else in this file shares this process's tfjs state.
-describe('kernel defects, checked numerically', () => {
+// The upstream kernel defects that src/train/kernelFixes.ts works around, characterised against
+// plain-JS oracles twice: raw tfjs 4.22 in a fresh process that never registers our kernels (these
+// assertions fail once upstream fixes a defect: then drop its KNOWN_DEFECTS entry and our kernel),
+// and in this process through selectBackend, which registers ours. They switch backends in this
+// process, so they run in order and nothing else in this file shares this process's tfjs state.
+describe('kernel defects: raw upstream vs with our kernels, checked numerically', () => {
   const close = (a: readonly number[], b: readonly number[]): boolean =>
     a.length === b.length && a.every((x, i) => Math.abs(x - (b[i] ?? NaN)) < 1e-3);
 
@@ -258,70 +252,109 @@ describe('kernel defects, checked numerically', () => {
     return Array.from(await tf.grad(f)(xs).data());
   }
 
-  test('wasm MaxPoolGrad is wrong for windows with no positive value (KNOWN_DEFECTS entry)', async () => {
-    // 4x4 input, 2x2 pool, stride 2. Windows: all negative | max exactly 0 | all positive | mixed.
-    const x = [
-      [-3, -1, 0, -0.5],
-      [-2, -5, -1.5, -2],
-      [1, 3, -1, 2],
-      [2.5, 0.5, -3, 0],
-    ];
-    const w = [1, 2, 3, 4]; // loss = sum(w * maxPool(x)): each window's gradient is distinguishable
+  // 4x4 input, 2x2 pool, stride 2. Windows: all negative | max exactly 0 | all positive | mixed.
+  const POOL_X = [-3, -1, 0, -0.5, -2, -5, -1.5, -2, 1, 3, -1, 2, 2.5, 0.5, -3, 0];
+  const POOL_W = [1, 2, 3, 4]; // loss = sum(w * maxPool(x)): each window's gradient is distinguishable
+  const poolLoss = (t: tf.Tensor): tf.Scalar => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid').mul(tf.tensor4d(POOL_W, [1, 2, 2, 1])).sum();
+  const poolNumeric = (): number[] => {
     const loss = (flat: readonly number[]): number => {
       let s = 0;
       for (let wi = 0; wi < 4; wi++) {
         const r0 = 2 * Math.floor(wi / 2);
         const c0 = 2 * (wi % 2);
-        const m = Math.max(flat[r0 * 4 + c0]!, flat[r0 * 4 + c0 + 1]!, flat[(r0 + 1) * 4 + c0]!, flat[(r0 + 1) * 4 + c0 + 1]!);
-        s += w[wi]! * m;
+        s += POOL_W[wi]! * Math.max(flat[r0 * 4 + c0]!, flat[r0 * 4 + c0 + 1]!, flat[(r0 + 1) * 4 + c0]!, flat[(r0 + 1) * 4 + c0 + 1]!);
       }
       return s;
     };
-    const flat = x.flat();
     const eps = 1e-3; // values differ by >= 0.5, so no window's argmax moves
-    const numeric = flat.map((_, i) => {
-      const up = [...flat];
-      const down = [...flat];
-      up[i] = flat[i]! + eps;
-      down[i] = flat[i]! - eps;
+    return POOL_X.map((_, i) => {
+      const up = [...POOL_X];
+      const down = [...POOL_X];
+      up[i] = POOL_X[i]! + eps;
+      down[i] = POOL_X[i]! - eps;
       return (loss(up) - loss(down)) / (2 * eps);
     });
-    const f = (t: tf.Tensor): tf.Scalar => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid').mul(tf.tensor4d(w, [1, 2, 2, 1])).sum();
-    const input = tf.tensor4d(flat, [1, 4, 4, 1]);
-    const onCpu = await gradOn('cpu', f, input);
-    const onWasm = await gradOn('wasm', f, input);
+  };
 
-    assert.ok(close(onCpu, numeric), `cpu ${onCpu} vs numeric ${numeric}`);
-    // Positive windows (bottom row) are right on wasm; the two non-positive windows are not.
-    const bottom = (g: number[]): number[] => g.slice(8);
-    assert.ok(close(bottom(onWasm), bottom(numeric)), `wasm bottom ${bottom(onWasm)} vs ${bottom(numeric)}`);
+  // x: 2 images of 2x2, upsampled to 4x4; loss = sum(w * resize(x)). Each x pixel's gradient is
+  // the sum of w over the 2x2 block it was copied to, in its own image.
+  const UP_W = Array.from({ length: 32 }, (_, i) => (i % 7) + 1 + (i >= 16 ? 100 : 0));
+  const UP_X = [1, 2, 3, 4, 5, 6, 7, 8];
+  const upLoss = (t: tf.Tensor): tf.Scalar => tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [4, 4]).mul(tf.tensor4d(UP_W, [2, 4, 4, 1])).sum();
+  const upExpected: number[] = [];
+  for (let b = 0; b < 2; b++)
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 2; j++) {
+        let s = 0;
+        for (const r of [2 * i, 2 * i + 1]) for (const c of [2 * j, 2 * j + 1]) s += UP_W[b * 16 + r * 4 + c]!;
+        upExpected.push(s);
+      }
+
+  interface Raw {
+    wasmPoolGrad: number[];
+    wasmHasConvFilterGrad: boolean;
+    cpuUpGrad: number[];
+    wasmUpGrad: number[];
+  }
+  let raw: Promise<Raw> | undefined;
+  /** One fresh process with tfjs and the wasm backend as published: no Latent Studio kernels. */
+  const rawUpstream = (): Promise<Raw> =>
+    (raw ??= inChild(`
+      const wasm = require('@tensorflow/tfjs-backend-wasm');
+      wasm.setWasmPaths(require('node:path').dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
+      const grad = async (backend, f, values, shape) => {
+        await tf.setBackend(backend);
+        return Array.from(await tf.grad(f)(tf.tensor(values, shape)).data());
+      };
+      const poolLoss = (t) => tf.maxPool(t, 2, 2, 'valid').mul(tf.tensor4d(${JSON.stringify(POOL_W)}, [1, 2, 2, 1])).sum();
+      const upLoss = (t) => tf.image.resizeNearestNeighbor(t, [4, 4]).mul(tf.tensor4d(${JSON.stringify(UP_W)}, [2, 4, 4, 1])).sum();
+      return {
+        wasmPoolGrad: await grad('wasm', poolLoss, ${JSON.stringify(POOL_X)}, [1, 4, 4, 1]),
+        wasmHasConvFilterGrad: tf.getKernel('Conv2DBackpropFilter', 'wasm') !== undefined,
+        wasmUpGrad: await grad('wasm', upLoss, ${JSON.stringify(UP_X)}, [2, 2, 2, 1]),
+        cpuUpGrad: await grad('cpu', upLoss, ${JSON.stringify(UP_X)}, [2, 2, 2, 1]),
+      };
+    `).then((o) => {
+      assert.ok(o.ok, `${o.message}\n${o.stderr}`);
+      return o.value as Raw;
+    }));
+
+  test('upstream wasm MaxPoolGrad is wrong for windows with no positive value; ours is right', async () => {
+    const numeric = poolNumeric();
+    const upstream = (await rawUpstream()).wasmPoolGrad;
+    // Positive windows (bottom row) are right upstream; the two non-positive windows are not.
+    assert.ok(close(upstream.slice(8), numeric.slice(8)), `upstream wasm bottom ${upstream.slice(8)} vs ${numeric.slice(8)}`);
     assert.ok(
-      !close(onWasm.slice(0, 8), numeric.slice(0, 8)),
-      'wasm MaxPoolGrad now matches the numerical gradient: drop its KNOWN_DEFECTS entry in src/train/backend.ts',
+      !close(upstream.slice(0, 8), numeric.slice(0, 8)),
+      'upstream wasm MaxPoolGrad now matches the numerical gradient: drop its KNOWN_DEFECTS entry and maxPoolGradWasm',
     );
+    const input = tf.tensor4d(POOL_X, [1, 4, 4, 1]);
+    const onCpu = await gradOn('cpu', poolLoss, input);
+    const onWasm = await gradOn('wasm', poolLoss, input);
+    assert.ok(close(onCpu, numeric), `cpu ${onCpu} vs numeric ${numeric}`);
+    assert.ok(close(onWasm, numeric), `wasm (our MaxPoolGrad) ${onWasm} vs numeric ${numeric}`);
   });
 
-  test('characterization: cpu ResizeNearestNeighborGrad mis-indexes dy for batch > 1 (upstream, not handled here)', async () => {
-    // x: 2 images of 2x2, upsampled to 4x4; loss = sum(w * resize(x)). Each x pixel's gradient is
-    // the sum of w over the 2x2 block it was copied to, in its own image.
-    const w = Array.from({ length: 32 }, (_, i) => (i % 7) + 1 + (i >= 16 ? 100 : 0));
-    const expected: number[] = [];
-    for (let b = 0; b < 2; b++)
-      for (let i = 0; i < 2; i++)
-        for (let j = 0; j < 2; j++) {
-          let s = 0;
-          for (const r of [2 * i, 2 * i + 1]) for (const c of [2 * j, 2 * j + 1]) s += w[b * 16 + r * 4 + c]!;
-          expected.push(s);
-        }
-    const f = (t: tf.Tensor): tf.Scalar =>
-      tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [4, 4]).mul(tf.tensor4d(w, [2, 4, 4, 1])).sum();
-    const input = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2, 1]);
-    const onWasm = await gradOn('wasm', f, input);
-    const onCpu = await gradOn('cpu', f, input);
+  test('upstream wasm has no Conv2DBackpropFilter; with ours a conv weight gradient runs there', async () => {
+    assert.equal((await rawUpstream()).wasmHasConvFilterGrad, false, 'upstream wasm has Conv2DBackpropFilter now: drop conv2DBackpropFilterWasm');
+    const x = tf.tensor4d(Array.from({ length: 18 }, (_, i) => i / 10), [2, 3, 3, 1]);
+    const f = (w: tf.Tensor): tf.Scalar => tf.conv2d(x, w as tf.Tensor4D, 1, 'valid').sum();
+    await selectBackend({ prefer: 'wasm' });
+    const onWasm = Array.from(await tf.grad(f)(tf.ones([2, 2, 1, 1])).data());
+    // d/dw[i][j] of the sum of all outputs: the sum of x over the positions tap (i, j) touches.
+    const xs = Array.from(await x.data());
+    const expected = [0, 1, 3, 4].map((o) => [0, 1, 3, 4, 9, 10, 12, 13].reduce((s, p) => s + xs[p + o]!, 0));
+    assert.ok(close(onWasm, expected), `wasm ${onWasm} vs ${expected}`);
+  });
 
-    assert.deepEqual(onWasm, expected);
-    assert.deepEqual(onCpu.slice(0, 4), expected.slice(0, 4)); // image 0 is right
+  test('upstream cpu ResizeNearestNeighborGrad mis-indexes dy for batch > 1; ours is right', async () => {
+    const upstream = await rawUpstream();
+    assert.deepEqual(upstream.wasmUpGrad, upExpected);
+    assert.deepEqual(upstream.cpuUpGrad.slice(0, 4), upExpected.slice(0, 4)); // image 0 is right
     // Image 1 reads dy at image 1 * (x's batch stride) instead of dy's, i.e. inside image 0.
-    assert.notDeepEqual(onCpu.slice(4), expected.slice(4), 'cpu ResizeNearestNeighborGrad is fixed upstream: update the notes');
+    assert.notDeepEqual(upstream.cpuUpGrad.slice(4), upExpected.slice(4), 'upstream cpu ResizeNearestNeighborGrad is fixed: drop resizeNearestNeighborGradCpu and its KNOWN_DEFECTS entry');
+    const input = tf.tensor4d(UP_X, [2, 2, 2, 1]);
+    assert.deepEqual(await gradOn('cpu', upLoss, input), upExpected);
+    assert.deepEqual(await gradOn('wasm', upLoss, input), upExpected);
   });
 });

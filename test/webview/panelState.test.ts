@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EpochRecord } from '../../src/core/protocol';
-import type { PanelSnapshot } from '../../src/core/panelProtocol';
-import { batchSeries, epochSeries, reducePanel, stageOffsets } from '../../webview/panel/state';
+import { type Overlay, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
+import type { ClassifierPreview, Evaluation } from '../../src/core/protocol';
+import { alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, reducePanel, stageOffsets, timelineOffsets } from '../../webview/panel/state';
 
 const record = (stageIndex: number, epoch: number, loss: number | null, valLoss: number, metrics: Record<string, number> = {}): EpochRecord => ({
   stage: `s${stageIndex}`, stageIndex, epoch, loss, valLoss, metrics, seconds: 1, samplesPerSec: 1000, backend: 'wasm', liveTensors: 10,
@@ -15,6 +16,9 @@ const snapshot: PanelSnapshot = {
   epochs: [],
   batches: [],
   preview: null,
+  classifier: null,
+  evaluation: null,
+  overlays: [],
 };
 
 test('the reducer replays a run: snapshot, epochs, batches, preview, final status', () => {
@@ -50,4 +54,135 @@ test('batch losses are placed within their epoch and smoothed without start-up b
   const b = batchSeries(s);
   assert.deepEqual(b.x, [0.25, 0.5, 0.75, 1]);
   for (const v of b.smooth) assert.ok(Math.abs(v - 1) < 1e-12, 'a constant loss smooths to itself');
+});
+
+const classifier: ClassifierPreview = {
+  classNames: ['cat', 'dog', 'bird'],
+  confusion: [[8, 2, 0], [1, 9, 0], [0, 0, 0]],
+  stripPngBase64: 'BBBB',
+  labels: [0, 1, 1],
+  predicted: [0, 0, 1],
+  confidence: [0.9, 0.55, 0.8],
+};
+
+const evaluation: Evaluation = {
+  runDir: '/r', split: 'test', dataset: 'mnist', samples: 2000, stage: 'b', outputId: 'classes', target: 'labels',
+  lossName: 'categoricalCrossentropy', loss: 0.12, metrics: { accuracy: 0.97 }, classifier, backend: 'wasm', evaluatedAt: '2025-01-01T00:00:00.000Z',
+};
+
+const overlay = (label: string, stages: Overlay['stages'], epochs: EpochRecord[]): Overlay => ({ label, runDir: `/runs/${label}`, stages, epochs });
+
+test('classifier pictures, evaluations and overlays replace the previous ones; other state is kept', () => {
+  let s = reducePanel(null, { type: 'classifier', stageIndex: 1, epoch: 1, preview: classifier });
+  assert.equal(s, null, 'nothing before the snapshot');
+  s = reducePanel(s, { type: 'snapshot', snapshot: { ...snapshot, epochs: [record(0, 1, 0.5, 0.4)] } });
+  s = reducePanel(s, { type: 'classifier', stageIndex: 1, epoch: 1, preview: classifier });
+  const second = { ...classifier, confusion: [[10, 0, 0], [0, 10, 0], [0, 0, 0]] };
+  s = reducePanel(s, { type: 'classifier', stageIndex: 1, epoch: 2, preview: second });
+  assert.ok(s);
+  assert.deepEqual(s.classifier, { stageIndex: 1, epoch: 2, preview: second }, 'the newest epoch wins');
+  s = reducePanel(s, { type: 'evaluation', evaluation });
+  s = reducePanel(s, { type: 'overlays', overlays: [overlay('old', [], [record(0, 1, 0.6, 0.5)])] });
+  assert.ok(s);
+  assert.equal(s.evaluation, evaluation);
+  assert.equal(s.overlays.length, 1);
+  assert.equal(s.epochs.length, 1, 'the run itself is untouched');
+  assert.equal(s.classifier?.epoch, 2, 'an evaluation does not replace the live classifier pictures');
+  s = reducePanel(s, { type: 'overlays', overlays: [] });
+  assert.deepEqual(s?.overlays, [], 'an empty list clears the comparison');
+  // A new snapshot (another run shown in the panel) drops everything of the old run.
+  s = reducePanel(s, { type: 'snapshot', snapshot });
+  assert.equal(s?.classifier, null);
+  assert.equal(s?.evaluation, null);
+});
+
+test('a snapshot from an older host without the new fields parses with their defaults', () => {
+  const { classifier: _c, evaluation: _e, overlays: _o, ...old } = snapshot;
+  const m = parseToPanel({ type: 'snapshot', snapshot: old });
+  assert.ok(m && m.type === 'snapshot');
+  const s = reducePanel(null, m);
+  assert.equal(s?.classifier, null);
+  assert.equal(s?.evaluation, null);
+  assert.deepEqual(s?.overlays, []);
+  assert.equal(parseToPanel({ type: 'command', command: 'evaluate' }), null, 'FromPanel messages are not ToPanel');
+});
+
+test('alignRuns merges x arrays into one sorted axis with nulls, keeping repeated x values apart', () => {
+  const a = { x: [0, 1, 2, 2, 3], series: [[10, 11, 12, 20, 21]] };
+  const b = { x: [0, 2, 4], series: [[100, 102, 104]] };
+  const r = alignRuns([a, b]);
+  assert.deepEqual(r.x, [0, 1, 2, 2, 3, 4]);
+  assert.deepEqual(r.series[0]![0], [10, 11, 12, 20, 21, null]);
+  assert.deepEqual(r.series[1]![0], [100, null, 102, null, null, 104]);
+  // Unsorted input (a resumed run's records) is placed by x; equal x keep their order.
+  const c = alignRuns([{ x: [2, 0, 1, 1], series: [['two', 'zero', 'one-a', 'one-b'].map((_, i) => i)] }]);
+  assert.deepEqual(c.x, [0, 1, 1, 2]);
+  assert.deepEqual(c.series[0]![0], [1, 2, 3, 0]);
+  assert.deepEqual(alignRuns([{ x: [], series: [[]] }, { x: [1], series: [[5]] }]), { x: [1], series: [[[null]], [[5]]] });
+});
+
+test('overlays sit on their own stage timeline and line up with this run on one x array', () => {
+  // This run: stage a (2 epochs) then stage b (3 epochs), 2 epochs into b.
+  const own = [record(0, 0, null, 0.7), record(0, 1, 0.5, 0.45), record(0, 2, 0.4, 0.41), record(1, 0, null, 2.3, { valAccuracy: 0.1 }), record(1, 1, 1.1, 0.9, { accuracy: 0.7, valAccuracy: 0.75 })];
+  // The other run: stage a planned for 4 epochs (done), stage b 1 epoch: b starts at x = 4, not 2.
+  const other = overlay('long', [{ name: 'a', kind: 'fit', epochs: 4, batchesPerEpoch: 4 }, { name: 'b', kind: 'fit', epochs: 1, batchesPerEpoch: 4 }], [
+    record(0, 1, 0.6, 0.55), record(0, 2, 0.5, 0.5), record(0, 3, 0.45, 0.46), record(0, 4, 0.42, 0.44), record(1, 1, 0.9, 0.8, { accuracy: 0.8, valAccuracy: 0.82, auc: 0.9 }),
+  ]);
+  // A third run with no stage plan: its stages take the epochs seen.
+  const short = overlay('short', [], [record(0, 1, 0.7, 0.6), record(1, 1, 1.3, 1.2)]);
+  assert.deepEqual(timelineOffsets(other.stages, other.epochs), [0, 4]);
+  assert.deepEqual(timelineOffsets(short.stages, short.epochs), [0, 1]);
+
+  const s = { ...snapshot, epochs: own, overlays: [other, short] };
+  const c = comparedEpochSeries(s);
+  // Rows are shared where runs have a point at the same x; the stage boundary of this run keeps two rows at x = 2.
+  assert.deepEqual(c.x, [0, 1, 2, 2, 3, 4, 5]);
+  assert.equal(c.points, 5, 'data-points counts this run only');
+  const by = Object.fromEntries(c.loss.map((l) => [l.label, l]));
+  assert.deepEqual(Object.keys(by), ['loss', 'val_loss', 'loss · long', 'val_loss · long', 'loss · short', 'val_loss · short']);
+  assert.deepEqual(by['val_loss']!.values, [0.7, 0.45, 0.41, 2.3, 0.9, null, null]);
+  assert.deepEqual(by['loss · long']!.values, [null, 0.6, 0.5, null, 0.45, 0.42, 0.9]);
+  assert.deepEqual(by['loss · short']!.values, [null, 0.7, 1.3, null, null, null, null]);
+  assert.equal(by['loss · long']!.overlay, 0);
+  assert.equal(by['loss · short']!.overlay, 1);
+  assert.equal(by['loss']!.overlay, undefined);
+  assert.equal(by['loss · long']!.key, 'loss', 'an overlay shares its colour key with this run');
+  // Every series is as long as x (uPlot needs aligned data), and this run's points are all kept.
+  for (const l of [...c.loss, ...c.metrics]) assert.equal(l.values.length, c.x.length, l.label);
+  assert.deepEqual(by['loss']!.values.filter((v) => v !== null), [0.5, 0.4, 1.1]);
+  // Metrics: this run's names plus ones only an overlay has; overlays without a metric draw no line.
+  assert.deepEqual(c.metrics.map((m) => m.label), ['accuracy', 'auc', 'valAccuracy', 'accuracy · long', 'auc · long', 'valAccuracy · long']);
+  const auc = c.metrics.find((m) => m.label === 'auc')!;
+  assert.ok(auc.values.every((v) => v === null), 'this run has no auc: an empty series, not a missing one');
+});
+
+test('without overlays the compared series are exactly this run\'s', () => {
+  const s = { ...snapshot, epochs: [record(0, 0, null, 0.7), record(0, 1, 0.5, 0.45), record(1, 0, null, 2.3)] };
+  const c = comparedEpochSeries(s);
+  const e = epochSeries(s);
+  assert.deepEqual(c.x, e.x);
+  assert.deepEqual(c.loss, e.loss);
+  assert.equal(c.points, 3);
+  // Records out of order (a resumed run) still give uPlot an ascending x.
+  const shuffled = comparedEpochSeries({ ...s, epochs: [record(1, 1, 0.9, 0.8), record(0, 1, 0.5, 0.45), record(0, 0, null, 0.7)] });
+  assert.deepEqual(shuffled.x, [0, 1, 3]);
+  assert.deepEqual(shuffled.loss[1]!.values, [0.7, 0.45, 0.8]);
+  // An overlay with no epochs yet adds series but no x.
+  const empty = comparedEpochSeries({ ...s, overlays: [overlay('empty', [], [])] });
+  assert.deepEqual(empty.x, e.x);
+  assert.deepEqual(empty.loss.map((l) => l.label), ['loss', 'val_loss', 'loss · empty', 'val_loss · empty']);
+});
+
+test('the confusion view normalises by row and survives empty rows and ragged input', () => {
+  const v = confusionView(classifier.classNames, classifier.confusion);
+  assert.deepEqual(v.rowTotals, [10, 10, 0]);
+  assert.deepEqual(v.share[0], [0.8, 0.2, 0]);
+  assert.deepEqual(v.share[2], [0, 0, 0], 'no samples of a class: no division by zero');
+  assert.deepEqual(v.recall, [0.8, 0.9, null]);
+  assert.equal(v.total, 20);
+  assert.equal(v.accuracy, 17 / 20);
+  const ragged = confusionView(['a'], [[1, 2], [3]]);
+  assert.deepEqual(ragged.classNames, ['a', '1']);
+  assert.deepEqual(ragged.counts, [[1, 2], [3, 0]]);
+  assert.equal(confusionView([], []).accuracy, null);
 });

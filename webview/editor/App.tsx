@@ -51,6 +51,7 @@ function copySelection(doc: Record<string, unknown>, ids: readonly string[]): Cl
 
 function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: GraphAnalysis }) {
   const rf = useReactFlow();
+  const training = useEditor((s) => s.training);
   const errors = analysis.problems.filter((p) => p.severity === 'error').length;
   const warnings = analysis.problems.length - errors;
   const autoLayout = (): void => {
@@ -72,11 +73,22 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
         <span className={errors ? 'status error' : warnings ? 'status warning' : 'status ok'} data-testid="status">
           {errors ? `${errors} error${errors > 1 ? 's' : ''}` : warnings ? `${warnings} warning${warnings > 1 ? 's' : ''}` : 'ready to train'}
         </span>
+        {training && (
+          <span className="training" data-testid="training-indicator">
+            training
+          </span>
+        )}
       </div>
       <div className="actions">
-        <button className="primary" onClick={() => post({ type: 'train' })} disabled={errors > 0} title={errors ? 'Fix the errors first' : 'Train this model (Latent Studio: Train Model)'}>
-          Train
-        </button>
+        {training ? (
+          <button className="primary" data-testid="btn-stop" onClick={() => post({ type: 'stop' })} title="Stop training after the running batch (the run keeps its last completed epoch)">
+            Stop
+          </button>
+        ) : (
+          <button className="primary" data-testid="btn-train" onClick={() => post({ type: 'train' })} disabled={errors > 0} title={errors ? 'Fix the errors first' : 'Train this model (Latent Studio: Train Model)'}>
+            Train
+          </button>
+        )}
         <button onClick={autoLayout} title="Arrange blocks top to bottom">Auto layout</button>
         <button onClick={() => void rf.fitView({ padding: 0.2, duration: 200 })}>Fit</button>
         <button onClick={() => post({ type: 'openAsText' })}>Open as text</button>

@@ -2,20 +2,34 @@
 import { Handle, type Node, type NodeProps, Position } from '@xyflow/react';
 import { memo, useState } from 'react';
 import type { BlockView } from './graphView';
+import { type OutputPreview, previewFor } from './previews';
+import { useEditor } from './store';
 
 export type BlockNodeType = Node<{ view: BlockView }, 'block'>;
 
 const COMPOSITES = new Set(['Encoder', 'Decoder', 'Bottleneck', 'ClassifierHead']);
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
+/** The newest training preview of an Output block: the PNG across the block, its caption under it. */
+function OutputThumbnail({ preview }: { preview: OutputPreview }) {
+  return (
+    <figure className="thumbnail" data-testid="output-thumbnail" title={preview.caption}>
+      <img src={`data:image/png;base64,${preview.pngBase64}`} alt={preview.caption} draggable={false} />
+      <figcaption>{preview.caption}</figcaption>
+    </figure>
+  );
+}
+
 function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
   const v = data.view;
   const [open, setOpen] = useState(false);
+  const preview = useEditor((s) => (v.type === 'Output' ? previewFor(s.previews, v.id) : undefined));
   const classes = ['block', `cat-${v.category.replace(/\s+/g, '-').toLowerCase()}`];
   if (v.errors.length) classes.push('has-error');
   else if (v.warnings.length) classes.push('has-warning');
   if (selected) classes.push('selected');
   if (!v.trainable) classes.push('frozen');
+  if (preview) classes.push('with-thumbnail');
   const expandable = COMPOSITES.has(v.type) && v.layers.length > 0;
   return (
     <div className={classes.join(' ')} data-testid={`block-${v.id}`} title={[...v.errors, ...v.warnings].join('\n') || undefined}>
@@ -48,6 +62,7 @@ function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
           </tbody>
         </table>
       )}
+      {preview && <OutputThumbnail preview={preview} />}
       {v.errors.length > 0 && <div className="block-error" data-testid={`error-${v.id}`}>{v.errors[0]}</div>}
       {v.hasOutput && <Handle type="source" position={Position.Bottom} />}
     </div>

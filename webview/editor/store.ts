@@ -7,6 +7,7 @@ import { type GraphAnalysis, analyzeGraph } from '../../src/core/analyze';
 import { type JsonParseError, parseJsonText } from '../../src/core/canonical';
 import type { GraphEdit } from '../../src/core/edits';
 import { type ToHost, parseToEditor } from '../../src/core/editorProtocol';
+import { EMPTY_RUN_VIEW, type OutputPreview, type RunView, reduceRunView } from './previews';
 
 interface VsCodeApi {
   postMessage(message: ToHost): void;
@@ -31,10 +32,14 @@ export interface EditorState {
   readonly document: DocumentState;
   readonly selection: readonly string[];
   readonly toast: Toast | null;
+  /** Newest training preview per Output block id (see previewFor). */
+  readonly previews: Readonly<Record<string, OutputPreview>>;
+  /** This graph is training now: the header shows Stop instead of Train. */
+  readonly training: boolean;
 }
 
 const vscode = acquireVsCodeApi();
-let state: EditorState = { fileName: '', version: 0, document: { kind: 'loading' }, selection: [], toast: null };
+let state: EditorState = { fileName: '', version: 0, document: { kind: 'loading' }, selection: [], toast: null, ...EMPTY_RUN_VIEW };
 const listeners = new Set<() => void>();
 let toastId = 0;
 /** Set when an edit creates blocks: the next document selects them, as people expect after add/paste. */
@@ -79,6 +84,13 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     case 'notice':
       showToast(m.message, 'info');
       break;
+    case 'preview':
+    case 'training': {
+      const before: RunView = { previews: state.previews, training: state.training };
+      const after = reduceRunView(before, m);
+      if (after !== before) setState(after);
+      break;
+    }
   }
 });
 

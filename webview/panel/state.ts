@@ -1,5 +1,6 @@
 /** The training panel's state and its reducer: pure, so it is tested without a browser. */
-import type { PanelSnapshot, ToPanel } from '../../src/core/panelProtocol';
+import type { EpochRecord } from '../../src/core/protocol';
+import type { Overlay, PanelSnapshot, ToPanel } from '../../src/core/panelProtocol';
 
 export type PanelState = PanelSnapshot | null;
 
@@ -19,39 +20,146 @@ export function reducePanel(state: PanelState, message: ToPanel): PanelState {
       return { ...state, preview: { epoch: message.epoch, pngBase64: message.pngBase64 } };
     case 'status':
       return { ...state, status: message.status, message: message.message, run: message.run ?? state.run };
+    case 'classifier':
+      return { ...state, classifier: { stageIndex: message.stageIndex, epoch: message.epoch, preview: message.preview } };
+    case 'evaluation':
+      return { ...state, evaluation: message.evaluation };
+    case 'overlays':
+      return { ...state, overlays: message.overlays };
   }
 }
 
-/** Where each stage starts on the shared epoch axis, so all stages plot on one timeline. */
-export function stageOffsets(state: NonNullable<PanelState>): number[] {
+type StagePlans = NonNullable<PanelState>['run']['stages'];
+
+/**
+ * Where each stage starts on a run's epoch axis, so all its stages plot on one timeline: a stage
+ * takes its planned epochs, or the epochs seen when the plan does not know it.
+ */
+export function timelineOffsets(stages: StagePlans, epochs: readonly EpochRecord[]): number[] {
   const offsets: number[] = [];
   let at = 0;
-  const count = Math.max(state.run.stages.length, ...state.epochs.map((e) => e.stageIndex + 1), 1);
+  const count = Math.max(stages.length, ...epochs.map((e) => e.stageIndex + 1), 1);
   for (let i = 0; i < count; i++) {
     offsets.push(at);
-    const planned = state.run.stages[i]?.epochs;
-    const seen = Math.max(0, ...state.epochs.filter((e) => e.stageIndex === i).map((e) => e.epoch));
+    const planned = stages[i]?.epochs;
+    const seen = Math.max(0, ...epochs.filter((e) => e.stageIndex === i).map((e) => e.epoch));
     at += planned ?? seen;
   }
   return offsets;
 }
 
+/** Where each stage of this run starts on the shared epoch axis. */
+export function stageOffsets(state: NonNullable<PanelState>): number[] {
+  return timelineOffsets(state.run.stages, state.epochs);
+}
+
 export interface Series {
   readonly label: string;
   readonly values: (number | null)[];
+  /** The quantity drawn ("loss", "accuracy"…): a run's series and an overlay's of one key share a colour. */
+  readonly key?: string;
+  /** Which overlay the series belongs to (index into `overlays`); absent for this run's own curves. */
+  readonly overlay?: number;
 }
+
+/** Positions of a run's epoch records on its own timeline. */
+function epochX(stages: StagePlans, epochs: readonly EpochRecord[]): number[] {
+  const offsets = timelineOffsets(stages, epochs);
+  return epochs.map((e) => (offsets[e.stageIndex] ?? 0) + e.epoch);
+}
+
+const metricNames = (epochs: readonly EpochRecord[]): string[] => [...new Set(epochs.flatMap((e) => Object.keys(e.metrics)))];
 
 /** Epoch curves: x = position on the timeline; loss, val loss and every metric as series. */
 export function epochSeries(state: NonNullable<PanelState>): { x: number[]; loss: Series[]; metrics: Series[] } {
-  const offsets = stageOffsets(state);
-  const x = state.epochs.map((e) => (offsets[e.stageIndex] ?? 0) + e.epoch);
+  const x = epochX(state.run.stages, state.epochs);
   const loss: Series[] = [
-    { label: 'loss', values: state.epochs.map((e) => e.loss) },
-    { label: 'val_loss', values: state.epochs.map((e) => e.valLoss) },
+    { label: 'loss', key: 'loss', values: state.epochs.map((e) => e.loss) },
+    { label: 'val_loss', key: 'val_loss', values: state.epochs.map((e) => e.valLoss) },
   ];
-  const names = [...new Set(state.epochs.flatMap((e) => Object.keys(e.metrics)))].sort();
-  const metrics = names.map((n) => ({ label: n, values: state.epochs.map((e) => e.metrics[n] ?? null) }));
+  const names = metricNames(state.epochs).sort();
+  const metrics = names.map((n) => ({ label: n, key: n, values: state.epochs.map((e) => e.metrics[n] ?? null) }));
   return { x, loss, metrics };
+}
+
+/**
+ * Several runs on one x array, as uPlot wants it. Each run's points are sorted by x (stably) and
+ * keyed by (x, how many earlier points of that run share that x): a stage boundary has two points
+ * at one x (the last epoch of a stage and the next stage's epoch-0 evaluation), and they stay two
+ * rows. The union of keys, sorted, is the shared x; a run has null where it has no point.
+ */
+export function alignRuns(runs: readonly { x: readonly number[]; series: readonly (readonly (number | null)[])[] }[]): { x: number[]; series: (number | null)[][][] } {
+  const keyed = runs.map((run) => {
+    const order = run.x.map((_, i) => i).sort((a, b) => run.x[a]! - run.x[b]! || a - b);
+    const seen = new Map<number, number>();
+    return order.map((i) => {
+      const x = run.x[i]!;
+      const k = seen.get(x) ?? 0;
+      seen.set(x, k + 1);
+      return { x, k, i };
+    });
+  });
+  const rows = new Map<string, { x: number; k: number }>();
+  for (const run of keyed) for (const p of run) rows.set(`${p.x}#${p.k}`, { x: p.x, k: p.k });
+  const sorted = [...rows.values()].sort((a, b) => a.x - b.x || a.k - b.k);
+  const rowOf = new Map(sorted.map((r, j) => [`${r.x}#${r.k}`, j]));
+  const series = runs.map((run, r) =>
+    run.series.map((values) => {
+      const out: (number | null)[] = new Array<number | null>(sorted.length).fill(null);
+      for (const p of keyed[r]!) out[rowOf.get(`${p.x}#${p.k}`)!] = values[p.i] ?? null;
+      return out;
+    }),
+  );
+  return { x: sorted.map((r) => r.x), series };
+}
+
+/**
+ * This run's epoch curves plus every overlay's, each overlay on its own stage timeline, merged
+ * onto one x array (nulls where a run has no point; draw with spanGaps). Overlay series carry
+ * `overlay` (their index) and are labelled "<name> · <overlay label>". Without overlays this is
+ * `epochSeries` sorted by x. `points` counts this run's own epochs.
+ */
+export function comparedEpochSeries(state: NonNullable<PanelState>): { x: number[]; loss: Series[]; metrics: Series[]; points: number } {
+  const own = epochSeries(state);
+  const overlays: readonly Overlay[] = state.overlays ?? [];
+  if (overlays.length === 0) {
+    // Still through alignRuns: uPlot needs ascending x, and a resumed run's records may not be.
+    const sorted = alignRuns([{ x: own.x, series: [...own.loss, ...own.metrics].map((s) => s.values) }]);
+    const values = sorted.series[0]!;
+    return {
+      x: sorted.x,
+      loss: own.loss.map((s, i) => ({ ...s, values: values[i]! })),
+      metrics: own.metrics.map((s, i) => ({ ...s, values: values[own.loss.length + i]! })),
+      points: own.x.length,
+    };
+  }
+  const names = [...new Set([...own.metrics.map((m) => m.label), ...overlays.flatMap((o) => metricNames(o.epochs))])].sort();
+  const ownMetric = new Map(own.metrics.map((m) => [m.label, m.values]));
+  const runs = [
+    { x: own.x, series: [...own.loss.map((s) => s.values), ...names.map((n) => ownMetric.get(n) ?? own.x.map(() => null))] },
+    ...overlays.map((o) => ({
+      x: epochX(o.stages, o.epochs),
+      series: [o.epochs.map((e) => e.loss), o.epochs.map((e) => e.valLoss), ...names.map((n) => o.epochs.map((e) => e.metrics[n] ?? null))],
+    })),
+  ];
+  const aligned = alignRuns(runs);
+  const loss: Series[] = [];
+  const metrics: Series[] = [];
+  aligned.series.forEach((values, r) => {
+    const overlay = r === 0 ? undefined : r - 1;
+    const suffix = overlay === undefined ? '' : ` · ${overlays[overlay]!.label}`;
+    const tag = overlay === undefined ? {} : { overlay };
+    loss.push({ label: `loss${suffix}`, key: 'loss', values: values[0]!, ...tag });
+    loss.push({ label: `val_loss${suffix}`, key: 'val_loss', values: values[1]!, ...tag });
+    names.forEach((n, m) => {
+      const v = values[2 + m]!;
+      // An overlay's metric that run never reported is left out rather than drawn as nothing.
+      if (overlay !== undefined && v.every((y) => y === null)) return;
+      metrics.push({ label: `${n}${suffix}`, key: n, values: v, ...tag });
+    });
+  });
+  // This run's series first, then each overlay's, in name order within each.
+  return { x: aligned.x, loss, metrics, points: own.x.length };
 }
 
 /** Batch losses on the same timeline, smoothed with an exponential moving average (as TensorBoard does). */
@@ -71,4 +179,29 @@ export function batchSeries(state: NonNullable<PanelState>, smoothing = 0.9): { 
     smooth.push(ema / debias);
   }
   return { x, raw, smooth };
+}
+
+/** A confusion matrix read for display: counts, row-normalised shares, per-class recall, accuracy. */
+export interface ConfusionView {
+  readonly classNames: readonly string[];
+  readonly counts: readonly (readonly number[])[];
+  /** counts[r][c] / sum of row r (0 for an empty row). */
+  readonly share: readonly (readonly number[])[];
+  readonly rowTotals: readonly number[];
+  /** The diagonal share per true class, null for a class with no samples. */
+  readonly recall: readonly (number | null)[];
+  readonly total: number;
+  readonly accuracy: number | null;
+}
+
+export function confusionView(classNames: readonly string[], confusion: readonly (readonly number[])[]): ConfusionView {
+  const n = Math.max(classNames.length, confusion.length, ...confusion.map((r) => r.length));
+  const names = Array.from({ length: n }, (_, i) => classNames[i] ?? String(i));
+  const counts = names.map((_, r) => names.map((__, c) => confusion[r]?.[c] ?? 0));
+  const rowTotals = counts.map((row) => row.reduce((a, b) => a + b, 0));
+  const share = counts.map((row, r) => row.map((v) => (rowTotals[r]! > 0 ? v / rowTotals[r]! : 0)));
+  const recall = counts.map((row, r) => (rowTotals[r]! > 0 ? row[r]! / rowTotals[r]! : null));
+  const total = rowTotals.reduce((a, b) => a + b, 0);
+  const correct = counts.reduce((a, row, r) => a + row[r]!, 0);
+  return { classNames: names, counts, share, rowTotals, recall, total, accuracy: total > 0 ? correct / total : null };
 }

@@ -1,0 +1,94 @@
+/**
+ * "Select Dataset": the embedded MNIST / Fashion-MNIST, or IDX / CSV files picked from disk. The
+ * choice is written into the graph's `training.dataset` as an ordinary (undoable) edit; paths are
+ * stored relative to the graph file when they are inside its workspace, so the graph stays portable.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { parseJsonText } from '../core/canonical';
+import { parseDataSpec } from '../data/spec';
+import { applyGraphEdits } from './graphEditor';
+
+/** How a picked file is written into the graph: relative to the graph's folder when that stays inside the workspace. */
+export function specPath(file: string, graphFile: string, workspaceRoot: string | undefined): string {
+  const relative = path.relative(path.dirname(graphFile), file);
+  const inside = workspaceRoot !== undefined && !path.relative(workspaceRoot, file).startsWith('..') && !path.isAbsolute(path.relative(workspaceRoot, file));
+  return (inside ? relative : file).split(path.sep).join('/');
+}
+
+/** The labels file that usually sits beside an images file: train-images-idx3-ubyte → train-labels-idx1-ubyte. */
+export function siblingLabels(imagesFile: string): string | undefined {
+  const base = path.basename(imagesFile);
+  if (!/images-idx3/i.test(base)) return undefined;
+  const candidate = path.join(path.dirname(imagesFile), base.replace(/images-idx3/i, (m) => (m[0] === 'I' ? 'LABELS-IDX1' : 'labels-idx1')));
+  return fs.existsSync(candidate) ? candidate : undefined;
+}
+
+/** IDX files start with two zero bytes, a type byte (0x08 = unsigned byte) and the number of dimensions. */
+function checkIdxHeader(file: string, dims: number): string | undefined {
+  if (/\.gz$/i.test(file)) return undefined; // checked when loaded (the header is compressed)
+  try {
+    const fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(4);
+    fs.readSync(fd, head, 0, 4, 0);
+    fs.closeSync(fd);
+    if (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08 || head[3] !== dims) {
+      return `${path.basename(file)} is not an IDX file of ${dims === 3 ? 'images (idx3-ubyte)' : 'labels (idx1-ubyte)'}: its first bytes are ${[...head].map((b) => b.toString(16).padStart(2, '0')).join(' ')}.`;
+    }
+  } catch (e) {
+    return `Cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return undefined;
+}
+
+export async function selectDataset(graph: vscode.Uri | undefined): Promise<void> {
+  if (!graph?.path.endsWith('.latent.json')) {
+    void vscode.window.showWarningMessage('Open a *.latent.json graph first: the dataset is part of the graph.');
+    return;
+  }
+  const document = await vscode.workspace.openTextDocument(graph);
+  const parsed = parseJsonText(document.getText());
+  const current =
+    parsed.ok && typeof parsed.value === 'object' && parsed.value !== null && 'training' in parsed.value && typeof parsed.value.training === 'object' && parsed.value.training !== null && 'dataset' in parsed.value.training
+      ? String(parsed.value.training.dataset)
+      : undefined;
+  const mark = (spec: string): string => (current?.toLowerCase() === spec ? ' (current)' : '');
+  const items = [
+    { label: 'MNIST', description: `10 000 handwritten digits, built in${mark('mnist')}`, value: 'mnist' },
+    { label: 'Fashion-MNIST', description: `70 000 clothing images in 10 classes, built in${mark('fashion-mnist')}`, value: 'fashion-mnist' },
+    { label: 'IDX files…', description: 'MNIST-style train-images-idx3-ubyte(.gz) and its labels file', value: 'idx' },
+    { label: 'CSV file…', description: 'Kaggle-style: a label column, then one column per pixel', value: 'csv' },
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: `Dataset for ${path.basename(graph.fsPath)}`, placeHolder: current ? `Now: ${current}` : 'Pick a dataset' });
+  if (!pick) return;
+  const root = vscode.workspace.getWorkspaceFolder(graph)?.uri.fsPath;
+  const defaultUri = vscode.Uri.file(path.dirname(graph.fsPath));
+  let spec = pick.value;
+  if (pick.value === 'idx') {
+    const images = await vscode.window.showOpenDialog({ title: 'IDX images file', openLabel: 'Use Images', defaultUri, filters: { 'IDX images': ['*ubyte', 'gz', 'idx3'], 'All files': ['*'] } });
+    const imagesFile = images?.[0]?.fsPath;
+    if (!imagesFile) return;
+    let labelsFile = siblingLabels(imagesFile);
+    if (!labelsFile) {
+      const labels = await vscode.window.showOpenDialog({ title: 'IDX labels file (cancel for none: autoencoders need no labels)', openLabel: 'Use Labels', defaultUri: vscode.Uri.file(path.dirname(imagesFile)) });
+      labelsFile = labels?.[0]?.fsPath;
+    }
+    const problem = checkIdxHeader(imagesFile, 3) ?? (labelsFile ? checkIdxHeader(labelsFile, 1) : undefined);
+    if (problem) {
+      void vscode.window.showErrorMessage(problem);
+      return;
+    }
+    spec = `idx:${specPath(imagesFile, graph.fsPath, root)}${labelsFile ? `,${specPath(labelsFile, graph.fsPath, root)}` : ''}`;
+  } else if (pick.value === 'csv') {
+    const files = await vscode.window.showOpenDialog({ title: 'CSV file', openLabel: 'Use CSV', defaultUri, filters: { CSV: ['csv'], 'All files': ['*'] } });
+    const file = files?.[0]?.fsPath;
+    if (!file) return;
+    spec = `csv:${specPath(file, graph.fsPath, root)}`;
+  }
+  // The same parser training uses: a spec written here always reads back.
+  parseDataSpec(spec, path.dirname(graph.fsPath));
+  const error = await applyGraphEdits(document, [{ kind: 'setTraining', path: ['dataset'], value: spec }]);
+  if (error) void vscode.window.showErrorMessage(`Could not set the dataset: ${error}`);
+  else void vscode.window.setStatusBarMessage(`Dataset of ${path.basename(graph.fsPath)}: ${spec}`, 5000);
+}

@@ -1,0 +1,185 @@
+/**
+ * Commands that act on a finished (or interrupted) run: Resume from Last Checkpoint, Evaluate on
+ * Test Set, Export Model, Compare Runs. Each takes a run from the Runs view, the training panel, or
+ * — from the palette — the newest suitable run of the active graph (with no graph in front: the
+ * panel's run, else a pick), and says why when there is none.
+ * The work happens in a worker process; the extension host only waits.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Overlay } from '../core/panelProtocol';
+import type { BackendPreference, Evaluation } from '../core/protocol';
+import { TrainingFailure, evaluateRun, exportRun } from '../train/client';
+import { type RunEntry, type Verdict, canResume, hasTrainedWeights, pickLatest, readRun } from '../train/runStore';
+import { readMetrics } from '../train/runFolder';
+import { workerEnv } from './backendCommands';
+import { type RunItem, pickRun, workspaceRuns } from './runsView';
+import type { TrainingController } from './training';
+import { type TrainingPanel, readRunStages } from './trainingPanel';
+
+/** What a run command was invoked on: a Runs view item, a run folder path, a graph URI, or nothing. */
+export type RunTarget = RunItem | vscode.Uri | string | undefined;
+
+function isRunItem(t: RunTarget): t is RunItem {
+  return typeof t === 'object' && t !== null && 'entry' in t;
+}
+
+/**
+ * The run a command acts on. An explicit run is checked; otherwise the newest run of the active
+ * graph that passes the check; otherwise (no graph open) a pick among all runs that pass.
+ */
+async function resolveRun(
+  target: RunTarget,
+  activeGraph: vscode.Uri | undefined,
+  panelRunDir: string | undefined,
+  check: (e: RunEntry) => Verdict,
+  placeHolder: string,
+): Promise<RunEntry | undefined> {
+  let entry: RunEntry | undefined;
+  if (isRunItem(target)) entry = target.entry;
+  else if (typeof target === 'string') entry = readRun(target);
+  if (entry) {
+    const verdict = check(entry);
+    if (verdict.ok) return entry;
+    void vscode.window.showWarningMessage(verdict.reason);
+    return undefined;
+  }
+  const graph = target instanceof vscode.Uri ? target : activeGraph;
+  if (graph?.path.endsWith('.latent.json')) {
+    const found = pickLatest(workspaceRuns(), graph.fsPath, check);
+    if ('entry' in found) return found.entry;
+    void vscode.window.showWarningMessage(found.reason);
+    return undefined;
+  }
+  // No graph in front (e.g. the training panel has focus): the run the panel shows, if it qualifies.
+  const shown = panelRunDir ? readRun(panelRunDir) : undefined;
+  if (shown && check(shown).ok) return shown;
+  return pickRun(placeHolder, check);
+}
+
+function backendSetting(): BackendPreference {
+  return vscode.workspace.getConfiguration('latentStudio').get<BackendPreference>('backend', 'auto');
+}
+
+const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+
+/** One line for notifications: `test loss 0.0923 · accuracy 97.1% (2000 samples)`. */
+export function summarizeEvaluation(e: Evaluation): string {
+  const metrics = Object.entries(e.metrics).map(([k, v]) => (k === 'accuracy' ? `accuracy ${pct(v)}` : `${k} ${v.toFixed(4)}`));
+  return [`${e.split} loss ${e.loss.toFixed(4)}`, ...metrics].join(' · ') + ` (${e.samples} samples)`;
+}
+
+/** The evaluation as text for the output channel, with the confusion matrix for classifiers. */
+export function evaluationReport(e: Evaluation): string {
+  const lines = [`Evaluation of ${e.runDir}`, `  ${e.dataset}, ${e.split} split: ${e.samples} samples, stage "${e.stage}", backend ${e.backend}`, `  ${e.lossName}: ${e.loss.toFixed(6)}`];
+  for (const [k, v] of Object.entries(e.metrics)) lines.push(`  ${k}: ${v.toFixed(6)}`);
+  const c = e.classifier;
+  if (c) {
+    const width = Math.max(5, ...c.classNames.map((n) => n.length), ...c.confusion.flat().map((n) => String(n).length)) + 1;
+    const cell = (s: string): string => s.slice(0, width - 1).padStart(width);
+    lines.push('  confusion matrix (rows: true class, columns: predicted)');
+    lines.push(`  ${cell('')}${c.classNames.map(cell).join('')}`);
+    c.confusion.forEach((row, i) => lines.push(`  ${cell(c.classNames[i] ?? String(i))}${row.map((n) => cell(String(n))).join('')}`));
+  }
+  return lines.join('\n');
+}
+
+export class RunCommands {
+  constructor(
+    private readonly training: TrainingController,
+    private readonly panel: TrainingPanel,
+    private readonly log: vscode.OutputChannel,
+    private readonly activeGraph: () => vscode.Uri | undefined,
+  ) {}
+
+  async resume(target: RunTarget): Promise<void> {
+    const entry = await resolveRun(target, this.activeGraph(), this.panel.currentRunDir(), canResume, 'Resume which run?');
+    if (!entry) return;
+    const graph = entry.graphFile && fs.existsSync(entry.graphFile) ? vscode.Uri.file(entry.graphFile) : vscode.Uri.file(path.join(entry.runDir, 'graph.latent.json'));
+    await this.training.train(graph, entry);
+  }
+
+  async evaluate(target: RunTarget): Promise<Evaluation | undefined> {
+    const entry = await resolveRun(target, this.activeGraph(), this.panel.currentRunDir(), hasTrainedWeights, 'Evaluate which run on its test set?');
+    if (!entry) return undefined;
+    try {
+      const evaluation = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Evaluating ${entry.status.graphName} on the test set…` },
+        () => evaluateRun({ runDir: entry.runDir, split: 'test', backend: backendSetting() }, { env: workerEnv() }),
+      );
+      this.log.appendLine(evaluationReport(evaluation));
+      this.panel.showEvaluation(entry.runDir, evaluation);
+      void vscode.window.showInformationMessage(`${entry.status.graphName}: ${summarizeEvaluation(evaluation)}.`, 'Show Output').then((choice) => {
+        if (choice) this.log.show(true);
+      });
+      return evaluation;
+    } catch (e) {
+      this.reportFailure('Evaluation', e);
+      return undefined;
+    }
+  }
+
+  async export(target: RunTarget): Promise<void> {
+    const entry = await resolveRun(target, this.activeGraph(), this.panel.currentRunDir(), hasTrainedWeights, 'Export the models of which run?');
+    if (!entry) return;
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Export Here',
+      title: `Export ${entry.status.graphName}: each model goes into its own sub-folder (model.json + weights.bin)`,
+      defaultUri: folder,
+    });
+    const outDir = picked?.[0]?.fsPath;
+    if (!outDir) return;
+    const run = (overwrite: boolean) =>
+      vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Exporting ${entry.status.graphName}…` }, () =>
+        exportRun({ runDir: entry.runDir, outDir, overwrite }, { env: workerEnv() }),
+      );
+    try {
+      let models;
+      try {
+        models = await run(false);
+      } catch (e) {
+        if (!(e instanceof TrainingFailure) || !/already exists/i.test(e.message)) throw e;
+        const answer = await vscode.window.showWarningMessage(`${e.message}\nReplace the existing model folders?`, { modal: true }, 'Replace');
+        if (answer !== 'Replace') return;
+        models = await run(true);
+      }
+      this.log.appendLine(`Exported ${entry.runDir} to ${outDir}:`);
+      for (const m of models) this.log.appendLine(`  ${m.name}: ${m.dir} (${m.params} parameters, ${JSON.stringify(m.inputShape)} → ${JSON.stringify(m.outputShape)})`);
+      const choice = await vscode.window.showInformationMessage(
+        `Exported ${models.map((m) => m.name).join(', ')} (tfjs layers format) to ${vscode.workspace.asRelativePath(outDir)}.`,
+        'Reveal',
+      );
+      if (choice) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(models[0]?.dir ?? outDir));
+    } catch (e) {
+      this.reportFailure('Export', e);
+    }
+  }
+
+  /** Draw another run's curves over the panel's run (or a picked one). */
+  async compare(target: RunTarget): Promise<void> {
+    const any = (): Verdict => ({ ok: true });
+    let base: RunEntry | undefined;
+    if (isRunItem(target)) base = target.entry;
+    else if (typeof target === 'string') base = readRun(target);
+    else {
+      const shown = this.panel.currentRunDir();
+      base = shown ? readRun(shown) : await pickRun('Compare: the first run', any);
+    }
+    if (!base) return;
+    const other = await pickRun(`Compare ${base.name} with which run?`, any, base.runDir);
+    if (!other) return;
+    const overlay: Overlay = { label: `${other.status.graphName} · ${other.name}`, runDir: other.runDir, stages: readRunStages(other.runDir), epochs: readMetrics(other.runDir) };
+    this.panel.showOverlays(base.runDir, [overlay]);
+  }
+
+  private reportFailure(what: string, e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof TrainingFailure && e.detail) this.log.appendLine(e.detail);
+    void vscode.window.showErrorMessage(`${what} failed: ${message}`);
+  }
+}
