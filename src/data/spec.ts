@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DatasetError, type DataSpec } from './types';
@@ -64,4 +65,36 @@ export function formatDataSpec(spec: DataSpec): string {
     case 'csv':
       return `csv:${spec.file}`;
   }
+}
+
+/** How a picked file is written into the graph: relative to the graph's folder when that stays inside the workspace. */
+export function specPath(file: string, graphFile: string, workspaceRoot: string | undefined): string {
+  const relative = path.relative(path.dirname(graphFile), file);
+  const inside = workspaceRoot !== undefined && !path.relative(workspaceRoot, file).startsWith('..') && !path.isAbsolute(path.relative(workspaceRoot, file));
+  return (inside ? relative : file).split(path.sep).join('/');
+}
+
+/** The labels file that usually sits beside an images file: train-images-idx3-ubyte → train-labels-idx1-ubyte. */
+export function siblingLabels(imagesFile: string): string | undefined {
+  const base = path.basename(imagesFile);
+  if (!/images-idx3/i.test(base)) return undefined;
+  const candidate = path.join(path.dirname(imagesFile), base.replace(/images-idx3/i, (m) => (m[0] === 'I' ? 'LABELS-IDX1' : 'labels-idx1')));
+  return fs.existsSync(candidate) ? candidate : undefined;
+}
+
+/** IDX files start with two zero bytes, a type byte (0x08 = unsigned byte) and the number of dimensions. */
+export function checkIdxHeader(file: string, dims: number): string | undefined {
+  if (/\.gz$/i.test(file)) return undefined; // checked when loaded (the header is compressed)
+  try {
+    const fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(4);
+    fs.readSync(fd, head, 0, 4, 0);
+    fs.closeSync(fd);
+    if (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08 || head[3] !== dims) {
+      return `${path.basename(file)} is not an IDX file of ${dims === 3 ? 'images (idx3-ubyte)' : 'labels (idx1-ubyte)'}: its first bytes are ${[...head].map((b) => b.toString(16).padStart(2, '0')).join(' ')}.`;
+    }
+  } catch (e) {
+    return `Cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return undefined;
 }
