@@ -270,6 +270,43 @@ function conv2DBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   return dx;
 }
 
+/**
+ * Upstream: tfjs-backend-wasm 4.22 BatchMatMul / _FusedMatMul run XNNPACK's fully-connected GEMM
+ * only when neither operand is transposed (and both batch sizes are 1); with transposeA or
+ * transposeB they fall back to a scalar triple loop (~1-2 GFLOP/s). Every matmul in a dense
+ * layer's backward pass is transposed (dX = dY·Wᵀ, dW = Xᵀ·dY), so they were ~75% of a dense
+ * autoencoder's training step. This version transposes the transposed operand(s) with the backend's
+ * Transpose kernel (a copy, O(size)) and runs the untransposed GEMM on XNNPACK.
+ */
+function matMulWasm(kernelName: 'BatchMatMul' | '_FusedMatMul'): (args: KernelArgs) => tf.TensorInfo {
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+    const batchOf = (t: tf.TensorInfo): number => t.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+    if ((attrs.transposeA !== true && attrs.transposeB !== true) || batchOf(a) !== 1 || batchOf(b) !== 1 || a.dtype !== 'float32' || b.dtype !== 'float32') {
+      return upstreamKernel(kernelName, 'wasm', args);
+    }
+    const backend = args.backend as WasmBackendLike;
+    const swapLast = (t: tf.TensorInfo): tf.TensorInfo => {
+      const r = t.shape.length;
+      const perm = [...Array(r).keys()];
+      perm[r - 2] = r - 1;
+      perm[r - 1] = r - 2;
+      return wasmKernel('Transpose')({ inputs: { x: t }, backend: backend as unknown as tf.KernelBackend, attrs: { perm } }) as tf.TensorInfo;
+    };
+    const temps: tf.TensorInfo[] = [];
+    try {
+      const at = attrs.transposeA === true ? swapLast(a) : a;
+      if (at !== a) temps.push(at);
+      const bt = attrs.transposeB === true ? swapLast(b) : b;
+      if (bt !== b) temps.push(bt);
+      return upstreamKernel(kernelName, 'wasm', { ...args, inputs: { ...args.inputs, a: at, b: bt }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+}
+
 /** The kernels ours replaced, for the shapes ours leave to them. */
 const upstreamKernels = new Map<string, tf.KernelConfig>();
 const upstreamSetUp = new Set<string>();
@@ -312,6 +349,8 @@ export const KERNEL_FIXES: readonly Fix[] = [
   fix('wasm', 'Conv2DBackpropFilter', conv2DBackpropFilterWasm, 'missing: Conv2D / Conv2DTranspose weights have no gradient'),
   fix('wasm', 'MaxPoolGrad', maxPoolGradWasm, 'running max starts at the smallest positive float: wrong gradient for windows with no positive value'),
   fix('wasm', 'Conv2DBackpropInput', conv2DBackpropInputWasm, 'correct but a scalar C++ loop: the slowest kernel of a conv training step'),
+  fix('wasm', 'BatchMatMul', matMulWasm('BatchMatMul'), 'correct but a scalar loop whenever an operand is transposed (every backward matmul)'),
+  fix('wasm', '_FusedMatMul', matMulWasm('_FusedMatMul'), 'correct but a scalar loop whenever an operand is transposed'),
 ];
 
 /** A backend whose own kernels are registered (for wasm: its package has been imported). */

@@ -9,26 +9,45 @@ import type { ClassifierPreview } from '../core/protocol';
 import type { Shape } from '../core/shape';
 import { batchToFloat, oneHot } from '../data/index';
 import type { ImageDataset } from '../data/types';
+import { constant } from './constants';
 import { TrainingError } from './errors';
 import { type GridCell, imageStrip, reconstructionGrid } from './png';
 
 export const PREVIEW_COUNT = 10;
 export const EVAL_BATCH = 512;
 
+/** Keras' epsilon (tf.keras.backend.epsilon()), which its cross-entropies clip to. */
+const EPSILON = 1e-7;
+
+/**
+ * The stage losses, as Keras and tfjs-layers compute them, but with their constants taken from the
+ * device (constants.ts) rather than uploaded on every call; test/train/optimizers.test.ts checks
+ * they equal tf.metrics' values.
+ */
 export function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
+  const one = constant(1);
   switch (name) {
-    case 'binaryCrossentropy':
-      return tf.mean(tf.metrics.binaryCrossentropy(yTrue, yPred));
+    case 'binaryCrossentropy': {
+      // tfjs-layers: logits = log(p / (1 - p)) of p clipped to [eps, 1 - eps], then the stable
+      // sigmoid cross-entropy max(x, 0) - x z + log(1 + exp(-|x|)), averaged over the last axis.
+      const p = tf.clipByValue(yPred, EPSILON, 1 - EPSILON);
+      const logits = tf.log(tf.div(p, tf.sub(one, p)));
+      const perValue = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, yTrue)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+      return tf.mean(tf.mean(perValue, -1));
+    }
     case 'meanSquaredError':
       return tf.mean(tf.squaredDifference(yTrue, yPred));
-    case 'categoricalCrossentropy':
-      return tf.mean(tf.metrics.categoricalCrossentropy(yTrue, yPred));
+    case 'categoricalCrossentropy': {
+      const last = yPred.shape.length - 1;
+      const p = tf.clipByValue(tf.div(yPred, tf.sum(yPred, last, true)), EPSILON, 1 - EPSILON);
+      return tf.mean(tf.neg(tf.sum(tf.mul(tf.cast(yTrue, 'float32'), tf.log(p)), last)));
+    }
   }
 }
 
 /** Per-batch sum of a metric (so epoch means weigh a short last batch correctly). */
 export function metricSum(name: MetricName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  const n = yTrue.shape[0]!;
+  const n = constant(yTrue.shape[0]!);
   switch (name) {
     case 'accuracy':
       return tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32'));

@@ -11,7 +11,6 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import type { OptimizerName } from '../core/format';
 import { formatProblem } from '../core/problems';
 import type { EpochRecord, FromWorker, ResolvedTrainRequest } from '../core/protocol';
 import { type Shape, formatShape, shapeSize } from '../core/shape';
@@ -28,11 +27,14 @@ import { TrainingError } from './errors';
 import { applyKernelFixes } from './kernelFixes';
 import { kernelNeeds } from './kernels';
 import { saveModel } from './modelFiles';
+import { makeOptimizer } from './optimizers';
 import { openRunToResume } from './savedRun';
+import { constant } from './constants';
 import { Feeder, PREVIEW_COUNT, type Score, classifierPreview, lossFn, metricSum, reconstructionPreview, scoreSplit } from './scoring';
 import { RUN_FILES, type RunStatus, appendMetrics, createRunDir, sha256, trimMetrics, writeFileAtomic, writeStatus } from './runFolder';
 
 export { TrainingError } from './errors';
+export { makeOptimizer } from './optimizers';
 
 export interface CancelToken {
   readonly cancelled: boolean;
@@ -47,19 +49,6 @@ export interface TrainingResult {
 }
 
 type Send = (message: FromWorker) => void;
-
-export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
-  switch (name) {
-    case 'adadelta':
-      return tf.train.adadelta(learningRate, 0.95, 1e-7);
-    case 'adam':
-      return tf.train.adam(learningRate, 0.9, 0.999, 1e-7);
-    case 'rmsprop':
-      return tf.train.rmsprop(learningRate, 0.9, 0, 1e-7);
-    case 'sgd':
-      return tf.train.sgd(learningRate);
-  }
-}
 
 const camel = (prefix: string, name: string): string => `${prefix}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 
@@ -332,7 +321,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
                 metricValues = stage.metrics.map((m) => tf.keep(metricSum(m, ys, pred)));
                 return lossFn(stage.loss, ys, pred);
               }, true, trainable)!;
-              const nextLoss = tf.add(lossSum, tf.mul(loss, n)) as tf.Scalar;
+              const nextLoss = tf.add(lossSum, tf.mul(loss, constant(n))) as tf.Scalar;
               const nextMetrics = mSums.map((s, i) => tf.add(s, metricValues[i]!) as tf.Scalar);
               tf.dispose(metricValues);
               return { loss, nextLoss, nextMetrics };
