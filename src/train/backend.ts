@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
 import { runtimeRequire } from '../data/runtimeRequire';
+import { selfCheck } from './selfCheck';
 import { applyKernelFixes, isKernelFixed } from './kernelFixes';
 
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'webgpu' | 'wasm' | 'cpu';
@@ -220,6 +221,13 @@ async function evaluate(name: BackendName, needs: readonly KernelNeed[], log: (l
   // Every kernel problem at once, so one run tells the user all that stands in the way.
   const problems = [missingKernels(TF_BACKEND[name], needs), knownDefect(name, loaded.version, needs)].filter((p) => p !== null);
   if (problems.length > 0) return { ok: false, reason: problems.join('; ') };
+  // cpu is the reference; every other backend proves one training step right before it trains.
+  if (name !== 'cpu') {
+    const started = performance.now();
+    const wrong = await selfCheck(TF_BACKEND[name]);
+    if (wrong !== null) return { ok: false, reason: wrong };
+    log(`${name}: self-check passed (${Math.round(performance.now() - started)} ms)`);
+  }
   return { ok: true, detail: loaded.detail };
 }
 

@@ -168,6 +168,21 @@ describe('selectBackend, one fresh process per scenario', { concurrency: true },
         const tf = require('@tensorflow/tfjs-core');
         const { MathBackendCPU } = require('@tensorflow/tfjs-backend-cpu');
         for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'tensorflow' });
+        // Native TensorFlow's UpSampling2D gradient is right; cpu's upstream one is not (batch > 1),
+        // and the backend self-check would rightly refuse a stand-in that copied it.
+        tf.unregisterKernel('ResizeNearestNeighborGrad', 'tensorflow');
+        tf.registerKernel({ kernelName: 'ResizeNearestNeighborGrad', backendName: 'tensorflow', kernelFunc: ({ inputs, backend }) => {
+          const [n, h, w, c] = inputs.images.shape;
+          const [, yh, yw] = inputs.dy.shape;
+          const dy = backend.data.get(inputs.dy.dataId).values;
+          const out = new Float32Array(n * h * w * c);
+          for (let b = 0; b < n; b++) for (let r = 0; r < yh; r++) for (let q = 0; q < yw; q++) for (let d = 0; d < c; d++) {
+            const sr = Math.min(h - 1, Math.floor((r * h) / yh));
+            const sq = Math.min(w - 1, Math.floor((q * w) / yw));
+            out[((b * h + sr) * w + sq) * c + d] += dy[((b * yh + r) * yw + q) * c + d];
+          }
+          return backend.makeTensorInfo(inputs.images.shape, 'float32', out);
+        } });
         if (!tf.registerBackend('tensorflow', () => new MathBackendCPU(), 3)) throw new Error('tensorflow already registered');
         if (!tf.setBackend('tensorflow')) throw new Error('Could not initialize TensorFlow backend.');
       `);
