@@ -54,7 +54,11 @@ module.exports = (_env, argv) => {
         new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true, test: /cli\.js$/ }),
         // The wasm backend loads its binaries from disk next to the bundle.
         new CopyPlugin({
-          patterns: [{ from: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm', to: 'wasm/[name][ext]' }],
+          patterns: [
+            { from: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm', to: 'wasm/[name][ext]' },
+            // The threaded build's Emscripten glue, which src/train/kernels/wasmThreads.ts starts itself.
+            { from: 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd{.js,.worker.js}', to: 'wasm/[name][ext]' },
+          ],
         }),
       ],
     },

@@ -61,7 +61,23 @@ def conv_autoencoder():
     return model, opt, nn.MSELoss()
 
 
+BLAS = None
 BUILD = {"dense-autoencoder": dense_autoencoder, "fashion-conv-autoencoder": conv_autoencoder}
+
+
+def blas_in_use():
+    """The BLAS library this process loaded (Debian's torch takes whatever libblas.so.3 resolves to)."""
+    torch.rand(64, 64) @ torch.rand(64, 64)  # make sure the BLAS is loaded
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if ".so" in line}
+    except OSError:
+        return None
+    names = sorted({os.path.basename(os.path.realpath(p)) for p in paths if any(k in os.path.basename(p).lower() for k in ("blas", "mkl_rt", "mkl_core", "blis"))})
+    if not names:
+        return None
+    kind = "OpenBLAS" if any("openblas" in n for n in names) else "MKL" if any("mkl" in n for n in names) else "BLIS" if any("blis" in n for n in names) else "reference BLAS" if any(n.startswith("libblas") for n in names) else "?"
+    return f"{kind} ({', '.join(names)})"
 
 
 def bench(name, device, warmup, steps, samples):
@@ -114,6 +130,7 @@ def bench(name, device, warmup, steps, samples):
         "seconds": round(seconds, 3),
         "loss": round(mean_loss, 5),
         "torchVersion": torch.__version__,
+        "blas": BLAS,
         "data": "random float32",
     }
 
@@ -130,6 +147,8 @@ def main():
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
+    global BLAS
+    BLAS = blas_in_use()
     devices = []
     if args.device in ("cpu", "auto"):
         devices.append(torch.device("cpu"))

@@ -24,6 +24,10 @@ interface Measured {
   samplesPerSec: number[];
   latencyMs: number[];
   messages: number;
+  /** The backend the worker picked (the request may say auto). */
+  backend?: string;
+  /** Samples per epoch the worker actually trains (limitSamples capped by the training split). */
+  trainSamples?: number;
 }
 
 async function trainOnce(withPanel: boolean, backend: BackendPreference, epochs: number, limitSamples: number): Promise<Measured> {
@@ -41,6 +45,10 @@ async function trainOnce(withPanel: boolean, backend: BackendPreference, epochs:
     }
   };
   const onMessage = (m: FromWorker): void => {
+    if (m.type === 'started') {
+      out.backend = m.backend.name;
+      out.trainSamples = m.dataset.train;
+    }
     if (!withPanel) {
       if (m.type === 'epoch' && m.record.epoch > 0) out.samplesPerSec.push(m.record.samplesPerSec);
       return;
@@ -106,8 +114,9 @@ export async function benchStreaming(opts: { backend?: BackendPreference; rounds
     bench: 'panel-streaming',
     model: 'dense-autoencoder',
     backend,
+    tfjsBackend: [...withPanel, ...without].find((m) => m.backend)?.backend,
     epochs: epochs * rounds,
-    samplesPerEpoch: limitSamples,
+    samplesPerEpoch: withPanel[0]?.trainSamples ?? limitSamples,
     samplesPerSecWithoutPanel: Math.round(sWithout),
     samplesPerSecWithPanel: Math.round(sWith),
     overheadPct: Math.round(((sWithout - sWith) / sWithout) * 1000) / 10,

@@ -1,7 +1,7 @@
 /**
- * `latent-studio` command line: summary, validate, train (and resume), evaluate and export, headless. Training runs in the same
- * worker process the extension uses. Commander parses arguments (zero dependencies, well kept);
- * cli-progress draws the bar on terminals.
+ * `latent-studio` command line: summary, validate, train (and resume), evaluate, export and generate,
+ * headless. Training runs in the same worker process the extension uses. Commander parses arguments
+ * (zero dependencies, well kept); cli-progress draws the bar on terminals.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +12,7 @@ import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
 import { BACKEND_NAMES, type BackendPreference, type EpochRecord, type Evaluation, type FromWorker } from '../core/protocol';
 import { formatSummaryTable, summarize } from '../core/summary';
-import { TrainingFailure, TrainingSession, evaluateRun, exportRun } from '../train/client';
+import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../train/client';
 import { RUN_FILES } from '../train/runFolder';
 
 /** A failure to report as one line (the user's input was wrong), not as a crash. */
@@ -246,6 +246,42 @@ async function exportCommand(o: { run: string; out: string; overwrite?: boolean;
   }
 }
 
+interface GenerateOptions {
+  run: string;
+  out?: string;
+  count?: number;
+  seed?: number;
+  json?: boolean;
+}
+
+/** `--out x.png`: the grid there, and a 2-D code's manifold beside it as x-manifold.png. */
+function manifoldPathFor(out: string): string {
+  const ext = path.extname(out);
+  return `${out.slice(0, out.length - ext.length)}-manifold${ext || '.png'}`;
+}
+
+async function generateCommand(o: GenerateOptions): Promise<void> {
+  try {
+    const g = await generateRun({ runDir: path.resolve(o.run), count: o.count, seed: o.seed });
+    let file = g.file;
+    let manifoldFile = g.manifoldFile;
+    if (o.out !== undefined) {
+      file = path.resolve(o.out);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.copyFileSync(g.file, file);
+      if (g.manifoldFile) fs.copyFileSync(g.manifoldFile, (manifoldFile = manifoldPathFor(file)));
+    }
+    if (o.json) out(JSON.stringify({ runDir: g.runDir, latentSize: g.latentSize, count: g.count, seed: g.seed, file, ...(manifoldFile ? { manifoldFile } : {}) }));
+    else {
+      out(`${g.count} images decoded from random ${g.latentSize}-number codes (seed ${g.seed}): ${file}`);
+      if (manifoldFile) out(`the 2-D code's manifold: ${manifoldFile}`);
+    }
+  } catch (e) {
+    if (e instanceof TrainingFailure) throw new CliError(e.message, e.detail);
+    throw e;
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -317,6 +353,24 @@ export function buildProgram(): Command {
     .option('--overwrite', 'replace model folders that already exist')
     .option('--json', 'print {models: [{name, dir, params, inputShape, outputShape}]}')
     .action((o: { run: string; out: string; overwrite?: boolean; json?: boolean }) => exportCommand(o));
+
+  program
+    .command('generate')
+    .description("Decode random codes with a variational autoencoder run's decoder: generated.png (and manifold.png for a 2-D code) in the run folder.")
+    .requiredOption('--run <dir>', 'a run folder of a graph with a variational Bottleneck')
+    .option('--out <png>', 'also copy the grid here (a 2-D code\'s manifold goes beside it as <name>-manifold.png)')
+    .option('--count <n>', 'how many random codes to decode (default 100, at most 400)', (v: string) => {
+      const n = positiveInt('--count')(v);
+      if (n > 400) throw new InvalidArgumentError('--count must be at most 400.');
+      return n;
+    })
+    .option('--seed <n>', "seed of the random codes (default: the graph's seed)", (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('--seed must be a whole number of at least 0.');
+      return n;
+    })
+    .option('--json', 'print {runDir, latentSize, count, seed, file, manifoldFile?}')
+    .action((o: GenerateOptions) => generateCommand(o));
   return program;
 }
 

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { AnalyzedNode, GraphAnalysis, ModelPlan } from '../core/analyze';
 import type { Activation } from '../core/format';
 import type { LayerSpec } from '../core/layers';
+import { shapeSize } from '../core/shape';
+import { MaskingNoise, Sampling } from './customLayers';
 
 type SymbolicTensor = tf.SymbolicTensor;
 type Layer = tf.layers.Layer;
@@ -42,7 +44,12 @@ function initializers(seed: number): { kernelInitializer: Initializer; biasIniti
   return { kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: tf.initializers.zeros() };
 }
 
-function makeLayers(spec: LayerSpec, name: string, trainable: boolean, seed: number): Layer[] {
+interface MakeContext {
+  /** Values per sample of the graph's Input: the scale of a reconstruction loss (see customLayers.ts). */
+  readonly valuesPerSample: number;
+}
+
+function makeLayers(spec: LayerSpec, name: string, trainable: boolean, seed: number, ctx: MakeContext): Layer[] {
   const base = { name, trainable };
   const leaky = (a: Activation): Layer[] => (a === 'leakyRelu' ? [tf.layers.leakyReLU({ alpha: 0.2, name: `${name}.leaky` })] : []);
   switch (spec.kind) {
@@ -78,6 +85,10 @@ function makeLayers(spec: LayerSpec, name: string, trainable: boolean, seed: num
       return [tf.layers.batchNormalization({ ...base, momentum: spec.momentum, epsilon: spec.epsilon })];
     case 'gaussianNoise':
       return [tf.layers.gaussianNoise({ ...base, stddev: spec.stddev })];
+    case 'maskingNoise':
+      return [new MaskingNoise({ ...base, rate: spec.rate })];
+    case 'sampling':
+      return [new Sampling({ ...base, klWeight: spec.klWeight, valuesPerSample: ctx.valuesPerSample })];
     case 'activation':
       return spec.activation === 'leakyRelu'
         ? [tf.layers.leakyReLU({ ...base, alpha: 0.2 })]
@@ -89,18 +100,30 @@ function makeLayers(spec: LayerSpec, name: string, trainable: boolean, seed: num
 export function compileGraph(analysis: GraphAnalysis, opts: { seed?: number } = {}): CompiledGraph {
   if (!analysis.ok || !analysis.inputId) throw new CompileError('The graph has errors; fix them before compiling.');
   const seed = opts.seed ?? analysis.document?.training.seed ?? 0;
+  const inputNode = analysis.nodes.get(analysis.inputId)!;
+  const ctx: MakeContext = { valuesPerSample: shapeSize(inputNode.outputShape!) };
   const layersByNode = new Map<string, Layer[]>();
+  /** Per node, the tfjs layers of each analyzed layer (a leaky ReLU dense makes two). */
+  const groupsByNode = new Map<string, Layer[][]>();
   let layerIndex = 0;
   for (const id of analysis.order) {
     const node = analysis.nodes.get(id)!;
-    const layers = node.layers.flatMap((l) => makeLayers(l.spec, l.name, node.trainable, seed * 1000 + layerIndex++));
-    layersByNode.set(id, layers);
+    const groups = node.layers.map((l) => makeLayers(l.spec, l.name, node.trainable, seed * 1000 + layerIndex++, ctx));
+    groupsByNode.set(id, groups);
+    layersByNode.set(id, groups.flat());
   }
 
-  const apply = (node: AnalyzedNode, x: SymbolicTensor): SymbolicTensor =>
-    (layersByNode.get(node.id) ?? []).reduce((t, layer) => layer.apply(t) as SymbolicTensor, x);
+  /** A node's layers applied to `x`: a chain, except where a layer names its inputs (a variational Bottleneck). */
+  const apply = (node: AnalyzedNode, x: SymbolicTensor): SymbolicTensor => {
+    const outs: SymbolicTensor[] = [];
+    (groupsByNode.get(node.id) ?? []).forEach((group, i) => {
+      const ins = (node.layers[i]!.from ?? [i - 1]).map((j) => (j < 0 ? x : outs[j]!));
+      const first = group[0]!.apply(ins.length === 1 ? ins[0]! : ins) as SymbolicTensor;
+      outs.push(group.slice(1).reduce((t, layer) => layer.apply(t) as SymbolicTensor, first));
+    });
+    return outs.at(-1) ?? x;
+  };
 
-  const inputNode = analysis.nodes.get(analysis.inputId)!;
   const input = tf.input({ shape: [...inputNode.outputShape!], name: inputNode.id });
   const outputs = new Map<string, SymbolicTensor>([[inputNode.id, input]]);
   for (const id of analysis.order) {

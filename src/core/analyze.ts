@@ -30,6 +30,11 @@ export interface AnalyzedLayer {
   readonly params: number;
   readonly trainableParams: number;
   readonly nonTrainableParams: number;
+  /**
+   * Indices (into the node's layers) of the layers feeding this one, -1 for the node's input; absent
+   * for the next link of a chain (the previous layer, or the node's input for the first layer).
+   */
+  readonly from?: readonly number[];
 }
 
 export interface AnalyzedNode {
@@ -335,23 +340,35 @@ export function analyzeGraph(raw: unknown, opts: { numClasses?: number } = {}): 
       problems.error(expansion.message, ['nodes', w.index, 'params', ...(expansion.path ?? [])], id);
       continue;
     }
-    let shape: Shape | undefined = expansion.outputShape ?? inputShape;
+    const blockInput: Shape | undefined = expansion.outputShape ?? inputShape;
+    let shape: Shape | undefined = blockInput;
     const many = expansion.layers.length > 1;
     for (const [i, spec] of expansion.layers.entries()) {
-      const result = layerOutput(spec, shape!);
+      const link = expansion.links?.[i];
+      const where = `${w.type} "${id}"${many ? ` (layer ${i + 1}, ${KERAS_CLASS[spec.kind]})` : ''}`;
+      // Inputs of the layer: the previous one in a chain, or those its link names (-1: the block's input).
+      const ins = (link?.from ?? [i - 1]).map((j) => (j < 0 ? blockInput : entry.layers[j]?.outputShape));
+      const first = ins[0];
+      if (!first || ins.some((s) => !s || !sameShape(s, first))) {
+        problems.error(`${where}: its inputs ${ins.map((s) => (s ? formatShape(s) : '?')).join(' and ')} must have one shape.`, ['nodes', w.index, 'params'], id);
+        shape = undefined;
+        break;
+      }
+      const result = layerOutput(spec, first);
       if (!result.ok) {
-        problems.error(`${w.type} "${id}"${many ? ` (layer ${i + 1}, ${KERAS_CLASS[spec.kind]})` : ''}: ${result.message}`, ['nodes', w.index, 'params'], id);
+        problems.error(`${where}: ${result.message}`, ['nodes', w.index, 'params'], id);
         shape = undefined;
         break;
       }
       entry.layers.push({
-        name: many ? `${id}.${i}` : id,
+        name: link?.name !== undefined ? `${id}.${link.name}` : many ? `${id}.${i}` : id,
         spec,
         className: KERAS_CLASS[spec.kind],
         outputShape: result.shape,
         params: result.trainableParams + result.nonTrainableParams,
         trainableParams: w.trainable ? result.trainableParams : 0,
         nonTrainableParams: result.nonTrainableParams + (w.trainable ? 0 : result.trainableParams),
+        ...(link?.from ? { from: link.from } : {}),
       });
       shape = result.shape;
     }
@@ -600,4 +617,18 @@ function checkTraining(
     }
     checkStage({ ...stage, loss: stage.loss ?? training.loss, metrics: stage.metrics ?? training.metrics }, path, what);
   }
+}
+
+/** Block types that corrupt their input while training only. */
+export const NOISE_BLOCKS: ReadonlySet<string> = new Set(['Noise', 'GaussianNoise']);
+
+/** Whether the graph corrupts its input while training (a Noise or GaussianNoise block right after the Input): a denoising autoencoder. */
+export function isDenoising(analysis: GraphAnalysis): boolean {
+  const input = analysis.inputId ? analysis.nodes.get(analysis.inputId) : undefined;
+  return (input?.outputs ?? []).some((id) => NOISE_BLOCKS.has(analysis.nodes.get(id)?.type ?? ''));
+}
+
+/** The variational Bottleneck a model's code comes from (the first, in dependency order), if any. */
+export function variationalBottleneck(analysis: GraphAnalysis): AnalyzedNode | undefined {
+  return analysis.order.map((id) => analysis.nodes.get(id)!).find((n) => n.type === 'Bottleneck' && n.params?.variational === true);
 }

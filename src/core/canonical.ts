@@ -15,9 +15,9 @@ const STAGE_KEYS = [
 ];
 /** Parameter keys in reading order: what a block is first, then how it behaves. */
 const PARAM_KEYS = [
-  'kind', 'target', 'shape', 'units', 'filters', 'latentSize', 'classes', 'hidden', 'kernelSize', 'strides', 'padding',
-  'activation', 'pool', 'poolPadding', 'upsample', 'poolSize', 'size', 'targetShape', 'rate', 'stddev', 'momentum',
-  'epsilon', 'useBias', 'batchNorm', 'dropout', 'validation', 'test', 'x', 'y', 'stages',
+  'kind', 'mode', 'target', 'shape', 'units', 'filters', 'latentSize', 'variational', 'classes', 'hidden', 'kernelSize',
+  'strides', 'padding', 'activation', 'pool', 'poolPadding', 'upsample', 'poolSize', 'size', 'targetShape', 'rate',
+  'stddev', 'klWeight', 'momentum', 'epsilon', 'useBias', 'batchNorm', 'dropout', 'validation', 'test', 'x', 'y', 'stages',
 ];
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -67,8 +67,29 @@ export interface ExpandContext {
   readonly input: Shape | undefined;
 }
 
+/**
+ * How one expanded layer is wired inside its block, when it is not simply the next link of a chain
+ * (a variational Bottleneck's z_mean and z_log_var both read the block's input; its sampling layer
+ * reads both of them).
+ */
+export interface LayerLink {
+  /** Name suffix: the layer is called `<node id>.<name>` (default `<node id>.<index>`, or the node id for a lone layer). */
+  readonly name?: string;
+  /**
+   * Indices (into the block's layers) of the layers whose outputs feed this one, in order; -1 is
+   * the block's input. Default: the previous layer (the block's input for the first).
+   */
+  readonly from?: readonly number[];
+}
+
 export type Expansion =
-  | { readonly ok: true; readonly layers: readonly LayerSpec[]; readonly outputShape?: Shape }
+  | {
+      readonly ok: true;
+      readonly layers: readonly LayerSpec[];
+      readonly outputShape?: Shape;
+      /** Per layer, its name and inputs when it is not the next link of a chain (parallel to `layers`). The block's output is its last layer's. */
+      readonly links?: readonly LayerLink[];
+    }
   | { readonly ok: false; readonly message: string; readonly path?: readonly (string | number)[] };
 
 export interface BlockDefinition<S extends z.ZodType = z.ZodType> {
@@ -81,6 +102,8 @@ export interface BlockDefinition<S extends z.ZodType = z.ZodType> {
   readonly example: z.input<S>;
   /** 0 for Input; every other block takes exactly one tensor. */
   readonly inputs: 0 | 1;
+  /** Parameters that do not apply given the others (e.g. a Noise block's rate in Gaussian mode): editors hide them. */
+  inapplicable?(params: Readonly<Record<string, unknown>>): readonly string[];
   expand(params: z.output<S>, ctx: ExpandContext): Expansion;
 }
 
@@ -298,6 +321,29 @@ const GaussianNoiseBlock = define({
   expand: (p) => done([{ kind: 'gaussianNoise', stddev: p.stddev }]),
 });
 
+export const NOISE_MODES = ['gaussian', 'masking'] as const;
+
+const NoiseBlock = define({
+  type: 'Noise',
+  category: 'Autoencoder blocks',
+  summary:
+    'Corrupts its input while training only, for a denoising autoencoder: Gaussian noise, or masking (zeroes a fraction of the values). The loss still compares with the clean input.',
+  params: z
+    .object({
+      mode: z
+        .enum(NOISE_MODES)
+        .default('gaussian')
+        .describe('"gaussian" adds N(0, stddev²) noise to every value; "masking" sets each value to 0 with probability rate.'),
+      stddev: z.number().min(0).max(10).default(0.5).describe('Standard deviation of the Gaussian noise (mode "gaussian").'),
+      rate: rate.default(0.3).describe('Fraction of values set to 0, not rescaled (mode "masking").'),
+    })
+    .strict(),
+  example: { mode: 'gaussian', stddev: 0.5 },
+  inputs: 1,
+  inapplicable: (p) => (p.mode === 'masking' ? ['stddev'] : ['rate']),
+  expand: (p) => done([p.mode === 'gaussian' ? { kind: 'gaussianNoise', stddev: p.stddev } : { kind: 'maskingNoise', rate: p.rate }]),
+});
+
 const ActivationBlock = define({
   type: 'Activation',
   category: 'Layers',
@@ -328,19 +374,47 @@ const EncoderBlock = define({
 const BottleneckBlock = define({
   type: 'Bottleneck',
   category: 'Autoencoder blocks',
-  summary: 'The latent code. With a latent size it is a dense layer; without, it marks the incoming feature maps as the code.',
+  summary:
+    'The latent code. With a latent size it is a dense layer; without, it marks the incoming feature maps as the code. Variational: a VAE code sampled from a learned mean and log-variance.',
   params: z
     .object({
       latentSize: dim.optional().describe('Width of the code; leave out to use the incoming tensor as the code.'),
-      activation: activation.default('relu'),
+      activation: activation.default('relu').describe('Activation of the code layer (not used when variational: z_mean and z_log_var are linear).'),
+      variational: z
+        .boolean()
+        .default(false)
+        .describe(
+          'A variational autoencoder\'s code: Dense z_mean and z_log_var, z = z_mean + exp(z_log_var / 2) * eps sampled while training (z_mean otherwise), and the KL divergence from N(0, 1) added to the loss.',
+        ),
+      klWeight: z
+        .number()
+        .min(0)
+        .max(1000)
+        .default(1)
+        .describe('Weight of the KL term of a variational code (1: the standard VAE loss, 0: none).'),
     })
     .strict(),
   example: { latentSize: 32, activation: 'relu' },
   inputs: 1,
-  expand: (p, ctx) =>
-    p.latentSize === undefined
+  inapplicable: (p) => (p.variational === true ? ['activation'] : ['klWeight']),
+  expand: (p, ctx) => {
+    if (p.variational) {
+      if (p.latentSize === undefined) {
+        return { ok: false, path: ['latentSize'], message: 'A variational Bottleneck needs a latentSize: the width of z_mean, z_log_var and the sampled code z.' };
+      }
+      const flat = flattenIfImage(ctx.input);
+      const mean = flat.length; // index of z_mean; the layer before it (or the block input, -1) feeds both branches
+      const code = { kind: 'dense', units: p.latentSize, activation: 'linear', useBias: true } as const;
+      return {
+        ok: true,
+        layers: [...flat, code, code, { kind: 'sampling', klWeight: p.klWeight }],
+        links: [...flat.map(() => ({ name: 'flatten' })), { name: 'z_mean' }, { name: 'z_log_var', from: [mean - 1] }, { name: 'z', from: [mean, mean + 1] }],
+      };
+    }
+    return p.latentSize === undefined
       ? done([])
-      : done([...flattenIfImage(ctx.input), { kind: 'dense', units: p.latentSize, activation: p.activation, useBias: true }]),
+      : done([...flattenIfImage(ctx.input), { kind: 'dense', units: p.latentSize, activation: p.activation, useBias: true }]);
+  },
 });
 
 const DecoderBlock = define({
@@ -413,6 +487,7 @@ export const BLOCKS = [
   BatchNormBlock,
   GaussianNoiseBlock,
   ActivationBlock,
+  NoiseBlock,
   EncoderBlock,
   BottleneckBlock,
   DecoderBlock,

@@ -19,6 +19,14 @@ export type LayerSpec =
   | { kind: 'dropout'; rate: number }
   | { kind: 'batchNormalization'; momentum: number; epsilon: number }
   | { kind: 'gaussianNoise'; stddev: number }
+  /** Masking noise (denoising autoencoders): zeroes each value with probability `rate` while training, no rescaling. */
+  | { kind: 'maskingNoise'; rate: number }
+  /**
+   * A VAE's reparameterised sampling: takes [z_mean, z_log_var], gives z = z_mean + exp(z_log_var / 2) * eps
+   * with eps ~ N(0, 1) while training and z_mean otherwise, and adds `klWeight` times the KL divergence
+   * from N(0, 1) to the loss (see compile/customLayers.ts).
+   */
+  | { kind: 'sampling'; klWeight: number }
   | { kind: 'activation'; activation: Activation };
 
 export type LayerKind = LayerSpec['kind'];
@@ -35,6 +43,8 @@ export const KERAS_CLASS: Record<LayerKind, string> = {
   dropout: 'Dropout',
   batchNormalization: 'BatchNormalization',
   gaussianNoise: 'GaussianNoise',
+  maskingNoise: 'MaskingNoise',
+  sampling: 'Sampling',
   activation: 'Activation',
 };
 
@@ -139,7 +149,11 @@ export function layerOutput(spec: LayerSpec, input: Shape): LayerShapeResult | L
     }
     case 'dropout':
     case 'gaussianNoise':
+    case 'maskingNoise':
     case 'activation':
+      return ok(input);
+    case 'sampling':
+      // Takes [z_mean, z_log_var] of one shape (core/analyze checks they agree) and gives z of that shape.
       return ok(input);
   }
 }
@@ -166,6 +180,10 @@ export function describeLayer(spec: LayerSpec): string {
       return `momentum ${spec.momentum}`;
     case 'gaussianNoise':
       return `stddev ${spec.stddev}`;
+    case 'maskingNoise':
+      return `rate ${spec.rate}`;
+    case 'sampling':
+      return `KL weight ${spec.klWeight}`;
     case 'activation':
       return spec.activation;
   }

@@ -34,7 +34,8 @@ export const PanelSnapshotSchema = z
     message: z.string().nullable(),
     epochs: z.array(EpochRecordSchema),
     batches: z.array(BatchPointSchema),
-    preview: z.object({ epoch: z.number().int(), pngBase64: z.string() }).strict().nullable(),
+    /** The newest reconstruction preview; `caption` says what its rows show when they are not originals over reconstructions. */
+    preview: z.object({ epoch: z.number().int(), pngBase64: z.string(), caption: z.string().optional() }).strict().nullable(),
     /** The newest confusion matrix and prediction strip of a classifier stage. */
     classifier: z.object({ stageIndex: z.number().int(), epoch: z.number().int(), preview: ClassifierPreviewSchema }).strict().nullable().default(null),
     /** The newest "Evaluate on Test Set" result of this run. */
@@ -49,7 +50,7 @@ export const ToPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('snapshot'), snapshot: PanelSnapshotSchema }).strict(),
   z.object({ type: z.literal('epoch'), record: EpochRecordSchema }).strict(),
   z.object({ type: z.literal('batch'), point: BatchPointSchema }).strict(),
-  z.object({ type: z.literal('preview'), epoch: z.number().int(), pngBase64: z.string() }).strict(),
+  z.object({ type: z.literal('preview'), epoch: z.number().int(), pngBase64: z.string(), caption: z.string().optional() }).strict(),
   z.object({ type: z.literal('status'), status: RunStatusSchema, message: z.string().nullable(), run: RunInfoSchema.optional() }).strict(),
   z.object({ type: z.literal('classifier'), stageIndex: z.number().int(), epoch: z.number().int(), preview: ClassifierPreviewSchema }).strict(),
   z.object({ type: z.literal('evaluation'), evaluation: EvaluationSchema }).strict(),

@@ -65,6 +65,36 @@ export const ExportRequestSchema = z
   .strict();
 export type ExportRequest = z.input<typeof ExportRequestSchema>;
 
+/** Decode random codes of a variational autoencoder's run into pictures (generated.png, manifold.png for a 2-D code). */
+export const GenerateRequestSchema = z
+  .object({
+    runDir: z.string(),
+    /** How many random codes, drawn from N(0, I), to decode into the grid. */
+    count: z.number().int().min(1).max(400).default(100),
+    /** Seed of the random codes; default: the graph's training seed. */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    /** Rows and columns of the manifold grid of a 2-D code. */
+    manifoldSize: z.number().int().min(2).max(30).default(15),
+  })
+  .strict();
+export type GenerateRequest = z.input<typeof GenerateRequestSchema>;
+
+export const GeneratedSchema = z
+  .object({
+    runDir: z.string(),
+    latentSize: z.number().int(),
+    count: z.number().int(),
+    seed: z.number().int(),
+    /** generated.png in the run folder: the decoded random codes, row by row. */
+    file: z.string(),
+    pngBase64: z.string(),
+    /** manifold.png (2-D codes only): codes on a grid of N(0, 1) quantiles, z1 left to right, z2 bottom to top. */
+    manifoldFile: z.string().optional(),
+    manifoldPngBase64: z.string().optional(),
+  })
+  .strict();
+export type Generated = z.infer<typeof GeneratedSchema>;
+
 export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), messageId: z.number().int(), request: TrainRequestSchema }).strict(),
   /** Stop after the running batch; the run keeps the last completed epoch's weights. */
@@ -73,6 +103,7 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('probe'), messageId: z.number().int(), backend: BackendPreferenceSchema.default('auto') }).strict(),
   z.object({ type: z.literal('evaluate'), messageId: z.number().int(), request: EvaluateRequestSchema }).strict(),
   z.object({ type: z.literal('export'), messageId: z.number().int(), request: ExportRequestSchema }).strict(),
+  z.object({ type: z.literal('generate'), messageId: z.number().int(), request: GenerateRequestSchema }).strict(),
 ]);
 export type ToWorker = z.input<typeof ToWorkerSchema>;
 
@@ -83,6 +114,9 @@ export const BackendInfoSchema = z
 export type BackendInfo = z.infer<typeof BackendInfoSchema>;
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
+
+/** Caption of a denoising autoencoder's preview (three rows); other previews are originals over reconstructions. */
+export const DENOISING_CAPTION = 'Noisy inputs (top), reconstructions (middle), clean originals (bottom)';
 
 export const EpochRecordSchema = z
   .object({
@@ -140,6 +174,8 @@ export const EvaluationSchema = z
     classifier: ClassifierPreviewSchema.optional(),
     /** Originals over reconstructions of the first test images (autoencoders). */
     reconstructionsPngBase64: z.string().optional(),
+    /** What its rows show when they are not originals over reconstructions (a denoising autoencoder's three rows). */
+    reconstructionsCaption: z.string().optional(),
     backend: z.string(),
     evaluatedAt: z.string(),
   })
@@ -196,11 +232,14 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
       pngBase64: z.string(),
       /** The Output block the preview belongs to. */
       outputId: z.string().optional(),
+      /** What the picture's rows show (a denoising autoencoder's has three: noisy, reconstructed, clean). */
+      caption: z.string().optional(),
     })
     .strict(),
   z.object({ type: z.literal('classifier'), stageIndex: z.number().int(), epoch: z.number().int(), outputId: z.string().optional(), preview: ClassifierPreviewSchema }).strict(),
   z.object({ type: z.literal('evaluated'), inReplyTo: z.number().int(), evaluation: EvaluationSchema }).strict(),
   z.object({ type: z.literal('exported'), inReplyTo: z.number().int(), models: z.array(ExportedModelSchema) }).strict(),
+  z.object({ type: z.literal('generated'), inReplyTo: z.number().int(), generated: GeneratedSchema }).strict(),
   z
     .object({
       type: z.literal('done'),

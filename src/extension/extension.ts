@@ -45,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('latentStudio.evaluateModel', (target?: RunTarget) => runs.evaluate(target)),
     vscode.commands.registerCommand('latentStudio.exportModel', (target?: RunTarget) => runs.export(target)),
     vscode.commands.registerCommand('latentStudio.compareRuns', (target?: RunTarget) => runs.compare(target)),
+    vscode.commands.registerCommand('latentStudio.generateSamples', (target?: RunTarget) => runs.generate(target)),
     vscode.commands.registerCommand('latentStudio.selectDataset', (uri?: vscode.Uri) => selectDataset(activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),
     registerReportDocuments(),

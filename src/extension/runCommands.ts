@@ -1,6 +1,6 @@
 /**
  * Commands that act on a finished (or interrupted) run: Resume from Last Checkpoint, Evaluate on
- * Test Set, Export Model, Compare Runs. Each takes a run from the Runs view, the training panel, or
+ * Test Set, Export Model, Generate Samples (variational autoencoders), Compare Runs. Each takes a run from the Runs view, the training panel, or
  * — from the palette — the newest suitable run of the active graph (with no graph in front: the
  * panel's run, else a pick), and says why when there is none.
  * The work happens in a worker process; the extension host only waits.
@@ -8,9 +8,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { analyzeGraph, variationalBottleneck } from '../core/analyze';
+import { parseJsonText } from '../core/canonical';
 import type { Overlay } from '../core/panelProtocol';
 import type { BackendPreference, Evaluation } from '../core/protocol';
-import { TrainingFailure, evaluateRun, exportRun } from '../train/client';
+import { TrainingFailure, evaluateRun, exportRun, generateRun } from '../train/client';
 import { type RunEntry, type Verdict, canResume, hasTrainedWeights, pickLatest, readRun } from '../train/runStore';
 import { readMetrics } from '../train/runFolder';
 import { workerEnv } from './backendCommands';
@@ -60,6 +62,22 @@ async function resolveRun(
 
 function backendSetting(): BackendPreference {
   return vscode.workspace.getConfiguration('latentStudio').get<BackendPreference>('backend', 'auto');
+}
+
+/** Whether "Generate Samples" can decode random codes with this run: trained weights and a variational Bottleneck. */
+export function canGenerate(entry: RunEntry): Verdict {
+  const trained = hasTrainedWeights(entry);
+  if (!trained.ok) return trained;
+  let variational = false;
+  try {
+    const parsed = parseJsonText(fs.readFileSync(path.join(entry.runDir, 'graph.latent.json'), 'utf8'));
+    variational = parsed.ok && variationalBottleneck(analyzeGraph(parsed.value)) !== undefined;
+  } catch {
+    return { ok: false, reason: `${entry.name} has no readable graph snapshot (graph.latent.json).` };
+  }
+  return variational
+    ? { ok: true }
+    : { ok: false, reason: `${entry.name} is not a variational autoencoder: Generate Samples decodes random codes, which needs a Bottleneck with "variational" on.` };
 }
 
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
@@ -157,6 +175,26 @@ export class RunCommands {
       if (choice) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(models[0]?.dir ?? outDir));
     } catch (e) {
       this.reportFailure('Export', e);
+    }
+  }
+
+  /** Decode random codes of a variational autoencoder's run; opens generated.png (and manifold.png for a 2-D code). */
+  async generate(target: RunTarget): Promise<void> {
+    const entry = await resolveRun(target, this.activeGraph(), this.panel.currentRunDir(), canGenerate, 'Generate samples with which run?');
+    if (!entry) return;
+    try {
+      const generated = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Generating samples with ${entry.status.graphName}…` },
+        () => generateRun({ runDir: entry.runDir }, { env: workerEnv() }),
+      );
+      this.log.appendLine(`Generated ${generated.count} images from random ${generated.latentSize}-number codes (seed ${generated.seed}): ${generated.file}`);
+      await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(generated.file), { preview: false });
+      if (generated.manifoldFile) {
+        this.log.appendLine(`The 2-D code's manifold: ${generated.manifoldFile}`);
+        await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(generated.manifoldFile), { preview: false, viewColumn: vscode.ViewColumn.Beside });
+      }
+    } catch (e) {
+      this.reportFailure('Generate Samples', e);
     }
   }
 

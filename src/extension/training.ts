@@ -192,9 +192,9 @@ export class TrainingController implements vscode.Disposable {
         this.updateStatusBar(run);
         break;
       case 'preview':
-        s.preview = { epoch: m.epoch, pngBase64: m.pngBase64 };
-        this.panel.post(key, { type: 'preview', epoch: m.epoch, pngBase64: m.pngBase64 });
-        if (m.outputId) this.editors.preview(run.uri, { type: 'preview', outputId: m.outputId, epoch: m.epoch, pngBase64: m.pngBase64, caption: `epoch ${m.epoch}: originals over reconstructions` });
+        s.preview = { epoch: m.epoch, pngBase64: m.pngBase64, ...(m.caption ? { caption: m.caption } : {}) };
+        this.panel.post(key, { type: 'preview', epoch: m.epoch, pngBase64: m.pngBase64, ...(m.caption ? { caption: m.caption } : {}) });
+        if (m.outputId) this.editors.preview(run.uri, { type: 'preview', outputId: m.outputId, epoch: m.epoch, pngBase64: m.pngBase64, caption: `epoch ${m.epoch}: ${m.caption ?? 'originals over reconstructions'}` });
         break;
       case 'classifier':
         s.classifier = { stageIndex: m.stageIndex, epoch: m.epoch, preview: m.preview };

@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { z } from 'zod';
 import { type FromPanel, type Overlay, type PanelSnapshot, type ToPanel, parseFromPanel } from '../core/panelProtocol';
-import { BackendInfoSchema, ClassifierPreviewSchema, type Evaluation, EvaluationSchema, type StagePlanSchema } from '../core/protocol';
+import { analyzeGraph, isDenoising } from '../core/analyze';
+import { parseJsonText } from '../core/canonical';
+import { BackendInfoSchema, ClassifierPreviewSchema, DENOISING_CAPTION, type Evaluation, EvaluationSchema, type StagePlanSchema } from '../core/protocol';
 import { RUN_FILES, readMetrics, readStatus } from '../train/runFolder';
 import { webviewHtml } from './webviewHtml';
 
@@ -160,6 +162,18 @@ function readClassifier(runDir: string): PanelSnapshot['classifier'] {
   }
 }
 
+/** The caption of a run's reconstruction preview, from its graph snapshot: a denoising autoencoder's has three rows. */
+function previewCaption(runDir: string): string | undefined {
+  try {
+    const parsed = parseJsonText(fs.readFileSync(path.join(runDir, RUN_FILES.graph), 'utf8'));
+    return parsed.ok && isDenoising(analyzeGraph(parsed.value)) ? DENOISING_CAPTION : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const withCaption = (caption: string | undefined): { caption?: string } => (caption ? { caption } : {});
+
 /** A finished (or interrupted) run, read back from its folder. */
 export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
   const status = readStatus(runDir);
@@ -180,7 +194,7 @@ export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
     message: status?.status === 'running' ? 'interrupted: the window closed while it trained' : (status?.error ?? null),
     epochs,
     batches: [],
-    preview: fs.existsSync(png) ? { epoch: epochs.at(-1)?.epoch ?? 0, pngBase64: fs.readFileSync(png).toString('base64') } : null,
+    preview: fs.existsSync(png) ? { epoch: epochs.at(-1)?.epoch ?? 0, pngBase64: fs.readFileSync(png).toString('base64'), ...withCaption(previewCaption(runDir)) } : null,
     classifier: readClassifier(runDir),
     evaluation: readEvaluation(runDir),
     overlays: [],

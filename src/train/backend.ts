@@ -4,9 +4,10 @@
  * auto tries, best first: tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu. A backend wins when it
  * loads AND registers every kernel the model needs AND has no known defect in one of those
  * kernels; every better backend passed over is reported with a precise reason. Right after a
- * backend loads, src/train/kernelFixes.ts registers our replacements for its missing or defective
- * kernels (wasm: Conv2DBackpropFilter, MaxPoolGrad; cpu: ResizeNearestNeighborGrad), so those
- * count as present and defect-free.
+ * backend loads, src/train/kernelFixes.ts registers our replacements for its missing, defective
+ * or slow kernels (wasm: Conv2DBackpropFilter, MaxPoolGrad and the kernels in src/train/kernels/;
+ * cpu: ResizeNearestNeighborGrad), so those count as present and defect-free. wasm runs its
+ * multithreaded build when cores are idle (src/train/kernels/wasmThreads.ts).
  *
  * Switching tfjs backends is process-global state: selectBackend calls are serialized, and each
  * backend is loaded at most once per process (a failed native load is never retried, because a
@@ -19,6 +20,8 @@ import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
 import { runtimeRequire } from '../data/runtimeRequire';
 import { selfCheck } from './selfCheck';
 import { applyKernelFixes, isKernelFixed } from './kernelFixes';
+import { setSimdWorkers } from './kernels/wasmSimd';
+import { THREADED_FILES, type ThreadedWasm, registerThreadedWasm, wasmThreadsWanted } from './kernels/wasmThreads';
 
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -469,10 +472,22 @@ async function loadWasm(): Promise<LoadResult> {
       : { ok: false, reason: `failed to load: ${errorLine(e)}` };
   }
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
-  const threads = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true;
-  // The binary the backend will fetch for these features; Node never gets threads in tfjs 4.22.
-  const binary = threads && simd ? 'tfjs-backend-wasm-threaded-simd.wasm' : simd ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm';
+  // tfjs-backend-wasm itself never uses threads in Node; src/train/kernels/wasmThreads.ts starts its
+  // threaded build here when there is more than one core to use (LATENT_WASM_THREADS=1: never).
+  const wanted = simd ? await wasmThreadsWanted() : { threads: 1 };
   const candidates = wasmDirCandidates();
+  const notes: string[] = [];
+  let threadsOff = wanted.why !== undefined ? `threads off (${wanted.why})` : 'threads off';
+  if (wanted.threads > 1) {
+    const threaded = await startThreadedWasm(wasm, candidates, wanted.threads);
+    if (threaded.ok) {
+      notes.push(`threaded build from ${threaded.dir}`);
+      return { ok: true, detail: `SIMD on, threads on (${threaded.threads})`, version: wasm.version_wasm, note: notes.join('; ') };
+    }
+    notes.push(`threads off: ${threaded.reason}`);
+    threadsOff = `threads off (${threaded.missing ? 'threaded build not found' : 'the threaded build did not start'})`;
+  }
+  const binary = simd ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm';
   const dir = candidates.find((d) => fs.existsSync(path.join(d, binary)));
   if (dir === undefined) {
     return { ok: false, reason: `failed to load: ${binary} not found in ${candidates.join(' or ') || '(no candidate folder)'}` };
@@ -488,8 +503,66 @@ async function loadWasm(): Promise<LoadResult> {
   // which makes any later crash print a minified wasm-glue source line instead of the real error.
   dropHandlersAddedSince(before);
   if (failure !== null) return { ok: false, reason: `failed to load: ${failure}` };
-  const detail = `SIMD ${simd ? 'on' : 'off'}, threads ${threads ? 'on' : 'off'}`;
-  return { ok: true, detail, version: wasm.version_wasm, note: `binaries from ${dir}` };
+  notes.unshift(`binaries from ${dir}`);
+  return { ok: true, detail: `SIMD ${simd ? 'on' : 'off'}, ${threadsOff}`, version: wasm.version_wasm, note: notes.join('; ') };
+}
+
+/**
+ * The threaded build, registered and activated as 'wasm' and checked (thread count, a matmul that
+ * runs on the pool against plain JS); on any failure the package's own factory is back in place.
+ */
+async function startThreadedWasm(
+  wasm: typeof WasmBackendModule,
+  candidates: readonly string[],
+  threads: number,
+): Promise<{ ok: true; threads: number; dir: string } | { ok: false; reason: string; missing?: true }> {
+  // All three from one place (one package version): next to the bundle (dist/wasm), or the
+  // package's dist (binary) and wasm-out (glue and worker code) folders.
+  const locate = (d: string, name: string): string | undefined => [path.join(d, name), path.join(d, '..', 'wasm-out', name)].find((f) => fs.existsSync(f));
+  const found = candidates
+    .map((d) => ({ glue: locate(d, THREADED_FILES.glue), worker: locate(d, THREADED_FILES.worker), binary: locate(d, THREADED_FILES.binary) }))
+    .find((f) => f.glue !== undefined && f.worker !== undefined && f.binary !== undefined);
+  if (found === undefined) {
+    return { ok: false, missing: true, reason: `${Object.values(THREADED_FILES).join(', ')} not all found in ${candidates.join(' or ') || '(no candidate folder)'}` };
+  }
+  const files = found as { glue: string; worker: string; binary: string };
+  const before = processHandlers();
+  let started: ThreadedWasm | undefined;
+  try {
+    started = await registerThreadedWasm(wasm, files, threads);
+    const failure = await activate('wasm');
+    if (failure !== null) throw new Error(failure);
+    const actual = wasm.getThreadsCount();
+    if (actual !== threads) throw new Error(`its pool has ${actual} thread(s), not ${threads}`);
+    const wrong = threadedMatMulProblem();
+    if (wrong !== null) throw new Error(wrong);
+    // Our own SIMD kernels (src/train/kernels/wasmSimd.ts) get as many threads, on the shared heap.
+    setSimdWorkers(actual - 1);
+    return { ok: true, threads: actual, dir: path.dirname(files.binary) };
+  } catch (e) {
+    started?.dispose();
+    wasm.setThreadsCount(-1);
+    setSimdWorkers(0);
+    return { ok: false, reason: `the threaded build did not start: ${errorLine(e)}` };
+  } finally {
+    dropHandlersAddedSince(before);
+  }
+}
+
+/** null when a 96 x 64 x 80 matmul (split across the pool's threads) agrees with plain JS. */
+function threadedMatMulProblem(): string | null {
+  const [m, k, n] = [96, 64, 80];
+  const a = Float32Array.from({ length: m * k }, (_, i) => ((i * 7) % 13) / 13 - 0.5);
+  const b = Float32Array.from({ length: k * n }, (_, i) => ((i * 5) % 11) / 11 - 0.5);
+  const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])).dataSync());
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let want = 0;
+      for (let p = 0; p < k; p++) want += a[i * k + p]! * b[p * n + j]!;
+      if (!(Math.abs(got[i * n + j]! - want) <= 1e-4)) return `a test matmul came out wrong (${got[i * n + j]} instead of ${want})`;
+    }
+  }
+  return null;
 }
 
 type ProcessHandler = (...args: unknown[]) => void;

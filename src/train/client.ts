@@ -13,6 +13,8 @@ import {
   type ExportRequest,
   type ExportedModel,
   type FromWorker,
+  type GenerateRequest,
+  type Generated,
   type ToWorker,
   type TrainRequest,
   parseFromWorker,
@@ -127,6 +129,11 @@ export function evaluateRun(request: EvaluateRequest, opts: OneShotOptions = {})
 /** Write a run's models (checkpoint weights) to `<outDir>/<model name>/`, in a fresh worker. */
 export function exportRun(request: ExportRequest, opts: OneShotOptions = {}): Promise<ExportedModel[]> {
   return oneShot({ type: 'export', messageId: 1, request }, (m) => (m.type === 'exported' ? m.models : undefined), 'finishing the export', opts);
+}
+
+/** Decode random codes of a variational autoencoder's run (generated.png, and manifold.png for a 2-D code), in a fresh worker. */
+export function generateRun(request: GenerateRequest, opts: OneShotOptions = {}): Promise<Generated> {
+  return oneShot({ type: 'generate', messageId: 1, request }, (m) => (m.type === 'generated' ? m.generated : undefined), 'finishing generating', opts);
 }
 
 export class TrainingSession {

@@ -19,7 +19,7 @@ import { applyKernelFixes } from './kernelFixes';
 import { kernelNeeds } from './kernels';
 import { RUN_FILES, sha256, writeFileAtomic } from './runFolder';
 import { openSavedRun } from './savedRun';
-import { Feeder, PREVIEW_COUNT, classifierPreview, reconstructionPreview, scoreSplit } from './scoring';
+import { Feeder, PREVIEW_COUNT, classifierPreview, previewCaption, reconstructionPreview, scoreSplit } from './scoring';
 import { analyzeForTraining, assertDatasetFits } from './trainer';
 
 export type ResolvedEvaluateRequest = z.output<typeof EvaluateRequestSchema>;
@@ -76,7 +76,11 @@ export async function runEvaluation(request: ResolvedEvaluateRequest, send: Send
       evaluatedAt: new Date().toISOString(),
     };
     if (stage.target === 'labels') evaluation.classifier = (await classifierPreview(model, feeder, previewIdx, score.confusion!, classes)).preview;
-    else evaluation.reconstructionsPngBase64 = (await reconstructionPreview(model, feeder, previewIdx)).toString('base64');
+    else {
+      evaluation.reconstructionsPngBase64 = (await reconstructionPreview(model, feeder, previewIdx)).toString('base64');
+      const caption = previewCaption(model);
+      if (caption) evaluation.reconstructionsCaption = caption;
+    }
     writeFileAtomic(path.join(saved.runDir, RUN_FILES.evaluation), `${JSON.stringify(evaluation, null, 2)}\n`);
     return evaluation;
   } finally {

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+// Registers Latent Studio's own layers (MaskingNoise, Sampling), so models that use them load.
+import '../compile/customLayers';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';

@@ -39,6 +39,8 @@ export const RUN_FILES = {
   predictions: 'predictions.png',
   /** The latest `latent-studio evaluate` result (EvaluationSchema). */
   evaluation: 'evaluation.json',
+  /** Layer-wise pretraining: test accuracy of the stack before and after fine-tuning. */
+  pretraining: 'pretraining.json',
 } as const;
 
 /** The parts of config.json that resuming, evaluating and exporting read back (the rest passes through). */

@@ -63,8 +63,8 @@ function openRest(runDir: string, name: string, status: RunStatus, noCheckpoint:
   return { runDir, name, status, config: config.config, graphText, graphPath: config.config.graphFile || graphFile, checkpoint };
 }
 
-/** A run to evaluate or export: any status, as long as it has a checkpoint. */
-export function openSavedRun(runDirArg: string, purpose: 'evaluate' | 'export'): SavedRun {
+/** A run to evaluate, export or generate from: any status, as long as it has a checkpoint. */
+export function openSavedRun(runDirArg: string, purpose: 'evaluate' | 'export' | 'generate from'): SavedRun {
   const { runDir, name, status } = openFolder(runDirArg);
   return openRest(runDir, name, status, () => `${name} has no checkpoint (it ended before its first epoch did): nothing to ${purpose}; train it again`);
 }

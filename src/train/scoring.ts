@@ -5,13 +5,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LossName, MetricName } from '../core/format';
-import type { ClassifierPreview } from '../core/protocol';
+import { type ClassifierPreview, DENOISING_CAPTION } from '../core/protocol';
 import type { Shape } from '../core/shape';
+import { collectExtraLosses, hasExtraLosses } from '../compile/customLayers';
 import { batchToFloat, oneHot } from '../data/index';
 import type { ImageDataset } from '../data/types';
 import { constant } from './constants';
 import { TrainingError } from './errors';
-import { type GridCell, imageStrip, reconstructionGrid } from './png';
+import { type GridCell, imageGrid, imageStrip, reconstructionGrid } from './png';
+
+/** The training loop adds the loss terms of a model's layers (a variational Bottleneck's KL) through these. */
+export { collectExtraLosses, hasExtraLosses };
 
 export const PREVIEW_COUNT = 10;
 export const EVAL_BATCH = 512;
@@ -85,7 +89,9 @@ export interface ScoreSpec {
 }
 
 export interface Score {
+  /** The stage loss, plus the loss terms the model's layers add (a variational Bottleneck's KL). */
   readonly loss: number | null;
+  /** The spec's metrics, and `kl` (the KL term included in `loss`) for a model with a variational Bottleneck. */
   readonly metrics: Record<string, number>;
   /** rows = true class, columns = predicted class; present when asked for. */
   readonly confusion?: number[][];
@@ -96,16 +102,20 @@ export async function scoreSplit(model: tf.LayersModel, feeder: Feeder, idx: Uin
   const k = spec.classes;
   const withConfusion = spec.confusion && spec.target === 'labels' && k > 0;
   if (idx.length === 0) return { loss: null, metrics: {}, confusion: withConfusion ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined };
+  const withKl = hasExtraLosses(model);
   const sums = tf.tidy(() => {
     let lossSum: tf.Tensor = tf.scalar(0);
     const mSums: tf.Tensor[] = spec.metrics.map(() => tf.scalar(0));
+    let klSum: tf.Tensor = tf.scalar(0);
     let counts: tf.Tensor = tf.zeros([withConfusion ? k * k : 0], 'int32');
     for (let start = 0; start < idx.length; start += EVAL_BATCH) {
       const end = Math.min(idx.length, start + EVAL_BATCH);
       const xs = feeder.inputs(idx, start, end);
       const ys = spec.target === 'input' ? xs : feeder.labels(idx, start, end, k);
-      const pred = model.apply(xs, { training: false }) as tf.Tensor;
-      lossSum = tf.add(lossSum, tf.mul(lossFn(spec.loss, ys, pred), end - start));
+      const { value: pred, extraLoss } = collectExtraLosses(() => model.apply(xs, { training: false }) as tf.Tensor);
+      const batchLoss = extraLoss ? tf.add(lossFn(spec.loss, ys, pred), extraLoss) : lossFn(spec.loss, ys, pred);
+      lossSum = tf.add(lossSum, tf.mul(batchLoss, end - start));
+      if (extraLoss) klSum = tf.add(klSum, tf.mul(extraLoss, end - start));
       spec.metrics.forEach((m, i) => (mSums[i] = tf.add(mSums[i]!, metricSum(m, ys, pred))));
       if (withConfusion) {
         // Cell index true*k + predicted, counted with a one-hot sum (bincount is missing on some backends).
@@ -113,13 +123,14 @@ export async function scoreSplit(model: tf.LayersModel, feeder: Feeder, idx: Uin
         counts = tf.add(counts, tf.sum(tf.oneHot(tf.cast(cell, 'int32'), k * k), 0));
       }
     }
-    return tf.concat([tf.stack([lossSum, ...mSums]), tf.cast(counts, 'float32')]);
+    return tf.concat([tf.stack([lossSum, ...mSums, ...(withKl ? [klSum] : [])]), tf.cast(counts, 'float32')]);
   });
   const values = await sums.data();
   sums.dispose();
   const metrics: Record<string, number> = {};
   spec.metrics.forEach((m, i) => (metrics[m] = values[i + 1]! / idx.length));
-  const base = spec.metrics.length + 1;
+  if (withKl) metrics.kl = values[spec.metrics.length + 1]! / idx.length;
+  const base = spec.metrics.length + 1 + (withKl ? 1 : 0);
   const confusion = withConfusion ? Array.from({ length: k }, (_, r) => Array.from({ length: k }, (_, c) => Math.round(values[base + r * k + c]!))) : undefined;
   return { loss: values[0]! / idx.length, metrics, confusion };
 }
@@ -130,13 +141,49 @@ export function toCells(data: Float32Array, count: number, ds: ImageDataset): Gr
   return Array.from({ length: count }, (_, i) => ({ data: data.subarray(i * per, (i + 1) * per), height: ds.height, width: ds.width, channels }));
 }
 
-/** Originals over reconstructions of `previewIdx`, as a PNG. */
+/** Layer classes that corrupt a denoising autoencoder's input while training (Noise and GaussianNoise blocks). */
+const NOISE_CLASSES: ReadonlySet<string> = new Set(['GaussianNoise', 'MaskingNoise']);
+
+/**
+ * The noise layers a model applies to its input first (a denoising autoencoder: Noise or
+ * GaussianNoise blocks right after the Input), in order; empty for any other model.
+ */
+export function inputNoiseLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  const noise: tf.layers.Layer[] = [];
+  // layers[0] is the InputLayer; in a chain the next ones are applied to the input in turn.
+  for (const layer of model.layers.slice(1)) {
+    if (!NOISE_CLASSES.has(layer.getClassName())) break;
+    noise.push(layer);
+  }
+  return noise;
+}
+
+/** What the rows of `reconstructionPreview(model, …)` show when they are not originals over reconstructions. */
+export function previewCaption(model: tf.LayersModel): string | undefined {
+  return inputNoiseLayers(model).length > 0 ? DENOISING_CAPTION : undefined;
+}
+
+/**
+ * Originals over reconstructions of `previewIdx`, as a PNG. For a denoising autoencoder three rows:
+ * the inputs corrupted by the model's own noise layers (in training mode), what the model makes of
+ * those noisy inputs, and the clean originals it is trained to give back.
+ */
 export async function reconstructionPreview(model: tf.LayersModel, feeder: Feeder, previewIdx: Uint32Array): Promise<Buffer> {
-  const originals = batchToFloat(feeder.ds, previewIdx, 0, previewIdx.length);
-  const out = tf.tidy(() => model.apply(feeder.inputs(previewIdx, 0, previewIdx.length), { training: false }) as tf.Tensor);
-  const recon = (await out.data()) as Float32Array;
-  out.dispose();
-  return reconstructionGrid(toCells(originals, previewIdx.length, feeder.ds), toCells(recon, previewIdx.length, feeder.ds));
+  const n = previewIdx.length;
+  const originals = batchToFloat(feeder.ds, previewIdx, 0, n);
+  const noise = inputNoiseLayers(model);
+  const out = tf.tidy(() => {
+    const clean = feeder.inputs(previewIdx, 0, n);
+    if (noise.length === 0) return [model.apply(clean, { training: false }) as tf.Tensor];
+    const noisy = noise.reduce((t, layer) => layer.apply(t, { training: true }) as tf.Tensor, clean);
+    // In inference mode the model's noise layers pass the (already noisy) input through.
+    return [noisy, model.apply(noisy, { training: false }) as tf.Tensor];
+  });
+  const rows = await Promise.all(out.map(async (t) => toCells((await t.data()) as Float32Array, n, feeder.ds)));
+  tf.dispose(out);
+  const originalCells = toCells(originals, n, feeder.ds);
+  if (rows.length === 1) return reconstructionGrid(originalCells, rows[0]!);
+  return imageGrid({ cells: [rows[0]!, rows[1]!, originalCells] });
 }
 
 /** Display names of a labels model's classes: the dataset's names, else "0", "1", … */

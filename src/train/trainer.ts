@@ -28,9 +28,10 @@ import { applyKernelFixes } from './kernelFixes';
 import { kernelNeeds } from './kernels';
 import { saveModel } from './modelFiles';
 import { makeOptimizer } from './optimizers';
+import { layerwiseEpochs, planLayerwise, runLayerwise } from './layerwise';
 import { openRunToResume } from './savedRun';
 import { constant } from './constants';
-import { Feeder, PREVIEW_COUNT, type Score, classifierPreview, lossFn, metricSum, reconstructionPreview, scoreSplit } from './scoring';
+import { Feeder, PREVIEW_COUNT, type Score, classifierPreview, collectExtraLosses, hasExtraLosses, lossFn, metricSum, previewCaption, reconstructionPreview, scoreSplit } from './scoring';
 import { RUN_FILES, type RunStatus, appendMetrics, createRunDir, sha256, trimMetrics, writeFileAtomic, writeStatus } from './runFolder';
 
 export { TrainingError } from './errors';
@@ -49,6 +50,16 @@ export interface TrainingResult {
 }
 
 type Send = (message: FromWorker) => void;
+
+/** pretraining.json: the stacked classifier's scores after layer-wise pretraining and after fine-tuning. */
+interface Pretraining {
+  readonly stage: string;
+  readonly outputId: string;
+  readonly before: { valLoss: number | null; valAccuracy: number | null; testLoss: number | null; testAccuracy: number | null };
+  readonly after?: { testLoss: number | null; testAccuracy: number | null };
+}
+
+const fmtPct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 
 const camel = (prefix: string, name: string): string => `${prefix}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 
@@ -125,7 +136,9 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
   const stages = resolveStages(analysis, { epochs: settings.epochs, batchSize: settings.batchSize });
   if (saved) {
     const at = stages[saved.checkpoint.stageIndex];
-    if (!at || at.name !== saved.checkpoint.stageName || at.kind !== 'fit') {
+    // A layer-wise stage checkpoints only when it has finished (its sub-steps are not resumable).
+    const finishedLayerwise = at?.kind === 'layerwise' && saved.checkpoint.stageEpoch >= at.epochs;
+    if (!at || at.name !== saved.checkpoint.stageName || (at.kind !== 'fit' && !finishedLayerwise)) {
       throw new TrainingError(`${saved.name}: the checkpoint is at stage ${saved.checkpoint.stageIndex + 1} "${saved.checkpoint.stageName}", which the graph does not have`);
     }
   }
@@ -185,12 +198,13 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     };
     writeStatus(runDir, status);
     const done = epochsDone(stages, resumeAt);
+    const layerwisePlans = new Map(stages.flatMap((s, i) => (s.kind === 'layerwise' ? [[i, planLayerwise(analysis, compiled, s)] as const] : [])));
     const stagePlans = stages.map((s, i) => ({
       name: s.name,
       kind: s.kind,
-      epochs: s.epochs,
+      // A layer-wise stage runs `epochs` for each layer it pretrains, and again for the softmax step.
+      epochs: layerwisePlans.has(i) ? layerwiseEpochs(layerwisePlans.get(i)!, s) : s.epochs,
       batchesPerEpoch: Math.ceil(trainIdx.length / s.batchSize),
-      skipped: s.kind === 'layerwise' ? 'layer-wise pretraining is not available yet; this stage is skipped' : undefined,
       outputId: s.outputId,
       resumedAfterEpoch: saved ? done[i] : undefined,
     }));
@@ -225,12 +239,66 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     if (checkpoint) rng.state = checkpoint.meta.rngState;
     let stopped = false;
     let lastModel: tf.LayersModel | undefined;
+    let pretraining: Pretraining | undefined;
 
     try {
       for (const [stageIndex, stage] of stages.entries()) {
         const alreadyDone = done[stageIndex]!;
         if (stage.kind === 'layerwise') {
-          if (alreadyDone < stage.epochs) send({ type: 'log', level: 'warn', message: `Stage "${stage.name}": ${stagePlans[stageIndex]!.skipped}.` });
+          if (alreadyDone >= stage.epochs) continue;
+          const plan = layerwisePlans.get(stageIndex)!;
+          compiled.setFrozen(new Set());
+          const result = await runLayerwise({
+            analysis,
+            compiled,
+            stage,
+            stageIndex,
+            plan,
+            feeder,
+            trainIdx,
+            validationIdx,
+            rng: rng.next,
+            seed: doc.training.seed,
+            backend: backend.name,
+            batchProgressMs: request.batchProgressMs,
+            send,
+            cancelled: () => cancel.cancelled,
+            onEpoch: (rec) => {
+              epochsCompleted++;
+              appendMetrics(runDir, rec);
+              send({ type: 'epoch', record: rec });
+              writeStatus(runDir, { ...status, epochsCompleted, bestValLoss });
+            },
+          });
+          if (result.stopped) {
+            stopped = true;
+            break;
+          }
+          if (plan.headOutputId) {
+            // The pretrained stack as a classifier, before any fine-tuning (the seed reports both).
+            const head = compiled.modelForOutput(plan.headOutputId);
+            lastModel = head;
+            const spec = { loss: 'categoricalCrossentropy' as const, metrics: ['accuracy' as const], target: 'labels' as const, classes: head.outputs[0]!.shape[1] as number, confusion: false };
+            const [val, test] = [await scoreSplit(head, feeder, validationIdx, spec), await scoreSplit(head, feeder, split.test, spec)];
+            pretraining = { stage: stage.name, before: { valLoss: val.loss, valAccuracy: val.metrics.accuracy ?? null, testLoss: test.loss, testAccuracy: test.metrics.accuracy ?? null }, outputId: plan.headOutputId };
+            writeFileAtomic(path.join(runDir, RUN_FILES.pretraining), `${JSON.stringify(pretraining, null, 2)}\n`);
+            send({ type: 'log', level: 'info', message: `Stage "${stage.name}" done: the pretrained stack scores ${fmtPct(test.metrics.accuracy)} on the test split before fine-tuning.` });
+          }
+          await saveCheckpoint(runDir, compiled, undefined, {
+            stageIndex,
+            stageName: stage.name,
+            stageEpoch: stage.epochs,
+            stageEpochs: stage.epochs,
+            epochsCompleted,
+            bestValLoss,
+            graphSha256,
+            backend: backend.name,
+            optimizerName: stage.optimizer,
+            rngState: rng.state,
+            order: Uint32Array.from(trainIdx),
+          });
+          disposeSnapshot(snapshot);
+          snapshot = snapshotWeights(compiled);
           continue;
         }
         const model = compiled.modelForOutput(stage.outputId);
@@ -245,12 +313,14 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
         const targets = (idx: Uint32Array, start: number, end: number, xs: tf.Tensor): tf.Tensor =>
           stage.target === 'input' ? xs : feeder.labels(idx, start, end, classes);
         const scoreSpec = { loss: stage.loss, metrics: stage.metrics, target: stage.target, classes, confusion: stage.target === 'labels' };
+        // A variational Bottleneck adds its KL term to the loss; it is reported too, as the metric "kl".
+        const trainMetricNames: string[] = [...stage.metrics, ...(hasExtraLosses(model) ? ['kl'] : [])];
 
         const writePreview = async (epoch: number): Promise<void> => {
           if (stage.target !== 'input' || previewIdx.length === 0) return;
           const png = await reconstructionPreview(model, feeder, previewIdx);
           writeFileAtomic(path.join(runDir, RUN_FILES.reconstructions), png);
-          send({ type: 'preview', stageIndex, epoch, kind: 'reconstructions', pngBase64: png.toString('base64'), outputId: stage.outputId });
+          send({ type: 'preview', stageIndex, epoch, kind: 'reconstructions', pngBase64: png.toString('base64'), outputId: stage.outputId, caption: previewCaption(model) });
         };
 
         const writeClassifier = async (epoch: number, confusion: number[][] | undefined): Promise<void> => {
@@ -304,7 +374,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
           shuffleInPlace(order, rng.next);
           const t0 = performance.now();
           let lossSum = tf.scalar(0);
-          let mSums: tf.Scalar[] = stage.metrics.map(() => tf.scalar(0));
+          let mSums: tf.Scalar[] = trainMetricNames.map(() => tf.scalar(0));
           let lastReport = t0;
           let lastCheckedBatch = 0;
           let seen = 0;
@@ -317,9 +387,10 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
               const ys = targets(order, start, end, xs);
               let metricValues: tf.Scalar[] = [];
               const loss = optimizer.minimize(() => {
-                const pred = model.apply(xs, { training: true }) as tf.Tensor;
+                const { value: pred, extraLoss } = collectExtraLosses(() => model.apply(xs, { training: true }) as tf.Tensor);
                 metricValues = stage.metrics.map((m) => tf.keep(metricSum(m, ys, pred)));
-                return lossFn(stage.loss, ys, pred);
+                if (extraLoss) metricValues.push(tf.keep(tf.mul(extraLoss, constant(n)) as tf.Scalar));
+                return extraLoss ? (tf.add(lossFn(stage.loss, ys, pred), extraLoss) as tf.Scalar) : lossFn(stage.loss, ys, pred);
               }, true, trainable)!;
               const nextLoss = tf.add(lossSum, tf.mul(loss, constant(n))) as tf.Scalar;
               const nextMetrics = mSums.map((s, i) => tf.add(s, metricValues[i]!) as tf.Scalar);
@@ -369,7 +440,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
             throw new TrainingError(`The loss became ${trainLoss} in stage "${stage.name}", epoch ${epoch}: lower the learning rate (now ${stage.learningRate}) or check the data.`);
           }
           const trainMetrics: Record<string, number> = {};
-          stage.metrics.forEach((m, i) => (trainMetrics[m] = values[i + 1]! / seen));
+          trainMetricNames.forEach((m, i) => (trainMetrics[m] = values[i + 1]! / seen));
           const { rec, val } = await record(epoch, trainLoss, trainMetrics, seconds, seen);
           epochsCompleted++;
           if (rec.valLoss !== null && (bestValLoss === null || rec.valLoss < bestValLoss)) bestValLoss = rec.valLoss;
@@ -402,6 +473,15 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
         }
       }
 
+      if (pretraining && !stopped) {
+        // ... and after: the same model on the same test split once every later stage has trained.
+        const head = compiled.modelForOutput(pretraining.outputId);
+        const spec = { loss: 'categoricalCrossentropy' as const, metrics: ['accuracy' as const], target: 'labels' as const, classes: head.outputs[0]!.shape[1] as number, confusion: false };
+        const test = await scoreSplit(head, feeder, split.test, spec);
+        pretraining = { ...pretraining, after: { testLoss: test.loss, testAccuracy: test.metrics.accuracy ?? null } };
+        writeFileAtomic(path.join(runDir, RUN_FILES.pretraining), `${JSON.stringify(pretraining, null, 2)}\n`);
+        send({ type: 'log', level: 'info', message: `Test accuracy ${fmtPct(pretraining.before.testAccuracy)} after pretraining, ${fmtPct(test.metrics.accuracy)} after fine-tuning.` });
+      }
       if (lastModel) {
         await saveModel(lastModel, path.join(runDir, RUN_FILES.model));
         if (epochsCompleted === 0) send({ type: 'log', level: 'info', message: 'Stopped before the first epoch ended; the model is saved untrained.' });

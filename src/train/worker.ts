@@ -1,7 +1,7 @@
 /**
  * Training worker entry: a child process started with fork(), one job per process — a training run,
- * an evaluation or an export (tfjs backends are process-global state, and exiting returns every byte
- * to the OS).
+ * an evaluation, an export or generating samples (tfjs backends are process-global state, and
+ * exiting returns every byte to the OS).
  */
 import * as tf from '@tensorflow/tfjs';
 import { DatasetError } from '../data/types';
@@ -10,6 +10,7 @@ import { selectBackend } from './backend';
 import { TrainingError } from './errors';
 import { runEvaluation } from './evaluate';
 import { runExport } from './export';
+import { runGenerate } from './generate';
 import { ModelFileError } from './modelFiles';
 import { train } from './trainer';
 
@@ -62,7 +63,9 @@ process.on('message', (raw: unknown) => {
       ? runEvaluation(msg.request, (m) => void send(m)).then((evaluation) => ({ type: 'evaluated', inReplyTo: msg.messageId, evaluation }))
       : msg.type === 'export'
         ? runExport(msg.request).then((models) => ({ type: 'exported', inReplyTo: msg.messageId, models }))
-        : train(msg.request, (m) => void send(m), cancel, msg.messageId).then((result) => ({ type: 'done', inReplyTo: msg.messageId, ...result }));
+        : msg.type === 'generate'
+          ? runGenerate(msg.request).then((generated) => ({ type: 'generated', inReplyTo: msg.messageId, generated }))
+          : train(msg.request, (m) => void send(m), cancel, msg.messageId).then((result) => ({ type: 'done', inReplyTo: msg.messageId, ...result }));
   job
     .then((reply) => send(reply))
     .catch((e: unknown) => {

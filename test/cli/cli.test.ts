@@ -66,6 +66,23 @@ test('errors are one line on stderr with exit 1, no stack trace', () => {
   assert.match(cli(['summary', path.join(tmp, 'missing.latent.json')]).stderr, /cannot read the graph file \(no such file\)/);
 });
 
+test('the variational sample summarizes like Keras (z_mean, z_log_var, z); generate errors are one line', () => {
+  const r = cli(['summary', sample('variational-autoencoder')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /bottleneck\.z_mean \(Dense\)\s+\(None, 2\)\s+1,026\s+yes\nbottleneck\.z_log_var \(Dense\)\s+\(None, 2\)\s+1,026\s+yes\nbottleneck\.z \(Sampling\)\s+\(None, 2\)\s+0\s+yes/);
+  assert.match(r.stdout, /Total params: 807,700/);
+  assert.match(cli(['summary', sample('denoising-autoencoder')]).stdout, /noise \(GaussianNoise\)\s+\(None, 784\)\s+0/);
+  for (const [args, message] of [
+    [['generate', '--run', path.join(tmp, 'no-such-run')], /no-such-run: no such run folder/],
+    [['generate', '--run', tmp, '--count', '500'], /--count must be at most 400/],
+  ] as const) {
+    const g = cli([...args]);
+    assert.equal(g.code, 1, args.join(' '));
+    assert.equal(g.stderr.trim().split('\n').length, 1, g.stderr);
+    assert.match(g.stderr, message);
+  }
+});
+
 test('train --json prints one object per epoch and a final {runDir, backend}; the run folder exists', () => {
   const r = cli(['train', sample('dense-autoencoder'), '--epochs', '2', '--limit', '600', '--json']);
   assert.equal(r.code, 0, r.stderr);

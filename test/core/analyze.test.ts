@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeGraph } from '../../src/core/analyze';
+import { analyzeGraph, isDenoising, variationalBottleneck } from '../../src/core/analyze';
+import { getBlock } from '../../src/core/catalog';
 import { summarize } from '../../src/core/summary';
 import { chainGraph, sample } from '../helpers/samples';
 
@@ -23,6 +24,10 @@ const KERAS_COUNTS: Record<string, { total: number; layers?: number[] }> = {
   'deep-autoencoder': { total: 1_100_320, layers: [615_440, 200_960, 32_896, 16_512, 33_024, 201_488] },
   // seed 003: Fashion-MNIST conv autoencoder
   'fashion-conv-autoencoder': { total: 3_805, layers: [160, 0, 1_160, 0, 292, 0, 296, 0, 584, 0, 1_168, 0, 145] },
+  // seed 000's dense autoencoder with GaussianNoise after the Input: 784-128-64-32-64-128-784
+  'denoising-autoencoder': { total: 222_384, layers: [0, 100_480, 8_256, 2_080, 2_112, 8_320, 101_136] },
+  // Keras' variational_autoencoder.py: Dense 512, z_mean (2), z_log_var (2), Lambda sampling; decoder 512, 784
+  'variational-autoencoder': { total: 807_700, layers: [401_920, 1_026, 1_026, 0, 1_536, 402_192] },
 };
 
 for (const [name, expected] of Object.entries(KERAS_COUNTS)) {
@@ -230,4 +235,64 @@ test('a block that reaches no Output is a warning, not an error', () => {
   const a = analyzeGraph(doc);
   assert.equal(a.ok, true);
   assert.deepEqual(a.problems.map((p) => [p.severity, p.nodeId]), [['warning', 'stray']]);
+});
+
+test('Noise block: no parameters, shapes pass through; gaussian is a GaussianNoise layer, masking a MaskingNoise layer', () => {
+  for (const input of [[784], [28, 28, 1]]) {
+    for (const [params, className] of [[{ mode: 'gaussian', stddev: 0.3 }, 'GaussianNoise'], [{ mode: 'masking', rate: 0.25 }, 'MaskingNoise'], [{}, 'GaussianNoise']] as const) {
+      const a = analyzeGraph(chainGraph([{ id: 'noise', type: 'Noise', params }], { input }));
+      assert.equal(a.ok, true, JSON.stringify(a.problems));
+      const noise = a.nodes.get('noise')!;
+      assert.deepEqual(noise.outputShape, input);
+      assert.equal(noise.paramCount, 0);
+      assert.deepEqual(noise.layers.map((l) => l.className), [className]);
+      assert.equal(isDenoising(a), true);
+    }
+  }
+  assert.deepEqual(analyzeGraph(chainGraph([{ id: 'noise', type: 'Noise' }])).nodes.get('noise')!.params, { mode: 'gaussian', stddev: 0.5, rate: 0.3 });
+  // The inspector hides what the mode does not use.
+  assert.deepEqual(getBlock('Noise')!.inapplicable!({ mode: 'masking' }), ['stddev']);
+  assert.deepEqual(getBlock('Noise')!.inapplicable!({}), ['rate']);
+  assert.deepEqual(getBlock('Bottleneck')!.inapplicable!({ variational: true }), ['activation']);
+  assert.deepEqual(getBlock('Bottleneck')!.inapplicable!({ latentSize: 16 }), ['klWeight']);
+  assert.equal(isDenoising(analyzeGraph(sample('dense-autoencoder'))), false);
+  assert.match(messages(chainGraph([{ id: 'noise', type: 'Noise', params: { mode: 'salt' } }])).join('\n'), /Noise "noise": "mode": must be one of "gaussian", "masking"/);
+  assert.match(messages(chainGraph([{ id: 'noise', type: 'Noise', params: { mode: 'masking', rate: 1 } }])).join('\n'), /"rate": must be at most 0.95/);
+});
+
+test('variational Bottleneck: z_mean, z_log_var and z rows as in Keras, 2 x (in * latent + latent) parameters', () => {
+  for (const [input, flatIn] of [[[64], 64], [[7, 7, 4], 196]] as const) {
+    const a = analyzeGraph(
+      chainGraph(
+        [
+          { id: 'bottleneck', type: 'Bottleneck', params: { latentSize: 3, variational: true } },
+          { id: 'decoder', type: 'Decoder', params: { stages: [{ kind: 'dense', units: flatIn, activation: 'sigmoid' }] } },
+          ...(input.length > 1 ? [{ id: 'reshape', type: 'Reshape', params: { targetShape: [...input] } }] : []),
+        ],
+        { input: [...input] },
+      ),
+    );
+    assert.equal(a.ok, true, JSON.stringify(a.problems));
+    const b = a.nodes.get('bottleneck')!;
+    assert.deepEqual(b.outputShape, [3]);
+    assert.equal(b.paramCount, 2 * (flatIn * 3 + 3));
+    const rows = summarize(a).layers.filter((l) => l.node === 'bottleneck').map((l) => `${l.name} ${l.type} ${l.outputShape.join('x')} ${l.params}`);
+    assert.deepEqual(rows, [
+      ...(input.length > 1 ? [`bottleneck.flatten Flatten x${flatIn} 0`] : []),
+      `bottleneck.z_mean Dense x3 ${flatIn * 3 + 3}`,
+      `bottleneck.z_log_var Dense x3 ${flatIn * 3 + 3}`,
+      'bottleneck.z Sampling x3 0',
+    ]);
+    // z_mean and z_log_var both read the block's input (or its flattening); z reads both.
+    const base = input.length > 1 ? 0 : -1;
+    assert.deepEqual(b.layers.map((l) => l.from), [...(input.length > 1 ? [undefined] : []), undefined, [base], [base + 1, base + 2]]);
+    assert.ok(b.layers.filter((l) => l.className === 'Dense').every((l) => l.spec.kind === 'dense' && l.spec.activation === 'linear'));
+    assert.equal(variationalBottleneck(a)?.id, 'bottleneck');
+    assert.equal(a.models.find((m) => m.name === 'decoder')?.from, 'bottleneck');
+  }
+  const defaults = analyzeGraph(sample('dense-autoencoder')).nodes.get('bottleneck')!.params;
+  assert.deepEqual(defaults, { latentSize: 16, activation: 'relu', variational: false, klWeight: 1 });
+  assert.equal(variationalBottleneck(analyzeGraph(sample('dense-autoencoder'))), undefined);
+  const noSize = messages(chainGraph([{ id: 'b', type: 'Bottleneck', params: { variational: true } }, { id: 'd', type: 'Dense', params: { units: 784 } }]));
+  assert.ok(noSize.includes('error|b|A variational Bottleneck needs a latentSize: the width of z_mean, z_log_var and the sampled code z.'), noSize.join('\n'));
 });

@@ -102,10 +102,15 @@ describe('selectBackend, one fresh process per scenario', { concurrency: true },
     assert.equal(report.name, 'wasm');
     assert.equal(report.tfBackend, 'wasm');
     assert.equal(v.current, 'wasm');
-    assert.match(report.detail, /^SIMD (on|off), threads (on|off)$/);
+    assert.match(report.detail, /^SIMD (on|off), threads (on \(\d\)|off( \(.*\))?)$/);
     assert.deepEqual(report.skipped, BARE_MACHINE_SKIPS);
     assert.deepEqual(v.matMul, [11]);
-    assert.ok(v.logs.some((l) => /^wasm: binaries from .*tfjs-backend-wasm/.test(l)), v.logs.join('\n'));
+    assert.ok(v.logs.some((l) => /^wasm: (binaries|threaded build) from .*tfjs-backend-wasm/.test(l)), v.logs.join('\n'));
+  });
+
+  test('LATENT_WASM_THREADS=1 keeps the single-threaded build and says why', async () => {
+    const o = await inChild(`return { report: await selectBackend({ prefer: 'wasm' }) };`, { ...process.env, LATENT_WASM_THREADS: '1' });
+    assert.equal(reportOf(o).detail, 'SIMD on, threads off (LATENT_WASM_THREADS=1)');
   });
 
   test('auto picks wasm for conv and pooling models: our kernels fill its gaps (src/train/kernelFixes.ts)', async () => {
@@ -372,4 +377,52 @@ describe('kernel defects: raw upstream vs with our kernels, checked numerically'
     assert.deepEqual(await gradOn('cpu', upLoss, input), upExpected);
     assert.deepEqual(await gradOn('wasm', upLoss, input), upExpected);
   });
+});
+
+// Not in a child that calls process.exit: this process must end by itself once its work is done,
+// with XNNPACK's pool threads (Node workers) still there.
+test('LATENT_WASM_THREADS=2: the threaded build trains right (self-check against cpu), and the process exits by itself', { timeout: 180_000 }, async () => {
+  const script = `
+    import { createRequire } from 'node:module';
+    const require = createRequire(${JSON.stringify(path.join(repoRoot, 'package.json'))});
+    const { selectBackend } = require('./src/train/backend.ts');
+    const tf = require('@tensorflow/tfjs');
+    const wasm = require('@tensorflow/tfjs-backend-wasm');
+    const logs = [];
+    const report = await selectBackend({ prefer: 'wasm', log: (l) => logs.push(l) });
+    const a = tf.randomUniform([300, 200], -1, 1, 'float32', 1);
+    const b = tf.randomUniform([200, 100], -1, 1, 'float32', 2);
+    const got = await tf.matMul(a, b).data();
+    const [av, bv] = [await a.data(), await b.data()];
+    let maxErr = 0;
+    for (let i = 0; i < 300; i++) for (let j = 0; j < 100; j++) {
+      let s = 0;
+      for (let k = 0; k < 200; k++) s += av[i * 200 + k] * bv[k * 100 + j];
+      maxErr = Math.max(maxErr, Math.abs(s - got[i * 100 + j]));
+    }
+    process.stdout.write('\\n${MARK}' + JSON.stringify({ detail: report.detail, threads: wasm.getThreadsCount(), maxErr, logs }) + '\\n');
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, env: { ...process.env, LATENT_WASM_THREADS: '2' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null | 'hung'>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve('hung');
+    }, 150_000);
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith(MARK));
+  assert.ok(line !== undefined, `no result (exit ${code})\n${stderr}`);
+  const v = JSON.parse(line.slice(MARK.length)) as { detail: string; threads: number; maxErr: number; logs: string[] };
+  assert.equal(v.detail, 'SIMD on, threads on (2)', v.logs.join('\n'));
+  assert.equal(v.threads, 2);
+  assert.ok(v.maxErr < 1e-3, `matmul max error ${v.maxErr}`);
+  assert.ok(v.logs.some((l) => /^wasm: self-check passed/.test(l)), v.logs.join('\n'));
+  assert.equal(code, 0, `the process did not end by itself (${code})\n${stderr}`);
 });

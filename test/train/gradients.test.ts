@@ -7,8 +7,9 @@
  * input and every trainable weight, and every variable after one SGD step must match the reference
  * to TOLERANCE, relative to max(1, the largest reference value of that tensor). The loss is
  * sum(r * y) + 0.25 * sum(y^2) (+ the VAE's KL term), so dL/dy varies with y. Stochastic blocks
- * (Dropout, GaussianNoise) read their mask / noise from the backend's own training output, check
- * its statistics and inference behaviour, and are then differentiated with that mask / noise fixed.
+ * (Dropout, GaussianNoise, MaskingNoise, Sampling) read their mask / noise from the backend's own
+ * training output, check its statistics and inference behaviour, and are then differentiated with
+ * that mask / noise fixed.
  *
  * Backends are selected through src/train/backend.ts, so each runs with the kernels training uses
  * (src/train/kernelFixes.ts included). A backend that does not load is skipped with its reason;
@@ -17,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { MaskingNoise, Sampling, collectExtraLosses } from '../../src/compile/customLayers';
 import { mulberry32 } from '../../src/data/random';
 import { BACKEND_ORDER, type BackendName, selectBackend } from '../../src/train/backend';
 import * as ref from '../helpers/float64Reference';
@@ -25,6 +27,10 @@ import type { T64 } from '../helpers/float64Reference';
 /** Largest allowed max-abs error, relative to max(1, max |reference|) of the tensor compared. */
 const TOLERANCE = 1e-3;
 const LEARNING_RATE = 0.1;
+
+// wasm runs its threaded build here whatever the machine's load (src/train/kernels/wasmThreads.ts),
+// so these checks cover the build that trains on any machine with a spare core.
+process.env.LATENT_WASM_THREADS ??= '2';
 
 // tfjs-node-gpu before tfjs-node: both provide the 'tensorflow' backend and only one can load.
 const CANDIDATES: readonly BackendName[] = (process.env.LATENT_GRADIENT_BACKENDS?.split(',').map((s) => s.trim()) ?? [
@@ -307,6 +313,87 @@ function vaeCase(): Case {
   };
 }
 
+function maskingNoiseCase(): Case {
+  const rate = 0.3;
+  const x = awayFromZero(uniform([8, 50], 33), 0.1);
+  const kept = (o: Observed): boolean[] => Array.from(o.training, (v) => v !== 0);
+  return {
+    block: `MaskingNoise rate ${rate} (Noise block, mode masking)`,
+    x,
+    unseeded: true,
+    weights: [],
+    build: (w) => layerBuilt(new MaskingNoise({ rate }), x.shape, w),
+    reference: (o) => {
+      const mask = kept(o);
+      return (x) => ({ y: x.data.map((v, i) => (mask[i] ? v : 0)) });
+    },
+    check: (o) => {
+      const failures: string[] = [];
+      // Every value is either zeroed or kept as it is (no 1 / (1 - rate) rescaling, unlike Dropout).
+      const changed = o.training.findIndex((v, i) => v !== 0 && v !== Math.fround(o.x.data[i]!));
+      if (changed >= 0) failures.push(`${o.backend} / MaskingNoise / output [${changed}] = ${o.training[changed]}: neither 0 nor the input ${o.x.data[changed]}`);
+      const fraction = kept(o).filter(Boolean).length / o.training.length;
+      if (Math.abs(fraction - (1 - rate)) > 0.1) failures.push(`${o.backend} / MaskingNoise / kept fraction ${fraction}, expected ${1 - rate} +- 0.1`);
+      failures.push(...mismatch(o.backend, 'inference output (must equal the input)', o.inference, o.x.data, 0));
+      return failures;
+    },
+  };
+}
+
+/**
+ * The variational Bottleneck as compiled: Dense z_mean and z_log_var and our Sampling layer, its KL
+ * term collected as training does (klWeight * KL / values per sample). eps is read back from the
+ * training output and then held fixed; at inference z must be z_mean.
+ */
+function samplingLayerCase(): Case {
+  const x = uniform([4, 5], 57);
+  const klWeight = 2;
+  const valuesPerSample = 5;
+  const weights = [
+    { name: 'z_mean kernel', value: uniform([5, 3], 58) },
+    { name: 'z_mean bias', value: uniform([3], 59, -0.5, 0.5) },
+    { name: 'z_log_var kernel', value: uniform([5, 3], 60, -0.5, 0.5) },
+    { name: 'z_log_var bias', value: uniform([3], 61, -0.5, 0.5) },
+  ];
+  const code = (x: T64, [mk, mb, lk, lb]: readonly T64[]): { mu: Float64Array; lv: Float64Array } => ({ mu: ref.dense(x, mk!, mb!).data, lv: ref.dense(x, lk!, lb!).data });
+  return {
+    block: 'Sampling layer + KL (variational Bottleneck: Dense z_mean, Dense z_log_var, Sampling)',
+    x,
+    unseeded: true,
+    weights,
+    build: (w) => {
+      const mean = layerBuilt(tf.layers.dense({ units: 3 }), x.shape, w.slice(0, 2));
+      const logVar = layerBuilt(tf.layers.dense({ units: 3 }), x.shape, w.slice(2));
+      const sampling = new Sampling({ klWeight, valuesPerSample });
+      return {
+        apply: (input, training) => {
+          const mu = mean.apply(input, training).y;
+          const lv = logVar.apply(input, training).y;
+          const { value, extraLoss } = collectExtraLosses(() => sampling.apply([mu, lv], { training }) as tf.Tensor);
+          return { y: value, extra: extraLoss };
+        },
+        variables: [...mean.variables, ...logVar.variables],
+        dispose: () => {
+          mean.dispose();
+          logVar.dispose();
+          sampling.dispose();
+        },
+      };
+    },
+    reference: (o) => {
+      const at = code(o.x, weights.map((w) => w.value));
+      const eps = Float64Array.from(o.training, (z, i) => (z - at.mu[i]!) / Math.exp(0.5 * at.lv[i]!));
+      return (x, w) => {
+        const { mu, lv } = code(x, w);
+        let s = 0;
+        for (let i = 0; i < mu.length; i++) s += 1 + lv[i]! - mu[i]! ** 2 - Math.exp(lv[i]!);
+        return { y: mu.map((m, i) => m + Math.exp(0.5 * lv[i]!) * eps[i]!), extra: (klWeight * (-0.5 * s)) / x.shape[0]! / valuesPerSample };
+      };
+    },
+    check: (o) => mismatch(o.backend, 'inference output (must equal z_mean)', o.inference, code(o.x, weights.map((w) => w.value)).mu),
+  };
+}
+
 const CASES: readonly Case[] = [
   denseCase(),
   convCase('3x3 stride 1 same', [2, 5, 5, 2], [3, 3], 3, [1, 1], 'same'),
@@ -329,7 +416,9 @@ const CASES: readonly Case[] = [
   batchNormCase('2D', [6, 4]),
   dropoutCase(),
   gaussianNoiseCase(),
+  maskingNoiseCase(),
   vaeCase(),
+  samplingLayerCase(),
 ];
 
 // ------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EpochRecord } from '../../src/core/protocol';
 import { type Overlay, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
-import type { ClassifierPreview, Evaluation } from '../../src/core/protocol';
+import { type ClassifierPreview, DENOISING_CAPTION, type Evaluation } from '../../src/core/protocol';
 import { alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, reducePanel, stageOffsets, timelineOffsets } from '../../webview/panel/state';
 
 const record = (stageIndex: number, epoch: number, loss: number | null, valLoss: number, metrics: Record<string, number> = {}): EpochRecord => ({
@@ -37,6 +37,11 @@ test('the reducer replays a run: snapshot, epochs, batches, preview, final statu
   assert.equal(s.status, 'stopped');
   assert.equal(s.message, '1 epoch(s)');
   assert.equal(snapshot.epochs.length, 0, 'the snapshot it started from is not mutated');
+  // A denoising autoencoder's preview says what its three rows are; the next plain one drops the caption.
+  s = reducePanel(s, parseToPanel({ type: 'preview', epoch: 2, pngBase64: 'BBBB', caption: DENOISING_CAPTION })!);
+  assert.deepEqual(s!.preview, { epoch: 2, pngBase64: 'BBBB', caption: DENOISING_CAPTION });
+  s = reducePanel(s, { type: 'preview', epoch: 3, pngBase64: 'CCCC' });
+  assert.deepEqual(s!.preview, { epoch: 3, pngBase64: 'CCCC' });
 });
 
 test('stages share one timeline; curves and metrics line up with it', () => {

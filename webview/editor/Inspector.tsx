@@ -219,7 +219,7 @@ export function BlockInspector({ view, rawParams, send }: { view: BlockView; raw
       )}
       {schema && (
         <>
-          <ObjectFields schema={schema} value={rawParams} path={[]} onSet={setParam} skip={['stages']} />
+          <ObjectFields schema={schema} value={rawParams} path={[]} onSet={setParam} skip={['stages', ...(block?.inapplicable?.(rawParams) ?? [])]} />
           {schema.properties?.stages && (
             <StageList
               schema={schema.properties.stages}

@@ -51,7 +51,10 @@ function gist(type: string, params: Record<string, unknown> | undefined): string
     case 'Decoder':
       return stages ? stages.map((s) => (s.kind === 'dense' ? String(s.units) : `${s.kind === 'convTranspose' ? 'deconv' : 'conv'} ${String(s.filters)}`)).join(' → ') : '';
     case 'Bottleneck':
-      return params.latentSize === undefined ? 'code = incoming maps' : `latent ${String(params.latentSize)}`;
+      if (params.latentSize === undefined) return 'code = incoming maps';
+      return params.variational === true ? `variational, latent ${String(params.latentSize)}` : `latent ${String(params.latentSize)}`;
+    case 'Noise':
+      return params.mode === 'masking' ? `masking ${String(params.rate ?? 0.3)}` : `gaussian σ ${String(params.stddev ?? 0.5)}`;
     case 'ClassifierHead':
       return `${String(params.classes ?? 10)} classes`;
     case 'Output':

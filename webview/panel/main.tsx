@@ -237,8 +237,8 @@ function EvaluationCard({ evaluation: e }: { evaluation: Evaluation }) {
       )}
       {e.reconstructionsPngBase64 && (
         <figure className="preview">
-          <img data-testid="evaluation-reconstructions" src={`data:image/png;base64,${e.reconstructionsPngBase64}`} alt={`${e.split} images (top) and their reconstructions (bottom)`} />
-          <figcaption>{e.split} images (top) and reconstructions (bottom)</figcaption>
+          <img data-testid="evaluation-reconstructions" src={`data:image/png;base64,${e.reconstructionsPngBase64}`} alt={e.reconstructionsCaption ?? `${e.split} images (top) and their reconstructions (bottom)`} />
+          <figcaption>{e.reconstructionsCaption ? `${e.split} split: ${e.reconstructionsCaption}` : `${e.split} images (top) and reconstructions (bottom)`}</figcaption>
         </figure>
       )}
     </section>
@@ -402,8 +402,8 @@ function App() {
             <span className="muted">epoch {state.preview.epoch}</span>
           </div>
           <figure className="preview">
-            <img data-testid="preview" src={`data:image/png;base64,${state.preview.pngBase64}`} alt={`Test images (top) and their reconstructions (bottom) after epoch ${state.preview.epoch}`} />
-            <figcaption>Test images (top) and reconstructions (bottom), epoch {state.preview.epoch}</figcaption>
+            <img data-testid="preview" src={`data:image/png;base64,${state.preview.pngBase64}`} alt={`${state.preview.caption ?? 'Test images (top) and their reconstructions (bottom)'} after epoch ${state.preview.epoch}`} />
+            <figcaption>{state.preview.caption ?? 'Test images (top) and reconstructions (bottom)'}, epoch {state.preview.epoch}</figcaption>
           </figure>
         </section>
       )}

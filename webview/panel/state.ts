@@ -17,7 +17,7 @@ export function reducePanel(state: PanelState, message: ToPanel): PanelState {
       return { ...state, batches: [...batches, message.point] };
     }
     case 'preview':
-      return { ...state, preview: { epoch: message.epoch, pngBase64: message.pngBase64 } };
+      return { ...state, preview: { epoch: message.epoch, pngBase64: message.pngBase64, ...(message.caption ? { caption: message.caption } : {}) } };
     case 'status':
       return { ...state, status: message.status, message: message.message, run: message.run ?? state.run };
     case 'classifier':

@@ -1,0 +1,257 @@
+/**
+ * Greedy layer-wise pretraining, as seed 001's stacked autoencoder does it: each dense layer of an
+ * Encoder block trains as its own small autoencoder on the codes of the layer before (the first
+ * reconstructs pixels with a sigmoid layer and binary cross-entropy, deeper ones codes with a
+ * linear layer and mean squared error), then the blocks between the Encoder and a labels Output
+ * (the softmax layer) train on the last codes. The Encoder's layers are the graph's own, so the
+ * next stage (fine-tuning) starts from the pretrained weights. The temporary decoders are dropped.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GraphAnalysis } from '../core/analyze';
+import type { LossName } from '../core/format';
+import type { EpochRecord, FromWorker } from '../core/protocol';
+import type { ResolvedStage } from '../core/stages';
+import type { CompiledGraph } from '../compile/compile';
+import { shuffleInPlace } from '../data/random';
+import { constant } from './constants';
+import { TrainingError } from './errors';
+import { makeOptimizer } from './optimizers';
+import { type Feeder, lossFn, metricSum } from './scoring';
+
+type Layer = tf.layers.Layer;
+
+/** One pretraining step: a dense layer (with any parameter-free layers after it), or the head. */
+interface Step {
+  readonly label: string;
+  readonly layers: readonly Layer[];
+  readonly kind: 'layer' | 'head';
+}
+
+export interface LayerwisePlan {
+  readonly steps: readonly Step[];
+  /** Nodes from the Input up to the Encoder (exclusive), applied to the data before step 1. */
+  readonly before: readonly string[];
+  /** The labels Output whose blocks after the Encoder form the softmax step, if any. */
+  readonly headOutputId: string | undefined;
+}
+
+/** Nodes strictly between `from` and `to` along single-input chains, in order; undefined if `to` does not depend on `from`. */
+function chainBetween(analysis: GraphAnalysis, from: string, to: string): string[] | undefined {
+  const nodes: string[] = [];
+  let cur = analysis.nodes.get(to)?.inputs[0];
+  while (cur !== undefined && cur !== from) {
+    nodes.unshift(cur);
+    cur = analysis.nodes.get(cur)?.inputs[0];
+  }
+  return cur === from ? nodes : undefined;
+}
+
+export function planLayerwise(analysis: GraphAnalysis, compiled: CompiledGraph, stage: ResolvedStage): LayerwisePlan {
+  const encoderId = stage.encoder;
+  const encoder = encoderId ? analysis.nodes.get(encoderId) : undefined;
+  if (!encoderId || !encoder) throw new TrainingError(`Stage "${stage.name}" pretrains layer by layer but names no Encoder block.`);
+  const layers = compiled.layersByNode.get(encoderId) ?? [];
+  const steps: Step[] = [];
+  for (const layer of layers) {
+    if (layer.getClassName() === 'Dense') {
+      steps.push({ label: `layer ${steps.length + 1}`, layers: [layer], kind: 'layer' });
+    } else if (steps.length > 0 && layer.countParams() === 0) {
+      (steps.at(-1)!.layers as Layer[]).push(layer); // e.g. a LeakyReLU after its Dense
+    } else {
+      throw new TrainingError(`Stage "${stage.name}": layer-wise pretraining works on dense layers; Encoder "${encoderId}" has a ${layer.getClassName()} layer.`);
+    }
+  }
+  if (steps.length === 0) throw new TrainingError(`Stage "${stage.name}": Encoder "${encoderId}" has no dense layer to pretrain.`);
+  const before = chainBetween(analysis, analysis.inputId!, encoderId) ?? [];
+  // The softmax step: the first labels Output fed by the Encoder through a chain.
+  let headOutputId: string | undefined;
+  for (const out of analysis.outputs) {
+    if (out.target !== 'labels') continue;
+    const chain = chainBetween(analysis, encoderId, out.id);
+    if (!chain || chain.length === 0) continue;
+    const headLayers = chain.flatMap((id) => compiled.layersByNode.get(id) ?? []);
+    steps.push({ label: 'softmax', layers: headLayers, kind: 'head' });
+    headOutputId = out.id;
+    break;
+  }
+  return { steps, before, headOutputId };
+}
+
+/** Epochs a layer-wise stage runs in all: one round of `stage.epochs` per step. */
+export function layerwiseEpochs(plan: LayerwisePlan, stage: ResolvedStage): number {
+  return plan.steps.length * stage.epochs;
+}
+
+export interface LayerwiseContext {
+  readonly analysis: GraphAnalysis;
+  readonly compiled: CompiledGraph;
+  readonly stage: ResolvedStage;
+  readonly stageIndex: number;
+  readonly plan: LayerwisePlan;
+  readonly feeder: Feeder;
+  readonly trainIdx: Uint32Array;
+  readonly validationIdx: Uint32Array;
+  readonly rng: () => number;
+  readonly seed: number;
+  readonly backend: string;
+  readonly batchProgressMs: number;
+  readonly send: (m: FromWorker) => void;
+  readonly cancelled: () => boolean;
+  /** Called with every epoch record (the caller appends it to metrics.jsonl and sends it). */
+  readonly onEpoch: (record: EpochRecord) => void;
+}
+
+const CODE_BATCH = 1024;
+
+/** Run a batch-wise function over the rows of `idx` and concatenate the results (one tensor, kept). */
+function mapRows(count: number, f: (start: number, end: number) => tf.Tensor): tf.Tensor {
+  const parts: tf.Tensor[] = [];
+  for (let start = 0; start < count; start += CODE_BATCH) parts.push(f(start, Math.min(count, start + CODE_BATCH)));
+  const all = parts.length === 1 ? parts[0]! : tf.concat(parts);
+  if (parts.length > 1) tf.dispose(parts);
+  return all;
+}
+
+/** Free a layer's weights (Layer.dispose() refuses layers only ever applied eagerly). */
+function disposeLayer(layer: Layer): void {
+  for (const w of layer.weights) w.dispose();
+}
+
+const applyAll = (layers: readonly Layer[], x: tf.Tensor, training: boolean): tf.Tensor => layers.reduce((t, l) => l.apply(t, { training }) as tf.Tensor, x);
+
+/** Train the stage; returns how many epochs ran and whether a cancel stopped it. */
+export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: number; stopped: boolean }> {
+  const { stage, plan, feeder, compiled } = ctx;
+  const beforeLayers = plan.before.flatMap((id) => compiled.layersByNode.get(id) ?? []);
+  const rows = (idx: Uint32Array): tf.Tensor =>
+    mapRows(idx.length, (s, e) => tf.tidy(() => {
+      const x = applyAll(beforeLayers, feeder.inputs(idx, s, e), false);
+      return x.reshape([e - s, -1]);
+    }));
+  let trainCodes = rows(ctx.trainIdx);
+  let valCodes = ctx.validationIdx.length ? rows(ctx.validationIdx) : undefined;
+  const classes = plan.headOutputId ? (compiled.modelForOutput(plan.headOutputId).outputs[0]!.shape[1] as number) : 0;
+  const labelsOf = (idx: Uint32Array): tf.Tensor | undefined => (classes ? mapRows(idx.length, (s, e) => feeder.labels(idx, s, e, classes)) : undefined);
+  const trainLabels = plan.headOutputId ? labelsOf(ctx.trainIdx) : undefined;
+  const valLabels = plan.headOutputId && ctx.validationIdx.length ? labelsOf(ctx.validationIdx) : undefined;
+  const order = Uint32Array.from({ length: ctx.trainIdx.length }, (_, i) => i);
+  let epochAt = 0;
+  try {
+    for (const [stepIndex, step] of plan.steps.entries()) {
+      const inDim = trainCodes.shape[1]!;
+      const first = stepIndex === 0;
+      const isHead = step.kind === 'head';
+      // The seed's recipe: pixels → sigmoid + binary cross-entropy; codes → linear + MSE; head → softmax + cross-entropy.
+      const loss: LossName = isHead ? 'categoricalCrossentropy' : first ? 'binaryCrossentropy' : 'meanSquaredError';
+      const decoder = isHead
+        ? undefined
+        : tf.layers.dense({ units: inDim, activation: first ? 'sigmoid' : 'linear', name: `${stage.name}_decoder_${stepIndex + 1}`, kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed + stepIndex }) });
+      const stepLayers = decoder ? [...step.layers, decoder] : [...step.layers];
+      for (const l of step.layers) l.trainable = true;
+      const forward = (x: tf.Tensor, training: boolean): tf.Tensor => applyAll(stepLayers, x, training);
+      // Build the decoder's weights before collecting the variables.
+      tf.tidy(() => void forward(trainCodes.slice([0, 0], [1, inDim]), false));
+      const variables = stepLayers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+      const optimizer = makeOptimizer(stage.optimizer, stage.learningRate);
+      const label = `${stage.name} · ${step.label}${isHead ? '' : ` (${inDim}→${(step.layers[0] as unknown as { units: number }).units})`}`;
+      const metrics = isHead ? (['accuracy'] as const) : ([] as const);
+      try {
+        for (let e = 1; e <= stage.epochs; e++) {
+          shuffleInPlace(order, ctx.rng);
+          const orderTensor = tf.tensor1d(Int32Array.from(order), 'int32');
+          const t0 = performance.now();
+          let lossSum: tf.Tensor = tf.scalar(0);
+          let accSum: tf.Tensor = tf.scalar(0);
+          const batches = Math.ceil(order.length / stage.batchSize);
+          let lastReport = t0;
+          for (let b = 0; b < batches; b++) {
+            const start = b * stage.batchSize;
+            const n = Math.min(order.length, start + stage.batchSize) - start;
+            const next = tf.tidy(() => {
+              const pick = orderTensor.slice(start, n);
+              const xs = tf.gather(trainCodes, pick);
+              const ys = isHead ? tf.gather(trainLabels!, pick) : xs;
+              let acc: tf.Tensor = constant(0);
+              const l = optimizer.minimize(() => {
+                const pred = forward(xs, true);
+                if (isHead) acc = tf.keep(metricSum('accuracy', ys, pred));
+                return lossFn(loss, ys, pred);
+              }, true, variables)!;
+              const out = { loss: tf.add(lossSum, tf.mul(l, constant(n))), acc: tf.add(accSum, acc), last: l };
+              if (isHead) tf.dispose(acc);
+              return out;
+            });
+            tf.dispose([lossSum, accSum]);
+            lossSum = next.loss;
+            accSum = next.acc;
+            const now = performance.now();
+            if (now - lastReport >= ctx.batchProgressMs || b === batches - 1) {
+              lastReport = now;
+              const value = (await next.last.data())[0]!;
+              if (!Number.isFinite(value)) {
+                next.last.dispose();
+                orderTensor.dispose();
+                throw new TrainingError(`The loss became ${value} in stage "${label}", epoch ${e}: lower the learning rate (now ${stage.learningRate}) or check the data.`);
+              }
+              ctx.send({ type: 'batch', stageIndex: ctx.stageIndex, epoch: epochAt + e, batch: b + 1, batches, loss: value });
+            }
+            next.last.dispose();
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (ctx.cancelled()) {
+              tf.dispose([lossSum, accSum, orderTensor]);
+              return { epochs: epochAt + e - 1, stopped: true };
+            }
+          }
+          orderTensor.dispose();
+          const seconds = (performance.now() - t0) / 1000;
+          const [trainLoss, trainAcc] = Array.from(await tf.stack([lossSum, accSum]).data()).map((v) => v / order.length) as [number, number];
+          tf.dispose([lossSum, accSum]);
+          // Validation: the step's own autoencoder (or the head) on the validation codes.
+          let valLoss: number | null = null;
+          let valAcc: number | undefined;
+          if (valCodes) {
+            const sums = tf.tidy(() => {
+              const pred = forward(valCodes!, false);
+              const ys = isHead ? valLabels! : valCodes!;
+              return tf.stack([lossFn(loss, ys, pred), isHead ? tf.div(metricSum('accuracy', ys, pred), constant(ys.shape[0]!)) : constant(0)]);
+            });
+            const v = await sums.data();
+            sums.dispose();
+            valLoss = v[0]!;
+            if (isHead) valAcc = v[1]!;
+          }
+          const record: EpochRecord = {
+            stage: label,
+            stageIndex: ctx.stageIndex,
+            epoch: epochAt + e,
+            loss: trainLoss,
+            valLoss,
+            metrics: metrics.length ? { accuracy: trainAcc, ...(valAcc !== undefined ? { valAccuracy: valAcc } : {}) } : {},
+            seconds,
+            samplesPerSec: seconds > 0 ? order.length / seconds : 0,
+            backend: ctx.backend,
+            liveTensors: tf.memory().numTensors,
+            endedAt: Date.now(),
+          };
+          ctx.onEpoch(record);
+        }
+      } finally {
+        optimizer.dispose();
+      }
+      epochAt += stage.epochs;
+      if (!isHead) {
+        // The next autoencoder learns the codes of this layer.
+        const nextTrain = mapRows(trainCodes.shape[0]!, (s, e) => tf.tidy(() => applyAll(step.layers, trainCodes.slice([s, 0], [e - s, inDim]), false)));
+        const nextVal = valCodes ? mapRows(valCodes.shape[0]!, (s, e) => tf.tidy(() => applyAll(step.layers, valCodes!.slice([s, 0], [e - s, inDim]), false))) : undefined;
+        trainCodes.dispose();
+        valCodes?.dispose();
+        trainCodes = nextTrain;
+        valCodes = nextVal;
+        if (decoder) disposeLayer(decoder);
+      }
+    }
+  } finally {
+    tf.dispose([trainCodes, ...(valCodes ? [valCodes] : []), ...(trainLabels ? [trainLabels] : []), ...(valLabels ? [valLabels] : [])]);
+  }
+  return { epochs: epochAt, stopped: false };
+}
