@@ -1,7 +1,8 @@
 /**
- * `latent-studio` command line: summary, validate, train (and resume), evaluate, export and generate,
- * headless. Training runs in the same worker process the extension uses. Commander parses arguments
- * (zero dependencies, well kept); cli-progress draws the bar on terminals.
+ * `latent-studio` command line: summary, validate, train (and resume), evaluate, export, generate,
+ * score, predict and inspect (src/cli/inspect.ts), headless. Training runs in the same worker process
+ * the extension uses. Commander parses arguments (zero dependencies, well kept); cli-progress draws
+ * the bar on terminals.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,16 +15,8 @@ import { BACKEND_NAMES, type BackendPreference, type EpochRecord, type Evaluatio
 import { formatSummaryTable, summarize } from '../core/summary';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../train/client';
 import { RUN_FILES } from '../train/runFolder';
-
-/** A failure to report as one line (the user's input was wrong), not as a crash. */
-class CliError extends Error {
-  constructor(message: string, readonly detail?: string) {
-    super(message);
-  }
-}
-
-const out = (line: string): void => void process.stdout.write(`${line}\n`);
-const err = (line: string): void => void process.stderr.write(`${line}\n`);
+import { CliError, err, fmt, out, positiveInt } from './common';
+import { registerInspectCommands } from './inspect';
 
 function readGraph(file: string): { text: string; value: unknown; absolute: string } {
   const absolute = path.resolve(file);
@@ -37,18 +30,6 @@ function readGraph(file: string): { text: string; value: unknown; absolute: stri
   const parsed = parseJsonText(text);
   if (!parsed.ok) throw new CliError(`${file}:${parsed.error.line}:${parsed.error.column}: invalid JSON: ${parsed.error.message}`);
   return { text, value: parsed.value, absolute };
-}
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1.`);
-    return n;
-  };
-}
-
-function fmt(n: number | null | undefined, digits = 4): string {
-  return n === null || n === undefined ? '-' : n.toFixed(digits);
 }
 
 function epochLine(r: EpochRecord): string {
@@ -73,6 +54,16 @@ interface TrainOptions {
   json?: boolean;
   limit?: number;
   verbose?: boolean;
+  /** Stage names to train; undefined: all. */
+  stage?: string[];
+  initFrom?: string;
+}
+
+/** `--stage all` (every stage) or `--stage a,b`: the names, trimmed. */
+function stageList(v: string): string[] | undefined {
+  const names = v.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new InvalidArgumentError('--stage takes "all" or stage names separated by commas, e.g. autoencoder,classifier.');
+  return names.length === 1 && names[0] === 'all' ? undefined : names;
 }
 
 /** What `train` sends: a graph file to train, or (with --resume) the run folder's own snapshot. */
@@ -152,7 +143,16 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
   };
 
   const session = new TrainingSession(
-    { ...target, epochs: o.epochs, batchSize: o.batchSize, backend: o.backend, data: o.data, limitSamples: o.limit },
+    {
+      ...target,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      backend: o.backend,
+      data: o.data,
+      limitSamples: o.limit,
+      stages: o.stage,
+      initFrom: o.initFrom !== undefined ? path.resolve(o.initFrom) : undefined,
+    },
     { onMessage },
   );
   let interrupts = 0;
@@ -331,6 +331,8 @@ export function buildProgram(): Command {
     .option('--data <spec>', 'dataset: mnist, fashion-mnist, idx:<images>,<labels>, csv:<file>')
     .option('--out <dir>', 'folder for run folders (default ./.latent/runs)')
     .option('--limit <n>', 'train on at most n samples (quick checks)', positiveInt('--limit'))
+    .option('--stage <names>', 'train only these stages (comma-separated names; default: all); the others are skipped', stageList)
+    .option('--init-from <runDir>', "start from another run's checkpoint: the layers whose names and shapes match (e.g. --stage classifier --init-from <autoencoder run>)")
     .option('--json', 'one JSON object per epoch on stdout, then {runDir, backend}')
     .action((file: string | undefined, o: TrainOptions, cmd: Command) => trainCommand(file, { ...o, verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose }));
 
@@ -371,6 +373,8 @@ export function buildProgram(): Command {
     })
     .option('--json', 'print {runDir, latentSize, count, seed, file, manifoldFile?}')
     .action((o: GenerateOptions) => generateCommand(o));
+
+  registerInspectCommands(program);
   return program;
 }
 

@@ -8,7 +8,7 @@ const TOP_KEYS = ['formatVersion', 'name', 'description', 'reproduces', 'nodes',
 const NODE_KEYS = ['id', 'type', 'label', 'trainable', 'params'];
 const EDGE_KEYS = ['from', 'to'];
 const TRAINING_KEYS = [
-  'dataset', 'split', 'seed', 'output', 'loss', 'optimizer', 'learningRate', 'epochs', 'batchSize', 'metrics', 'stages',
+  'dataset', 'classes', 'split', 'seed', 'output', 'loss', 'optimizer', 'learningRate', 'epochs', 'batchSize', 'metrics', 'stages',
 ];
 const STAGE_KEYS = [
   'name', 'kind', 'output', 'encoder', 'freeze', 'loss', 'optimizer', 'learningRate', 'epochs', 'batchSize', 'metrics',

@@ -45,6 +45,14 @@ export const ToHostSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('newFromTemplate') }).strict(),
   z.object({ type: z.literal('train') }).strict(),
   z.object({ type: z.literal('stop') }).strict(),
+  /** The graph drawn as a picture (Export Graph as PNG): the host asks where to save it. */
+  z
+    .object({
+      type: z.literal('savePng'),
+      name: z.string().regex(/^[\w.-]{1,100}\.png$/, 'a plain file name ending in .png'),
+      pngBase64: z.string().min(1),
+    })
+    .strict(),
 ]);
 export type ToHost = z.infer<typeof ToHostSchema>;
 
@@ -56,7 +64,16 @@ export const ToEditorSchema = z.discriminatedUnion('type', [
   /** The newest training preview of an Output block, shown as a thumbnail on that block. */
   z.object({ type: z.literal('preview'), outputId: z.string(), epoch: z.number().int(), pngBase64: z.string(), caption: z.string() }).strict(),
   /** Whether this graph is training now (the toolbar shows Stop instead of Train). */
-  z.object({ type: z.literal('training'), running: z.boolean() }).strict(),
+  z
+    .object({
+      type: z.literal('training'),
+      running: z.boolean(),
+      /** The stage training now (index into the graph's resolved stages), while running. */
+      stageIndex: z.number().int().min(0).optional(),
+    })
+    .strict(),
+  /** Draw the graph as a PNG and send it back as `savePng` (the Export Graph as PNG command). */
+  z.object({ type: z.literal('exportImage') }).strict(),
 ]);
 export type ToEditor = z.infer<typeof ToEditorSchema>;
 

@@ -81,6 +81,16 @@ export const StageSchema = z
   .strict();
 export type StageSpec = z.infer<typeof StageSchema>;
 
+/** Class indices (labels), each at most once; checked against the dataset's class count when it is loaded. */
+export const ClassesSchema = z
+  .array(z.number().int().min(0))
+  .min(1)
+  .superRefine((classes, ctx) => {
+    const twice = classes.find((c, i) => classes.indexOf(c) !== i);
+    if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `names class ${twice} twice: list each class once` });
+  })
+  .meta({ uniqueItems: true });
+
 export const TrainingSchema = z
   .object({
     dataset: z
@@ -90,6 +100,9 @@ export const TrainingSchema = z
       .describe('"mnist", "fashion-mnist", "idx:<images>,<labels>" or "csv:<file>" (paths relative to this file).'),
     split: SplitSchema.default({ validation: 0.1, test: 0.2 }),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    classes: ClassesSchema.optional().describe(
+      'Train, validate and evaluate on these classes only (anomaly detection: the other classes are the anomalies that Detect Anomalies scores).',
+    ),
     ...trainingFields,
     loss: z.enum(LOSSES).default('binaryCrossentropy'),
     optimizer: z.enum(OPTIMIZERS).default('adam'),

@@ -3,6 +3,7 @@
  * (`snapshot`), then each worker event as it happens. Validated where it enters, both ways.
  */
 import { z } from 'zod';
+import { INSPECT_KINDS, InspectResultSchema, PanelInspectRequestSchema } from './inspect';
 import { BackendInfoSchema, ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema, StagePlanSchema } from './protocol';
 
 export const RunInfoSchema = z
@@ -42,6 +43,8 @@ export const PanelSnapshotSchema = z
     evaluation: EvaluationSchema.nullable().default(null),
     /** Other runs whose epoch curves are drawn over this run's, to compare. */
     overlays: z.array(OverlaySchema).default([]),
+    /** The newest result of each inspect job on this run (anomaly scores, predictions, weights, feature maps, latent space). */
+    inspections: z.array(InspectResultSchema).default([]),
   })
   .strict();
 export type PanelSnapshot = z.output<typeof PanelSnapshotSchema>;
@@ -55,6 +58,11 @@ export const ToPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('classifier'), stageIndex: z.number().int(), epoch: z.number().int(), preview: ClassifierPreviewSchema }).strict(),
   z.object({ type: z.literal('evaluation'), evaluation: EvaluationSchema }).strict(),
   z.object({ type: z.literal('overlays'), overlays: z.array(OverlaySchema) }).strict(),
+  /** An inspect job on this run started (busy), finished (its result follows as `inspection`) or failed (error). */
+  z.object({ type: z.literal('inspecting'), kind: z.enum(INSPECT_KINDS), busy: z.boolean(), error: z.string().nullable() }).strict(),
+  z.object({ type: z.literal('inspection'), result: InspectResultSchema }).strict(),
+  /** Show this inspect view (the host opened the panel for a palette command). */
+  z.object({ type: z.literal('focus'), view: z.enum(['training', ...INSPECT_KINDS]) }).strict(),
 ]);
 export type ToPanel = z.infer<typeof ToPanelSchema>;
 
@@ -63,7 +71,20 @@ export const FromPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stop') }).strict(),
   z.object({ type: z.literal('openRunFolder') }).strict(),
   /** Toolbar buttons: run a palette command on the panel's run. */
-  z.object({ type: z.literal('command'), command: z.enum(['evaluate', 'export', 'resume', 'compare']) }).strict(),
+  z.object({ type: z.literal('command'), command: z.enum(['evaluate', 'export', 'resume', 'compare', 'generate']) }).strict(),
+  /** Run an inspect job on the panel's run. */
+  z.object({ type: z.literal('inspect'), request: PanelInspectRequestSchema }).strict(),
+  /** Save a picture the panel drew (a chart, a grid) as a PNG file: the host asks where. */
+  z
+    .object({
+      type: z.literal('savePng'),
+      /** Suggested file name without folder, e.g. "loss.png". */
+      name: z.string().regex(/^[\w.-]{1,100}\.png$/, 'a plain file name ending in .png'),
+      pngBase64: z.string().min(1),
+    })
+    .strict(),
+  /** Write the newest anomaly scores as CSV with a flagged column at this threshold: the host asks where. */
+  z.object({ type: z.literal('exportScores'), threshold: z.number().refine(Number.isFinite, 'must be finite') }).strict(),
 ]);
 export type FromPanel = z.infer<typeof FromPanelSchema>;
 

@@ -4,9 +4,10 @@
  */
 import { z } from 'zod';
 
-export const BACKEND_NAMES = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
-export const BackendPreferenceSchema = z.enum([...BACKEND_NAMES, 'auto']);
-export type BackendPreference = z.infer<typeof BackendPreferenceSchema>;
+import { BACKEND_NAMES, BackendPreferenceSchema } from './backendNames';
+import { InspectRequestSchema, InspectResultSchema } from './inspect';
+
+export { BACKEND_NAMES, BackendPreferenceSchema, type BackendPreference } from './backendNames';
 
 export const TrainRequestSchema = z
   .object({
@@ -33,6 +34,16 @@ export const TrainRequestSchema = z
      * new run: the folder's own graph snapshot is trained, and metrics keep appending to it.
      */
     resumeFrom: z.string().optional(),
+    /**
+     * Train only these stages (by name, in the graph's order); the others are reported as skipped and
+     * keep their weights (initial, or from `initFrom`). Default: every stage.
+     */
+    stages: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * Start a new run from another run folder's checkpoint: every layer whose name and weight shapes
+     * match is loaded before training (e.g. `stages: ["classifier"]` on a trained autoencoder).
+     */
+    initFrom: z.string().optional(),
   })
   .strict();
 export type TrainRequest = z.input<typeof TrainRequestSchema>;
@@ -104,6 +115,8 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('evaluate'), messageId: z.number().int(), request: EvaluateRequestSchema }).strict(),
   z.object({ type: z.literal('export'), messageId: z.number().int(), request: ExportRequestSchema }).strict(),
   z.object({ type: z.literal('generate'), messageId: z.number().int(), request: GenerateRequestSchema }).strict(),
+  /** Look inside a run's trained model (src/core/inspect.ts): anomaly scores, predictions, weights, feature maps, latent space. */
+  z.object({ type: z.literal('inspect'), messageId: z.number().int(), request: InspectRequestSchema }).strict(),
 ]);
 export type ToWorker = z.input<typeof ToWorkerSchema>;
 
@@ -240,6 +253,7 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('evaluated'), inReplyTo: z.number().int(), evaluation: EvaluationSchema }).strict(),
   z.object({ type: z.literal('exported'), inReplyTo: z.number().int(), models: z.array(ExportedModelSchema) }).strict(),
   z.object({ type: z.literal('generated'), inReplyTo: z.number().int(), generated: GeneratedSchema }).strict(),
+  z.object({ type: z.literal('inspected'), inReplyTo: z.number().int(), result: InspectResultSchema }).strict(),
   z
     .object({
       type: z.literal('done'),

@@ -53,3 +53,84 @@ export function resolveStages(analysis: GraphAnalysis, overrides: TrainingOverri
     };
   });
 }
+
+/**
+ * What one block does in one stage: its weights update ('trained'), it runs but keeps its weights
+ * ('frozen'), it runs and has no weights ('fixed': Input, Flatten, pooling, noise, Output), or the
+ * stage never runs it ('unused').
+ */
+export type StageRole = 'trained' | 'frozen' | 'fixed' | 'unused';
+
+/** The parts of a stage that decide the roles (a ResolvedStage, or a loose one read from a graph with errors). */
+export type StageShape = Pick<ResolvedStage, 'kind' | 'outputId' | 'freeze' | 'encoder'>;
+
+/** Nodes strictly between `from` and `to` along first inputs, in order; undefined if `to` does not descend from `from` that way. */
+function chainBetween(analysis: GraphAnalysis, from: string, to: string): string[] | undefined {
+  const nodes: string[] = [];
+  const seen = new Set<string>();
+  let cur = analysis.nodes.get(to)?.inputs[0];
+  while (cur !== undefined && cur !== from && !seen.has(cur)) {
+    seen.add(cur);
+    nodes.unshift(cur);
+    cur = analysis.nodes.get(cur)?.inputs[0];
+  }
+  return cur === from ? nodes : undefined;
+}
+
+function closure(start: string, next: (id: string) => readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const stack = [start];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...next(id));
+  }
+  return seen;
+}
+
+/**
+ * The role of every block of the graph in one stage, keyed by node id in document order.
+ * A fit stage runs the blocks on a path from the Input to its Output; blocks with weights train
+ * unless the stage freezes them or they are `trainable: false`. A layerwise stage (src/train/
+ * layerwise.ts) trains the Encoder's layers one by one (whatever their trainable flag), then the
+ * blocks chained from the Encoder to the first labels Output (the softmax step); the blocks from
+ * the Input to the Encoder only feed it.
+ */
+export function stageRoles(analysis: GraphAnalysis, stage: StageShape): Map<string, StageRole> {
+  const roles = new Map<string, StageRole>();
+  const hasWeights = (id: string): boolean => (analysis.nodes.get(id)?.paramCount ?? 0) > 0;
+  for (const id of analysis.nodes.keys()) roles.set(id, 'unused');
+  const inputId = analysis.inputId;
+  if (!inputId) return roles;
+
+  if (stage.kind === 'layerwise') {
+    const encoderId = stage.encoder;
+    if (!encoderId || !analysis.nodes.has(encoderId)) return roles;
+    const before = chainBetween(analysis, inputId, encoderId);
+    if (!before) return roles;
+    for (const id of [inputId, ...before]) roles.set(id, hasWeights(id) ? 'frozen' : 'fixed');
+    roles.set(encoderId, hasWeights(encoderId) ? 'trained' : 'fixed');
+    for (const out of analysis.outputs) {
+      if (out.target !== 'labels') continue;
+      const head = chainBetween(analysis, encoderId, out.id);
+      if (!head || head.length === 0) continue;
+      for (const id of head) roles.set(id, hasWeights(id) ? 'trained' : 'fixed');
+      roles.set(out.id, 'fixed');
+      break;
+    }
+    return roles;
+  }
+
+  const node = analysis.nodes.get(stage.outputId);
+  if (!node) return roles;
+  const fromInput = closure(inputId, (id) => analysis.nodes.get(id)?.outputs ?? []);
+  const toOutput = closure(stage.outputId, (id) => analysis.nodes.get(id)?.inputs ?? []);
+  const frozen = new Set(stage.freeze);
+  for (const id of analysis.nodes.keys()) {
+    if (!fromInput.has(id) || !toOutput.has(id)) continue;
+    const n = analysis.nodes.get(id)!;
+    roles.set(id, !hasWeights(id) ? 'fixed' : !n.trainable || frozen.has(id) ? 'frozen' : 'trained');
+  }
+  return roles;
+}

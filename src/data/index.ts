@@ -6,6 +6,7 @@ import type { DataSpec, ImageDataset } from './types';
 export * from './types';
 export { parseDataSpec, formatDataSpec, DATA_SPEC_FORMS } from './spec';
 export { splitIndices, type SplitFractions } from './split';
+export { checkClasses, filterByClasses, restrictSplit } from './classes';
 export { Mulberry32, mulberry32, shuffleInPlace, type Rng } from './random';
 export { loadMnist, loadFashionMnist, embeddedCacheFile, MNIST_CLASS_NAMES, FASHION_MNIST_CLASS_NAMES } from './embedded';
 export { defaultCacheDir } from './cache';

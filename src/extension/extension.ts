@@ -2,8 +2,9 @@
 import * as vscode from 'vscode';
 import { registerReportDocuments, selectBackend, showBackendInfo } from './backendCommands';
 import { GraphDiagnostics } from './diagnostics';
+import { InspectCommands } from './inspectCommands';
 import { selectDataset } from './datasetCommand';
-import { EditorHub, GraphEditorProvider } from './graphEditor';
+import { EditorHub, GraphEditorProvider, exportGraphImage } from './graphEditor';
 import { RunCommands, type RunTarget } from './runCommands';
 import { showModelSummary } from './summaryCommand';
 import { RunsView } from './runsView';
@@ -24,7 +25,9 @@ export function activate(context: vscode.ExtensionContext): void {
     if (command === 'export') void runs.export(target);
     if (command === 'resume') void runs.resume(target);
     if (command === 'compare') void runs.compare(target);
+    if (command === 'generate') void runs.generate(target);
   });
+  const inspect = new InspectCommands(panel, channel, () => activeGraphUri());
   const graphUri = (uri?: vscode.Uri): vscode.Uri | undefined => {
     const target = activeGraphUri(uri);
     if (target?.path.endsWith('.latent.json')) return target;
@@ -46,6 +49,12 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('latentStudio.exportModel', (target?: RunTarget) => runs.export(target)),
     vscode.commands.registerCommand('latentStudio.compareRuns', (target?: RunTarget) => runs.compare(target)),
     vscode.commands.registerCommand('latentStudio.generateSamples', (target?: RunTarget) => runs.generate(target)),
+    vscode.commands.registerCommand('latentStudio.scoreAnomalies', (target?: RunTarget) => inspect.command('score', target)),
+    vscode.commands.registerCommand('latentStudio.predict', (target?: RunTarget) => inspect.command('predict', target)),
+    vscode.commands.registerCommand('latentStudio.showWeights', (target?: RunTarget) => inspect.command('weights', target)),
+    vscode.commands.registerCommand('latentStudio.showFeatureMaps', (target?: RunTarget) => inspect.command('features', target)),
+    vscode.commands.registerCommand('latentStudio.showLatentSpace', (target?: RunTarget) => inspect.command('latent', target)),
+    vscode.commands.registerCommand('latentStudio.exportGraphImage', (uri?: unknown) => exportGraphImage(editors, uri)),
     vscode.commands.registerCommand('latentStudio.selectDataset', (uri?: vscode.Uri) => selectDataset(activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),
     registerReportDocuments(),

@@ -3,36 +3,50 @@
  * the webview sends semantic edits, applied here through src/core and written back as the smallest
  * WorkspaceEdit, so undo/redo, save, dirty state, hot exit and git diffs all come from VS Code.
  */
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseJsonText, serializeGraph } from '../core/canonical';
 import { type GraphEdit, applyEdit } from '../core/edits';
-import { type ToEditor, parseToHost } from '../core/editorProtocol';
+import { type ToEditor, type ToHost, parseToHost } from '../core/editorProtocol';
 import { minimalReplacement } from '../core/textDiff';
+import { savePngAs } from './saveFile';
 import { webviewHtml } from './webviewHtml';
 
+/** One open graph editor: how to message its webview, and whether its tab is in front. */
+interface EditorView {
+  readonly send: (m: ToEditor) => void;
+  /** Absent for an editor that cannot tell (then it counts as neither active nor visible). */
+  readonly panel?: Pick<vscode.WebviewPanel, 'active' | 'visible'>;
+}
+
 /**
- * What training tells open graph editors: the newest preview per Output block and whether the
- * graph is training. Editors opened later get the current state when their webview is ready.
+ * What training tells open graph editors: the newest preview per Output block, whether the graph
+ * is training and which stage. Editors opened later get the current state when their webview is
+ * ready. Export Graph as PNG goes through here too, to the editor in front.
  */
 export class EditorHub {
-  private readonly editors = new Map<string, Set<(m: ToEditor) => void>>();
+  private readonly editors = new Map<string, Set<EditorView>>();
   private readonly previews = new Map<string, Map<string, Extract<ToEditor, { type: 'preview' }>>>();
   private readonly running = new Set<string>();
+  /** The stage training now per graph, once training said which. */
+  private readonly stages = new Map<string, number>();
 
   /** Called by an editor's webview when it is ready; returns the unsubscribe function. */
-  attach(uri: vscode.Uri, send: (m: ToEditor) => void): () => void {
+  attach(uri: vscode.Uri, send: (m: ToEditor) => void, panel?: EditorView['panel']): () => void {
     const key = uri.toString();
     const set = this.editors.get(key) ?? new Set();
-    set.add(send);
+    const view: EditorView = { send, panel };
+    set.add(view);
     this.editors.set(key, set);
-    return () => set.delete(send);
+    return () => set.delete(view);
   }
 
   /** Replay the state an editor missed while it was closed. */
   replay(uri: vscode.Uri, send: (m: ToEditor) => void): void {
     const key = uri.toString();
     for (const preview of this.previews.get(key)?.values() ?? []) send(preview);
-    send({ type: 'training', running: this.running.has(key) });
+    send(this.trainingMessage(key));
   }
 
   preview(uri: vscode.Uri, message: Extract<ToEditor, { type: 'preview' }>): void {
@@ -43,15 +57,80 @@ export class EditorHub {
     this.post(key, message);
   }
 
-  setTraining(uri: vscode.Uri, running: boolean): void {
+  /**
+   * Whether the graph trains, and which stage (index into its resolved stages) when known. Cheap to
+   * call on every batch: editors hear only of a change.
+   */
+  setTraining(uri: vscode.Uri, running: boolean, stageIndex?: number): void {
     const key = uri.toString();
-    if (running) this.running.add(key);
-    else this.running.delete(key);
-    this.post(key, { type: 'training', running });
+    const before = this.trainingMessage(key);
+    if (running) {
+      this.running.add(key);
+      if (stageIndex !== undefined) this.stages.set(key, stageIndex);
+    } else {
+      this.running.delete(key);
+      this.stages.delete(key);
+    }
+    const after = this.trainingMessage(key);
+    if (before.running !== after.running || before.stageIndex !== after.stageIndex) this.post(key, after);
+  }
+
+  /**
+   * Ask a graph editor to draw its graph (it answers with savePng): the one of `uri`, in front if it
+   * has several; without a uri, the graph editor in front. False when there is none.
+   */
+  requestImage(uri?: vscode.Uri): boolean {
+    const views = uri ? [...(this.editors.get(uri.toString()) ?? [])] : [...this.editors.values()].flatMap((set) => [...set]);
+    const target = views.find((v) => v.panel?.active) ?? (uri ? (views.find((v) => v.panel?.visible) ?? views[0]) : undefined);
+    target?.send({ type: 'exportImage' });
+    return target !== undefined;
+  }
+
+  private trainingMessage(key: string): Extract<ToEditor, { type: 'training' }> {
+    const running = this.running.has(key);
+    const stageIndex = running ? this.stages.get(key) : undefined;
+    return stageIndex === undefined ? { type: 'training', running } : { type: 'training', running, stageIndex };
   }
 
   private post(key: string, message: ToEditor): void {
-    for (const send of this.editors.get(key) ?? []) send(message);
+    for (const view of this.editors.get(key) ?? []) view.send(message);
+  }
+}
+
+/**
+ * Latent Studio: Export Graph as PNG… — the graph editor draws the graph and sends it back as
+ * `savePng` (see saveGraphPng). `uri` comes from the editor title menu; from the palette, the
+ * graph editor in front is drawn.
+ */
+export function exportGraphImage(hub: EditorHub, uri?: unknown): void {
+  const target = uri instanceof vscode.Uri ? uri : undefined;
+  if (hub.requestImage(target)) return;
+  void vscode.window.showErrorMessage(
+    target
+      ? `Open ${path.posix.basename(target.path)} in the Latent Studio graph editor, then export it as a PNG.`
+      : 'Open a graph in the Latent Studio graph editor first: Export Graph as PNG draws the graph it shows.',
+  );
+}
+
+/** Where the picture of a graph goes by default: beside the graph file, `<name>.png` for `<name>.latent.json`. */
+export function defaultPngLocation(graph: vscode.Uri, suggestedName: string, isUntitled: boolean): { folder: string; name: string } {
+  if (isUntitled || graph.scheme !== 'file') {
+    return { folder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir(), name: suggestedName };
+  }
+  const base = path.basename(graph.fsPath).replace(/\.latent\.json$/i, '').replace(/\.json$/i, '');
+  return { folder: path.dirname(graph.fsPath), name: base ? `${base}.png` : suggestedName };
+}
+
+/** The webview's picture of the graph: VS Code's save dialog asks where (and before replacing a file), then "Saved …" offers Open. */
+export async function saveGraphPng(document: vscode.TextDocument, message: Extract<ToHost, { type: 'savePng' }>, log: vscode.OutputChannel): Promise<void> {
+  const where = defaultPngLocation(document.uri, message.name, document.isUntitled);
+  try {
+    const saved = await savePngAs(message.pngBase64, { ...where, title: 'Export Graph as PNG' });
+    if (saved) log.appendLine(`[export] saved ${saved.toString()}`);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    log.appendLine(`[export] ${reason}`);
+    void vscode.window.showErrorMessage(`The graph picture was not saved: ${reason}`);
   }
 }
 
@@ -80,7 +159,7 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
     const sendDocument = (): void =>
       send({ type: 'document', text: document.getText(), version: document.version, fileName: vscode.workspace.asRelativePath(document.uri) });
 
-    const detach = this.hub.attach(document.uri, send);
+    const detach = this.hub.attach(document.uri, send, panel);
     const subscriptions = [
       { dispose: detach },
       vscode.workspace.onDidChangeTextDocument((e) => {
@@ -115,6 +194,9 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
             break;
           case 'newFromTemplate':
             await vscode.commands.executeCommand('latentStudio.newFromTemplate', document);
+            break;
+          case 'savePng':
+            await saveGraphPng(document, message, this.log);
             break;
         }
       }),

@@ -31,7 +31,7 @@ function isRunItem(t: RunTarget): t is RunItem {
  * The run a command acts on. An explicit run is checked; otherwise the newest run of the active
  * graph that passes the check; otherwise (no graph open) a pick among all runs that pass.
  */
-async function resolveRun(
+export async function resolveRun(
   target: RunTarget,
   activeGraph: vscode.Uri | undefined,
   panelRunDir: string | undefined,

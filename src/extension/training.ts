@@ -89,7 +89,7 @@ export class TrainingController implements vscode.Disposable {
     // A resumed run's panel starts with the curves it already has.
     const snapshot: PanelSnapshot = resume
       ? { ...snapshotFromRunFolder(resume.runDir), run, status: 'starting', message: null }
-      : { run, status: 'starting', message: null, epochs: [], batches: [], preview: null, classifier: null, evaluation: null, overlays: [] };
+      : { run, status: 'starting', message: null, epochs: [], batches: [], preview: null, classifier: null, evaluation: null, overlays: [], inspections: [] };
     const runsDir = resume ? path.dirname(resume.runDir) : path.join(folder, '.latent', 'runs');
     const session = new TrainingSession(
       { graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir },
@@ -175,8 +175,14 @@ export class TrainingController implements vscode.Disposable {
         if (m.stages.some((st) => st.resumedAfterEpoch !== undefined)) this.log.appendLine(`[train] resuming ${m.runDir}`);
         s.run = { ...s.run, runDir: m.runDir, backend: m.backend, dataset: `${m.dataset.source}: ${m.dataset.train} train / ${m.dataset.validation} validation`, stages: m.stages };
         this.panel.post(key, { type: 'status', status: 'running', message: null, run: s.run });
+        {
+          // The editor's stage bar highlights the stage that trains first (a resumed run may start later).
+          const first = m.stages.findIndex((st) => !st.skipped && (st.resumedAfterEpoch ?? 0) < st.epochs);
+          if (first >= 0) this.editors.setTraining(run.uri, true, first);
+        }
         break;
       case 'batch': {
+        this.editors.setTraining(run.uri, true, m.stageIndex);
         if (m.loss === undefined) break;
         const point: BatchPoint = { stageIndex: m.stageIndex, epoch: m.epoch, batch: m.batch, batches: m.batches, loss: m.loss };
         if (m.batch <= 1 || s.batches.at(-1)?.epoch !== m.epoch) run.epochStartedAt = Date.now();
@@ -187,6 +193,7 @@ export class TrainingController implements vscode.Disposable {
         break;
       }
       case 'epoch':
+        this.editors.setTraining(run.uri, true, m.record.stageIndex);
         s.epochs.push(m.record);
         this.panel.post(key, { type: 'epoch', record: m.record });
         this.updateStatusBar(run);

@@ -9,8 +9,10 @@ import { z } from 'zod';
 import { type FromPanel, type Overlay, type PanelSnapshot, type ToPanel, parseFromPanel } from '../core/panelProtocol';
 import { analyzeGraph, isDenoising } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
+import { INSPECT_FILES, type InspectKind, type InspectResult, type PanelInspectRequest, ScoreResultSchema } from '../core/inspect';
 import { BackendInfoSchema, ClassifierPreviewSchema, DENOISING_CAPTION, type Evaluation, EvaluationSchema, type StagePlanSchema } from '../core/protocol';
 import { RUN_FILES, readMetrics, readStatus } from '../train/runFolder';
+import { savePngAs } from './saveFile';
 import { webviewHtml } from './webviewHtml';
 
 export class TrainingPanel implements vscode.Disposable {
@@ -23,6 +25,12 @@ export class TrainingPanel implements vscode.Disposable {
   private readonly commandRequests = new vscode.EventEmitter<{ command: Extract<FromPanel, { type: 'command' }>['command']; runDir: string | null }>();
   /** A toolbar button (Evaluate, Export, Resume, Compare) on the run the panel shows. */
   readonly onDidRequestCommand = this.commandRequests.event;
+  private readonly inspectRequests = new vscode.EventEmitter<{ runDir: string; request: PanelInspectRequest }>();
+  /** A tab of the panel asks for an inspect job on its run (another layer, another test image…). */
+  readonly onDidRequestInspect = this.inspectRequests.event;
+  private readonly scoresExports = new vscode.EventEmitter<{ runDir: string; threshold: number }>();
+  /** "Export CSV…" in the Anomalies tab, at the threshold the user set there. */
+  readonly onDidRequestScoresExport = this.scoresExports.event;
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(private readonly extensionUri: vscode.Uri) {
@@ -57,6 +65,26 @@ export class TrainingPanel implements vscode.Disposable {
     this.showRunFolder(runDir);
     this.snapshot!.overlays = overlays;
     this.post(this.runKey!, { type: 'overlays', overlays });
+  }
+
+  /** Show the run (unless the panel already does) on one of its tabs. */
+  showRunView(runDir: string, view: InspectKind | 'training'): void {
+    this.showRunFolder(runDir);
+    this.post(this.runKey!, { type: 'focus', view });
+  }
+
+  /** An inspect job on a run started or failed; posted only when the panel shows that run. */
+  postInspecting(runDir: string, kind: InspectKind, busy: boolean, error: string | null): void {
+    if (this.snapshot?.run.runDir === runDir) this.post(this.runKey!, { type: 'inspecting', kind, busy, error });
+  }
+
+  /** An inspect job's result: kept in the run's snapshot (newest per kind) and shown when the panel shows that run. */
+  showInspection(runDir: string, result: InspectResult): void {
+    if (this.snapshot?.run.runDir !== runDir) this.showRunFolder(runDir);
+    const snapshot = this.snapshot!;
+    snapshot.inspections = [...snapshot.inspections.filter((r) => r.kind !== result.kind), result];
+    this.post(this.runKey!, { type: 'inspecting', kind: result.kind, busy: false, error: null });
+    this.post(this.runKey!, { type: 'inspection', result });
   }
 
   private showRunFolder(runDir: string): void {
@@ -99,6 +127,16 @@ export class TrainingPanel implements vscode.Disposable {
         if (m.type === 'stop') this.stopRequests.fire();
         if (m.type === 'openRunFolder' && this.snapshot?.run.runDir) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.snapshot.run.runDir));
         if (m.type === 'command') this.commandRequests.fire({ command: m.command, runDir: this.snapshot?.run.runDir ?? null });
+        const runDir = this.snapshot?.run.runDir;
+        if (m.type === 'inspect') {
+          if (runDir) this.inspectRequests.fire({ runDir, request: m.request });
+          else void vscode.window.showWarningMessage('This run has no folder yet: wait until training has started.');
+        }
+        if (m.type === 'exportScores' && runDir) this.scoresExports.fire({ runDir, threshold: m.threshold });
+        if (m.type === 'savePng') {
+          const folder = runDir ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
+          await savePngAs(m.pngBase64, { folder, name: m.name, title: `Save ${m.name}` });
+        }
       }),
     ];
     panel.onDidDispose(() => {
@@ -111,6 +149,8 @@ export class TrainingPanel implements vscode.Disposable {
     this.panel?.dispose();
     this.stopRequests.dispose();
     this.commandRequests.dispose();
+    this.inspectRequests.dispose();
+    this.scoresExports.dispose();
     this.subscriptions.forEach((s) => s.dispose());
   }
 }
@@ -198,5 +238,16 @@ export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
     classifier: readClassifier(runDir),
     evaluation: readEvaluation(runDir),
     overlays: [],
+    inspections: readInspections(runDir),
   };
+}
+
+/** Inspect results a run folder keeps whole: the newest anomaly scores (anomaly.json). */
+function readInspections(runDir: string): InspectResult[] {
+  try {
+    const parsed = ScoreResultSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, INSPECT_FILES.anomaly), 'utf8')));
+    return parsed.success ? [parsed.data] : [];
+  } catch {
+    return [];
+  }
 }

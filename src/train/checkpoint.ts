@@ -312,6 +312,49 @@ export function applyLayerWeights(compiled: CompiledGraph, ckpt: LoadedCheckpoin
   for (const [layer, weights] of values) layer.setWeights(weights);
 }
 
+/** What `applyMatchingLayerWeights` did, layer by layer (layers without weights are left out). */
+export interface MatchedLayers {
+  /** Layers whose every weight was found with the same shape, and loaded. */
+  readonly loaded: readonly string[];
+  /** Layers the checkpoint has under the same name but with other shapes (left as they were), with the shapes. */
+  readonly mismatched: readonly { readonly layer: string; readonly graph: string; readonly checkpoint: string }[];
+  /** Layers the checkpoint has no weights for (left as they were). */
+  readonly missing: readonly string[];
+}
+
+/**
+ * Load the checkpoint's weights into the layers of `compiled` that match by name and shape (another
+ * graph's checkpoint: `train --init-from`); every other layer keeps its weights. A layer is loaded
+ * whole or not at all.
+ */
+export function applyMatchingLayerWeights(compiled: CompiledGraph, ckpt: LoadedCheckpoint): MatchedLayers {
+  const byLayer = new Map<tf.layers.Layer, { index: number; name: string }[]>();
+  for (const e of layerEntries(compiled)) byLayer.set(e.layer, [...(byLayer.get(e.layer) ?? []), { index: e.index, name: e.name }]);
+  const loaded: string[] = [];
+  const mismatched: { layer: string; graph: string; checkpoint: string }[] = [];
+  const missing: string[] = [];
+  for (const [layer, entries] of byLayer) {
+    const tensors = entries.map((e) => ckpt.tensors.get(e.name));
+    if (tensors.every((t) => t === undefined)) {
+      missing.push(layer.name);
+      continue;
+    }
+    const fits = entries.every((e, i) => {
+      const t = tensors[i];
+      const v = layer.weights[e.index]!;
+      return t !== undefined && t.shape.length === v.shape.length && t.shape.every((d, k) => d === v.shape[k]);
+    });
+    if (!fits) {
+      const shapes = (xs: readonly (readonly (number | null)[] | undefined)[]): string => xs.map((x) => (x ? fmtShape(x) : 'none')).join(' ');
+      mismatched.push({ layer: layer.name, graph: shapes(layer.weights.map((w) => w.shape)), checkpoint: shapes(tensors.map((t) => t?.shape)) });
+      continue;
+    }
+    layer.setWeights(tensors as tf.Tensor[]);
+    loaded.push(layer.name);
+  }
+  return { loaded, mismatched, missing };
+}
+
 /** The optimizer's saved weights, in the optimizer's own order (the index in `optimizer/<i>/<name>`). */
 function optimizerTensors(ckpt: LoadedCheckpoint): NamedTensor[] {
   return ckpt.meta.weights

@@ -20,6 +20,7 @@ import {
   parseFromWorker,
 } from '../core/protocol';
 import { markRunFailed } from './runFolder';
+import type { InspectRequest, InspectResult } from '../core/inspect';
 
 export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
 
@@ -134,6 +135,11 @@ export function exportRun(request: ExportRequest, opts: OneShotOptions = {}): Pr
 /** Decode random codes of a variational autoencoder's run (generated.png, and manifold.png for a 2-D code), in a fresh worker. */
 export function generateRun(request: GenerateRequest, opts: OneShotOptions = {}): Promise<Generated> {
   return oneShot({ type: 'generate', messageId: 1, request }, (m) => (m.type === 'generated' ? m.generated : undefined), 'finishing generating', opts);
+}
+
+/** Run an inspect job (anomaly scores, predictions, weights, feature maps, latent space) on a run, in a fresh worker. */
+export function inspectRun(request: InspectRequest, opts: OneShotOptions = {}): Promise<InspectResult> {
+  return oneShot({ type: 'inspect', messageId: 1, request }, (m) => (m.type === 'inspected' ? m.result : undefined), 'finishing the inspection', opts);
 }
 
 export class TrainingSession {

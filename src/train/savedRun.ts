@@ -64,7 +64,7 @@ function openRest(runDir: string, name: string, status: RunStatus, noCheckpoint:
 }
 
 /** A run to evaluate, export or generate from: any status, as long as it has a checkpoint. */
-export function openSavedRun(runDirArg: string, purpose: 'evaluate' | 'export' | 'generate from'): SavedRun {
+export function openSavedRun(runDirArg: string, purpose: 'evaluate' | 'export' | 'generate from' | 'inspect'): SavedRun {
   const { runDir, name, status } = openFolder(runDirArg);
   return openRest(runDir, name, status, () => `${name} has no checkpoint (it ended before its first epoch did): nothing to ${purpose}; train it again`);
 }

@@ -7,8 +7,10 @@
  * After every completed epoch the run's checkpoint is replaced (checkpoint.ts), so a stopped,
  * failed or killed run can be resumed (`resumeFrom`), evaluated and exported.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
@@ -16,13 +18,13 @@ import type { EpochRecord, FromWorker, ResolvedTrainRequest } from '../core/prot
 import { type Shape, formatShape, shapeSize } from '../core/shape';
 import { type ResolvedStage, resolveStages } from '../core/stages';
 import { type CompiledGraph, compileGraph } from '../compile/compile';
-import { loadDataset } from '../data/index';
+import { loadDataset, restrictSplit } from '../data/index';
 import { Mulberry32, shuffleInPlace } from '../data/random';
 import { parseDataSpec } from '../data/spec';
 import { splitIndices } from '../data/split';
 import type { ImageDataset } from '../data/types';
 import { selectBackend } from './backend';
-import { type LoadedCheckpoint, applyLayerWeights, checkpointOrder, loadCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
+import { type LoadedCheckpoint, applyLayerWeights, applyMatchingLayerWeights, checkpointOrder, loadCheckpoint, readCheckpointMeta, restoreOptimizer, saveCheckpoint } from './checkpoint';
 import { TrainingError } from './errors';
 import { applyKernelFixes } from './kernelFixes';
 import { kernelNeeds } from './kernels';
@@ -110,6 +112,61 @@ export function analyzeForTraining(graphText: string, graphPath: string, numClas
   return analysis;
 }
 
+/** Why a stage left out by `stages` (`--stage`) does not train. */
+export const NOT_SELECTED = 'not selected with --stage';
+
+const StageNamesSchema = z.array(z.string()).min(1);
+
+/**
+ * Per stage, why it is skipped (undefined: it trains). `selected` names the stages to train; every
+ * name must be one of the graph's stages.
+ */
+export function skippedStages(stages: readonly ResolvedStage[], selected: readonly string[] | undefined, graphPath: string): (string | undefined)[] {
+  if (!selected) return stages.map(() => undefined);
+  const names = stages.map((s) => s.name);
+  const unknown = selected.filter((n) => !names.includes(n));
+  if (unknown.length > 0) {
+    const onlyDefault = names.length === 1 && names[0] === 'train';
+    throw new TrainingError(
+      `${path.basename(graphPath)} has no stage ${unknown.map((n) => `"${n}"`).join(', ')}: its stages are ${names.map((n) => `"${n}"`).join(', ')}${onlyDefault ? ' (without training.stages a graph trains one stage, "train")' : ''}`,
+    );
+  }
+  return stages.map((s) => (selected.includes(s.name) ? undefined : NOT_SELECTED));
+}
+
+/**
+ * Load another run's checkpoint into the layers that match by name and shape (`initFrom`); refuses
+ * a folder without a checkpoint, and a checkpoint of which no layer matches.
+ */
+function initFromRun(compiled: CompiledGraph, initFrom: string, send: Send): string {
+  const dir = path.resolve(initFrom);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new TrainingError(`--init-from ${initFrom}: no such run folder`);
+  if (!readCheckpointMeta(dir)) throw new TrainingError(`--init-from ${initFrom}: the run has no checkpoint (it ended before its first epoch did), so there are no weights to start from`);
+  const ckpt = loadCheckpoint(dir);
+  try {
+    const matched = applyMatchingLayerWeights(compiled, ckpt);
+    const total = matched.loaded.length + matched.mismatched.length + matched.missing.length;
+    if (matched.loaded.length === 0) {
+      const shapes = matched.mismatched.slice(0, 3).map((m) => `"${m.layer}" is ${m.graph} here but ${m.checkpoint} there`);
+      throw new TrainingError(
+        `--init-from ${initFrom}: none of its checkpoint's layers match this graph's ${total} layers with weights by name and shape${shapes.length ? ` (${shapes.join('; ')})` : ''}: nothing to start from`,
+      );
+    }
+    const kept = [
+      ...(matched.missing.length ? [`${matched.missing.length} not in that run (${matched.missing.join(', ')})`] : []),
+      ...(matched.mismatched.length ? [`${matched.mismatched.length} of another shape (${matched.mismatched.map((m) => m.layer).join(', ')})`] : []),
+    ];
+    send({
+      type: 'log',
+      level: 'info',
+      message: `Started from ${path.basename(dir)}: loaded ${matched.loaded.length} of ${total} layers (${matched.loaded.join(', ')})${kept.length ? `; kept the initial weights of ${kept.join(' and ')}` : ''}.`,
+    });
+    return dir;
+  } finally {
+    ckpt.dispose();
+  }
+}
+
 /** Epochs of each stage a resumed run has already done (`resumedAfterEpoch`). */
 function epochsDone(stages: readonly ResolvedStage[], at: { stageIndex: number; stageEpoch: number } | undefined): number[] {
   return stages.map((s, i) => (!at ? 0 : i < at.stageIndex ? s.epochs : i === at.stageIndex ? Math.min(at.stageEpoch, s.epochs) : 0));
@@ -118,6 +175,9 @@ function epochsDone(stages: readonly ResolvedStage[], at: { stageIndex: number; 
 export async function train(request: ResolvedTrainRequest, send: Send, cancel: CancelToken, messageId = 0): Promise<TrainingResult> {
   // A resumed run trains the folder's own graph snapshot with the settings it was started with
   // (a value in the request overrides one), and refuses before touching anything if it cannot.
+  if (request.resumeFrom !== undefined && request.initFrom !== undefined) {
+    throw new TrainingError(`--init-from starts a new run from another run's weights, but a resumed run (${path.basename(request.resumeFrom)}) continues from its own checkpoint: leave out one of the two`);
+  }
   const saved = request.resumeFrom !== undefined ? openRunToResume(request.resumeFrom) : undefined;
   const graphText = saved?.graphText ?? request.graphText;
   const graphPath = saved?.graphPath ?? request.graphPath;
@@ -128,12 +188,14 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     data: request.data ?? previous.data,
     limitSamples: request.limitSamples ?? previous.limitSamples,
     limitValidation: request.limitValidation ?? previous.limitValidation,
+    stages: request.stages ?? StageNamesSchema.optional().catch(undefined).parse(previous['stages']),
   };
   const resumeAt = saved ? { stageIndex: saved.checkpoint.stageIndex, stageEpoch: saved.checkpoint.stageEpoch } : undefined;
 
   let analysis = analyzeForTraining(graphText, graphPath);
   const doc = analysis.document!;
   const stages = resolveStages(analysis, { epochs: settings.epochs, batchSize: settings.batchSize });
+  const skipped = skippedStages(stages, settings.stages, graphPath);
   if (saved) {
     const at = stages[saved.checkpoint.stageIndex];
     // A layer-wise stage checkpoints only when it has finished (its sub-steps are not resumable).
@@ -152,9 +214,15 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
   const inputShape = analysis.nodes.get(analysis.inputId!)!.outputShape!;
   assertDatasetFits(ds, inputShape, stages);
 
-  const split = splitIndices(ds.count, doc.training.split, doc.training.seed);
+  // training.classes: the split is drawn over every image, then each part keeps the chosen classes.
+  const split = restrictSplit(splitIndices(ds.count, doc.training.split, doc.training.seed), ds, doc.training.classes, dataText);
+  if (doc.training.classes) {
+    send({ type: 'log', level: 'info', message: `Training on classes ${doc.training.classes.join(', ')} only (training.classes): ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test samples.` });
+  }
   const trainIdx = settings.limitSamples ? split.train.slice(0, settings.limitSamples) : split.train;
-  if (trainIdx.length === 0) throw new TrainingError('The training split is empty: lower the validation and test fractions.');
+  if (trainIdx.length === 0) {
+    throw new TrainingError(doc.training.classes ? `The training split has no samples of classes ${doc.training.classes.join(', ')}: check training.classes against the dataset's labels.` : 'The training split is empty: lower the validation and test fractions.');
+  }
   const validationIdx = settings.limitValidation ? split.validation.slice(0, settings.limitValidation) : split.validation;
   const previewIdx = (split.test.length ? split.test : split.validation).slice(0, PREVIEW_COUNT);
 
@@ -170,6 +238,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
       checkpoint = loadCheckpoint(saved.runDir, { graphSha256 });
       applyLayerWeights(compiled, checkpoint);
     }
+    const initFrom = request.initFrom !== undefined ? initFromRun(compiled, request.initFrom, send) : undefined;
 
     let runDir: string;
     let startedAt: string;
@@ -202,9 +271,10 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     const stagePlans = stages.map((s, i) => ({
       name: s.name,
       kind: s.kind,
-      // A layer-wise stage runs `epochs` for each layer it pretrains, and again for the softmax step.
-      epochs: layerwisePlans.has(i) ? layerwiseEpochs(layerwisePlans.get(i)!, s) : s.epochs,
+      // A layer-wise stage runs `epochs` for each layer it pretrains, and again for the softmax step; a skipped stage none.
+      epochs: skipped[i] ? 0 : layerwisePlans.has(i) ? layerwiseEpochs(layerwisePlans.get(i)!, s) : s.epochs,
       batchesPerEpoch: Math.ceil(trainIdx.length / s.batchSize),
+      ...(skipped[i] ? { skipped: skipped[i] } : {}),
       outputId: s.outputId,
       resumedAfterEpoch: saved ? done[i] : undefined,
     }));
@@ -217,9 +287,19 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
       seed: doc.training.seed,
       dataset: { spec: dataText, source: ds.source, count: ds.count, skipped: ds.skipped, shape: [ds.height, ds.width, ds.channels] },
       split: { ...doc.training.split, train: trainIdx.length, validation: validationIdx.length, test: split.test.length },
-      stages,
+      // Skipped stages plan no epochs (the run store sums these for "3/5 ep").
+      stages: stages.map((s, i) => (skipped[i] ? { ...s, epochs: 0, skipped: skipped[i] } : s)),
       backend,
-      overrides: { epochs: settings.epochs, batchSize: settings.batchSize, data: settings.data, backend: request.backend, limitSamples: settings.limitSamples, limitValidation: settings.limitValidation },
+      overrides: {
+        epochs: settings.epochs,
+        batchSize: settings.batchSize,
+        data: settings.data,
+        backend: request.backend,
+        limitSamples: settings.limitSamples,
+        limitValidation: settings.limitValidation,
+        stages: settings.stages,
+      },
+      ...(initFrom ? { initFrom } : saved && typeof saved.config['initFrom'] === 'string' ? { initFrom: saved.config['initFrom'] } : {}),
       versions: { tfjs: tf.version.tfjs, node: process.version },
       startedAt,
       ...(saved ? { resumes: [...previousResumes, { startedAt: now, afterEpoch: saved.checkpoint.epochsCompleted, backend: backend.name }] } : {}),
@@ -244,6 +324,10 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     try {
       for (const [stageIndex, stage] of stages.entries()) {
         const alreadyDone = done[stageIndex]!;
+        if (skipped[stageIndex]) {
+          send({ type: 'log', level: 'info', message: `Stage "${stage.name}" skipped: ${skipped[stageIndex]}.` });
+          continue;
+        }
         if (stage.kind === 'layerwise') {
           if (alreadyDone >= stage.epochs) continue;
           const plan = layerwisePlans.get(stageIndex)!;

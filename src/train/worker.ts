@@ -11,6 +11,7 @@ import { TrainingError } from './errors';
 import { runEvaluation } from './evaluate';
 import { runExport } from './export';
 import { runGenerate } from './generate';
+import { runInspect } from './inspect/index';
 import { ModelFileError } from './modelFiles';
 import { train } from './trainer';
 
@@ -65,7 +66,9 @@ process.on('message', (raw: unknown) => {
         ? runExport(msg.request).then((models) => ({ type: 'exported', inReplyTo: msg.messageId, models }))
         : msg.type === 'generate'
           ? runGenerate(msg.request).then((generated) => ({ type: 'generated', inReplyTo: msg.messageId, generated }))
-          : train(msg.request, (m) => void send(m), cancel, msg.messageId).then((result) => ({ type: 'done', inReplyTo: msg.messageId, ...result }));
+          : msg.type === 'inspect'
+            ? runInspect(msg.request, (m) => void send(m)).then((result) => ({ type: 'inspected', inReplyTo: msg.messageId, result }))
+            : train(msg.request, (m) => void send(m), cancel, msg.messageId).then((result) => ({ type: 'done', inReplyTo: msg.messageId, ...result }));
   job
     .then((reply) => send(reply))
     .catch((e: unknown) => {

@@ -192,3 +192,103 @@ test('Ctrl-C, train --resume, evaluate and export: a classifier run from stop to
   assert.equal(overwrite.code, 0, overwrite.stderr);
   assert.match(overwrite.stdout, /^encoder\s+\(None, 784\) -> \(None, 16\)\s+111,344 params/m);
 });
+
+test('score: anomaly scores of an autoencoder trained on two digits, per class; the graph\'s newest run is found without --run', () => {
+  const graph = JSON.parse(fs.readFileSync(sample('dense-autoencoder'), 'utf8')) as { training: Record<string, unknown> };
+  graph.training.classes = [0, 1];
+  graph.training.optimizer = 'adam';
+  graph.training.learningRate = 0.003;
+  const file = path.join(tmp, 'zero-one.latent.json');
+  fs.writeFileSync(file, JSON.stringify(graph));
+  const trained = cli(['train', file, '--epochs', '2', '--limit', '1500', '--batch-size', '64', '--json']);
+  assert.equal(trained.code, 0, trained.stderr);
+  const runDir = (JSON.parse(trained.stdout.trim().split('\n').at(-1)!) as { runDir: string }).runDir;
+
+  const r = cli(['score', file, '--worst', '8']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^${runDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+  assert.match(r.stdout, /scored 2000 samples of the test split of MNIST/);
+  assert.match(r.stdout, /threshold: \d\.\d+(e-\d+)? \(suggested: 99th percentile of the \d+ validation samples of the trained classes \(0, 1\)\)/);
+  const flagged = /flagged: (\d+) of 2000 \(\d+\.\d%\) score above it/.exec(r.stdout);
+  assert.ok(flagged, r.stdout);
+  assert.match(r.stdout, /class\s+trained\s+samples\s+mean score\s+flagged\n\s+0\s+trained\s+\d+\s+\d\.\d{5}\s+\d+\.\d%\n\s+1\s+trained/);
+  const rows = [...r.stdout.matchAll(/^\s+(\d)\s+(trained|held out)\s+(\d+)\s+(\d\.\d{5})\s+(\d+\.\d)%$/gm)].map((m) => ({ label: Number(m[1]), trained: m[2] === 'trained', samples: Number(m[3]), mean: Number(m[4]) }));
+  assert.equal(rows.length, 10);
+  assert.equal(rows.reduce((s, row) => s + row.samples, 0), 2000);
+  assert.deepEqual(rows.filter((row) => row.trained).map((row) => row.label), [0, 1]);
+  const heldOut = Math.min(...rows.filter((row) => !row.trained).map((row) => row.mean));
+  assert.ok(rows.filter((row) => row.trained).every((row) => row.mean < heldOut), 'every held-out digit has a higher mean score than either trained digit');
+  for (const f of ['scores.csv', 'anomaly.json', 'worst.png']) assert.match(r.stdout, new RegExp(`${f.replace('.', '\\.')}`));
+
+  const json = cli(['score', '--run', runDir, '--split', 'validation', '--classes', 'trained', '--threshold', '0', '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const j = JSON.parse(json.stdout) as { samples: number; threshold: number; suggestedThreshold: number; thresholdRule: string; flagged: number; perClass: { label: number; trained: boolean }[]; worst: unknown[]; files: Record<string, string> };
+  assert.equal(j.threshold, 0);
+  assert.equal(j.flagged, j.samples, 'every score is above 0');
+  assert.equal(j.thresholdRule, 'given with --threshold');
+  assert.ok(j.suggestedThreshold > 0);
+  assert.deepEqual(j.perClass.map((c) => [c.label, c.trained]), [[0, true], [1, true]]);
+  assert.equal(j.worst.length, 16);
+  assert.deepEqual(Object.values(j.files), ['scores.csv', 'anomaly.json', 'worst.png'].map((f) => path.join(runDir, f)));
+
+  for (const [args, message] of [
+    [['score'], /score needs --run <dir> \(a run folder\), or a graph file/],
+    [['score', sample('simple-autoencoder')], /simple-autoencoder\.latent\.json has no runs yet: train it first/],
+    [['score', '--run', runDir, '--classes', 'some'], /--classes.*some.*(all|trained)/],
+    [['score', '--run', runDir, '--worst', '500'], /--worst must be at most 100/],
+  ] as const) {
+    const bad = cli([...args]);
+    assert.equal(bad.code, 1, args.join(' '));
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.match(bad.stderr, message);
+  }
+});
+
+test('train --stage and --init-from: the classifier trained on a frozen autoencoder run; predict and inspect it', () => {
+  const first = cli(['train', sample('autoencoder-classifier'), '--stage', 'autoencoder', '--epochs', '1', '--limit', '600', '--json']);
+  assert.equal(first.code, 0, first.stderr);
+  const firstLines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(firstLines.slice(0, -1).map((e) => [e.stage, e.epoch]), [['autoencoder', 0], ['autoencoder', 1]]);
+  const aeRun = firstLines.at(-1)!.runDir as string;
+
+  const second = cli(['train', sample('autoencoder-classifier'), '--stage', 'classifier', '--init-from', aeRun, '--epochs', '1', '--limit', '600']);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /Stage "autoencoder" skipped: not selected with --stage\./);
+  assert.match(second.stderr, /Started from .*: loaded 8 of 8 layers/);
+  assert.match(second.stderr, /\[classifier\] epoch 1 /);
+  assert.doesNotMatch(second.stderr, /\[autoencoder\] epoch/);
+  const runDir = /Run folder: (.*)$/m.exec(second.stderr)![1]!;
+
+  const bad = cli(['train', sample('autoencoder-classifier'), '--stage', 'decoder', '--epochs', '1']);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.match(bad.stderr, /has no stage "decoder": its stages are "autoencoder", "classifier"/);
+
+  const p = cli(['predict', '--run', runDir, '--positions', '0,5,17']);
+  assert.equal(p.code, 0, p.stderr);
+  const items = [...p.stdout.matchAll(/^\s+position (\d+) \(index \d+\): true (\d), predicted (\d)( \(wrong\))?\s+top 3: (\d) (0\.\d{3}), (\d) (0\.\d{3}), (\d) (0\.\d{3})$/gm)];
+  assert.deepEqual(items.map((m) => Number(m[1])), [0, 5, 17], p.stdout);
+  for (const m of items) {
+    assert.equal(m[3], m[5], 'the predicted class is the most probable');
+    assert.ok(Number(m[6]) >= Number(m[8]) && Number(m[8]) >= Number(m[10]));
+  }
+  assert.match(p.stdout, /\d+ of 3 right/);
+  const outside = cli(['predict', '--run', runDir, '--positions', '0,2000']);
+  assert.equal(outside.code, 1);
+  assert.match(outside.stderr, /position 2000 is outside the test split \(2000 samples/);
+
+  const w = cli(['inspect', 'weights', '--run', runDir]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.match(w.stdout, /weights\.png: 128 of the 128 units of Dense layer "encoder\.0" as 28×28 tiles/);
+  const l = cli(['inspect', 'latent', '--run', runDir, '--limit', '200', '--json']);
+  assert.equal(l.code, 0, l.stderr);
+  const latent = JSON.parse(l.stdout) as { codeSize: number; projection: string; explained: number[]; x: number[]; file: string; inputsBase64?: string };
+  assert.deepEqual([latent.codeSize, latent.projection, latent.x.length, latent.inputsBase64], [16, 'pca', 200, undefined]);
+  assert.ok(fs.existsSync(latent.file));
+  const f = cli(['inspect', 'features', '--run', runDir]);
+  assert.equal(f.code, 1);
+  assert.match(f.stderr, /has no convolutional layers; feature maps need a Conv2D/);
+  const what = cli(['inspect', 'biases', '--run', runDir]);
+  assert.equal(what.code, 1);
+  assert.match(what.stderr, /"biases" is not something to inspect: use weights, features or latent/);
+});

@@ -14,14 +14,16 @@ import { train } from '../../src/train/trainer';
 
 const graphPath = path.join(__dirname, '..', '..', 'samples', 'stacked-autoencoder.latent.json');
 
-test('stacked autoencoder, 10 epochs per step: each layer learns its codes, fine-tuning beats the pretrained stack, ≥ 90 % on the test split', async () => {
+test('stacked autoencoder, 10 epochs per step: each layer learns its codes, fine-tuning beats the pretrained stack, ≥ 92 % on the test split', async () => {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-layerwise-'));
   const messages: FromWorker[] = [];
   // The issue's protocol: 8 000 training images (of which Keras' validation_split 0.1 holds 800 out,
   // as the seed does) and 2 000 test images.
   const graphText = fs.readFileSync(graphPath, 'utf8').replace('"split": {"validation": 0.1, "test": 0.2}', '"split": {"validation": 0.08, "test": 0.2}');
   assert.match(graphText, /"validation": 0\.08/);
-  const request = TrainRequestSchema.parse({ graphText, graphPath, runsDir, epochs: 10, backend: 'wasm', batchProgressMs: 60_000 });
+  // Batch 32: the seed's number of weight updates per epoch (54 000 images / 256 = 211) on 7 200
+  // images (225); batch 256 here would give each step 28 updates, an eighth of the seed's training.
+  const request = TrainRequestSchema.parse({ graphText, graphPath, runsDir, epochs: 10, batchSize: 32, backend: 'wasm', batchProgressMs: 60_000 });
   const result = await train(request, (m) => messages.push(m), { cancelled: false });
   const epochs = messages.flatMap((m) => (m.type === 'epoch' ? [m.record] : []));
   const started = messages.find((m) => m.type === 'started');
@@ -41,9 +43,8 @@ test('stacked autoencoder, 10 epochs per step: each layer learns its codes, fine
 
   const pretraining = JSON.parse(fs.readFileSync(path.join(result.runDir, RUN_FILES.pretraining), 'utf8')) as { before: { testAccuracy: number }; after: { testAccuracy: number } };
   assert.ok(pretraining.after.testAccuracy > pretraining.before.testAccuracy, `fine-tuning improves: ${pretraining.before.testAccuracy} -> ${pretraining.after.testAccuracy}`);
-  // The issue asks for 92 %; measured here 90.8–91.7 % (the same network trained from scratch for
-  // 10 epochs: 90.5 % validation accuracy), so the bar checked is 90 % and the gap is reported.
-  assert.ok(pretraining.after.testAccuracy >= 0.9, `test accuracy after fine-tuning ${pretraining.after.testAccuracy}`);
+  // The issue's bar; measured 94.7 % (87.8 % before fine-tuning).
+  assert.ok(pretraining.after.testAccuracy >= 0.92, `test accuracy after fine-tuning ${pretraining.after.testAccuracy}`);
   // Fine-tuning starts where pretraining left the stack: its epoch 0 is the pretrained classifier.
   const fineTune0 = epochs.find((e) => e.stageIndex === 1 && e.epoch === 0)!;
   assert.ok(Math.abs(fineTune0.metrics.valAccuracy! - byStep.get('pretrain · softmax')!.at(-1)!.metrics.valAccuracy!) < 1e-6);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { EpochRecord } from '../../src/core/protocol';
 import { type Overlay, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
 import { type ClassifierPreview, DENOISING_CAPTION, type Evaluation } from '../../src/core/protocol';
-import { alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, reducePanel, stageOffsets, timelineOffsets } from '../../webview/panel/state';
+import type { ScoreResult, WeightsResult } from '../../src/core/inspect';
+import { type PanelAction, type PanelModel, alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, initialModel, inspectionOf, reducePanel, reducePanelModel, stageOffsets, timelineOffsets } from '../../webview/panel/state';
 
 const record = (stageIndex: number, epoch: number, loss: number | null, valLoss: number, metrics: Record<string, number> = {}): EpochRecord => ({
   stage: `s${stageIndex}`, stageIndex, epoch, loss, valLoss, metrics, seconds: 1, samplesPerSec: 1000, backend: 'wasm', liveTensors: 10,
@@ -19,6 +20,7 @@ const snapshot: PanelSnapshot = {
   classifier: null,
   evaluation: null,
   overlays: [],
+  inspections: [],
 };
 
 test('the reducer replays a run: snapshot, epochs, batches, preview, final status', () => {
@@ -190,4 +192,81 @@ test('the confusion view normalises by row and survives empty rows and ragged in
   assert.deepEqual(ragged.classNames, ['a', '1']);
   assert.deepEqual(ragged.counts, [[1, 2], [3, 0]]);
   assert.equal(confusionView([], []).accuracy, null);
+});
+
+const inspected = { runDir: '/r', stage: 'a', outputId: 'out', backend: 'cpu', at: '2025-01-01T00:00:00.000Z' };
+const score = (threshold: number): ScoreResult => ({
+  kind: 'score', ...inspected, split: 'test', dataset: 'mnist', metric: 'meanSquaredError', indices: [0, 1], scores: [0.1, 0.3], trainedClasses: null,
+  threshold, thresholdRule: 'the 99th percentile', worst: [], worstPngBase64: '', csvFile: '/r/scores.csv',
+});
+const weights: WeightsResult = { kind: 'weights', ...inspected, layer: 'd', layers: ['d'], layerKind: 'dense', units: 4, shown: 4, tile: [2, 2], pngBase64: 'AAAA', file: '/r/weights.png' };
+const replay = (actions: PanelAction[], from: PanelModel = initialModel()): PanelModel => actions.reduce(reducePanelModel, from);
+
+test('inspect jobs: busy while running, the error sentence when failed, the newest result per kind', () => {
+  let m = replay([{ type: 'snapshot', snapshot }]);
+  assert.equal(m.ui.view, 'training', 'the Training tab is the default');
+  assert.equal(m.ui.busy.score, false);
+  // The panel asks: busy at once; the host confirms, then finishes and sends the result.
+  m = replay([{ type: 'inspectRequested', kind: 'score' }], m);
+  assert.equal(m.ui.busy.score, true);
+  m = replay([{ type: 'inspecting', kind: 'score', busy: true, error: null }, { type: 'inspecting', kind: 'score', busy: false, error: null }, { type: 'inspection', result: score(0.2) }], m);
+  assert.equal(m.ui.busy.score, false);
+  assert.equal(inspectionOf(m.data, 'score')?.threshold, 0.2);
+  assert.equal(inspectionOf(m.data, 'weights'), null);
+  // A second result of a kind replaces the first; other kinds are kept as they were (same object).
+  m = replay([{ type: 'inspection', result: weights }, { type: 'inspection', result: score(0.25) }], m);
+  assert.equal(m.data?.inspections.length, 2);
+  assert.equal(inspectionOf(m.data, 'score')?.threshold, 0.25);
+  assert.equal(inspectionOf(m.data, 'weights'), weights);
+  // A failure leaves its sentence on that kind only; running again clears it.
+  m = replay([{ type: 'inspecting', kind: 'latent', busy: true, error: null }, { type: 'inspecting', kind: 'latent', busy: false, error: 'The model has no Bottleneck block.' }], m);
+  assert.equal(m.ui.errors.latent, 'The model has no Bottleneck block.');
+  assert.equal(m.ui.busy.latent, false);
+  assert.equal(m.ui.errors.score, null);
+  m = replay([{ type: 'inspectRequested', kind: 'latent' }], m);
+  assert.equal(m.ui.errors.latent, null);
+  assert.equal(m.ui.busy.latent, true);
+  // A result ends the job even when its `inspecting` never came.
+  m = replay([{ type: 'inspectRequested', kind: 'weights' }, { type: 'inspection', result: weights }], m);
+  assert.equal(m.ui.busy.weights, false);
+  // Training deltas leave the inspections alone.
+  const before = m.data?.inspections;
+  m = replay([{ type: 'epoch', record: record(0, 1, 0.5, 0.4) }], m);
+  assert.equal(m.data?.inspections, before);
+});
+
+test('tabs: the person picks one, the host can focus one, even before the first snapshot', () => {
+  let m = replay([{ type: 'showView', view: 'predict' }]);
+  assert.equal(m.ui.view, 'predict');
+  assert.equal(m.data, null);
+  m = replay([{ type: 'focus', view: 'weights' }, { type: 'inspecting', kind: 'weights', busy: true, error: null }]);
+  assert.equal(m.ui.view, 'weights', 'a palette command opened the panel on its tab');
+  assert.equal(m.ui.busy.weights, true);
+  m = replay([{ type: 'snapshot', snapshot }], m);
+  assert.equal(m.ui.view, 'weights', 'the first snapshot keeps what came before it');
+  assert.equal(m.ui.busy.weights, true);
+  // The same run again (a reload of the webview, or the host re-sending): the tab stays.
+  m = replay([{ type: 'snapshot', snapshot: { ...snapshot, status: 'completed' } }], m);
+  assert.equal(m.ui.view, 'weights');
+  // Another run: back to Training, nothing busy or failed.
+  m = replay([{ type: 'inspecting', kind: 'score', busy: false, error: 'failed' }, { type: 'snapshot', snapshot: { ...snapshot, run: { ...snapshot.run, runDir: '/other' } } }], m);
+  assert.equal(m.ui.view, 'training');
+  assert.equal(m.ui.busy.weights, false);
+  assert.equal(m.ui.errors.score, null);
+  // A restored tab (webview state after a reload) is where the panel starts.
+  assert.equal(initialModel('latent').ui.view, 'latent');
+  // Nothing changes, nothing is copied (React skips the render).
+  assert.equal(reducePanelModel(m, { type: 'showView', view: 'training' }), m);
+  assert.equal(reducePanelModel(m, { type: 'focus', view: 'training' }), m);
+});
+
+test('a snapshot restores the run\'s inspections; the protocol fills in an older host\'s missing list', () => {
+  const m = replay([{ type: 'snapshot', snapshot: { ...snapshot, inspections: [score(0.3), weights] } }]);
+  assert.equal(inspectionOf(m.data, 'score')?.threshold, 0.3);
+  assert.equal(inspectionOf(m.data, 'weights')?.layer, 'd');
+  const { inspections: _i, ...old } = snapshot;
+  const parsed = parseToPanel({ type: 'snapshot', snapshot: old });
+  assert.ok(parsed);
+  assert.deepEqual(replay([parsed]).data?.inspections, []);
+  assert.equal(reducePanel(null, { type: 'inspection', result: weights }), null, 'a result before any snapshot has no run to go to');
 });

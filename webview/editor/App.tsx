@@ -8,7 +8,8 @@ import { Canvas } from './Canvas';
 import { blockViews } from './graphView';
 import { BlockInspector, TrainingInspector } from './Inspector';
 import { Palette } from './Palette';
-import { dismissToast, getState, post, sendEdit, useEditor } from './store';
+import { StageBar } from './StageBar';
+import { dismissToast, getState, post, requestExportImage, sendEdit, useEditor } from './store';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
@@ -91,6 +92,9 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
         )}
         <button onClick={autoLayout} title="Arrange blocks top to bottom">Auto layout</button>
         <button onClick={() => void rf.fitView({ padding: 0.2, duration: 200 })}>Fit</button>
+        <button data-testid="btn-export-image" onClick={() => void requestExportImage()} title="Save the whole graph as a PNG picture (Latent Studio: Export Graph as PNG…)">
+          Export PNG
+        </button>
         <button onClick={() => post({ type: 'openAsText' })}>Open as text</button>
       </div>
     </header>
@@ -142,6 +146,7 @@ function Editor({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
   return (
     <div className="app">
       <Header doc={doc} analysis={analysis} />
+      <StageBar />
       <div className="main">
         <Palette onAdd={addBlock} />
         <Canvas doc={doc} analysis={analysis} selection={selection} />

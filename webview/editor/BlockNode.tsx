@@ -1,9 +1,10 @@
 /** One block on the canvas: type, name, output shape, parameter count, problems; composites expand to their layers. */
 import { Handle, type Node, type NodeProps, Position } from '@xyflow/react';
 import { memo, useState } from 'react';
-import type { BlockView } from './graphView';
+import { type BlockView, roleBadge } from './graphView';
 import { type OutputPreview, previewFor } from './previews';
-import { useEditor } from './store';
+import { LockIcon } from './StageBar';
+import { selectShownStage, useEditor } from './store';
 
 export type BlockNodeType = Node<{ view: BlockView }, 'block'>;
 
@@ -24,19 +25,34 @@ function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
   const v = data.view;
   const [open, setOpen] = useState(false);
   const preview = useEditor((s) => (v.type === 'Output' ? previewFor(s.previews, v.id) : undefined));
+  // The stage picked in the stage bar (or training now): what this block does in it.
+  const stage = useEditor((s) => {
+    const i = selectShownStage(s);
+    return i === undefined ? undefined : s.stages[i];
+  });
+  const trainingNow = useEditor((s) => s.training && stage !== undefined && s.trainingStage === stage.index);
+  const role = stage?.roles.get(v.id);
+  const badge = stage ? roleBadge(role, stage, v.trainable) : undefined;
   const classes = ['block', `cat-${v.category.replace(/\s+/g, '-').toLowerCase()}`];
   if (v.errors.length) classes.push('has-error');
   else if (v.warnings.length) classes.push('has-warning');
   if (selected) classes.push('selected');
   if (!v.trainable) classes.push('frozen');
   if (preview) classes.push('with-thumbnail');
+  if (role === 'unused') classes.push('stage-unused');
   const expandable = COMPOSITES.has(v.type) && v.layers.length > 0;
   return (
     <div className={classes.join(' ')} data-testid={`block-${v.id}`} title={[...v.errors, ...v.warnings].join('\n') || undefined}>
       {v.hasInput && <Handle type="target" position={Position.Top} />}
+      {badge && role && (
+        <span className={`stage-badge role-${role}${role === 'trained' && trainingNow ? ' now' : ''}`} data-testid="stage-badge" data-role={role} title={badge.title}>
+          {role === 'frozen' && <LockIcon />}
+          {role === 'trained' && trainingNow ? 'training' : badge.label}
+        </span>
+      )}
       <div className="block-head">
         <span className="block-type">{v.type}</span>
-        {!v.trainable && <span className="badge">frozen</span>}
+        {!v.trainable && !badge && <span className="badge">frozen</span>}
         {expandable && (
           <button className="expand nodrag" aria-label={open ? 'Collapse layers' : 'Expand layers'} onClick={() => setOpen(!open)}>
             {open ? '▾' : '▸'}

@@ -17,9 +17,10 @@ import { type DragEvent, useCallback, useEffect, useMemo, useState } from 'react
 import type { GraphAnalysis } from '../../src/core/analyze';
 import { canConnect } from '../../src/core/edits';
 import { BlockNode, type BlockNodeType } from './BlockNode';
-import { blockViews, edgeViews } from './graphView';
+import { drawGraphPng } from './exportImage';
+import { blockViews, edgeViews, pngFileName } from './graphView';
 import { BLOCK_MIME } from './Palette';
-import { select, sendEdit, sendEdits, showToast } from './store';
+import { getState, post, select, selectShownStage, sendEdit, sendEdits, setExportImage, showToast, useEditor } from './store';
 
 // Module scope: a new object per render would remount every node (xyflow docs).
 const nodeTypes = { block: BlockNode };
@@ -30,6 +31,34 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
   const [nodes, setNodes] = useState<BlockNodeType[]>([]);
   const [edges, setEdges] = useState<Edge[]>([]);
   const rf = useReactFlow<BlockNodeType, Edge>();
+  const roles = useEditor((s) => {
+    const i = selectShownStage(s);
+    return i === undefined ? undefined : s.stages[i]?.roles;
+  });
+  // Wires into or out of a block the shown stage does not run fade with it.
+  const shownEdges = useMemo(
+    () =>
+      roles
+        ? edges.map((e) =>
+            roles.get(e.source) === 'unused' || roles.get(e.target) === 'unused' ? { ...e, className: [e.className, 'stage-unused'].filter(Boolean).join(' ') } : e,
+          )
+        : edges,
+    [edges, roles],
+  );
+
+  // Export Graph as PNG (toolbar button or the host's command) draws this canvas.
+  useEffect(() => {
+    setExportImage(async () => {
+      const viewport = document.querySelector<HTMLElement>('.react-flow__viewport');
+      if (!viewport) throw new Error('the canvas is not shown');
+      const background = getComputedStyle(document.body).backgroundColor || 'white';
+      const pngBase64 = await drawGraphPng(rf, viewport, background);
+      const s = getState();
+      const graphName = s.document.kind === 'graph' ? s.document.value.name : undefined;
+      post({ type: 'savePng', name: pngFileName(s.fileName, graphName), pngBase64 });
+    });
+    return () => setExportImage(undefined);
+  }, [rf]);
 
   // The document is the truth: every new analysis rebuilds the canvas, keeping the selection.
   useEffect(() => {
@@ -101,7 +130,7 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
     }}>
       <ReactFlow<BlockNodeType, Edge>
         nodes={nodes}
-        edges={edges}
+        edges={shownEdges}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}

@@ -2,6 +2,7 @@
 import type { GraphAnalysis } from '../../src/core/analyze';
 import { getBlock } from '../../src/core/catalog';
 import { formatShape } from '../../src/core/shape';
+import { type StageRole, type StageShape, resolveStages, stageRoles } from '../../src/core/stages';
 
 export interface LayerRow {
   readonly name: string;
@@ -117,4 +118,114 @@ export function edgeViews(doc: Record<string, unknown>, analysis: GraphAnalysis)
         broken: !target || analysis.problems.some((p) => p.severity === 'error' && p.nodeId === e.to),
       };
     });
+}
+
+/** One chip of the stage bar: a declared training stage and what it does to every block. */
+export interface StageChip {
+  readonly index: number;
+  readonly name: string;
+  readonly kind: 'fit' | 'layerwise';
+  /** The chip's tooltip: kind, target, epochs, loss, optimizer, frozen blocks (one line each). */
+  readonly detail: string;
+  readonly roles: ReadonlyMap<string, StageRole>;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+interface StageFacts extends StageShape {
+  readonly epochs?: number;
+  readonly loss?: string;
+  readonly optimizer?: string;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+}
+
+function describeStage(s: StageFacts): string {
+  const lines =
+    s.kind === 'layerwise'
+      ? [`layer-wise pretraining of ${s.encoder ? `"${s.encoder}"` : 'an Encoder (name one)'}`, ...(s.epochs !== undefined ? [`${plural(s.epochs, 'epoch')} per layer`] : [])]
+      : [`fits Output "${s.outputId}"`, ...(s.epochs !== undefined ? [plural(s.epochs, 'epoch')] : [])];
+  if (s.kind === 'fit' && s.loss) lines.push(`loss ${s.loss}`);
+  if (s.optimizer) lines.push(`${s.optimizer}${s.learningRate !== undefined ? ` (learning rate ${s.learningRate})` : ''}`);
+  if (s.batchSize !== undefined) lines.push(`batch ${s.batchSize}`);
+  if (s.kind === 'fit' && s.freeze.length > 0) lines.push(`freezes ${s.freeze.join(', ')}`);
+  return lines.join('\n');
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * The stage bar's chips: one per stage the graph declares (none for the implicit single stage).
+ * A graph with errors still gets its chips, read loosely from the raw document, so the bar does
+ * not flicker away while a block is being rewired.
+ */
+export function stageChips(doc: Record<string, unknown>, analysis: GraphAnalysis): StageChip[] {
+  const training = isObject(doc.training) ? doc.training : {};
+  const raw = Array.isArray(training.stages) ? training.stages : [];
+  if (raw.length === 0) return [];
+  if (analysis.document) {
+    return resolveStages(analysis).map((s, index) => ({ index, name: s.name, kind: s.kind, detail: describeStage(s), roles: stageRoles(analysis, s) }));
+  }
+  return raw.map((r, index) => {
+    const s = isObject(r) ? r : {};
+    const shape: StageShape = {
+      kind: s.kind === 'layerwise' ? 'layerwise' : 'fit',
+      outputId: str(s.output) ?? str(training.output) ?? analysis.outputs[0]?.id ?? '',
+      freeze: Array.isArray(s.freeze) ? s.freeze.filter((f): f is string => typeof f === 'string') : [],
+      encoder: str(s.encoder),
+    };
+    const detail = describeStage({
+      ...shape,
+      epochs: int(s.epochs) ?? int(training.epochs),
+      loss: str(s.loss) ?? str(training.loss),
+      optimizer: str(s.optimizer) ?? str(training.optimizer),
+      batchSize: int(s.batchSize) ?? int(training.batchSize),
+    });
+    return { index, name: str(s.name) ?? `stage ${index + 1}`, kind: shape.kind, detail: `${detail}\n(the graph has errors: fix them for the full plan)`, roles: stageRoles(analysis, shape) };
+  });
+}
+
+/**
+ * The stage whose roles the canvas shows: the one the person picked (null: they cleared it), else
+ * the stage training now, else none. An index past the last stage (stages removed) shows none.
+ */
+export function shownStage(stageCount: number, picked: number | null | undefined, runningStage: number | undefined): number | undefined {
+  const index = picked === undefined ? runningStage : (picked ?? undefined);
+  return index !== undefined && index >= 0 && index < stageCount ? index : undefined;
+}
+
+/** Badge text and tooltip for a block's role in the shown stage; 'fixed' blocks get none. */
+export function roleBadge(role: StageRole | undefined, stage: Pick<StageChip, 'index' | 'name'>, trainable: boolean): { label: string; title: string } | undefined {
+  const where = `stage ${stage.index + 1} "${stage.name}"`;
+  switch (role) {
+    case 'trained':
+      return { label: 'trains', title: `Its weights update in ${where}.` };
+    case 'frozen':
+      return { label: 'frozen', title: `Runs in ${where} but keeps its weights (${trainable ? 'the stage freezes it' : 'trainable is off'}).` };
+    case 'unused':
+      return { label: 'not in stage', title: `${capitalize(where)} does not run this block.` };
+    default:
+      return undefined;
+  }
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * The suggested name of the exported picture: the graph file's name with .png for .latent.json
+ * (what the host proposes next to it), else the graph's name made file-safe.
+ */
+export function pngFileName(fileName: string, graphName: unknown): string {
+  const base = fileName.split(/[\\/]/).pop() ?? '';
+  const stem = base.replace(/\.latent\.json$/i, '').replace(/\.json$/i, '');
+  const safe = (s: string): string =>
+    s
+      .replace(/[^\w.-]+/g, '-')
+      .replace(/^[-.]+|-+$/g, '')
+      .slice(0, 96);
+  const name = safe(stem) || (typeof graphName === 'string' ? safe(graphName) : '') || 'graph';
+  return `${name}.png`;
 }

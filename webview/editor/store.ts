@@ -7,6 +7,7 @@ import { type GraphAnalysis, analyzeGraph } from '../../src/core/analyze';
 import { type JsonParseError, parseJsonText } from '../../src/core/canonical';
 import type { GraphEdit } from '../../src/core/edits';
 import { type ToHost, parseToEditor } from '../../src/core/editorProtocol';
+import { type StageChip, shownStage, stageChips } from './graphView';
 import { EMPTY_RUN_VIEW, type OutputPreview, type RunView, reduceRunView } from './previews';
 
 interface VsCodeApi {
@@ -36,10 +37,29 @@ export interface EditorState {
   readonly previews: Readonly<Record<string, OutputPreview>>;
   /** This graph is training now: the header shows Stop instead of Train. */
   readonly training: boolean;
+  /** The stage training now, when the host said which. */
+  readonly trainingStage: number | undefined;
+  /** The stage bar's chips (empty when the graph declares no stages). */
+  readonly stages: readonly StageChip[];
+  /** The stage the person clicked; null: they cleared it; undefined: follow the training run. */
+  readonly pickedStage: number | null | undefined;
 }
 
 const vscode = acquireVsCodeApi();
-let state: EditorState = { fileName: '', version: 0, document: { kind: 'loading' }, selection: [], toast: null, ...EMPTY_RUN_VIEW };
+let state: EditorState = {
+  fileName: '',
+  version: 0,
+  document: { kind: 'loading' },
+  selection: [],
+  toast: null,
+  ...EMPTY_RUN_VIEW,
+  stages: [],
+  pickedStage: undefined,
+};
+/** Draws the graph and posts it as `savePng`; set by the canvas once React Flow is up. */
+let exportImage: (() => Promise<void>) | undefined;
+/** An export asked for before the canvas was up (the command opened the editor). */
+let exportPending = false;
 const listeners = new Set<() => void>();
 let toastId = 0;
 /** Set when an edit creates blocks: the next document selects them, as people expect after add/paste. */
@@ -74,7 +94,12 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
       // Keep only selected blocks that still exist (undo may have removed them).
       const selection = selectCreatedBlocks && created.length > 0 ? created : state.selection.filter((s) => ids.has(s));
       if (created.length > 0) selectCreatedBlocks = false;
-      setState({ fileName: m.fileName, version: m.version, document, selection });
+      const stages = document.kind === 'graph' ? stageChips(document.value, document.analysis) : [];
+      if (exportPending && document.kind !== 'graph') {
+        exportPending = false;
+        showToast('There is no graph to export: the file holds no graph the editor can draw.');
+      }
+      setState({ fileName: m.fileName, version: m.version, document, selection, stages });
       break;
     }
     case 'editFailed':
@@ -86,11 +111,15 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
       break;
     case 'preview':
     case 'training': {
-      const before: RunView = { previews: state.previews, training: state.training };
+      const before: RunView = { previews: state.previews, training: state.training, trainingStage: state.trainingStage };
       const after = reduceRunView(before, m);
-      if (after !== before) setState(after);
+      // A run that starts shows its stages as they train, whatever was picked before.
+      if (after !== before) setState(!before.training && after.training ? { ...after, pickedStage: undefined } : after);
       break;
     }
+    case 'exportImage':
+      void requestExportImage();
+      break;
   }
 });
 
@@ -140,6 +169,39 @@ export function showToast(message: string, kind: Toast['kind'] = 'error'): void 
 
 export function dismissToast(): void {
   setState({ toast: null });
+}
+
+/** The stage whose roles the blocks show (see shownStage). */
+export function selectShownStage(s: EditorState): number | undefined {
+  return shownStage(s.stages.length, s.pickedStage, s.trainingStage);
+}
+
+/** Show a stage's roles on the blocks; picking the shown stage again clears it. */
+export function pickStage(index: number): void {
+  setState({ pickedStage: selectShownStage(state) === index ? null : index });
+}
+
+export function setExportImage(handler: (() => Promise<void>) | undefined): void {
+  exportImage = handler;
+  if (handler && exportPending) {
+    exportPending = false;
+    void requestExportImage();
+  }
+}
+
+/** Export Graph as PNG, from the toolbar or the host's command; failures become a toast. */
+export async function requestExportImage(): Promise<void> {
+  if (!exportImage) {
+    // The command can arrive while the editor is still opening: export once the canvas is up.
+    if (state.document.kind === 'loading' || state.document.kind === 'graph') exportPending = true;
+    else showToast('There is no graph to export: the file holds no graph the editor can draw.');
+    return;
+  }
+  try {
+    await exportImage();
+  } catch (e) {
+    showToast(`The graph could not be drawn as a PNG: ${e instanceof Error ? e.message : String(e)}.`);
+  }
 }
 
 export function ready(): void {

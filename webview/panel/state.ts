@@ -1,11 +1,21 @@
-/** The training panel's state and its reducer: pure, so it is tested without a browser. */
+/**
+ * The training panel's state and its reducers: pure, so they are tested without a browser.
+ *
+ * Two parts: the run's data (`PanelState`: the host's snapshot plus the deltas since, null until
+ * the first snapshot) and what the person is looking at (`PanelUi`: the open tab and each inspect
+ * job's busy/error state). They are kept apart because the host may say `focus` or `inspecting`
+ * before the panel has its first snapshot (a palette command that opens the panel), and that must
+ * not be lost.
+ */
 import type { EpochRecord } from '../../src/core/protocol';
+import { INSPECT_KINDS, type InspectKind, type InspectResultOf } from '../../src/core/inspect';
 import type { Overlay, PanelSnapshot, ToPanel } from '../../src/core/panelProtocol';
 
 export type PanelState = PanelSnapshot | null;
 
 const MAX_BATCHES = 5000;
 
+/** The run's data: the newest snapshot and every delta since. */
 export function reducePanel(state: PanelState, message: ToPanel): PanelState {
   if (message.type === 'snapshot') return message.snapshot;
   if (!state) return state;
@@ -26,7 +36,87 @@ export function reducePanel(state: PanelState, message: ToPanel): PanelState {
       return { ...state, evaluation: message.evaluation };
     case 'overlays':
       return { ...state, overlays: message.overlays };
+    case 'inspection':
+      // The newest result per kind; the others keep their identity (the views memoise on them).
+      return { ...state, inspections: [...state.inspections.filter((r) => r.kind !== message.result.kind), message.result] };
+    case 'inspecting':
+    case 'focus':
+      // What the person sees, not what the run is: see reducePanelUi.
+      return state;
   }
+}
+
+/** The newest result of one inspect job on the run, or null. */
+export function inspectionOf<K extends InspectKind>(state: PanelState, kind: K): InspectResultOf<K> | null {
+  if (!state) return null;
+  return (state.inspections.find((r): r is InspectResultOf<K> => r.kind === kind) ?? null);
+}
+
+/** The panel's tabs: the training curves, then one per inspect job. */
+export type PanelView = 'training' | InspectKind;
+export const PANEL_VIEWS: readonly PanelView[] = ['training', ...INSPECT_KINDS];
+export const isPanelView = (v: unknown): v is PanelView => typeof v === 'string' && (PANEL_VIEWS as readonly string[]).includes(v);
+
+export interface PanelUi {
+  readonly view: PanelView;
+  /** An inspect job of this kind is running (asked by this panel or by a palette command). */
+  readonly busy: Readonly<Record<InspectKind, boolean>>;
+  /** The sentence the last failed job of this kind left; cleared when the kind runs again. */
+  readonly errors: Readonly<Record<InspectKind, string | null>>;
+}
+
+const perKind = <T>(value: T): Record<InspectKind, T> => Object.fromEntries(INSPECT_KINDS.map((k) => [k, value])) as Record<InspectKind, T>;
+
+export const initialUi = (view: PanelView = 'training'): PanelUi => ({ view, busy: perKind(false), errors: perKind(null) });
+
+/** What the panel does by itself, beside what the host says. */
+export type PanelAction =
+  | ToPanel
+  /** The person picked a tab. */
+  | { readonly type: 'showView'; readonly view: PanelView }
+  /** The panel asked the host for an inspect job: busy at once, until the host's `inspecting` says otherwise. */
+  | { readonly type: 'inspectRequested'; readonly kind: InspectKind };
+
+/** Which run a snapshot shows: a snapshot of another run resets the tabs' state, one of the same run (a reload) keeps it. */
+const runKey = (s: PanelSnapshot): string => `${s.run.graphFile}\u0000${s.run.runDir ?? ''}`;
+
+/** The tab and the inspect jobs' state. `before` is the run's data before this action. */
+export function reducePanelUi(ui: PanelUi, action: PanelAction, before: PanelState): PanelUi {
+  const withKind = (kind: InspectKind, busy: boolean, error: string | null): PanelUi =>
+    ui.busy[kind] === busy && ui.errors[kind] === error ? ui : { ...ui, busy: { ...ui.busy, [kind]: busy }, errors: { ...ui.errors, [kind]: error } };
+  switch (action.type) {
+    case 'showView':
+    case 'focus':
+      return ui.view === action.view ? ui : { ...ui, view: action.view };
+    case 'inspectRequested':
+      return withKind(action.kind, true, null);
+    case 'inspecting':
+      // Started: busy, no error; finished: neither; failed: the host's sentence.
+      return withKind(action.kind, action.busy, action.error);
+    case 'inspection':
+      // A result means the job is over, whether or not its `inspecting` arrived.
+      return withKind(action.result.kind, false, null);
+    case 'snapshot':
+      // Before the first snapshot, a `focus` or `inspecting` was about this run: keep it.
+      return before && runKey(before) !== runKey(action.snapshot) ? initialUi() : ui;
+    default:
+      return ui;
+  }
+}
+
+/** Everything the panel app holds. */
+export interface PanelModel {
+  /** The run's data, null until the first snapshot. */
+  readonly data: PanelState;
+  readonly ui: PanelUi;
+}
+
+export const initialModel = (view: PanelView = 'training'): PanelModel => ({ data: null, ui: initialUi(view) });
+
+export function reducePanelModel(model: PanelModel, action: PanelAction): PanelModel {
+  const ui = reducePanelUi(model.ui, action, model.data);
+  const data = action.type === 'showView' || action.type === 'inspectRequested' ? model.data : reducePanel(model.data, action);
+  return ui === model.ui && data === model.data ? model : { data, ui };
 }
 
 type StagePlans = NonNullable<PanelState>['run']['stages'];

@@ -1,0 +1,235 @@
+/**
+ * The seed workflows past training, in VS Code (code-server + Chromium): stages drawn on the graph,
+ * the graph exported as a PNG, anomaly detection (histogram, draggable threshold, CSV), the latent
+ * space, Predict on test images, first-layer weights, feature maps, and a chart saved as PNG — from
+ * the command palette and the panel's own tabs.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FrameLocator } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { type VSCodeSession, startVSCode, waitUntil } from './harness';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-workflows-e2e-'));
+const outDir = path.join(REPO_ROOT, '.test-output', 'e2e', 'workflows');
+const runsDir = path.join(workspace, '.latent', 'runs');
+const saved = path.join(workspace, 'saved');
+let vscode: VSCodeSession;
+
+/** Samples with their epochs cut so that each trains in seconds here. */
+function shorten(file: string, epochs: number): void {
+  const p = path.join(workspace, 'samples', file);
+  fs.writeFileSync(p, fs.readFileSync(p, 'utf8').replace(/"epochs": \d+/g, `"epochs": ${epochs}`));
+}
+
+before(async () => {
+  fs.cpSync(path.join(REPO_ROOT, 'samples'), path.join(workspace, 'samples'), { recursive: true });
+  fs.mkdirSync(saved);
+  shorten('anomaly-detection.latent.json', 3);
+  shorten('autoencoder-classifier.latent.json', 1);
+  shorten('conv-autoencoder.latent.json', 1);
+  fs.rmSync(outDir, { recursive: true, force: true });
+  vscode = await startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport: { width: 1600, height: 1000 } });
+});
+
+after(async () => {
+  await vscode?.close();
+  fs.rmSync(workspace, { recursive: true, force: true });
+});
+
+const OUR_WEBVIEWS = 'iframe.webview.ready[src*="extensionId=latent-studio.latent-studio"]';
+
+async function webviewWith(testId: string, what: string, timeoutMs = 60_000): Promise<FrameLocator> {
+  return waitUntil(
+    async () => {
+      const frames = vscode.page.locator(OUR_WEBVIEWS);
+      for (let i = 0; i < (await frames.count()); i++) {
+        const inner = frames.nth(i).contentFrame().locator('iframe#active-frame').contentFrame();
+        if ((await inner.locator(`[data-testid="${testId}"]`).count()) > 0) return inner;
+      }
+      return undefined;
+    },
+    (f): f is FrameLocator => f !== undefined,
+    what,
+    timeoutMs,
+  ) as Promise<FrameLocator>;
+}
+
+const panel = (): Promise<FrameLocator> => webviewWith('run-status', 'the training panel');
+const byId = (f: FrameLocator, id: string) => f.locator(`[data-testid="${id}"]`).first();
+const textOf = async (f: FrameLocator, id: string): Promise<string> => (await byId(f, id).textContent())?.trim() ?? '';
+const attrOf = async (f: FrameLocator, id: string, attr: string): Promise<string | null> => byId(f, id).getAttribute(attr);
+const runOf = (suffix: string): string => {
+  const found = (fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []).filter((f) => f.endsWith(suffix)).sort().at(-1);
+  assert.ok(found, `a run folder ending in ${suffix}`);
+  return path.join(runsDir, found);
+};
+
+async function trainToCompletion(sample: string, timeoutMs = 240_000): Promise<FrameLocator> {
+  await vscode.openFile(`samples/${sample}`);
+  await vscode.runCommand('Latent Studio: Train Model');
+  const p = await panel();
+  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('running') || t.startsWith('starting'), `${sample} to start`, 60_000);
+  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('completed'), `${sample} to complete`, timeoutMs);
+  return p;
+}
+
+/** code-server's save dialog is a quick input holding a path: replace it with `file` and accept. */
+async function saveDialog(file: string): Promise<void> {
+  const box = vscode.page.locator('.quick-input-widget input.input');
+  await box.waitFor({ state: 'visible', timeout: 20_000 });
+  await waitUntil(() => box.inputValue(), (v) => v.startsWith('/'), 'the save dialog to show its folder', 20_000);
+  await box.fill(file);
+  await waitUntil(() => box.inputValue(), (v) => v === file, 'the typed file name', 10_000);
+  await box.press('Enter');
+  await waitUntil(async () => fs.existsSync(file) && fs.statSync(file).size > 0, (ok) => ok, `${path.basename(file)} to be written`, 30_000);
+}
+
+function readPng(file: string): PNG {
+  return PNG.sync.read(fs.readFileSync(file));
+}
+
+test('the editor draws the stages: a bar of stages, and each block badged trained, frozen or not in the stage', async () => {
+  await vscode.openFile('samples/autoencoder-classifier.latent.json');
+  const editor = await webviewWith('stage-bar', 'the stage bar');
+  const chips = editor.locator('[data-testid="stage-chip"]');
+  assert.equal(await chips.count(), 2, 'autoencoder → classifier');
+  await chips.nth(1).click();
+  await waitUntil(() => chips.nth(1).getAttribute('data-selected'), (v) => v === 'true', 'stage 2 selected', 10_000);
+  const roles = await editor.locator('[data-testid="stage-badge"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-role')));
+  assert.ok(roles.includes('frozen'), `the classifier stage freezes the encoder (${roles.join(', ')})`);
+  assert.ok(roles.includes('trained'), 'the head trains');
+  assert.ok(roles.includes('unused'), 'the decoder is not in the classifier stage');
+  await vscode.screenshot('1-stage-2-badges');
+  await chips.nth(0).click();
+  await waitUntil(
+    () => editor.locator('[data-testid="stage-badge"][data-role="frozen"]').count(),
+    (n) => n === 0,
+    'nothing frozen in the autoencoder stage',
+    10_000,
+  );
+});
+
+test('Export Graph as PNG draws the whole graph into a picture file', async () => {
+  await vscode.openFile('samples/autoencoder-classifier.latent.json');
+  const editor = await webviewWith('btn-export-image', 'the export button');
+  await byId(editor, 'btn-export-image').click();
+  const file = path.join(saved, 'classifier-graph.png');
+  await saveDialog(file);
+  const png = readPng(file);
+  assert.ok(png.width > 300 && png.height > 300, `a picture of the graph (${png.width}x${png.height})`);
+  await vscode.screenshot('2-graph-exported');
+});
+
+test('Detect Anomalies: clothes-only training flags shoes and bags; the threshold drags and the scores export as CSV', async () => {
+  let p = await trainToCompletion('anomaly-detection.latent.json');
+  await vscode.runCommand('Latent Studio: Detect Anomalies (Reconstruction Error)…');
+  p = await panel();
+  await waitUntil(() => attrOf(p, 'tab-score', 'aria-selected'), (v) => v === 'true', 'the Anomalies tab', 20_000);
+  await waitUntil(() => attrOf(p, 'anomaly-histogram', 'data-total').catch(() => null), (v) => Number(v) > 0, 'the histogram', 180_000);
+  const run = runOf('anomaly-detection');
+  const result = JSON.parse(fs.readFileSync(path.join(run, 'anomaly.json'), 'utf8')) as { scores: number[]; labels: number[]; trainedClasses: number[]; threshold: number };
+  assert.equal(Number(await attrOf(p, 'anomaly-histogram', 'data-total')), result.scores.length);
+  const flaggedAt = (t: number): number => result.scores.filter((s) => s > t).length;
+  assert.equal(Number(await attrOf(p, 'anomaly-histogram', 'data-flagged')), flaggedAt(result.threshold), 'flagged at the suggested threshold');
+  // Held-out classes (shoes, bags) score higher than the clothes the model learned.
+  const mean = (held: boolean): number => {
+    const s = result.scores.filter((_, i) => result.trainedClasses.includes(result.labels[i]!) !== held);
+    return s.reduce((a, b) => a + b, 0) / s.length;
+  };
+  assert.ok(mean(true) > mean(false), `held-out mean ${mean(true)} > trained mean ${mean(false)}`);
+  await vscode.screenshot('3-anomalies');
+
+  // Drag the threshold line to the left: more samples are flagged.
+  const before = Number(await attrOf(p, 'anomaly-histogram', 'data-flagged'));
+  const over = byId(p, 'anomaly-histogram').locator('.u-over');
+  const box = (await over.boundingBox())!;
+  const handle = byId(p, 'anomaly-histogram').locator('[data-testid="anomaly-threshold-line"]');
+  const start = (await handle.count()) > 0 ? (await handle.boundingBox())! : { x: box.x + box.width * 0.5, y: box.y, width: 0, height: box.height };
+  await vscode.page.mouse.move(start.x + start.width / 2, box.y + box.height / 2);
+  await vscode.page.mouse.down();
+  await vscode.page.mouse.move(box.x + box.width * 0.1, box.y + box.height / 2, { steps: 8 });
+  await vscode.page.mouse.up();
+  const dragged = await waitUntil(() => attrOf(p, 'anomaly-histogram', 'data-flagged'), (v) => Number(v) > before, 'more samples flagged after dragging left', 10_000);
+  const threshold = Number(await attrOf(p, 'anomaly-histogram', 'data-threshold'));
+  assert.equal(Number(dragged), flaggedAt(threshold));
+  await vscode.screenshot('4-threshold-dragged');
+
+  await byId(p, 'btn-export-scores').click();
+  const csv = path.join(saved, 'scores.csv');
+  await saveDialog(csv);
+  const rows = fs.readFileSync(csv, 'utf8').trim().split('\n');
+  assert.match(rows[0]!, /score,flagged$/);
+  assert.equal(rows.length - 1, result.scores.length);
+  assert.equal(rows.slice(1).filter((r) => r.endsWith(',1')).length, Number(dragged), 'the CSV flags what the panel flagged');
+});
+
+test('Show Latent Space: a scatter of test codes; clicking a point shows its input and reconstruction', async () => {
+  await vscode.runCommand('Latent Studio: Show Latent Space');
+  const p = await panel();
+  await waitUntil(() => attrOf(p, 'latent-scatter', 'data-points').catch(() => null), (v) => Number(v) > 100, 'the latent scatter', 180_000);
+  assert.equal(await attrOf(p, 'latent-scatter', 'data-projection'), 'pca', 'a 16-number code is projected with PCA');
+  const over = byId(p, 'latent-scatter').locator('.u-over, canvas').first();
+  const box = (await over.boundingBox())!;
+  await vscode.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await waitUntil(() => byId(p, 'latent-detail').getAttribute('data-position').catch(() => null), (v) => v !== null, 'the clicked point’s pictures', 10_000);
+  assert.equal(await p.locator('[data-testid="latent-input"]').count(), 1);
+  assert.equal(await p.locator('[data-testid="latent-reconstruction"]').count(), 1);
+  await vscode.screenshot('5-latent');
+});
+
+test('Show First-Layer Weights draws one 28x28 tile per unit of the first dense layer', async () => {
+  await vscode.runCommand('Latent Studio: Show First-Layer Weights');
+  const p = await panel();
+  await waitUntil(() => attrOf(p, 'weights-image', 'data-units').catch(() => null), (v) => Number(v) > 0, 'the weights grid', 120_000);
+  const run = runOf('anomaly-detection');
+  const png = readPng(path.join(run, 'weights.png'));
+  assert.ok(png.width >= 28 * 8, `a grid of 28x28 tiles (${png.width}x${png.height})`);
+  await vscode.screenshot('6-weights');
+
+  // Save the loss chart from the Training tab as a PNG.
+  await byId(p, 'tab-training').click();
+  await p.locator('.save-png[data-name="loss.png"]').first().click();
+  const file = path.join(saved, 'loss.png');
+  await saveDialog(file);
+  const chart = readPng(file);
+  assert.ok(chart.width > 200 && chart.height > 100, `the loss chart as a picture (${chart.width}x${chart.height})`);
+});
+
+test('Predict on Test Images: a classifier shows the image, the predicted class and every class’s probability', async () => {
+  await trainToCompletion('autoencoder-classifier.latent.json');
+  await vscode.runCommand('Latent Studio: Predict on Test Images');
+  const p = await panel();
+  await waitUntil(() => p.locator('[data-testid="predict-item"]').count(), (n) => n >= 10, 'the test images', 120_000);
+  await p.locator('[data-testid="predict-item"]').nth(3).click();
+  const detail = byId(p, 'predict-detail');
+  await detail.waitFor({ state: 'visible', timeout: 10_000 });
+  const probs = await p.locator('[data-testid="predict-prob"]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-p'))));
+  assert.equal(probs.length, 10, 'ten digit classes');
+  assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'the probabilities add up to 1');
+  const predicted = Number(await attrOf(p, 'predict-class', 'data-predicted'));
+  assert.equal(predicted, probs.indexOf(Math.max(...probs)), 'the predicted class is the most probable');
+  await vscode.screenshot('7-predict');
+});
+
+test('Show Feature Maps: the conv layers’ activations for a chosen test image', async () => {
+  await trainToCompletion('conv-autoencoder.latent.json', 300_000);
+  await vscode.runCommand('Latent Studio: Show Feature Maps');
+  const p = await panel();
+  await waitUntil(() => p.locator('[data-testid="feature-map"]').count(), (n) => n >= 2, 'feature maps', 120_000);
+  const layers = await p.locator('[data-testid="feature-map"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-layer')));
+  assert.ok(layers.every((l) => l && l.length > 0), `each map names its layer (${layers.join(', ')})`);
+  assert.equal(await attrOf(p, 'features-input', 'data-position'), '0', 'the first test image by default');
+  const picture = path.join(runOf('conv-autoencoder'), 'features.png');
+  const firstPicture = fs.readFileSync(picture);
+  // Another test image: the maps are computed again, for it.
+  await byId(p, 'features-position').fill('7');
+  await byId(p, 'features-position').press('Enter');
+  await waitUntil(() => attrOf(p, 'features-input', 'data-position'), (v) => v === '7', 'the maps of test image #7', 60_000);
+  assert.ok(!fs.readFileSync(picture).equals(firstPicture), 'features.png now shows the other image');
+  await vscode.screenshot('8-feature-maps');
+});
