@@ -118,9 +118,22 @@ export class TrainingPanel implements vscode.Disposable {
     this.panel = panel;
     const root = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
     panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
-    panel.webview.html = webviewHtml(panel.webview, root, { title: 'Training', script: 'panel.js', styles: ['uPlot.min.css', 'panel.css'] });
+    const html = webviewHtml(panel.webview, root, { title: 'Training', script: 'panel.js', styles: ['uPlot.min.css', 'panel.css'] });
+    panel.webview.html = html;
+    // A panel revived by a window reload has stayed blank in code-server now and then: its page never
+    // loaded, so it never said `ready`. Setting the HTML again (changed, or nothing happens) reloads it.
+    let heard = false;
+    let reloads = 0;
+    const watchdog = setInterval(() => {
+      if (heard || reloads >= 3) return clearInterval(watchdog);
+      if (!panel.visible) return;
+      reloads++;
+      panel.webview.html = `${html}<!-- reload ${reloads} -->`;
+    }, 8_000);
     const subs = [
+      { dispose: () => clearInterval(watchdog) },
       panel.webview.onDidReceiveMessage(async (raw: unknown) => {
+        heard = true;
         const m = parseFromPanel(raw);
         if (!m) return;
         if (m.type === 'ready' && this.snapshot) await panel.webview.postMessage({ type: 'snapshot', snapshot: this.snapshot } satisfies ToPanel);

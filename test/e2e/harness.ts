@@ -546,3 +546,22 @@ function normalize(text: string): string {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+const OUR_WEBVIEWS = 'iframe.webview.ready[src*="extensionId=latent-studio.latent-studio"]';
+
+/** The first of our webviews whose page has `testId` (the panel: run-status; the editor: canvas, stage-bar…). */
+export async function webviewWith(session: VSCodeSession, testId: string, what: string, timeoutMs = 60_000): Promise<FrameLocator> {
+  return waitUntil(
+    async () => {
+      const frames = session.page.locator(OUR_WEBVIEWS);
+      for (let i = 0; i < (await frames.count()); i++) {
+        const inner = frames.nth(i).contentFrame().locator('iframe#active-frame').contentFrame();
+        if ((await inner.locator(`[data-testid="${testId}"]`).count()) > 0) return inner;
+      }
+      return undefined;
+    },
+    (f): f is FrameLocator => f !== undefined,
+    what,
+    timeoutMs,
+  ) as Promise<FrameLocator>;
+}

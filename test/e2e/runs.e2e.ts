@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
-import { type VSCodeSession, startVSCode, waitUntil } from './harness';
+import { type VSCodeSession, startVSCode, waitUntil, webviewWith } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-runs-e2e-'));
@@ -34,26 +34,8 @@ after(async () => {
   fs.rmSync(workspace, { recursive: true, force: true });
 });
 
-const OUR_WEBVIEWS = 'iframe.webview.ready[src*="extensionId=latent-studio.latent-studio"]';
-
-/** The first of our webviews whose page has `testId` (the panel: run-status; the editor: canvas). */
-async function webviewWith(testId: string, what: string, timeoutMs = 60_000): Promise<FrameLocator> {
-  return waitUntil(
-    async () => {
-      const frames = vscode.page.locator(OUR_WEBVIEWS);
-      for (let i = 0; i < (await frames.count()); i++) {
-        const inner = frames.nth(i).contentFrame().locator('iframe#active-frame').contentFrame();
-        if ((await inner.locator(`[data-testid="${testId}"]`).count()) > 0) return inner;
-      }
-      return undefined;
-    },
-    (f): f is FrameLocator => f !== undefined,
-    what,
-    timeoutMs,
-  ) as Promise<FrameLocator>;
-}
-
-const panel = (): Promise<FrameLocator> => webviewWith('run-status', 'the training panel');
+const webview = (testId: string, what: string, timeoutMs?: number): Promise<FrameLocator> => webviewWith(vscode, testId, what, timeoutMs);
+const panel = (): Promise<FrameLocator> => webview('run-status', 'the training panel');
 const textOf = async (f: FrameLocator, id: string): Promise<string> => (await f.locator(`[data-testid="${id}"]`).first().textContent())?.trim() ?? '';
 const runFolders = (): string[] => (fs.existsSync(runsDir) ? fs.readdirSync(runsDir).sort() : []);
 
@@ -103,7 +85,7 @@ test('a two-stage classifier trains from the palette: confusion matrix, predicti
 
   // The graph editor shows the newest preview on each Output block: reconstructions and predictions.
   await vscode.openFile('samples/autoencoder-classifier.latent.json');
-  const editor = await webviewWith('output-thumbnail', 'thumbnails on the Output blocks', 30_000);
+  const editor = await webview('output-thumbnail', 'thumbnails on the Output blocks', 30_000);
   await waitUntil(() => editor.locator('[data-testid="output-thumbnail"]').count(), (n) => n === 2, 'a thumbnail on both Output blocks', 30_000);
   await vscode.screenshot('2-editor-thumbnails');
 });

@@ -5,7 +5,7 @@
  * dispatch and the store; the tabs live in training.tsx and inspect/.
  */
 import { createRoot } from 'react-dom/client';
-import { type KeyboardEvent, useCallback, useEffect, useMemo, useReducer, useState } from 'react';
+import { Component, type ErrorInfo, type KeyboardEvent, type ReactNode, useCallback, useEffect, useMemo, useReducer, useState } from 'react';
 import type { InspectKind, InspectResult } from '../../src/core/inspect';
 import { type FromPanel, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
 import { postToHost, saveState, savedState } from './host';
@@ -225,5 +225,30 @@ function App() {
   );
 }
 
+/** A rendering error shows as a sentence (and in the webview's console) instead of a blank panel. */
+class ErrorBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
+  override state: { error: Error | null } = { error: null };
+  static getDerivedStateFromError(error: Error): { error: Error } {
+    return { error };
+  }
+  override componentDidCatch(error: Error, info: ErrorInfo): void {
+    console.error('Latent Studio panel:', error, info.componentStack);
+  }
+  override render(): ReactNode {
+    const { error } = this.state;
+    if (!error) return this.props.children;
+    return (
+      <div className="center panel-error" data-testid="panel-error" role="alert">
+        The panel hit an error and cannot show this run: {error.message}. Close it and run &quot;Latent Studio: Show Training Panel&quot; to open it again.
+      </div>
+    );
+  }
+}
+
 const root = document.getElementById('root');
-if (root) createRoot(root).render(<App />);
+if (root)
+  createRoot(root).render(
+    <ErrorBoundary>
+      <App />
+    </ErrorBoundary>,
+  );

@@ -62,12 +62,13 @@ export async function runPredict(request: ResolvedPredictRequest, send: Send = (
       for (let i = 0; i < per; i++) sum += (recon[i]! - inputs[k * per + i]!) ** 2;
       return { ...item, reconstructionPngBase64: singleImagePng(cellOf(ds, values, k)).toString('base64'), error: sum / per };
     });
-    const classes = stage.target === 'labels' ? values.length / n : 0;
+    // A classifier names its outputs; an autoencoder's items still carry labels worth naming.
+    const classes = stage.target === 'labels' ? values.length / n : ds.labels ? ds.numClasses : 0;
     return {
       kind: 'predict',
       ...dataFields(run, request.split),
       target: stage.target,
-      ...(stage.target === 'labels' ? { classNames: classNamesFor(ds, classes) } : {}),
+      ...(classes > 0 ? { classNames: classNamesFor(ds, classes) } : {}),
       items,
     };
   } finally {
