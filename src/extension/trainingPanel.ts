@@ -20,6 +20,7 @@ export class TrainingPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private runKey: string | undefined;
   private snapshot: PanelSnapshot | undefined;
+  private focusOnReady: InspectKind | 'training' | undefined;
   private readonly stopRequests = new vscode.EventEmitter<void>();
   readonly onDidRequestStop = this.stopRequests.event;
   private readonly commandRequests = new vscode.EventEmitter<{ command: Extract<FromPanel, { type: 'command' }>['command']; runDir: string | null }>();
@@ -69,8 +70,11 @@ export class TrainingPanel implements vscode.Disposable {
 
   /** Show the run (unless the panel already does) on one of its tabs. */
   showRunView(runDir: string, view: InspectKind | 'training'): void {
+    const listening = this.panel !== undefined;
     this.showRunFolder(runDir);
-    this.post(this.runKey!, { type: 'focus', view });
+    // A panel created just now is not listening yet: its `ready` gets the tab after the snapshot.
+    if (listening) this.post(this.runKey!, { type: 'focus', view });
+    else this.focusOnReady = view;
   }
 
   /** An inspect job on a run started or failed; posted only when the panel shows that run. */
@@ -136,7 +140,11 @@ export class TrainingPanel implements vscode.Disposable {
         heard = true;
         const m = parseFromPanel(raw);
         if (!m) return;
-        if (m.type === 'ready' && this.snapshot) await panel.webview.postMessage({ type: 'snapshot', snapshot: this.snapshot } satisfies ToPanel);
+        if (m.type === 'ready' && this.snapshot) {
+          await panel.webview.postMessage({ type: 'snapshot', snapshot: this.snapshot } satisfies ToPanel);
+          if (this.focusOnReady) await panel.webview.postMessage({ type: 'focus', view: this.focusOnReady } satisfies ToPanel);
+          this.focusOnReady = undefined;
+        }
         if (m.type === 'stop') this.stopRequests.fire();
         if (m.type === 'openRunFolder' && this.snapshot?.run.runDir) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.snapshot.run.runDir));
         if (m.type === 'command') this.commandRequests.fire({ command: m.command, runDir: this.snapshot?.run.runDir ?? null });

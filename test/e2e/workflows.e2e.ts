@@ -75,9 +75,15 @@ async function trainToCompletion(sample: string, timeoutMs = 240_000): Promise<F
 async function saveDialog(file: string): Promise<void> {
   const box = vscode.page.locator('.quick-input-widget input.input');
   await box.waitFor({ state: 'visible', timeout: 20_000 });
+  // The dialog fills in its folder, then the suggested file name, asynchronously: a value typed in
+  // between is overwritten, so type until it stays.
   await waitUntil(() => box.inputValue(), (v) => v.startsWith('/'), 'the save dialog to show its folder', 20_000);
-  await box.fill(file);
-  await waitUntil(() => box.inputValue(), (v) => v === file, 'the typed file name', 10_000);
+  for (let attempt = 1; ; attempt++) {
+    await box.fill(file);
+    await new Promise((r) => setTimeout(r, 750));
+    if ((await box.inputValue()) === file) break;
+    if (attempt === 5) throw new Error(`the save dialog kept replacing the typed file name (now ${await box.inputValue()})`);
+  }
   await box.press('Enter');
   const written = async (): Promise<boolean> => fs.existsSync(file) && fs.statSync(file).size > 0;
   // Under load the dialog has once kept its path after Enter (still validating it): accept it again.
