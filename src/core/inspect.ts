@@ -127,6 +127,8 @@ export const ScoreResultSchema = z
     metric: z.literal('meanSquaredError'),
     /** Dataset indices of the scored samples, in split order; `scores[i]` belongs to `indices[i]`. */
     indices: z.array(z.number().int()),
+    /** Each scored sample's position within the whole split (as Predict and Feature maps count), also with `classes: "trained"` or a limit. */
+    positions: z.array(z.number().int()),
     scores: z.array(z.number()),
     /** Class per sample, when the dataset has labels. */
     labels: z.array(z.number().int()).optional(),
@@ -141,7 +143,7 @@ export const ScoreResultSchema = z
     worst: z.array(z.object({ index: z.number().int(), position: z.number().int(), score: z.number(), label: z.number().int().optional() }).strict()),
     /** The worst samples (top row) over their reconstructions (bottom row), worst first. */
     worstPngBase64: z.string(),
-    /** scores.csv in the run folder (index,position,label,score). */
+    /** scores.csv in the run folder (anomalyCsv at the suggested threshold). */
     csvFile: z.string(),
   })
   .strict();
@@ -269,7 +271,11 @@ export const parseInspectRequest = (raw: unknown): { ok: true; request: Resolved
   return { ok: false, error: `Malformed inspect request: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
 };
 
-/** Anomaly scores as CSV with a `flagged` column (1 when the score is above the threshold), in split order. */
+/**
+ * Anomaly scores as CSV, in split order: dataset index, position within the split, label, class
+ * name, score, and `flagged` (1 when the score is above the threshold). The worker writes it at the
+ * suggested threshold (scores.csv); Export CSV… at the threshold set in the panel.
+ */
 export function anomalyCsv(result: ScoreResult, threshold: number): string {
   const names = result.classNames;
   const lines = ['index,position,label,class,score,flagged'];
@@ -277,7 +283,7 @@ export function anomalyCsv(result: ScoreResult, threshold: number): string {
     const label = result.labels?.[i];
     const name = label === undefined ? '' : (names?.[label] ?? String(label));
     const quoted = /[",\n]/.test(name) ? `"${name.replaceAll('"', '""')}"` : name;
-    lines.push(`${result.indices[i]},${i},${label ?? ''},${quoted},${score},${score > threshold ? 1 : 0}`);
+    lines.push(`${result.indices[i]},${result.positions[i]},${label ?? ''},${quoted},${score},${score > threshold ? 1 : 0}`);
   });
   return `${lines.join('\n')}\n`;
 }

@@ -183,8 +183,10 @@ test('Show Latent Space: a scatter of test codes; clicking a point shows its inp
   assert.equal(await attrOf(p, 'latent-scatter', 'data-projection'), 'pca', 'a 16-number code is projected with PCA');
   const over = byId(p, 'latent-scatter').locator('.u-over, canvas').first();
   const box = (await over.boundingBox())!;
+  // The view starts on the first point; a click in the middle of the cloud selects another one.
+  const shown = await byId(p, 'latent-detail').getAttribute('data-position').catch(() => null);
   await vscode.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-  await waitUntil(() => byId(p, 'latent-detail').getAttribute('data-position').catch(() => null), (v) => v !== null, 'the clicked point’s pictures', 10_000);
+  await waitUntil(() => byId(p, 'latent-detail').getAttribute('data-position').catch(() => null), (v) => v !== null && v !== shown, 'the clicked point’s pictures', 10_000);
   assert.equal(await p.locator('[data-testid="latent-input"]').count(), 1);
   assert.equal(await p.locator('[data-testid="latent-reconstruction"]').count(), 1);
   await vscode.screenshot('5-latent');

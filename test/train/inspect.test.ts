@@ -193,11 +193,12 @@ test('anomaly scores: an autoencoder trained on 0 and 1 scores the other digits 
   // scores.csv and anomaly.json say the same.
   assert.equal(r.csvFile, path.join(anomalyRun, 'scores.csv'));
   const lines = fs.readFileSync(r.csvFile, 'utf8').trim().split('\n');
-  assert.equal(lines[0], 'index,position,label,score');
+  assert.equal(lines[0], 'index,position,label,class,score,flagged');
   assert.equal(lines.length, r.scores.length + 1);
+  assert.deepEqual(r.positions, r.scores.map((_, i) => i), 'every class scored: positions are the split order');
   lines.slice(1).forEach((line, i) => {
-    const [index, position, label, score] = line.split(',');
-    assert.deepEqual([Number(index), Number(position), Number(label), Number(score)], [r.indices[i], i, r.labels![i], r.scores[i]]);
+    const [index, position, label, name, score, flagged] = line.split(',');
+    assert.deepEqual([Number(index), Number(position), Number(label), name, Number(score), Number(flagged)], [r.indices[i], i, r.labels![i], String(r.labels![i]), r.scores[i], r.scores[i]! > r.threshold ? 1 : 0]);
   });
   assert.deepEqual(ScoreResultSchema.parse(JSON.parse(fs.readFileSync(path.join(anomalyRun, 'anomaly.json'), 'utf8'))), r);
 });
@@ -208,6 +209,7 @@ test('score --classes trained: only the trained digits; positions stay those of 
   assert.ok(r.labels!.every((l) => TRAINED.includes(l)));
   const positions = Array.from(split.test.keys()).filter((p) => TRAINED.includes(mnist.labels![split.test[p]!]!)).slice(0, 100);
   assert.deepEqual(r.indices, positions.map((p) => split.test[p]!));
+  assert.deepEqual(r.positions, positions);
   assert.equal(r.worst.length, 5);
   for (const w of r.worst) assert.equal(split.test[w.position], w.index);
   const csv = fs.readFileSync(r.csvFile, 'utf8').trim().split('\n').slice(1);

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { countFlagged } from '../../src/core/inspect';
 import { classPalette, hueBetween, parseColour } from '../../webview/panel/colours';
 import {
-  binOf, classRows, decodeBase64, flaggedCount, flaggedSummary, histogram, histogramRange, latentAxisLabels, nearestPoint, niceStep, pagePositions,
+  binOf, classRows, decodeBase64, flaggedSummary, histogram, histogramRange, latentAxisLabels, nearestPoint, niceStep, pagePositions,
   parsePositions, pngName, pointsByClass, rankedProbabilities, roundTo, sampleRgba, scoreGroups,
 } from '../../webview/panel/inspectData';
 
@@ -36,8 +37,8 @@ test('histogram counts every finite score once, per group, and flags by the same
   // Flagged = strictly above the threshold, whole and per group.
   const threshold = 0.03;
   const flagged = scores.filter((s) => s > threshold).length;
-  assert.equal(flaggedCount(scores, threshold), flagged);
-  assert.equal(flaggedCount([1, 2, 3], 2), 1, 'a score equal to the threshold is not flagged');
+  assert.equal(countFlagged(scores, threshold), flagged);
+  assert.equal(countFlagged([1, 2, 3], 2), 1, 'a score equal to the threshold is not flagged');
   const summary = flaggedSummary(scores, threshold, groups);
   assert.equal(summary.total, 1000);
   assert.equal(summary.flagged, flagged);

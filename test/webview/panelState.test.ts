@@ -196,7 +196,7 @@ test('the confusion view normalises by row and survives empty rows and ragged in
 
 const inspected = { runDir: '/r', stage: 'a', outputId: 'out', backend: 'cpu', at: '2025-01-01T00:00:00.000Z' };
 const score = (threshold: number): ScoreResult => ({
-  kind: 'score', ...inspected, split: 'test', dataset: 'mnist', metric: 'meanSquaredError', indices: [0, 1], scores: [0.1, 0.3], trainedClasses: null,
+  kind: 'score', ...inspected, split: 'test', dataset: 'mnist', metric: 'meanSquaredError', indices: [0, 1], positions: [0, 1], scores: [0.1, 0.3], trainedClasses: null,
   threshold, thresholdRule: 'the 99th percentile', worst: [], worstPngBase64: '', csvFile: '/r/scores.csv',
 });
 const weights: WeightsResult = { kind: 'weights', ...inspected, layer: 'd', layers: ['d'], layerKind: 'dense', units: 4, shown: 4, tile: [2, 2], pngBase64: 'AAAA', file: '/r/weights.png' };

@@ -80,13 +80,6 @@ export function histogram(values: readonly number[], range: readonly [number, nu
   return { edges, centers, width, counts, below, above, total };
 }
 
-/** Scores above the threshold are flagged (as the worker's scores.csv has it). */
-export function flaggedCount(scores: readonly number[], threshold: number): number {
-  let n = 0;
-  for (const s of scores) if (s > threshold) n++;
-  return n;
-}
-
 export interface ScoreGroups {
   /** Group names, e.g. ["trained classes", "held-out classes"]. */
   readonly names: string[];

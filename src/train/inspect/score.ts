@@ -5,12 +5,12 @@
  * unlike the training data. The suggested threshold is the 99th percentile of the scores of the
  * validation samples of the trained classes: about 1 % of normal samples score above it.
  *
- * Writes scores.csv (index,position,label,score), anomaly.json (the whole result, so a panel can
+ * Writes scores.csv (index,position,label,class,score,flagged at the suggested threshold), anomaly.json (the whole result, so a panel can
  * show it again) and worst.png (the highest-scoring samples over their reconstructions).
  */
 import * as path from 'node:path';
 import type { z } from 'zod';
-import { INSPECT_FILES, type ScoreRequestSchema, type ScoreResult } from '../../core/inspect';
+import { INSPECT_FILES, anomalyCsv, type ScoreRequestSchema, type ScoreResult } from '../../core/inspect';
 import { batchToFloat } from '../../data/index';
 import { TrainingError } from '../errors';
 import { reconstructionGrid } from '../png';
@@ -37,12 +37,6 @@ function positionsOfClasses(part: Uint32Array, labels: Uint8Array, classes: read
 }
 
 /** One CSV line per scored sample, in split order. */
-export function scoresCsv(result: Pick<ScoreResult, 'indices' | 'scores' | 'labels'>, positions: readonly number[]): string {
-  const lines = ['index,position,label,score'];
-  result.indices.forEach((index, i) => lines.push(`${index},${positions[i]},${result.labels ? result.labels[i] : ''},${result.scores[i]}`));
-  return `${lines.join('\n')}\n`;
-}
-
 export async function runScore(request: ResolvedScoreRequest, send: Send = () => undefined): Promise<ScoreResult> {
   const run = await openTrainedRun({ runDir: request.runDir, data: request.data, backend: request.backend, cacheDir: request.cacheDir, send });
   try {
@@ -100,6 +94,7 @@ export async function runScore(request: ResolvedScoreRequest, send: Send = () =>
       ...dataFields(run, request.split, stage),
       metric: 'meanSquaredError',
       indices: Array.from(idx),
+      positions,
       scores: Array.from(scores),
       ...(labels ? { labels, classNames: classNamesFor(ds, ds.numClasses) } : {}),
       trainedClasses,
@@ -109,7 +104,7 @@ export async function runScore(request: ResolvedScoreRequest, send: Send = () =>
       worstPngBase64: worstPng.toString('base64'),
       csvFile,
     };
-    writeFileAtomic(csvFile, scoresCsv(result, positions));
+    writeFileAtomic(csvFile, anomalyCsv(result, threshold));
     writeFileAtomic(path.join(run.saved.runDir, INSPECT_FILES.worst), worstPng);
     writeFileAtomic(path.join(run.saved.runDir, INSPECT_FILES.anomaly), `${JSON.stringify(result)}\n`);
     return result;
