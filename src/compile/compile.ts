@@ -179,7 +179,14 @@ export function compileGraph(analysis: GraphAnalysis, opts: { seed?: number } = 
       }
     },
     dispose() {
-      for (const layers of layersByNode.values()) for (const layer of layers) if (layer.built) layer.dispose();
+      // A layer counts one reference per model it is in (a decoder's layers: the autoencoder's and the
+      // decoder's), and frees its weights when the last is dropped.
+      for (const layers of layersByNode.values()) {
+        for (const layer of layers) {
+          if (!layer.built) continue;
+          for (let guard = 0; guard < 64 && layer.dispose().refCountAfterDispose > 0; guard++);
+        }
+      }
     },
   };
 }

@@ -34,8 +34,8 @@ export function loadDataset(spec: DataSpec, opts: LoadOptions = {}): Promise<Ima
 }
 
 /** byte → float in [0,1]: one table lookup per pixel on the training hot path. */
-const BYTE_TO_UNIT = new Float32Array(256);
-for (let i = 0; i < 256; i++) BYTE_TO_UNIT[i] = i / 255;
+/** Pixel byte → float in [0, 1], as every batch converts it (the webgpu batch kernel uses this table too). */
+export const BYTE_TO_UNIT: Readonly<Float32Array> = new Float32Array(256).map((_, i) => i / 255);
 
 function checkRange(indices: ArrayLike<number>, start: number, end: number): number {
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > indices.length) {

@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
 import { runtimeRequire } from '../data/runtimeRequire';
 import { selfCheck } from './selfCheck';
+import { applyGradientFixes } from './gradientFixes';
 import { applyKernelFixes, isKernelFixed } from './kernelFixes';
 import { setSimdWorkers } from './kernels/wasmSimd';
 import { THREADED_FILES, type ThreadedWasm, registerThreadedWasm, wasmThreadsWanted } from './kernels/wasmThreads';
@@ -221,6 +222,7 @@ async function evaluate(name: BackendName, needs: readonly KernelNeed[], log: (l
   // Our replacements for missing or defective kernels (idempotent; registered only now that the
   // backend's own kernels are, since a later registration replaces an earlier one).
   applyKernelFixes(TF_BACKEND[name]);
+  applyGradientFixes();
   // Every kernel problem at once, so one run tells the user all that stands in the way.
   const problems = [missingKernels(TF_BACKEND[name], needs), knownDefect(name, loaded.version, needs)].filter((p) => p !== null);
   if (problems.length > 0) return { ok: false, reason: problems.join('; ') };
@@ -408,7 +410,9 @@ async function loadWebgpu(): Promise<LoadResult> {
   if (adapter === null) return { ok: false, reason: 'no GPU adapter' };
   const info = await adapterInfo(adapter);
   const software = softwareAdapter(adapter, info);
-  if (software !== null) return { ok: false, reason: `fallback (software) adapter${software ? ` (${software})` : ''}` };
+  if (software !== null && process.env.LATENT_WEBGPU_SOFTWARE !== '1') {
+    return { ok: false, reason: `fallback (software) adapter${software ? ` (${software})` : ''}` };
+  }
 
   try {
     // Eager: bundle it into this file instead of a separate webpack chunk next to dist/worker.js.
@@ -421,8 +425,30 @@ async function loadWebgpu(): Promise<LoadResult> {
   }
   const failure = await activate('webgpu');
   if (failure !== null) return { ok: false, reason: `failed to load: ${failure}` };
+  watchGpuErrors();
   const detail = [info.vendor, info.architecture, info.description || info.device].filter((s) => !!s).join(' / ');
   return { ok: true, detail: detail || 'GPU adapter', version: null };
+}
+
+let gpuError: string | null = null;
+
+/**
+ * WebGPU reports an invalid command (a binding over a device limit, say) only as an event, and the
+ * ops involved then return garbage: remember the first error so the trainer can stop (takeGpuError).
+ */
+function watchGpuErrors(): void {
+  const device = (tf.findBackend('webgpu') as unknown as { device?: GPUDevice } | null)?.device;
+  if (!device) return;
+  device.onuncapturederror = (e: GPUUncapturedErrorEvent) => {
+    gpuError ??= e.error.message.split('\n')[0] ?? 'unknown error';
+  };
+}
+
+/** The first error the WebGPU device reported since the last call, or null; clears it. */
+export function takeGpuError(): string | null {
+  const e = gpuError;
+  gpuError = null;
+  return e;
 }
 
 /** Sets navigator.gpu, keeping an existing navigator (Node 21+ has one) and its other fields. */

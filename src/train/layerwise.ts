@@ -15,7 +15,7 @@ import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';
 import { constant } from './constants';
 import { TrainingError } from './errors';
-import { makeOptimizer } from './optimizers';
+import { makeOptimizer, minimizeStep } from './optimizers';
 import { type Feeder, lossFn, metricSum } from './scoring';
 
 type Layer = tf.layers.Layer;
@@ -172,11 +172,11 @@ export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: num
               const xs = tf.gather(trainCodes, pick);
               const ys = isHead ? tf.gather(trainLabels!, pick) : xs;
               let acc: tf.Tensor = constant(0);
-              const l = optimizer.minimize(() => {
+              const l = minimizeStep(optimizer, () => {
                 const pred = forward(xs, true);
                 if (isHead) acc = tf.keep(metricSum('accuracy', ys, pred));
                 return lossFn(loss, ys, pred);
-              }, true, variables)!;
+              }, variables);
               const out = { loss: tf.add(lossSum, tf.mul(l, constant(n))), acc: tf.add(accSum, acc), last: l };
               if (isHead) tf.dispose(acc);
               return out;

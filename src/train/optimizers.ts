@@ -3,10 +3,15 @@
  * hyper-parameters from device-resident constants (constants.ts) instead of uploading a fresh
  * scalar per variable per step. Same formulas, same op order, so results are bit-identical to
  * tfjs' (test/train/optimizers.test.ts), and getWeights/setWeights (checkpoints) are inherited.
+ *
+ * On the webgpu backend each variable's whole update is one in-place dispatch instead
+ * (kernels/webgpuOptimizers.ts: same formulas, float32 rounding apart); where that cannot be done
+ * safely (shared data) the tfjs ops below run, as on every other backend.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../core/format';
 import { constant } from './constants';
+import { FusedParams, fusedUpdate } from './kernels/webgpuOptimizers';
 
 type Grads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
 interface Slot {
@@ -40,8 +45,11 @@ interface AdadeltaFields {
 }
 
 export class ConstantAdadelta extends tf.AdadeltaOptimizer {
+  private fused?: FusedParams;
+
   override applyGradients(variableGradients: Grads): void {
     const self = this as unknown as AdadeltaFields;
+    this.fused ??= new FusedParams('adadelta', { rho: self.rho, oneMinusRho: 1 - self.rho, eps: self.epsilon, negLr: -self.learningRate });
     const rho = constant(self.rho);
     const oneMinusRho = constant(1 - self.rho);
     const eps = constant(self.epsilon);
@@ -51,6 +59,7 @@ export class ConstantAdadelta extends tf.AdadeltaOptimizer {
       const accumulatedGrad = slot(self.accumulatedGrads, i, name, 'accum_grad', value);
       const accumulatedUpdate = slot(self.accumulatedUpdates, i, name, 'accum_var', value);
       if (gradient == null) return;
+      if (fusedUpdate(this.fused!, [value, accumulatedGrad, accumulatedUpdate], gradient)) return;
       tf.tidy(() => {
         const newAccumulatedGrad = tf.add(tf.mul(accumulatedGrad, rho), tf.mul(tf.square(gradient), oneMinusRho));
         const updates = tf.mul(tf.div(tf.sqrt(tf.add(accumulatedUpdate, eps)), tf.sqrt(tf.add(accumulatedGrad, eps))), gradient);
@@ -61,6 +70,11 @@ export class ConstantAdadelta extends tf.AdadeltaOptimizer {
       });
     });
     self.incrementIterations();
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.fused?.dispose();
   }
 }
 
@@ -77,8 +91,18 @@ interface AdamFields {
 }
 
 export class ConstantAdam extends tf.AdamOptimizer {
+  private fused?: FusedParams;
+
   override applyGradients(variableGradients: Grads): void {
     const self = this as unknown as AdamFields;
+    this.fused ??= new FusedParams('adam', {
+      beta1: self.beta1,
+      beta2: self.beta2,
+      oneMinusBeta1: 1 - self.beta1,
+      oneMinusBeta2: 1 - self.beta2,
+      eps: self.epsilon,
+      negLr: -self.learningRate,
+    });
     const one = constant(1);
     const beta1 = constant(self.beta1);
     const beta2 = constant(self.beta2);
@@ -94,6 +118,7 @@ export class ConstantAdam extends tf.AdamOptimizer {
         const firstMoment = slot(self.accumulatedFirstMoment, i, name, 'm', value);
         const secondMoment = slot(self.accumulatedSecondMoment, i, name, 'v', value);
         if (gradient == null) return;
+        if (fusedUpdate(this.fused!, [value, firstMoment, secondMoment], gradient, [self.accBeta1, self.accBeta2])) return;
         const newFirstMoment = tf.add(tf.mul(firstMoment, beta1), tf.mul(gradient, oneMinusBeta1));
         const newSecondMoment = tf.add(tf.mul(secondMoment, beta2), tf.mul(tf.square(gradient), oneMinusBeta2));
         const biasCorrectedFirstMoment = tf.div(newFirstMoment, oneMinusAccBeta1);
@@ -106,6 +131,11 @@ export class ConstantAdam extends tf.AdamOptimizer {
       self.accBeta2.assign(tf.mul(self.accBeta2, beta2));
     });
     self.incrementIterations();
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.fused?.dispose();
   }
 }
 
@@ -122,8 +152,17 @@ interface RMSPropFields {
 }
 
 export class ConstantRMSProp extends tf.RMSPropOptimizer {
+  private fused?: FusedParams;
+
   override applyGradients(variableGradients: Grads): void {
     const self = this as unknown as RMSPropFields;
+    this.fused ??= new FusedParams(self.centered ? 'rmspropCentered' : 'rmsprop', {
+      decay: self.decay,
+      oneMinusDecay: 1 - self.decay,
+      momentum: self.momentum,
+      eps: self.epsilon,
+      lr: self.learningRate,
+    });
     const decay = constant(self.decay);
     const oneMinusDecay = constant(1 - self.decay);
     const momentum = constant(self.momentum);
@@ -135,6 +174,7 @@ export class ConstantRMSProp extends tf.RMSPropOptimizer {
       const moments = slot(self.accumulatedMoments, i, name, 'momentum', value);
       const meanGrad = self.centered ? slot(self.accumulatedMeanGrads, i, name, 'mg', value) : undefined;
       if (gradient == null) return;
+      if (fusedUpdate(this.fused!, meanGrad ? [value, meanSquare, moments, meanGrad] : [value, meanSquare, moments], gradient)) return;
       tf.tidy(() => {
         const newMeanSquare = tf.add(tf.mul(meanSquare, decay), tf.mul(tf.square(gradient), oneMinusDecay));
         let newMoments: tf.Tensor;
@@ -153,9 +193,44 @@ export class ConstantRMSProp extends tf.RMSPropOptimizer {
     });
     self.incrementIterations();
   }
+
+  override dispose(): void {
+    super.dispose();
+    this.fused?.dispose();
+  }
 }
 
-/** The optimizer of a stage, with Keras' defaults (epsilon 1e-7). SGD already keeps its one constant. */
+interface SGDFields {
+  c: tf.Scalar;
+  learningRate: number;
+  incrementIterations(): void;
+}
+
+/** tfjs' SGD (which already keeps its one constant on the device), fused on webgpu like the others. */
+export class FusedSGD extends tf.SGDOptimizer {
+  private fused?: FusedParams;
+
+  override applyGradients(variableGradients: Grads): void {
+    const self = this as unknown as SGDFields;
+    this.fused ??= new FusedParams('sgd', { negLr: -self.learningRate });
+    entries(variableGradients).forEach(({ name, gradient }) => {
+      if (gradient == null) return;
+      const value = variableOf(name);
+      if (fusedUpdate(this.fused!, [value], gradient)) return;
+      tf.tidy(() => {
+        value.assign(tf.add(tf.mul(self.c, gradient), value));
+      });
+    });
+    self.incrementIterations();
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.fused?.dispose();
+  }
+}
+
+/** The optimizer of a stage, with Keras' defaults (epsilon 1e-7). */
 export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
   switch (name) {
     case 'adadelta':
@@ -165,7 +240,7 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Opt
     case 'rmsprop':
       return new ConstantRMSProp(learningRate, 0.9, 0, 1e-7);
     case 'sgd':
-      return tf.train.sgd(learningRate);
+      return new FusedSGD(learningRate);
   }
 }
 
@@ -181,4 +256,29 @@ export function stockOptimizer(name: OptimizerName, learningRate: number): tf.Op
     case 'sgd':
       return tf.train.sgd(learningRate);
   }
+}
+
+/**
+ * `optimizer.minimize(f, true, varList)` with the seed gradient dy = 1 taken from the device:
+ * tfjs' own creates `ones()` on the CPU for it, one upload per training step on a GPU backend.
+ * Same gradients and update otherwise (Optimizer.minimize / variableGrads, tfjs-core 4.22).
+ */
+export function minimizeStep(optimizer: tf.Optimizer, f: () => tf.Scalar, variables: readonly tf.Variable[]): tf.Scalar {
+  // Like variableGrads: variables marked not trainable (a frozen layer's) are left out.
+  const varList = variables.filter((v) => v.trainable);
+  if (varList.length === 0) throw new Error('None of the variables to train is trainable.');
+  const { value, grads } = tf.engine().gradients(f, varList, constant(1), true);
+  if (!grads.some((g) => g != null)) {
+    tf.dispose(value);
+    throw new Error('Cannot find a connection between any variable and the result of the loss function y=f(x).');
+  }
+  if (value.rank !== 0) throw new Error(`The loss must be a scalar, but its shape is [${value.shape.join(', ')}].`);
+  const named: tf.NamedTensorMap = {};
+  varList.forEach((v, i) => {
+    const g = grads[i];
+    if (g != null) named[v.name] = g;
+  });
+  optimizer.applyGradients(named);
+  tf.dispose(grads.filter((g): g is tf.Tensor => g != null));
+  return value as tf.Scalar;
 }

@@ -8,9 +8,11 @@ import type { LossName, MetricName } from '../core/format';
 import { type ClassifierPreview, DENOISING_CAPTION } from '../core/protocol';
 import type { Shape } from '../core/shape';
 import { collectExtraLosses, hasExtraLosses } from '../compile/customLayers';
-import { batchToFloat, oneHot } from '../data/index';
+import { BYTE_TO_UNIT, batchToFloat, oneHot } from '../data/index';
 import type { ImageDataset } from '../data/types';
 import { constant } from './constants';
+import { gatherBytes, packBytes } from './kernels/webgpuBatches';
+import { fusedLoss } from './kernels/webgpuLosses';
 import { TrainingError } from './errors';
 import { type GridCell, imageGrid, imageStrip, reconstructionGrid } from './png';
 
@@ -29,6 +31,11 @@ const EPSILON = 1e-7;
  * they equal tf.metrics' values.
  */
 export function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
+  if (name !== 'categoricalCrossentropy') {
+    // webgpu: the same loss as one kernel forward and one backward (kernels/webgpuLosses.ts).
+    const fused = fusedLoss(name, yTrue, yPred);
+    if (fused) return fused;
+  }
   const one = constant(1);
   switch (name) {
     case 'binaryCrossentropy': {
@@ -63,17 +70,97 @@ export function metricSum(name: MetricName, yTrue: tf.Tensor, yPred: tf.Tensor):
 }
 
 /** Feeds a split of the dataset as tensors of the Input's shape. */
+/** Largest dataset Feeder keeps on a webgpu device (bytes, also at most the device's storage binding limit); larger ones upload per batch. */
+const DEVICE_DATASET_LIMIT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Batches of a dataset as tensors. On CPU backends each batch is copied into a new tensor (free).
+ * On webgpu, between startEpoch(order) and endEpoch(), batches of that order are assembled on the
+ * device (kernels/webgpuBatches.ts) from the dataset's bytes kept there (uploaded once) and the
+ * epoch's order (one upload per epoch), instead of one upload per step — uploads cost ~0.9 ms each
+ * through Dawn whatever their size. LATENT_DEVICE_BATCHES=0 turns this off.
+ */
 export class Feeder {
+  private device: { backend: string; bytes: tf.Tensor1D; table: tf.Tensor1D; labels: tf.Tensor1D | null; maxLabel: number } | null = null;
+  private epoch: { indices: Uint32Array; order: tf.Tensor1D } | null = null;
+
   constructor(
     readonly ds: ImageDataset,
     private readonly sampleShape: Shape,
   ) {}
+
+  /** Assemble the batches of `indices` (this epoch's order, not changed until endEpoch) on the device, where that pays. */
+  startEpoch(indices: Uint32Array): void {
+    this.endEpoch();
+    if (tf.getBackend() !== 'webgpu' || process.env.LATENT_DEVICE_BATCHES === '0' || !this.onDevice()) return;
+    const order = tf.keep(tf.tensor1d(Int32Array.from(indices), 'int32'));
+    // Upload it now: while its values sit on the CPU, tfjs-webgpu runs small ops on them there (the
+    // labels' slice) and uploads every result.
+    (tf.backend() as unknown as { uploadToGPU?: (dataId: object) => void }).uploadToGPU?.(order.dataId);
+    this.epoch = { indices, order };
+  }
+
+  endEpoch(): void {
+    this.epoch?.order.dispose();
+    this.epoch = null;
+  }
+
+  dispose(): void {
+    this.endEpoch();
+    if (this.device) tf.dispose([this.device.bytes, this.device.table, ...(this.device.labels ? [this.device.labels] : [])]);
+    this.device = null;
+  }
+
+  /** Whether batches of `indices` are assembled on the device (tests). */
+  gathersOnDevice(indices: Uint32Array): boolean {
+    return this.device !== null && this.epoch !== null && this.epoch.indices === indices;
+  }
+
+  private onDevice(): boolean {
+    if (this.device && this.device.backend === tf.getBackend()) return true;
+    if (this.device) this.dispose();
+    const { ds } = this;
+    // One tensor = one storage binding: it must fit the device's binding limit (128 MiB by default,
+    // e.g. lavapipe; larger on most GPUs) or the kernel reads nothing (silently: NaN losses).
+    const device = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device;
+    const bindingLimit = device?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
+    if (ds.pixels.length > Math.min(DEVICE_DATASET_LIMIT_BYTES, bindingLimit)) return false;
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      tf.keep(t);
+      (tf.backend() as unknown as { uploadToGPU?: (dataId: object) => void }).uploadToGPU?.(t.dataId);
+      return t;
+    };
+    const bytes = keep(packBytes(ds.pixels));
+    const table = keep(tf.tensor1d(BYTE_TO_UNIT, 'float32'));
+    const labels = ds.labels ? keep(tf.tensor1d(Int32Array.from(ds.labels), 'int32')) : null;
+    const maxLabel = ds.labels ? ds.labels.reduce((m, l) => Math.max(m, l), 0) : -1;
+    this.device = { backend: tf.getBackend(), bytes, table, labels, maxLabel };
+    return true;
+  }
+
   inputs(indices: Uint32Array, start: number, end: number): tf.Tensor {
+    if (this.device && this.gathersOnDevice(indices)) {
+      checkBatchRange(indices, start, end);
+      return gatherBytes(this.device.bytes, this.epoch!.order, this.device.table, start, end - start, this.sampleShape);
+    }
     return tf.tensor(batchToFloat(this.ds, indices, start, end), [end - start, ...this.sampleShape]);
   }
+
   labels(indices: Uint32Array, start: number, end: number, classes: number): tf.Tensor {
     if (!this.ds.labels) throw new TrainingError(`${this.ds.source} has no labels, but this stage trains a classifier.`);
+    if (this.device?.labels && this.gathersOnDevice(indices) && this.device.maxLabel < classes) {
+      checkBatchRange(indices, start, end);
+      const { labels } = this.device;
+      const order = this.epoch!.order;
+      return tf.tidy(() => tf.oneHot(tf.gather(labels, tf.slice(order, start, end - start)), classes, 1, 0, 'float32'));
+    }
     return tf.tensor2d(oneHot(this.ds.labels, indices, start, end, classes), [end - start, classes]);
+  }
+}
+
+function checkBatchRange(indices: Uint32Array, start: number, end: number): void {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > indices.length) {
+    throw new RangeError(`batch [${start}, ${end}) is outside the ${indices.length} indices`);
   }
 }
 

@@ -23,13 +23,13 @@ import { Mulberry32, shuffleInPlace } from '../data/random';
 import { parseDataSpec } from '../data/spec';
 import { splitIndices } from '../data/split';
 import type { ImageDataset } from '../data/types';
-import { selectBackend } from './backend';
+import { selectBackend, takeGpuError } from './backend';
 import { type LoadedCheckpoint, applyLayerWeights, applyMatchingLayerWeights, checkpointOrder, loadCheckpoint, readCheckpointMeta, restoreOptimizer, saveCheckpoint } from './checkpoint';
 import { TrainingError } from './errors';
 import { applyKernelFixes } from './kernelFixes';
 import { kernelNeeds } from './kernels';
 import { saveModel } from './modelFiles';
-import { makeOptimizer } from './optimizers';
+import { makeOptimizer, minimizeStep } from './optimizers';
 import { layerwiseEpochs, planLayerwise, runLayerwise } from './layerwise';
 import { openRunToResume } from './savedRun';
 import { constant } from './constants';
@@ -233,6 +233,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
   const compiled: CompiledGraph = compileGraph(analysis, { seed: doc.training.seed });
   let checkpoint: LoadedCheckpoint | undefined;
   let snapshot: tf.Tensor[][] | undefined;
+  let feederToDispose: Feeder | undefined;
   try {
     if (saved) {
       checkpoint = loadCheckpoint(saved.runDir, { graphSha256 });
@@ -315,6 +316,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     });
 
     const feeder = new Feeder(ds, inputShape);
+    feederToDispose = feeder;
     const rng = new Mulberry32(doc.training.seed ^ 0x5eed);
     if (checkpoint) rng.state = checkpoint.meta.rngState;
     let stopped = false;
@@ -456,6 +458,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
         const batches = Math.ceil(trainIdx.length / stage.batchSize);
         for (let epoch = alreadyDone + 1; epoch <= stage.epochs && !stopped; epoch++) {
           shuffleInPlace(order, rng.next);
+          feeder.startEpoch(order);
           const t0 = performance.now();
           let lossSum = tf.scalar(0);
           let mSums: tf.Scalar[] = trainMetricNames.map(() => tf.scalar(0));
@@ -470,12 +473,12 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
               const xs = feeder.inputs(order, start, end);
               const ys = targets(order, start, end, xs);
               let metricValues: tf.Scalar[] = [];
-              const loss = optimizer.minimize(() => {
+              const loss = minimizeStep(optimizer, () => {
                 const { value: pred, extraLoss } = collectExtraLosses(() => model.apply(xs, { training: true }) as tf.Tensor);
                 metricValues = stage.metrics.map((m) => tf.keep(metricSum(m, ys, pred)));
                 if (extraLoss) metricValues.push(tf.keep(tf.mul(extraLoss, constant(n)) as tf.Scalar));
                 return extraLoss ? (tf.add(lossFn(stage.loss, ys, pred), extraLoss) as tf.Scalar) : lossFn(stage.loss, ys, pred);
-              }, true, trainable)!;
+              }, trainable);
               const nextLoss = tf.add(lossSum, tf.mul(loss, constant(n))) as tf.Scalar;
               const nextMetrics = mSums.map((s, i) => tf.add(s, metricValues[i]!) as tf.Scalar);
               tf.dispose(metricValues);
@@ -490,6 +493,14 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
             if (now - lastReport >= request.batchProgressMs || b === batches - 1) {
               lastReport = now;
               const value = (await batchLoss.loss.data())[0]!;
+              const gpuError = takeGpuError();
+              if (gpuError !== null) {
+                batchLoss.loss.dispose();
+                throw new TrainingError(
+                  `The GPU reported an error in stage "${stage.name}", epoch ${epoch}, by batch ${b + 1} of ${batches}: ${gpuError}. ` +
+                    `Its results cannot be trusted, so training stopped: train on another backend (Latent Studio: Select Backend, e.g. wasm).`,
+                );
+              }
               if (!Number.isFinite(value)) {
                 batchLoss.loss.dispose();
                 // Losses stay on the device between read-backs, so the first bad batch is known to a range.
@@ -510,6 +521,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
               break;
             }
           }
+          feeder.endEpoch();
           if (stopped) {
             lossSum.dispose();
             tf.dispose(mSums);
@@ -578,6 +590,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
       throw Object.assign(e instanceof Error ? e : new Error(message), { runDir });
     }
   } finally {
+    feederToDispose?.dispose();
     checkpoint?.dispose();
     disposeSnapshot(snapshot);
     compiled.dispose();

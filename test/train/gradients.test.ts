@@ -1,7 +1,8 @@
 /**
  * Gradient checks: one training step of every block type Latent Studio compiles, on every tfjs
  * backend that loads here, against float64 central-difference gradients of a plain-JS forward pass
- * (test/helpers/float64Reference.ts), which depends on no backend at all.
+ * (test/helpers/float64Reference.ts), which depends on no backend at all. webgpu runs on lavapipe
+ * (a CPU Vulkan driver, scripts/setup-software-gpu.sh) where no GPU is present (test/helpers/softwareGpu.ts).
  *
  * Per case and backend: the forward output (training mode), the loss gradient with respect to the
  * input and every trainable weight, and every variable after one SGD step must match the reference
@@ -15,6 +16,7 @@
  * (src/train/kernelFixes.ts included). A backend that does not load is skipped with its reason;
  * LATENT_GRADIENT_BACKENDS=cpu,wasm limits the list.
  */
+import '../helpers/softwareGpu';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -50,7 +52,7 @@ interface Built {
   /** The trainable variables, in the order of Case.weights. */
   variables: tf.Variable[];
   /** Non-trainable state, read after the training step (BatchNormalization's moving statistics). */
-  state?(): Float32Array[];
+  state?(): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -109,7 +111,7 @@ function layerBuilt(layer: tf.layers.Layer, xShape: readonly number[], weights: 
   return {
     apply: (x, training) => ({ y: layer.apply(x, { training }) as tf.Tensor }),
     variables: layer.trainableWeights.map((v) => v.read() as tf.Variable),
-    state: () => layer.nonTrainableWeights.map((v) => v.read().dataSync() as Float32Array),
+    state: () => Promise.all(layer.nonTrainableWeights.map(async (v) => (await v.read().data()) as Float32Array)),
     dispose: () => void layer.dispose(),
   };
 }
@@ -451,7 +453,10 @@ async function runCase(c: Case, backend: BackendName): Promise<Outcome> {
   const variables = [xVar, ...built.variables];
   const names = ['input', ...c.weights.map((w) => w.name)];
   try {
-    const inference = tf.tidy(() => built.apply(xVar, false).y.dataSync() as Float32Array);
+    // Async reads only: webgpu has no synchronous read-back in Node.
+    const inferenceT = tf.tidy(() => built.apply(xVar, false).y);
+    const inference = (await inferenceT.data()) as Float32Array;
+    inferenceT.dispose();
     const outSize = inference.length;
     const r = uniform([outSize], seedOf(c.block) + 99).data;
     const rT = tf.tensor(Float32Array.from(r));
@@ -466,14 +471,14 @@ async function runCase(c: Case, backend: BackendName): Promise<Outcome> {
     const observed: Observed = {
       backend: `${backend} (tf backend '${tfBackend}')`,
       x: c.x,
-      training: trainingOut!.dataSync() as Float32Array,
+      training: (await trainingOut!.data()) as Float32Array,
       inference,
-      state: built.state?.() ?? [],
+      state: (await built.state?.()) ?? [],
     };
-    const gradients = variables.map((v) => grads[v.name]!.dataSync() as Float32Array);
+    const gradients = await Promise.all(variables.map(async (v) => (await grads[v.name]!.data()) as Float32Array));
     const optimizer = tf.train.sgd(LEARNING_RATE);
     optimizer.applyGradients(grads);
-    const updated = variables.map((v) => v.dataSync() as Float32Array);
+    const updated = await Promise.all(variables.map(async (v) => (await v.data()) as Float32Array));
     optimizer.dispose();
     tf.dispose([rT, trainingOut!, ...Object.values(grads)]);
 

@@ -12,7 +12,7 @@ import { parseJsonText } from '../../src/core/canonical';
 import type { OptimizerName } from '../../src/core/format';
 import { resolveStages } from '../../src/core/stages';
 import { compileGraph } from '../../src/compile/compile';
-import { makeOptimizer, stockOptimizer } from '../../src/train/optimizers';
+import { makeOptimizer, minimizeStep, stockOptimizer } from '../../src/train/optimizers';
 import { lossFn } from '../../src/train/scoring';
 
 before(async () => {
@@ -117,4 +117,30 @@ test('a training step uploads a handful of tensors instead of one scalar per con
     assert.ok(stock >= 50, `${sample}: tfjs' own optimizer uploads ${stock} tensors per step (the cost this avoids)`);
     assert.ok(ours <= 10, `${sample}: ${ours} uploads per step`);
   }
+});
+
+test('minimizeStep (dy = 1 from the device) gives the same loss and weights as optimizer.minimize and skips non-trainable variables', async () => {
+  const run = (step: (o: tf.Optimizer, f: () => tf.Scalar, vars: tf.Variable[]) => tf.Scalar) => {
+    const model = tinyModel(11);
+    const xs = tf.tensor2d(Float32Array.from({ length: 16 * 12 }, (_, i) => ((i * 31) % 89) / 89), [16, 12]);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    vars[0]!.trainable = false; // as a frozen layer's kernel
+    const frozenBefore = vars[0]!.dataSync().slice();
+    const optimizer = makeOptimizer('adam', 0.01);
+    const losses: number[] = [];
+    for (let s = 0; s < 3; s++) {
+      losses.push(tf.tidy(() => step(optimizer, () => lossFn('binaryCrossentropy', xs, model.apply(xs) as tf.Tensor), vars).dataSync()[0]!));
+    }
+    const weights = vars.map((v) => v.dataSync().slice());
+    tf.dispose(xs);
+    optimizer.dispose();
+    model.dispose();
+    return { losses, weights, frozenBefore };
+  };
+  const ours = run((o, f, vars) => minimizeStep(o, f, vars));
+  const stock = run((o, f, vars) => o.minimize(f, true, vars)!);
+  assert.deepEqual(ours.losses, stock.losses);
+  ours.weights.forEach((w, i) => assert.deepEqual(w, stock.weights[i], `weight ${i}`));
+  assert.deepEqual(ours.weights[0], ours.frozenBefore, 'the non-trainable variable is unchanged');
+  assert.ok(ours.losses[2]! < ours.losses[0]!, `the other variables train: ${ours.losses.join(' → ')}`);
 });

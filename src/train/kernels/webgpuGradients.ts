@@ -1,0 +1,64 @@
+/**
+ * Activation gradients as one dispatch each on the webgpu backend (@tensorflow/tfjs-backend-webgpu
+ * 4.22), used by src/train/gradientFixes.ts when training there.
+ *
+ * Why: tfjs-core writes Relu's gradient as mul(dy, cast(step(x))) — two dispatches — and Sigmoid's as
+ * mul(dy, mul(y, sub(1, y))) — three; every relu layer of every step pays them, and on webgpu each
+ * dispatch costs ~0.1 ms of host time whatever the GPU. The same arithmetic in one pass each
+ * (NaN in x still gives NaN, as step's does); test/train/webgpuKernels.test.ts compares them with
+ * tfjs' formulas on the webgpu backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const WORKGROUP = 64;
+
+interface ProgramBackend {
+  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+const KERNELS = {
+  // NaN tested on the bits: compilers may fold x != x to false.
+  LatentReluGrad: `let d = A[index]; let x = B[index];
+          let nan = (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+          setOutputAtIndex(index, select(select(0.0, d, x > 0.0), x, nan));`,
+  LatentSigmoidGrad: `let d = A[index]; let y = B[index];
+          setOutputAtIndex(index, d * (y * (1.0 - y)));`,
+} as const;
+
+type KernelName = keyof typeof KERNELS;
+
+function kernelFor(name: KernelName): tf.KernelFunc {
+  return ((args: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
+    const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+    const size = x.shape.reduce((a, b) => a * b, 1);
+    const program = {
+      outputShape: [...x.shape],
+      shaderKey: name,
+      dispatchLayout: { x: x.shape.map((_, i) => i) },
+      dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
+      variableNames: ['A', 'B'],
+      workgroupSize: [WORKGROUP, 1, 1],
+      size: true,
+      getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${KERNELS[name]}
+        }
+      }`,
+    };
+    return (args.backend as ProgramBackend).runWebGPUProgram(program, [dy, x], 'float32');
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * dy · relu'(x) (`LatentReluGrad`) or dy · y(1 − y) (`LatentSigmoidGrad`, x = the sigmoid's output)
+ * as one kernel on webgpu; null on other backends or inputs it does not cover.
+ */
+export function fusedActivationGrad(name: KernelName, dy: tf.Tensor, x: tf.Tensor): tf.Tensor | null {
+  if (tf.getBackend() !== 'webgpu' || process.env.LATENT_WEBGPU_FUSED_GRADIENTS === '0') return null;
+  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || dy.size === 0) return null;
+  if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) return null;
+  // Checked each time: a backend that is removed and loaded again (backend.ts) loses its kernels.
+  if (!tf.getKernel(name, 'webgpu')) tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: kernelFor(name) });
+  return tf.engine().runKernel(name, { dy, x }) as tf.Tensor;
+}
