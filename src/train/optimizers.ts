@@ -5,18 +5,25 @@
  * tfjs' (test/train/optimizers.test.ts), and getWeights/setWeights (checkpoints) are inherited.
  *
  * On the webgpu backend each variable's whole update is one in-place dispatch instead
- * (kernels/webgpuOptimizers.ts: same formulas, float32 rounding apart); where that cannot be done
- * safely (shared data) the tfjs ops below run, as on every other backend.
+ * (kernels/webgpuOptimizers.ts: same formulas, float32 rounding apart), and on wasm and cpu small
+ * variables are updated by one loop (kernels/hostOptimizers.ts: bit-identical); where that cannot
+ * be done safely (shared data) the tfjs ops below run.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../core/format';
 import { constant } from './constants';
+import { hostFusedUpdate } from './kernels/hostOptimizers';
 import { FusedParams, fusedUpdate } from './kernels/webgpuOptimizers';
 
 type Grads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
 interface Slot {
   originalName: string;
   variable: tf.Variable;
+}
+
+/** One pass over a variable and its slots where the backend allows (webgpu: a dispatch; wasm/cpu: a loop over small variables); false: use tfjs ops. */
+function updateInOnePass(params: FusedParams, written: readonly tf.Variable[], gradient: tf.Tensor, read: readonly tf.Tensor[] = []): boolean {
+  return fusedUpdate(params, written, gradient, read) || hostFusedUpdate(params.kind, params.values, written, gradient, read);
 }
 
 function variableOf(name: string): tf.Variable {
@@ -59,7 +66,7 @@ export class ConstantAdadelta extends tf.AdadeltaOptimizer {
       const accumulatedGrad = slot(self.accumulatedGrads, i, name, 'accum_grad', value);
       const accumulatedUpdate = slot(self.accumulatedUpdates, i, name, 'accum_var', value);
       if (gradient == null) return;
-      if (fusedUpdate(this.fused!, [value, accumulatedGrad, accumulatedUpdate], gradient)) return;
+      if (updateInOnePass(this.fused!, [value, accumulatedGrad, accumulatedUpdate], gradient)) return;
       tf.tidy(() => {
         const newAccumulatedGrad = tf.add(tf.mul(accumulatedGrad, rho), tf.mul(tf.square(gradient), oneMinusRho));
         const updates = tf.mul(tf.div(tf.sqrt(tf.add(accumulatedUpdate, eps)), tf.sqrt(tf.add(accumulatedGrad, eps))), gradient);
@@ -118,7 +125,7 @@ export class ConstantAdam extends tf.AdamOptimizer {
         const firstMoment = slot(self.accumulatedFirstMoment, i, name, 'm', value);
         const secondMoment = slot(self.accumulatedSecondMoment, i, name, 'v', value);
         if (gradient == null) return;
-        if (fusedUpdate(this.fused!, [value, firstMoment, secondMoment], gradient, [self.accBeta1, self.accBeta2])) return;
+        if (updateInOnePass(this.fused!, [value, firstMoment, secondMoment], gradient, [self.accBeta1, self.accBeta2])) return;
         const newFirstMoment = tf.add(tf.mul(firstMoment, beta1), tf.mul(gradient, oneMinusBeta1));
         const newSecondMoment = tf.add(tf.mul(secondMoment, beta2), tf.mul(tf.square(gradient), oneMinusBeta2));
         const biasCorrectedFirstMoment = tf.div(newFirstMoment, oneMinusAccBeta1);
@@ -174,7 +181,7 @@ export class ConstantRMSProp extends tf.RMSPropOptimizer {
       const moments = slot(self.accumulatedMoments, i, name, 'momentum', value);
       const meanGrad = self.centered ? slot(self.accumulatedMeanGrads, i, name, 'mg', value) : undefined;
       if (gradient == null) return;
-      if (fusedUpdate(this.fused!, meanGrad ? [value, meanSquare, moments, meanGrad] : [value, meanSquare, moments], gradient)) return;
+      if (updateInOnePass(this.fused!, meanGrad ? [value, meanSquare, moments, meanGrad] : [value, meanSquare, moments], gradient)) return;
       tf.tidy(() => {
         const newMeanSquare = tf.add(tf.mul(meanSquare, decay), tf.mul(tf.square(gradient), oneMinusDecay));
         let newMoments: tf.Tensor;
@@ -216,7 +223,7 @@ export class FusedSGD extends tf.SGDOptimizer {
     entries(variableGradients).forEach(({ name, gradient }) => {
       if (gradient == null) return;
       const value = variableOf(name);
-      if (fusedUpdate(this.fused!, [value], gradient)) return;
+      if (updateInOnePass(this.fused!, [value], gradient)) return;
       tf.tidy(() => {
         value.assign(tf.add(tf.mul(self.c, gradient), value));
       });

@@ -186,7 +186,7 @@ export class FusedParams {
 
   constructor(
     readonly kind: FusedKind,
-    private readonly values: Readonly<Record<string, number>>,
+    readonly values: Readonly<Record<string, number>>,
   ) {
     for (const name of KINDS[kind].params) {
       if (!Number.isFinite(values[name])) throw new Error(`fused ${kind}: parameter ${name} is ${values[name]}`);
