@@ -12,6 +12,7 @@ import { BYTE_TO_UNIT, batchToFloat, oneHot } from '../data/index';
 import type { ImageDataset } from '../data/types';
 import { constant } from './constants';
 import { gatherBytes, packBytes } from './kernels/webgpuBatches';
+import { uploadNow } from './kernels/webgpuProgram';
 import { fusedLoss } from './kernels/webgpuLosses';
 import { TrainingError } from './errors';
 import { type GridCell, imageGrid, imageStrip, reconstructionGrid } from './png';
@@ -93,11 +94,8 @@ export class Feeder {
   startEpoch(indices: Uint32Array): void {
     this.endEpoch();
     if (tf.getBackend() !== 'webgpu' || process.env.LATENT_DEVICE_BATCHES === '0' || !this.onDevice()) return;
-    const order = tf.keep(tf.tensor1d(Int32Array.from(indices), 'int32'));
-    // Upload it now: while its values sit on the CPU, tfjs-webgpu runs small ops on them there (the
-    // labels' slice) and uploads every result.
-    (tf.backend() as unknown as { uploadToGPU?: (dataId: object) => void }).uploadToGPU?.(order.dataId);
-    this.epoch = { indices, order };
+    // On the GPU now, or the labels' slice of it would run on the CPU and upload every result.
+    this.epoch = { indices, order: uploadNow(tf.keep(tf.tensor1d(Int32Array.from(indices), 'int32'))) };
   }
 
   endEpoch(): void {
@@ -125,11 +123,7 @@ export class Feeder {
     const device = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device;
     const bindingLimit = device?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
     if (ds.pixels.length > Math.min(DEVICE_DATASET_LIMIT_BYTES, bindingLimit)) return false;
-    const keep = <T extends tf.Tensor>(t: T): T => {
-      tf.keep(t);
-      (tf.backend() as unknown as { uploadToGPU?: (dataId: object) => void }).uploadToGPU?.(t.dataId);
-      return t;
-    };
+    const keep = <T extends tf.Tensor>(t: T): T => uploadNow(tf.keep(t));
     const bytes = keep(packBytes(ds.pixels));
     const table = keep(tf.tensor1d(BYTE_TO_UNIT, 'float32'));
     const labels = ds.labels ? keep(tf.tensor1d(Int32Array.from(ds.labels), 'int32')) : null;

@@ -10,18 +10,9 @@
  * bit-identical to the uploaded ones (test/train/webgpuKernels.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { type WebGpuKernelArgs, ensureWebgpuKernel, runProgram } from './webgpuProgram';
 
 const KERNEL = 'LatentGatherBytes';
-const WORKGROUP = 64;
-
-interface ProgramBackend {
-  runWebGPUProgram(
-    program: object,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms?: { type: string; data: number[] }[],
-  ): tf.TensorInfo;
-}
 
 interface Attrs {
   start: number;
@@ -29,42 +20,26 @@ interface Attrs {
   sampleShape: number[];
 }
 
-function gatherBytesKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function gatherBytesKernel(args: WebGpuKernelArgs): tf.TensorInfo {
   const { bytes, order, table } = args.inputs as { bytes: tf.TensorInfo; order: tf.TensorInfo; table: tf.TensorInfo };
   const { start, count, sampleShape } = args.attrs as unknown as Attrs;
   const per = sampleShape.reduce((a, b) => a * b, 1);
-  const outputShape = [count, ...sampleShape];
   const program = {
-    outputShape,
-    shaderKey: 'latent_gather_bytes',
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [Math.ceil((count * per) / WORKGROUP), 1, 1],
+    key: 'latent_gather_bytes',
+    outputShape: [count, ...sampleShape],
     variableNames: ['Bytes', 'Order', 'Table'],
-    uniforms: 'start : i32, per : i32,',
-    workgroupSize: [WORKGROUP, 1, 1],
-    size: true,
-    getUserCode: () => `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let k = index / uniforms.per;
+    uniformFields: 'start : i32, per : i32,',
+    body: `let k = index / uniforms.per;
           let j = index - k * uniforms.per;
           let at = Order[uniforms.start + k] * uniforms.per + j;
           let word = Bytes[at / 4];
           let byte = (word >> u32((at % 4) * 8)) & 255;
-          setOutputAtIndex(index, Table[byte]);
-        }
-      }`,
+          setOutputAtIndex(index, Table[byte]);`,
   };
-  // One entry per uniform field (tfjs aligns a multi-value entry as a vector).
-  return (args.backend as ProgramBackend).runWebGPUProgram(program, [bytes, order, table], 'float32', [
-    { type: 'int32', data: [start] },
-    { type: 'int32', data: [per] },
+  return runProgram(args.backend, program, [bytes, order, table], [
+    { type: 'int32', value: start },
+    { type: 'int32', value: per },
   ]);
-}
-
-function register(): void {
-  // Checked each time: a backend that is removed and loaded again (backend.ts) loses its kernels.
-  if (!tf.getKernel(KERNEL, 'webgpu')) tf.registerKernel({ kernelName: KERNEL, backendName: 'webgpu', kernelFunc: gatherBytesKernel as unknown as tf.KernelFunc });
 }
 
 /** The dataset's bytes as int32 words (4 pixels each, little-endian), for gatherBytes. */
@@ -79,6 +54,6 @@ export function packBytes(pixels: Uint8Array): tf.Tensor1D {
  * [count, ...sampleShape], each byte mapped through `table` (float32[256]). webgpu only.
  */
 export function gatherBytes(bytes: tf.Tensor1D, order: tf.Tensor1D, table: tf.Tensor1D, start: number, count: number, sampleShape: readonly number[]): tf.Tensor {
-  register();
+  ensureWebgpuKernel(KERNEL, gatherBytesKernel);
   return tf.engine().runKernel(KERNEL, { bytes, order, table }, { start, count, sampleShape: [...sampleShape] } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }

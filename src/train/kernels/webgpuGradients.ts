@@ -9,12 +9,7 @@
  * tfjs' formulas on the webgpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
-
-const WORKGROUP = 64;
-
-interface ProgramBackend {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
-}
+import { type WebGpuKernelArgs, ensureWebgpuKernel, runProgram } from './webgpuProgram';
 
 const KERNELS = {
   // NaN tested on the bits: compilers may fold x != x to false.
@@ -27,27 +22,11 @@ const KERNELS = {
 
 type KernelName = keyof typeof KERNELS;
 
-function kernelFor(name: KernelName): tf.KernelFunc {
-  return ((args: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
+function kernelFor(name: KernelName): (args: WebGpuKernelArgs) => tf.TensorInfo {
+  return (args) => {
     const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-    const size = x.shape.reduce((a, b) => a * b, 1);
-    const program = {
-      outputShape: [...x.shape],
-      shaderKey: name,
-      dispatchLayout: { x: x.shape.map((_, i) => i) },
-      dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
-      variableNames: ['A', 'B'],
-      workgroupSize: [WORKGROUP, 1, 1],
-      size: true,
-      getUserCode: () => `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${KERNELS[name]}
-        }
-      }`,
-    };
-    return (args.backend as ProgramBackend).runWebGPUProgram(program, [dy, x], 'float32');
-  }) as unknown as tf.KernelFunc;
+    return runProgram(args.backend, { key: name, outputShape: x.shape, variableNames: ['A', 'B'], body: KERNELS[name] }, [dy, x]);
+  };
 }
 
 /**
@@ -58,7 +37,6 @@ export function fusedActivationGrad(name: KernelName, dy: tf.Tensor, x: tf.Tenso
   if (tf.getBackend() !== 'webgpu' || process.env.LATENT_WEBGPU_FUSED_GRADIENTS === '0') return null;
   if (dy.dtype !== 'float32' || x.dtype !== 'float32' || dy.size === 0) return null;
   if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) return null;
-  // Checked each time: a backend that is removed and loaded again (backend.ts) loses its kernels.
-  if (!tf.getKernel(name, 'webgpu')) tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: kernelFor(name) });
+  ensureWebgpuKernel(name, kernelFor(name));
   return tf.engine().runKernel(name, { dy, x }) as tf.Tensor;
 }

@@ -19,34 +19,15 @@
  * left to tfjs ops: tfjs evaluates it only when a variable is upstream of the target.
  */
 import * as tf from '@tensorflow/tfjs';
+import { type ElementwiseProgram, type WebGpuKernelArgs, ensureWebgpuKernel, runProgram } from './webgpuProgram';
 
 export type FusedLossName = 'binaryCrossentropy' | 'meanSquaredError';
 
 const LOSS = 'LatentFusedLoss';
 const LOSS_GRAD = 'LatentFusedLossGrad';
 const EPSILON = 1e-7;
-const WORKGROUP = 64;
 
-/** The WebGPUProgram shape tfjs-backend-webgpu 4.22 compiles (webgpu_program.ts). */
-interface Program {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  variableNames: string[];
-  uniforms: string;
-  workgroupSize: [number, number, number];
-  size: boolean;
-  getUserCode(): string;
-}
-
-interface ProgramBackend {
-  runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: { type: string; data: number[] }[]): tf.TensorInfo;
-  disposeData(dataId: object): boolean;
-}
-
-function program(kind: 'loss' | 'grad', loss: FusedLossName, shape: number[]): Program {
-  const size = shape.reduce((a, b) => a * b, 1);
+function program(kind: 'loss' | 'grad', loss: FusedLossName, shape: readonly number[]): ElementwiseProgram {
   const value =
     loss === 'meanSquaredError'
       ? kind === 'loss'
@@ -60,57 +41,45 @@ function program(kind: 'loss' | 'grad', loss: FusedLossName, shape: number[]): P
            let passes = p >= uniforms.lo && p <= uniforms.hi;
            let v = select(0.0, (q - z) / (q * (1.0 - q)) * C[0] * uniforms.invN, passes);`;
   return {
+    key: `latent_fused_${loss}_${kind}`,
     outputShape: shape,
-    shaderKey: `latent_fused_${loss}_${kind}`,
-    dispatchLayout: { x: shape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
     variableNames: kind === 'loss' ? ['A', 'B'] : ['A', 'B', 'C'],
-    uniforms: 'lo : f32, hi : f32, invN : f32,',
-    workgroupSize: [WORKGROUP, 1, 1],
-    size: true,
-    getUserCode: () => `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let z = A[index];
+    uniformFields: 'lo : f32, hi : f32, invN : f32,',
+    body: `let z = A[index];
           let p = B[index];
           ${value}
-          setOutputAtIndex(index, v);
-        }
-      }`,
+          setOutputAtIndex(index, v);`,
   };
 }
 
-/** One entry per field: tfjs aligns a multi-value entry as a vector (vec3 → 16 bytes), not as fields. */
-function uniforms(size: number): { type: string; data: number[] }[] {
-  return [EPSILON, 1 - EPSILON, 1 / size].map((v) => ({ type: 'float32', data: [v] }));
+function uniforms(size: number): { type: 'float32'; value: number }[] {
+  return [EPSILON, 1 - EPSILON, 1 / size].map((value) => ({ type: 'float32', value }));
 }
 
-function lossKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function lossKernel(args: WebGpuKernelArgs): tf.TensorInfo {
   const { yTrue, yPred } = args.inputs as { yTrue: tf.TensorInfo; yPred: tf.TensorInfo };
   const loss = (args.attrs as { loss: FusedLossName }).loss;
-  const backend = args.backend as ProgramBackend;
   const size = yPred.shape.reduce((a, b) => a * b, 1);
-  const perValue = backend.runWebGPUProgram(program('loss', loss, [...yPred.shape]), [yTrue, yPred], 'float32', uniforms(size));
+  const perValue = runProgram(args.backend, program('loss', loss, yPred.shape), [yTrue, yPred], uniforms(size));
   const mean = tf.getKernel('Mean', 'webgpu');
   if (!mean) throw new Error('webgpu backend has no Mean kernel');
   const out = mean.kernelFunc({ inputs: { x: perValue }, backend: args.backend as tf.KernelBackend, attrs: { axis: perValue.shape.map((_, i) => i), keepDims: false } }) as tf.TensorInfo;
-  backend.disposeData(perValue.dataId);
+  (args.backend as tf.KernelBackend).disposeData(perValue.dataId);
   return out;
 }
 
-function gradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function gradKernel(args: WebGpuKernelArgs): tf.TensorInfo {
   const { yTrue, yPred, dy } = args.inputs as { yTrue: tf.TensorInfo; yPred: tf.TensorInfo; dy: tf.TensorInfo };
   const loss = (args.attrs as { loss: FusedLossName }).loss;
   const size = yPred.shape.reduce((a, b) => a * b, 1);
-  return (args.backend as ProgramBackend).runWebGPUProgram(program('grad', loss, [...yPred.shape]), [yTrue, yPred, dy], 'float32', uniforms(size));
+  return runProgram(args.backend, program('grad', loss, yPred.shape), [yTrue, yPred, dy], uniforms(size));
 }
 
 let gradientRegistered = false;
 
 function register(): void {
-  // Checked each time: a backend that is removed and loaded again (backend.ts) loses its kernels.
-  if (!tf.getKernel(LOSS, 'webgpu')) tf.registerKernel({ kernelName: LOSS, backendName: 'webgpu', kernelFunc: lossKernel as unknown as tf.KernelFunc });
-  if (!tf.getKernel(LOSS_GRAD, 'webgpu')) tf.registerKernel({ kernelName: LOSS_GRAD, backendName: 'webgpu', kernelFunc: gradKernel as unknown as tf.KernelFunc });
+  ensureWebgpuKernel(LOSS, lossKernel);
+  ensureWebgpuKernel(LOSS_GRAD, gradKernel);
   if (gradientRegistered) return;
   gradientRegistered = true;
   tf.registerGradient({
