@@ -26,7 +26,7 @@ import { train } from '../src/train/trainer';
 const ROOT = path.join(__dirname, '..');
 const MODES = {
   fused: {},
-  unfused: { LATENT_WEBGPU_FUSED_OPTIMIZER: '0', LATENT_WEBGPU_FUSED_LOSS: '0', LATENT_WEBGPU_FUSED_GRADIENTS: '0', LATENT_DEVICE_BATCHES: '0' },
+  unfused: { LATENT_WEBGPU_FUSED_OPTIMIZER: '0', LATENT_WEBGPU_FUSED_LOSS: '0', LATENT_WEBGPU_FUSED_GRADIENTS: '0', LATENT_DEVICE_BATCHES: '0', LATENT_FUSED_LAYERS: '0' },
 } as const;
 
 interface Counter {
@@ -40,7 +40,7 @@ async function profile(
   batches: number,
   mode: keyof typeof MODES,
 ): Promise<{ adapter: string; dispatches: number; uploads: number; bindGroups: number; uniformWrites: number; submits: number; ms: number }> {
-  for (const k of ['LATENT_WEBGPU_FUSED_OPTIMIZER', 'LATENT_WEBGPU_FUSED_LOSS', 'LATENT_WEBGPU_FUSED_GRADIENTS', 'LATENT_DEVICE_BATCHES']) delete process.env[k];
+  for (const k of ['LATENT_WEBGPU_FUSED_OPTIMIZER', 'LATENT_WEBGPU_FUSED_LOSS', 'LATENT_WEBGPU_FUSED_GRADIENTS', 'LATENT_DEVICE_BATCHES', 'LATENT_FUSED_LAYERS']) delete process.env[k];
   Object.assign(process.env, MODES[mode]);
   const counts = new Map<string, Counter>();
   let counting = false;

@@ -9,6 +9,7 @@ import type { Activation } from '../core/format';
 import type { LayerSpec } from '../core/layers';
 import { shapeSize } from '../core/shape';
 import { MaskingNoise, Sampling } from './customLayers';
+import { fusedConv2d, fusedDense } from './fusedLayers';
 
 type SymbolicTensor = tf.SymbolicTensor;
 type Layer = tf.layers.Layer;
@@ -55,7 +56,7 @@ function makeLayers(spec: LayerSpec, name: string, trainable: boolean, seed: num
   switch (spec.kind) {
     case 'dense':
       return [
-        tf.layers.dense({ ...base, ...initializers(seed), units: spec.units, activation: activationOf(spec.activation), useBias: spec.useBias }),
+        fusedDense({ ...base, ...initializers(seed), units: spec.units, activation: activationOf(spec.activation), useBias: spec.useBias }),
         ...leaky(spec.activation),
       ];
     case 'conv2d':
@@ -69,7 +70,7 @@ function makeLayers(spec: LayerSpec, name: string, trainable: boolean, seed: num
         padding: spec.padding,
         activation: activationOf(spec.activation),
       };
-      return [spec.kind === 'conv2d' ? tf.layers.conv2d(cfg) : tf.layers.conv2dTranspose(cfg), ...leaky(spec.activation)];
+      return [spec.kind === 'conv2d' ? fusedConv2d(cfg) : tf.layers.conv2dTranspose(cfg), ...leaky(spec.activation)];
     }
     case 'maxPooling2d':
       return [tf.layers.maxPooling2d({ ...base, poolSize: [...spec.poolSize], strides: [...spec.strides], padding: spec.padding })];

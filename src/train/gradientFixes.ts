@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { constant } from './constants';
-import { fusedActivationGrad } from './kernels/webgpuGradients';
+import { fusedActivationGrad } from './kernels/activationGrads';
 
 /**
  * tfjs-core 4.22 Mean_grad: `div(mul(reshape(dy), ones(x.shape)), reduceSize)` builds `ones` on the
@@ -37,7 +37,7 @@ const meanGrad: tf.GradConfig = {
 
 /**
  * tfjs-core 4.22 Sigmoid_grad: `mul(dy, mul(y, sub(scalar(1), y)))`, a fresh scalar 1 per step.
- * On webgpu the whole product is one dispatch (kernels/webgpuGradients.ts).
+ * On webgpu and wasm the whole product is one kernel (kernels/activationGrads.ts).
  */
 const sigmoidGrad: tf.GradConfig = {
   kernelName: 'Sigmoid',
@@ -50,7 +50,7 @@ const sigmoidGrad: tf.GradConfig = {
 
 /**
  * tfjs-core 4.22 Relu_grad: `mul(dy, cast(step(x), 'float32'))`, unchanged here except that on
- * webgpu it is one dispatch instead of two (kernels/webgpuGradients.ts).
+ * webgpu and wasm it is one kernel instead of two (kernels/activationGrads.ts).
  */
 const reluGrad: tf.GradConfig = {
   kernelName: 'Relu',

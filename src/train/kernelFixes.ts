@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm, conv2DWasm } from './kernels/wasmConv';
-import { addWasm, castWasm, compareWasm, identityWasm, logicalAndWasm, matMulWasm, selectWasm, smallBinaryWasm, smallUnaryWasm, sumWasm } from './kernels/wasmMisc';
+import { activationGradWasm, addWasm, castWasm, compareWasm, identityWasm, logicalAndWasm, matMulWasm, selectWasm, smallBinaryWasm, smallUnaryWasm, sumWasm } from './kernels/wasmMisc';
 import { maxPoolGradWasm, resizeNearestNeighborGradWasm, resizeNearestNeighborWasm } from './kernels/wasmPool';
 import { type KernelArgs, upstreamKernels } from './kernels/wasmUtil';
 
@@ -83,12 +83,12 @@ export const KERNEL_FIXES: readonly Fix[] = [
   fix('wasm', 'MaxPoolGrad', maxPoolGradWasm, 'running max starts at the smallest positive float: wrong gradient for windows with no positive value'),
   fix('wasm', 'Conv2DBackpropInput', conv2DBackpropInputWasm, 'correct but a scalar C++ loop: once the slowest kernel of a conv training step'),
   fix('wasm', 'BatchMatMul', matMulWasm('BatchMatMul'), 'correct but a scalar loop whenever an operand is transposed: every matmul of a dense backward pass'),
-  fix('wasm', '_FusedMatMul', matMulWasm('_FusedMatMul'), 'correct but a scalar loop whenever an operand is transposed'),
+  fix('wasm', '_FusedMatMul', matMulWasm('_FusedMatMul'), 'a scalar loop whenever an operand is transposed; its ReLU (XNNPACK\'s clamp) turns NaN into 0'),
   fix('wasm', 'Identity', identityWasm, 'correct but copies: every tensor saved for a backward pass was copied once more'),
   fix('wasm', 'ResizeNearestNeighborGrad', resizeNearestNeighborGradWasm, 'correct but a scalar C++ loop: slow for every UpSampling2D gradient'),
   fix('wasm', 'Sum', sumWasm, 'correct but transposes the whole tensor first for leading-axis sums (bias gradients)'),
   fix('wasm', 'Conv2D', conv2DWasm('Conv2D'), 'correct but repacks the filter on every call, and mostly idle with one input or one output channel'),
-  fix('wasm', 'FusedConv2D', conv2DWasm('FusedConv2D'), 'correct but repacks the filter on every call, and mostly idle with one input or one output channel'),
+  fix('wasm', 'FusedConv2D', conv2DWasm('FusedConv2D'), 'repacks the filter on every call, mostly idle with one input or one output channel; its ReLU (XNNPACK\'s clamp) can turn NaN into 0'),
   fix('wasm', 'ResizeNearestNeighbor', resizeNearestNeighborWasm, 'correct but a scalar C++ loop: slow for every UpSampling2D'),
   fix('wasm', 'Cast', castWasm, 'correct but copies even to the same dtype (every ReLU gradient)'),
   fix('wasm', 'Add', smallBinaryWasm('Add', addWasm), 'correct but a general broadcasting loop for a bias; small tensors woke the whole thread pool'),
@@ -104,6 +104,8 @@ export const KERNEL_FIXES: readonly Fix[] = [
   fix('wasm', 'LessEqual', compareWasm('LessEqual'), 'correct but computes broadcast indices per element (every ClipByValue gradient)'),
   fix('wasm', 'LogicalAnd', logicalAndWasm, 'correct but computes broadcast indices per element (every ClipByValue gradient)'),
   fix('wasm', 'Select', selectWasm, 'correct but a slow scalar loop (every ClipByValue gradient)'),
+  fix('wasm', 'LatentReluGrad', activationGradWasm('relu_grad'), 'not a tfjs kernel: ReLU\'s gradient in one pass where tfjs-core runs Step + Multiply'),
+  fix('wasm', 'LatentSigmoidGrad', activationGradWasm('sigmoid_grad'), 'not a tfjs kernel: sigmoid\'s gradient in one pass where tfjs-core runs Sub + 2 Multiply'),
 ];
 
 /** A backend whose own kernels are registered (for wasm: its package has been imported). */

@@ -14,6 +14,7 @@ import type { ResolvedStage } from '../core/stages';
 import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';
 import { constant } from './constants';
+import { fusedDense } from '../compile/fusedLayers';
 import { TrainingError } from './errors';
 import { makeOptimizer, minimizeStep } from './optimizers';
 import { type Feeder, lossFn, metricSum } from './scoring';
@@ -145,7 +146,7 @@ export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: num
       const loss: LossName = isHead ? 'categoricalCrossentropy' : first ? 'binaryCrossentropy' : 'meanSquaredError';
       const decoder = isHead
         ? undefined
-        : tf.layers.dense({ units: inDim, activation: first ? 'sigmoid' : 'linear', name: `${stage.name}_decoder_${stepIndex + 1}`, kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed + stepIndex }) });
+        : fusedDense({ units: inDim, activation: first ? 'sigmoid' : 'linear', name: `${stage.name}_decoder_${stepIndex + 1}`, kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed + stepIndex }) });
       const stepLayers = decoder ? [...step.layers, decoder] : [...step.layers];
       for (const l of step.layers) l.trainable = true;
       const forward = (x: tf.Tensor, training: boolean): tf.Tensor => applyAll(stepLayers, x, training);

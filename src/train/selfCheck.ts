@@ -1,11 +1,12 @@
 /**
  * Trust, but verify: before a backend trains, one forward and backward pass of a small network
- * that uses every kernel family our blocks need (conv, transposed conv, max-pooling, nearest
- * upsampling, dense, batch moments, sigmoid, the losses) runs on it and on the cpu backend (with
+ * that uses every kernel family our blocks need (conv and dense with fused bias and ReLU, transposed
+ * conv, max-pooling, nearest upsampling, batch moments, ReLU, sigmoid, the losses) runs on it and on the cpu backend (with
  * our kernel fixes), and every gradient must agree. A GPU driver or a backend release that
  * computes something wrong is then skipped with the reason, instead of training garbage.
  */
 import * as tf from '@tensorflow/tfjs';
+import { conv2dBiasActivation, denseBiasActivation } from '../compile/fusedLayers';
 import { applyKernelFixes } from './kernelFixes';
 
 /** Max abs error allowed, relative to max(1, the largest reference value): float32 GPUs reorder sums. */
@@ -44,13 +45,14 @@ const PARAMS = ['x', 'k1', 'b1', 'k2', 'w3', 'b3'] as const;
 async function pass(): Promise<{ loss: number; grads: Float32Array[] }> {
   const t = Object.fromEntries(Object.entries(INPUTS).map(([k, v]) => [k, tf.tensor(v, [...SHAPES[k as keyof typeof SHAPES]])])) as Record<keyof typeof SHAPES, tf.Tensor>;
   const f = (x: tf.Tensor, k1: tf.Tensor, b1: tf.Tensor, k2: tf.Tensor, w3: tf.Tensor, b3: tf.Tensor): tf.Scalar => {
-    let h = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, k1 as tf.Tensor4D, 1, 'same'), b1)) as tf.Tensor4D;
+    // The fused kernels and gradients our Conv2D / Dense layers train with (src/compile/fusedLayers.ts).
+    let h = conv2dBiasActivation(x as tf.Tensor4D, k1 as tf.Tensor4D, b1 as tf.Tensor1D, [1, 1], 'same', 'relu');
     h = tf.maxPool(h, 2, 2, 'valid'); // [2, 4, 4, 4]
     const { mean, variance } = tf.moments(h, [0, 1, 2]);
     h = tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, 1e-3))) as tf.Tensor4D;
-    h = tf.conv2dTranspose(h, k2 as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'); // [2, 8, 8, 2]
+    h = tf.relu(tf.conv2dTranspose(h, k2 as tf.Tensor4D, [2, 8, 8, 2], 2, 'same')); // [2, 8, 8, 2]
     h = tf.image.resizeNearestNeighbor(tf.maxPool(h, 2, 2, 'same'), [8, 8]);
-    const out = tf.sigmoid(tf.add(tf.matMul(tf.reshape(h, [2, 128]), w3 as tf.Tensor2D), b3));
+    const out = tf.sigmoid(denseBiasActivation(tf.reshape(h, [2, 128]), w3 as tf.Tensor2D, b3 as tf.Tensor1D, 'linear'));
     const y = t.target;
     const bce = tf.neg(tf.mean(tf.add(tf.mul(y, tf.log(out)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, out))))));
     return tf.add(bce, tf.mean(tf.square(tf.sub(out, y))));

@@ -28,7 +28,9 @@ export function convGeometry(inSize: number, k: number, stride: number, padding:
   return { out, before: Math.floor(total / 2) };
 }
 
-export function dense(x: T64, kernel: T64, bias: T64 | null, activation: 'linear' | 'sigmoid' | 'tanh' = 'linear'): T64 {
+export type Activation64 = 'linear' | 'sigmoid' | 'tanh' | 'relu';
+
+export function dense(x: T64, kernel: T64, bias: T64 | null, activation: Activation64 = 'linear'): T64 {
   const [n, inDim] = x.shape as [number, number];
   const units = kernel.shape[1]!;
   const y = t64([n, units]);
@@ -42,12 +44,12 @@ export function dense(x: T64, kernel: T64, bias: T64 | null, activation: 'linear
   return y;
 }
 
-function activate(v: number, a: 'linear' | 'sigmoid' | 'tanh'): number {
-  return a === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : a === 'tanh' ? Math.tanh(v) : v;
+function activate(v: number, a: Activation64): number {
+  return a === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : a === 'tanh' ? Math.tanh(v) : a === 'relu' ? Math.max(0, v) : v;
 }
 
 /** Conv2D: kernel [kh, kw, inC, outC]. */
-export function conv2d(x: T64, kernel: T64, bias: T64 | null, strides: Pair, padding: Padding): T64 {
+export function conv2d(x: T64, kernel: T64, bias: T64 | null, strides: Pair, padding: Padding, activation: Activation64 = 'linear'): T64 {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const [kh, kw, , co] = kernel.shape as [number, number, number, number];
   const gh = convGeometry(h, kh, strides[0], padding);
@@ -67,7 +69,7 @@ export function conv2d(x: T64, kernel: T64, bias: T64 | null, strides: Pair, pad
               for (let ci = 0; ci < c; ci++) s += x.data[((b * h + ih) * w + iw) * c + ci]! * kernel.data[((i * kw + j) * c + ci) * co + o]!;
             }
           }
-          y.data[((b * gh.out + oh) * gw.out + ow) * co + o] = s;
+          y.data[((b * gh.out + oh) * gw.out + ow) * co + o] = activate(s, activation);
         }
   return y;
 }

@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { MaskingNoise, Sampling, collectExtraLosses } from '../../src/compile/customLayers';
+import { fusedConv2d, fusedDense } from '../../src/compile/fusedLayers';
 import { mulberry32 } from '../../src/data/random';
 import { BACKEND_ORDER, type BackendName, selectBackend } from '../../src/train/backend';
 import * as ref from '../helpers/float64Reference';
@@ -118,31 +119,33 @@ function layerBuilt(layer: tf.layers.Layer, xShape: readonly number[], weights: 
 
 const yOf = (t: T64): { y: Float64Array } => ({ y: t.data });
 
-function denseCase(): Case {
-  const x = uniform([3, 5], 1);
+/** Dense as compiled (src/compile/fusedLayers.ts: bias and ReLU fused into the matmul while training too). */
+function denseCase(activation: 'sigmoid' | 'relu' | 'linear', useBias = true): Case {
+  const label = `Dense (${activation}${useBias ? '' : ', no bias'})`;
+  const x = uniform([3, 5], seedOf(label));
+  const kernel = { name: 'kernel', value: uniform([5, 4], seedOf(label) + 1) };
+  const bias = { name: 'bias', value: uniform([4], seedOf(label) + 2, -0.5, 0.5) };
   return {
-    block: 'Dense (sigmoid)',
+    block: label,
     x,
-    weights: [
-      { name: 'kernel', value: uniform([5, 4], 2) },
-      { name: 'bias', value: uniform([4], 3, -0.5, 0.5) },
-    ],
-    build: (w) => layerBuilt(tf.layers.dense({ units: 4, activation: 'sigmoid' }), x.shape, w),
-    reference: () => (x, [k, b]) => yOf(ref.dense(x, k!, b!, 'sigmoid')),
+    weights: useBias ? [kernel, bias] : [kernel],
+    build: (w) => layerBuilt(fusedDense({ units: 4, activation, useBias }), x.shape, w),
+    reference: () => (x, [k, b]) => yOf(ref.dense(x, k!, b ?? null, activation)),
   };
 }
 
-function convCase(label: string, xShape: number[], kernel: [number, number], filters: number, strides: ref.Pair, padding: ref.Padding): Case {
+/** Conv2D as compiled (src/compile/fusedLayers.ts: bias and ReLU fused into the convolution while training too). */
+function convCase(label: string, xShape: number[], kernel: [number, number], filters: number, strides: ref.Pair, padding: ref.Padding, activation: 'linear' | 'relu' | 'sigmoid' = 'linear'): Case {
   const x = uniform(xShape, seedOf(label));
   return {
-    block: `Conv2D ${label}`,
+    block: `Conv2D ${label}${activation === 'linear' ? '' : ` (${activation})`}`,
     x,
     weights: [
       { name: 'kernel', value: uniform([...kernel, xShape[3]!, filters], seedOf(label) + 1) },
       { name: 'bias', value: uniform([filters], seedOf(label) + 2, -0.5, 0.5) },
     ],
-    build: (w) => layerBuilt(tf.layers.conv2d({ filters, kernelSize: kernel, strides: [...strides], padding }), x.shape, w),
-    reference: () => (x, [k, b]) => yOf(ref.conv2d(x, k!, b!, strides, padding)),
+    build: (w) => layerBuilt(fusedConv2d({ filters, kernelSize: kernel, strides: [...strides], padding, activation }), x.shape, w),
+    reference: () => (x, [k, b]) => yOf(ref.conv2d(x, k!, b!, strides, padding, activation)),
   };
 }
 
@@ -397,7 +400,9 @@ function samplingLayerCase(): Case {
 }
 
 const CASES: readonly Case[] = [
-  denseCase(),
+  denseCase('sigmoid'),
+  denseCase('relu'),
+  denseCase('linear', false),
   convCase('3x3 stride 1 same', [2, 5, 5, 2], [3, 3], 3, [1, 1], 'same'),
   convCase('3x3 stride 2 same, odd size', [2, 7, 7, 2], [3, 3], 3, [2, 2], 'same'),
   convCase('3x3 stride 2 same, even size', [2, 6, 6, 2], [3, 3], 3, [2, 2], 'same'),
@@ -405,6 +410,9 @@ const CASES: readonly Case[] = [
   convCase('3x3 stride 2 valid, last row and column unused', [2, 8, 8, 2], [3, 3], 3, [2, 2], 'valid'),
   convCase('2x3 strides 1x2 valid', [3, 5, 6, 2], [2, 3], 2, [1, 2], 'valid'),
   convCase('3x3 stride 1 same, 1 input channel', [2, 6, 6, 1], [3, 3], 4, [1, 1], 'same'),
+  convCase('3x3 stride 1 same, 1 input channel', [2, 6, 6, 1], [3, 3], 4, [1, 1], 'same', 'relu'),
+  convCase('3x3 stride 2 valid', [2, 7, 7, 3], [3, 3], 4, [2, 2], 'valid', 'relu'),
+  convCase('3x3 stride 1 same, 1 output channel', [2, 5, 5, 3], [3, 3], 1, [1, 1], 'same', 'sigmoid'),
   convTransposeCase('3x3 stride 2 same', [2, 3, 3, 2], [3, 3], 3, [2, 2], 'same'),
   convTransposeCase('3x3 stride 2 valid', [2, 3, 3, 2], [3, 3], 3, [2, 2], 'valid'),
   convTransposeCase('2x2 stride 2 same', [2, 3, 4, 2], [2, 2], 2, [2, 2], 'same'),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { KNOWN_DEFECTS, selectBackend } from '../../src/train/backend';
 import { KERNEL_FIXES, applyKernelFixes, isKernelFixed } from '../../src/train/kernelFixes';
+import { fusedConv2d } from '../../src/compile/fusedLayers';
 import { type FilterGradPlan, forceFilterGradPlan, setDirectConv } from '../../src/train/kernels/wasmConv';
 import { simdKernels } from '../../src/train/kernels/wasmSimd';
 
@@ -408,4 +409,56 @@ test('wasm comparisons, LogicalAnd and Select (ours) give the same values as cpu
   assert.equal(clip.wasmDataIdsLeft, 0);
   const bce = await onBoth([a, b], (xt, yt) => tf.grad((t: tf.Tensor) => tf.mean(tf.metrics.binaryCrossentropy(tf.sigmoid(yt!), tf.sigmoid(t))))(xt!));
   assertClose('binaryCrossentropy gradient', bce.wasm, bce.cpu, 1e-6);
+});
+
+test('wasm ReLU and sigmoid gradients in one pass (ours) give cpu\'s tfjs-core gradients, NaN included, split across threads', async () => {
+  // 360 000 values: more than two parts of the 65 536 the kernels split by.
+  const x = random([4, 300, 300, 1], 190);
+  x.values[7] = Number.NaN;
+  x.values[8] = 0;
+  const dy = random([4, 300, 300, 1], 191);
+  // A Conv2D layer's fused ReLU (3x3, centre tap 1): its gradient is taken from the saved output.
+  const centre = tf.tensor4d([0, 0, 0, 0, 1, 0, 0, 0, 0], [3, 3, 1, 1]);
+  const viaConv = (t: tf.Tensor): tf.Tensor => {
+    const conv = fusedConv2d({ filters: 1, kernelSize: 3, padding: 'same', activation: 'relu' });
+    conv.apply(t);
+    conv.setWeights([centre, tf.zeros([1])]);
+    const y = conv.apply(t) as tf.Tensor;
+    conv.dispose();
+    return y;
+  };
+  for (const [label, f] of [
+    ['relu (the ReLU op)', (t: tf.Tensor) => tf.relu(t)],
+    ['relu (a Conv2D layer\'s fused ReLU)', viaConv],
+    ['sigmoid', (t: tf.Tensor) => tf.sigmoid(t)],
+  ] as [string, (t: tf.Tensor) => tf.Tensor][]) {
+    const r = await onBoth([x, dy], (xt, dyt) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dyt!)))(xt!));
+    const nans = (a: Float32Array): number[] => [...a.keys()].filter((i) => Number.isNaN(a[i]!));
+    assert.ok(nans(r.cpu).includes(7), `${label}: NaN propagates on cpu`);
+    assert.deepEqual(nans(r.wasm), nans(r.cpu), `${label}: NaN propagates on wasm as on cpu`);
+    for (const i of nans(r.cpu)) r.wasm[i] = r.cpu[i] = 0;
+    // Sigmoid's own forward differs between the backends by an ulp; its gradient kernel does not (below).
+    assertClose(label, r.wasm, r.cpu, label === 'sigmoid' ? 1e-6 : 0);
+    // On wasm itself: ours against tfjs-core's formula (Step + Multiply, Sub + Multiply + Multiply).
+    process.env.LATENT_FUSED_GRADIENTS = '0';
+    const formula = await onBoth([x, dy], (xt, dyt) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dyt!)))(xt!));
+    delete process.env.LATENT_FUSED_GRADIENTS;
+    for (const i of nans(formula.wasm)) formula.wasm[i] = 0;
+    assertClose(`${label}, ours vs the formula on wasm`, r.wasm, formula.wasm, 0);
+    assert.ok(r.wasm.some((v) => v !== 0) && r.wasm.some((v, i) => v === 0 && dy.values[i] !== 0), `${label}: some gradients pass, some are cut`);
+  }
+  assert.ok(isKernelFixed('LatentReluGrad', 'wasm') && isKernelFixed('LatentSigmoidGrad', 'wasm'));
+  centre.dispose();
+});
+
+test('wasm fused matmul and convolution with a ReLU keep NaN (upstream\'s XNNPACK clamp turns it into 0)', async () => {
+  await selectBackend({ prefer: 'wasm' });
+  const a = tf.tensor3d(Float32Array.from({ length: 8 * 4 }, (_, i) => (i === 0 ? Number.NaN : 1)), [1, 8, 4]);
+  const mm = tf.engine().runKernel('_FusedMatMul', { a, b: tf.ones([1, 4, 16]), bias: tf.zeros([16]) }, { transposeA: false, transposeB: false, activation: 'relu' }) as tf.Tensor;
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 5 * 5 }, (_, i) => (i === 12 ? Number.NaN : i % 3)), [2, 5, 5, 1]);
+  const conv = tf.engine().runKernel('FusedConv2D', { x, filter: tf.ones([3, 3, 1, 1]), bias: tf.zeros([1]) }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }) as tf.Tensor;
+  assert.ok(Number.isNaN((await mm.data())[0]!), 'matmul row with a NaN input is NaN');
+  assert.ok(Number.isNaN((await conv.data())[12]!), 'convolution output at the NaN pixel is NaN');
+  assert.equal((await mm.data())[16 * 1], 4, 'other rows computed (1·4 ones)');
+  tf.dispose([a, mm, x, conv]);
 });

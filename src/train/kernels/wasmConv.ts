@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, runBatch, simdKernels } from './wasmSimd';
-import { type KernelArgs, type WasmBackendLike, channelsLastOnly, disposeAll, f32, runWasm, upstreamKernel } from './wasmUtil';
+import { type KernelArgs, type WasmBackendLike, channelsLastOnly, disposeAll, f32, runWasm, upstreamFusedKeepingNaN, upstreamKernel } from './wasmUtil';
 
 /** How Conv2DBackpropFilter computes (see conv2DBackpropFilterWasm). */
 export type FilterGradPlan = 'simd' | 'x-images' | 'dy-images';
@@ -258,6 +258,7 @@ export function conv2DBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
  * a linear or ReLU activation; every other convolution goes to the upstream kernel.
  */
 export function conv2DWasm(kernelName: 'Conv2D' | 'FusedConv2D'): (args: KernelArgs) => tf.TensorInfo {
+  const upstream = (args: KernelArgs): tf.TensorInfo => (kernelName === 'FusedConv2D' ? upstreamFusedKeepingNaN(kernelName, args) : upstreamKernel(kernelName, 'wasm', args));
   return (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
     const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
@@ -273,7 +274,7 @@ export function conv2DWasm(kernelName: 'Conv2D' | 'FusedConv2D'): (args: KernelA
       filter.dtype === 'float32' &&
       (bias == null || bias.dtype === 'float32') &&
       [attrs.dilations ?? 1].flat().every((d) => d === 1);
-    if (!plain) return upstreamKernel(kernelName, 'wasm', args);
+    if (!plain) return upstream(args);
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],
       filter.shape as [number, number, number, number],
@@ -309,6 +310,6 @@ export function conv2DWasm(kernelName: 'Conv2D' | 'FusedConv2D'): (args: KernelA
       runBatch(simd, 'conv2d_direct', args, 4, { 0: H * W * C * 4, 3: OH * OW * CO * 4 });
       return y;
     }
-    return upstreamKernel(kernelName, 'wasm', args);
+    return upstream(args);
   };
 }

@@ -1,7 +1,7 @@
 /** Latent Studio's wasm kernels for matmul, identity and reductions (registered by src/train/kernelFixes.ts). */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, runBatch, simdKernels } from './wasmSimd';
-import { type KernelArgs, type WasmBackendLike, disposeAll, f32, runWasm, upstreamKernel } from './wasmUtil';
+import { type KernelArgs, type WasmBackendLike, disposeAll, f32, runWasm, upstreamFusedKeepingNaN, upstreamKernel } from './wasmUtil';
 
 /**
  * Upstream: tfjs-backend-wasm 4.22 BatchMatMul / _FusedMatMul run XNNPACK's fully-connected GEMM
@@ -17,8 +17,9 @@ export function matMulWasm(kernelName: 'BatchMatMul' | '_FusedMatMul'): (args: K
     const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
     const batchOf = (t: tf.TensorInfo): number => t.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     const transposed = attrs.transposeA === true || attrs.transposeB === true;
+    const upstream = (a: KernelArgs): tf.TensorInfo => (kernelName === '_FusedMatMul' ? upstreamFusedKeepingNaN(kernelName, a) : upstreamKernel(kernelName, 'wasm', a));
     if (!transposed || batchOf(a) !== 1 || batchOf(b) !== 1 || a.dtype !== 'float32' || b.dtype !== 'float32') {
-      return upstreamKernel(kernelName, 'wasm', args);
+      return upstream(args);
     }
     const backend = args.backend as WasmBackendLike;
     const swapLast = (t: tf.TensorInfo): tf.TensorInfo => {
@@ -34,7 +35,7 @@ export function matMulWasm(kernelName: 'BatchMatMul' | '_FusedMatMul'): (args: K
       if (at !== a) temps.push(at);
       const bt = attrs.transposeB === true ? swapLast(b) : b;
       if (bt !== b) temps.push(bt);
-      return upstreamKernel(kernelName, 'wasm', {
+      return upstream({
         ...args,
         inputs: { ...args.inputs, a: at, b: bt },
         attrs: { ...args.attrs, transposeA: false, transposeB: false },
@@ -249,4 +250,28 @@ export function selectWasm(args: KernelArgs): tf.TensorInfo {
   const y = backend.makeOutput([...t.shape], 'float32');
   simd.call('select_where', heapOffset(backend, condition), heapOffset(backend, t), heapOffset(backend, e), heapOffset(backend, y), tf.util.sizeFromShape(t.shape));
   return y;
+}
+
+/**
+ * `LatentReluGrad` / `LatentSigmoidGrad`: not tfjs kernels but one-pass activation gradients, used by
+ * src/train/kernels/activationGrads.ts where tfjs-core runs Step + Multiply (ReLU: two passes over
+ * the layer's activations per step) or Sub, Multiply, Multiply (sigmoid). Same arithmetic (sigmoid
+ * bit-identical; ReLU gives +0 where dy · 0 gave ±0); the batch split across the kernel threads.
+ */
+export function activationGradWasm(kernel: 'relu_grad' | 'sigmoid_grad'): (args: KernelArgs) => tf.TensorInfo {
+  return (args) => {
+    const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+    const backend = args.backend as WasmBackendLike;
+    const out = backend.makeOutput([...x.shape], 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    const simd = simdKernels(backend);
+    if (simd !== null) {
+      runBatch(simd, kernel, [heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, out), n], 3, { 0: 4, 1: 4, 2: 4 }, 1 << 16);
+      return out;
+    }
+    const [d, v, o] = [f32(backend, dy), f32(backend, x), f32(backend, out)];
+    if (kernel === 'relu_grad') for (let i = 0; i < n; i++) o[i] = v[i]! > 0 ? d[i]! : Number.isNaN(v[i]) ? v[i]! : 0;
+    else for (let i = 0; i < n; i++) o[i] = Math.fround(d[i]! * Math.fround(v[i]! * Math.fround(1 - v[i]!)));
+    return out;
+  };
 }

@@ -31,6 +31,8 @@ export const SIMD_KERNELS = [
   'compare',
   'logical_and',
   'select_where',
+  'relu_grad',
+  'sigmoid_grad',
 ] as const;
 export type SimdKernelName = (typeof SIMD_KERNELS)[number];
 

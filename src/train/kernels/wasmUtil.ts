@@ -46,6 +46,22 @@ export function upstreamKernel(kernelName: string, backendName: string, args: Ke
 }
 
 /**
+ * Upstream's `_FusedMatMul` / `FusedConv2D` with a ReLU, keeping NaN. Upstream applies the ReLU as
+ * XNNPACK's output clamp, which turns NaN into 0 (every fused matmul, and convolutions with one
+ * output channel): a layer whose weights went NaN would then look healthy and the NaN-loss check
+ * never fire. Here upstream runs linear and the backend's Relu kernel (which keeps NaN) follows.
+ */
+export function upstreamFusedKeepingNaN(kernelName: '_FusedMatMul' | 'FusedConv2D', args: KernelArgs): tf.TensorInfo {
+  if ((args.attrs as { activation?: string } | undefined)?.activation !== 'relu') return upstreamKernel(kernelName, 'wasm', args);
+  const linear = upstreamKernel(kernelName, 'wasm', { ...args, attrs: { ...args.attrs, activation: 'linear' } });
+  try {
+    return runWasm('Relu', args.backend, { x: linear });
+  } finally {
+    disposeAll(args.backend as WasmBackendLike, [linear]);
+  }
+}
+
+/**
  * Runs the kernel registered now for wasm under `name` (the backend's own, or ours where we replaced
  * it), on tensors already in the wasm heap. The caller disposes the result.
  */

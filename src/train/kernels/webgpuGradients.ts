@@ -1,6 +1,6 @@
 /**
  * Activation gradients as one dispatch each on the webgpu backend (@tensorflow/tfjs-backend-webgpu
- * 4.22), used by src/train/gradientFixes.ts when training there.
+ * 4.22), used through src/train/kernels/activationGrads.ts when training there.
  *
  * Why: tfjs-core writes Relu's gradient as mul(dy, cast(step(x))) — two dispatches — and Sigmoid's as
  * mul(dy, mul(y, sub(1, y))) — three; every relu layer of every step pays them, and on webgpu each
@@ -20,23 +20,16 @@ const KERNELS = {
           setOutputAtIndex(index, d * (y * (1.0 - y)));`,
 } as const;
 
-type KernelName = keyof typeof KERNELS;
+export type ActivationGradName = keyof typeof KERNELS;
 
-function kernelFor(name: KernelName): (args: WebGpuKernelArgs) => tf.TensorInfo {
+function kernelFor(name: ActivationGradName): (args: WebGpuKernelArgs) => tf.TensorInfo {
   return (args) => {
     const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
     return runProgram(args.backend, { key: name, outputShape: x.shape, variableNames: ['A', 'B'], body: KERNELS[name] }, [dy, x]);
   };
 }
 
-/**
- * dy · relu'(x) (`LatentReluGrad`) or dy · y(1 − y) (`LatentSigmoidGrad`, x = the sigmoid's output)
- * as one kernel on webgpu; null on other backends or inputs it does not cover.
- */
-export function fusedActivationGrad(name: KernelName, dy: tf.Tensor, x: tf.Tensor): tf.Tensor | null {
-  if (tf.getBackend() !== 'webgpu' || process.env.LATENT_WEBGPU_FUSED_GRADIENTS === '0') return null;
-  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || dy.size === 0) return null;
-  if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) return null;
+/** The webgpu kernel of `LatentReluGrad` / `LatentSigmoidGrad`, registered on first use by activationGrads.ts. */
+export function registerWebgpuActivationGrad(name: ActivationGradName): void {
   ensureWebgpuKernel(name, kernelFor(name));
-  return tf.engine().runKernel(name, { dy, x }) as tf.Tensor;
 }

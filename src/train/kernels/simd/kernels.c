@@ -704,3 +704,33 @@ EXPORT(select_where)
 void select_where(const unsigned char* c, const float* t, const float* e, float* y, int n) {
   for (int i = 0; i < n; i++) y[i] = c[i] ? t[i] : e[i];
 }
+
+// ReLU's gradient from the layer's output: dx = dy where y > 0, else 0; a NaN in y passes through
+// (as in tfjs' dy * step(y)). One pass instead of Step + Multiply.
+EXPORT(relu_grad)
+void relu_grad(const float* dy, const float* y, float* dx, int n) {
+  const vf zero = SPLAT(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const vf v = LD(y + i);
+    const vf kept = wasm_v128_and(LD(dy + i), wasm_f32x4_gt(v, zero));
+    ST(dx + i, wasm_v128_bitselect(v, kept, wasm_f32x4_ne(v, v)));
+  }
+  for (; i < n; i++) {
+    const float v = y[i];
+    dx[i] = v > 0.0f ? dy[i] : (v != v ? v : 0.0f);
+  }
+}
+
+// Sigmoid's gradient from its output: dx = dy * (y * (1 - y)), rounded per operation in tfjs-core's
+// order (bit-identical to its three kernels); one pass instead of three.
+EXPORT(sigmoid_grad)
+void sigmoid_grad(const float* dy, const float* y, float* dx, int n) {
+  const vf one = SPLAT(1.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const vf v = LD(y + i);
+    ST(dx + i, wasm_f32x4_mul(LD(dy + i), wasm_f32x4_mul(v, wasm_f32x4_sub(one, v))));
+  }
+  for (; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+}

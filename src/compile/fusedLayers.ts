@@ -1,0 +1,204 @@
+/**
+ * Dense and Conv2D layers whose forward pass is one fused kernel (matmul/conv + bias + ReLU) also
+ * while training, with a gradient that computes only what backprop asks for.
+ *
+ * Why: tfjs-core 4.22 fuses bias and activation into `_FusedMatMul` / `FusedConv2D` only outside
+ * gradient recording, or for a linear activation (`shouldFuse` in ops/fused_util). While training,
+ * a ReLU layer runs as three kernels forward (matmul/conv, Add, Relu) and two more backward (Step,
+ * Multiply): two extra passes over the activations each way on CPU backends, and four extra
+ * dispatches per layer and step on webgpu (~0.1 ms of host time each). Its linear path uses
+ * `customGrad`, which computes every gradient eagerly, including the input gradient of a first
+ * layer that nobody needs. Here the fused kernels run under gradient recording too, and their
+ * gradients come from the global registry (`_FusedMatMul` / `FusedConv2D` have none upstream):
+ * lazy per input, ReLU's derivative from the saved output (y > 0 ⇔ x > 0, NaN passes through).
+ *
+ * The subclasses keep the tfjs class names (`Dense`, `Conv2D`), configs and weights: saved and
+ * exported models are the same files and load as stock layers. Other activations (sigmoid, tanh,
+ * softmax, elu, selu) run the linear fused kernel and then the activation op, as tfjs' own
+ * layers do. Gradients are checked against numerical ones on every backend in
+ * test/train/gradients.test.ts, and the layers against the stock ones in test/compile.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { fusedActivationGrad } from '../train/kernels/activationGrads';
+
+type Kwargs = Parameters<tf.layers.Layer['call']>[1];
+type DenseArgs = Parameters<typeof tf.layers.dense>[0];
+type Conv2DArgs = Parameters<typeof tf.layers.conv2d>[0];
+type DenseLayer = ReturnType<typeof tf.layers.dense>;
+type Conv2DLayer = ReturnType<typeof tf.layers.conv2d>;
+
+/** The activations the fused kernels apply themselves; any other runs as its own op afterwards. */
+type FusedActivation = 'relu' | 'linear';
+
+/** Activations of Latent Studio's layers and the tfjs-core op each applies (tfjs-layers' Activation classes). */
+const ACTIVATION_OPS: Readonly<Record<string, ((x: tf.Tensor) => tf.Tensor) | undefined>> = {
+  relu: (x) => tf.relu(x),
+  linear: (x) => x,
+  sigmoid: (x) => tf.sigmoid(x),
+  tanh: (x) => tf.tanh(x),
+  softmax: (x) => tf.softmax(x, -1),
+  elu: (x) => tf.elu(x),
+  selu: (x) => tf.selu(x),
+};
+
+const fusedActivationOf = (name: string): FusedActivation => (name === 'relu' ? 'relu' : 'linear');
+
+/** LATENT_FUSED_LAYERS=0: the stock tfjs-layers forward pass (for comparisons). */
+const fusedLayersOff = (): boolean => process.env.LATENT_FUSED_LAYERS === '0';
+
+/** dL/dz for z the pre-activation, from dL/dy and the saved output y of a fused kernel. */
+function preActivationGrad(dy: tf.Tensor, y: tf.Tensor, activation: unknown, kernelName: string): tf.Tensor {
+  if (activation === 'linear' || activation == null) return dy;
+  if (activation === 'relu') return fusedActivationGrad('LatentReluGrad', dy, y) ?? tf.mul(dy, tf.step(y));
+  throw new Error(`${kernelName}: no gradient for the fused activation "${String(activation)}" (only relu and linear are recorded for training).`);
+}
+
+/** The gradient of a 1-D bias (the only kind these kernels are given here): dz summed over every axis but the last. */
+const biasGrad = (dz: tf.Tensor): tf.Tensor => tf.sum(dz, [...Array(dz.rank - 1).keys()]);
+
+// A gradient function is asked only for the inputs a kernel was given (no bias: no `bias` entry used),
+// and may save only inputs that are always there: so the bias is not saved, its gradient needs none.
+
+/** Inputs: a [1, m, k], b [1, k, n], bias [n] (optional); no transposes (this module only records those). */
+const fusedMatMulGrad: tf.GradConfig = {
+  kernelName: '_FusedMatMul',
+  inputsToSave: ['a', 'b'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [a, b, y] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const at = attrs as { transposeA?: boolean; transposeB?: boolean; activation?: string };
+    if (at.transposeA === true || at.transposeB === true) throw new Error('_FusedMatMul: the recorded gradient covers untransposed operands only.');
+    const dz = preActivationGrad(dy as tf.Tensor, y, at.activation, '_FusedMatMul');
+    return {
+      a: () => tf.matMul(dz, b, false, true),
+      b: () => tf.matMul(a, dz, true, false),
+      bias: () => biasGrad(dz),
+    };
+  },
+};
+
+const fusedConv2DGrad: tf.GradConfig = {
+  kernelName: 'FusedConv2D',
+  inputsToSave: ['x', 'filter'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    const at = attrs as unknown as tf.FusedConv2DAttrs;
+    if (at.dataFormat !== 'NHWC' || !(at.dilations === 1 || (Array.isArray(at.dilations) && at.dilations.every((d) => d === 1)))) {
+      throw new Error('FusedConv2D: the recorded gradient covers NHWC without dilation only.');
+    }
+    const dz = preActivationGrad(dy as tf.Tensor, y, at.activation, 'FusedConv2D');
+    const conv = { strides: at.strides, pad: at.pad, dataFormat: at.dataFormat, dimRoundingMode: at.dimRoundingMode };
+    return {
+      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap),
+      filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap),
+      bias: () => biasGrad(dz),
+    };
+  },
+};
+
+let gradientsRegistered = false;
+function registerGradients(): void {
+  if (gradientsRegistered) return;
+  gradientsRegistered = true;
+  tf.registerGradient(fusedMatMulGrad);
+  tf.registerGradient(fusedConv2DGrad);
+}
+
+/** x [batch, k] · kernel [k, n] + bias, activation fused; one kernel, recorded for gradients. */
+export function denseBiasActivation(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | null, activation: FusedActivation): tf.Tensor2D {
+  registerGradients();
+  return tf.tidy(() => {
+    // The kernels take rank-3 operands (tfjs-core's fused.matMul reshapes the same way).
+    const a = tf.reshape(x, [1, ...x.shape]);
+    const b = tf.reshape(kernel, [1, ...kernel.shape]);
+    const inputs: tf.NamedTensorMap = bias === null ? { a, b } : { a, b, bias };
+    const y = tf.engine().runKernel('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation }) as tf.Tensor3D;
+    return tf.reshape(y, [x.shape[0], kernel.shape[1]]);
+  });
+}
+
+/** conv2d(x, filter) + bias, activation fused; one kernel, recorded for gradients. NHWC, no dilation. */
+export function conv2dBiasActivation(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D | null,
+  strides: [number, number],
+  pad: 'same' | 'valid',
+  activation: FusedActivation,
+): tf.Tensor4D {
+  registerGradients();
+  const inputs: tf.NamedTensorMap = bias === null ? { x, filter } : { x, filter, bias };
+  const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], activation };
+  return tf.engine().runKernel('FusedConv2D', inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** The class of a layer that tfjs-layers only exposes through its factory. */
+function classOf<L extends tf.layers.Layer>(sample: L): abstract new (...args: never[]) => L {
+  return Object.getPrototypeOf(sample).constructor as abstract new (...args: never[]) => L;
+}
+
+const DenseBase = classOf(tf.layers.dense({ units: 1, name: 'latent_class_probe_dense' })) as unknown as new (args: DenseArgs) => DenseLayer;
+const Conv2DBase = classOf(tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'latent_class_probe_conv' })) as unknown as new (args: Conv2DArgs) => Conv2DLayer;
+
+/** tfjs-layers' Dense (same class name, config and weights) with the fused forward pass above. */
+class FusedDense extends DenseBase {
+  private readonly activationName: string;
+
+  constructor(args: DenseArgs) {
+    super(args);
+    this.activationName = typeof args.activation === 'string' ? args.activation : 'linear';
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const after = ACTIVATION_OPS[this.activationName];
+    // Dense's [kernel, bias] in the order build() added them (frozen or not).
+    const [kernel, bias] = this.weights;
+    if (fusedLayersOff() || x === undefined || (Array.isArray(inputs) && inputs.length !== 1) || x.rank !== 2 || after === undefined || kernel === undefined) {
+      return super.call(inputs, kwargs);
+    }
+    return tf.tidy(() => {
+      const fused = fusedActivationOf(this.activationName);
+      const z = denseBiasActivation(x as tf.Tensor2D, kernel.read() as tf.Tensor2D, bias === undefined ? null : (bias.read() as tf.Tensor1D), fused);
+      return fused === 'linear' ? after(z) : z;
+    });
+  }
+}
+
+/** tfjs-layers' Conv2D (same class name, config and weights) with the fused forward pass above. */
+class FusedConv2D extends Conv2DBase {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const name = this.activation.getClassName();
+    const after = ACTIVATION_OPS[name];
+    const plain =
+      !fusedLayersOff() &&
+      x !== undefined &&
+      !(Array.isArray(inputs) && inputs.length !== 1) &&
+      x.rank === 4 &&
+      this.rank === 2 &&
+      this.dataFormat === 'channelsLast' &&
+      this.dilationRate.every((d) => d === 1) &&
+      (this.padding === 'same' || this.padding === 'valid') &&
+      after !== undefined;
+    if (!plain) return super.call(inputs, kwargs);
+    return tf.tidy(() => {
+      const fused = fusedActivationOf(name);
+      const strides: [number, number] = [this.strides[0]!, this.strides[1]!];
+      const bias = this.bias == null ? null : (this.bias.read() as tf.Tensor1D);
+      const z = conv2dBiasActivation(x as tf.Tensor4D, this.kernel.read() as tf.Tensor4D, bias, strides, this.padding as 'same' | 'valid', fused);
+      return fused === 'linear' ? after(z) : z;
+    });
+  }
+}
+
+/** `tf.layers.dense(args)` with a fused training forward pass. */
+export function fusedDense(args: DenseArgs): DenseLayer {
+  return new FusedDense(args);
+}
+
+/** `tf.layers.conv2d(args)` with a fused training forward pass. */
+export function fusedConv2d(args: Conv2DArgs): Conv2DLayer {
+  return new FusedConv2D(args);
+}
