@@ -311,9 +311,10 @@ function writeDocs(file: string, m: Machine, command: string, results: readonly 
   L.push('| | |', '|---|---|');
   L.push(`| CPU | ${m.cpu} |`, `| Cores | ${m.cores} |`, `| RAM | ${fmt(m.ramGB, 1)} GiB |`, `| OS | ${m.os} |`, `| Node | ${m.node} |`, `| TensorFlow.js | ${m.tfjs} |`);
   if (m.torch) L.push(`| PyTorch | ${m.torch}${m.blas ? ` (BLAS: ${m.blas})` : ''} |`);
-  L.push(`| Load average (1/5/15 min) at start / end | ${m.loadAvgStart.join(' ')} / ${m.loadAvgEnd?.join(' ') ?? '—'} |`, '');
-  const busy = Math.max(m.loadAvgStart[0] ?? 0, m.loadAvgEnd?.[0] ?? 0);
-  if (busy > m.cores / 2) L.push(`**Busy machine:** a 1-minute load average of ${fmt(busy, 1)} on ${m.cores} cores; other work shared the CPU, so treat every number below as rough.`, '');
+  L.push(`| Load average (1/5/15 min) at start / end | ${m.loadAvgStart.join(' ')} / ${m.loadAvgEnd?.join(' ') ?? '—'} (the end includes this benchmark's own threads) |`, '');
+  // Only the start says whether other work was running: by the end the benchmark's own threads are in the average.
+  const busy = m.loadAvgStart[0] ?? 0;
+  if (busy > m.cores / 2) L.push(`**Busy machine:** a 1-minute load average of ${fmt(busy, 1)} on ${m.cores} cores before the benchmark started; other work shared the CPU, so treat every number below as rough.`, '');
   L.push('## Training speed', '');
   const epochSizes = models.map((x) => ({ x, n: results.find((r) => r.model === x && r.epochSamples)?.epochSamples })).filter((e) => e.n);
   L.push(`Samples per second of the training loop, warm-up excluded (see Method). Epoch s: one full epoch of the sample's training split${epochSizes.length ? ` (${epochSizes.map((e) => `${e.x}: ${fmt(e.n)} samples`).join(', ')})` : ''} at that speed.`, '');

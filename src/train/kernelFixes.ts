@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm, conv2DWasm } from './kernels/wasmConv';
+import { lossGradWasm, lossWasm } from './kernels/wasmLosses';
 import { activationGradWasm, addWasm, castWasm, compareWasm, identityWasm, logicalAndWasm, matMulWasm, selectWasm, smallBinaryWasm, smallUnaryWasm, sumWasm } from './kernels/wasmMisc';
 import { maxPoolGradWasm, resizeNearestNeighborGradWasm, resizeNearestNeighborWasm } from './kernels/wasmPool';
 import { type KernelArgs, upstreamKernels } from './kernels/wasmUtil';
@@ -105,6 +106,8 @@ export const KERNEL_FIXES: readonly Fix[] = [
   fix('wasm', 'LogicalAnd', logicalAndWasm, 'correct but computes broadcast indices per element (every ClipByValue gradient)'),
   fix('wasm', 'Select', selectWasm, 'correct but a slow scalar loop (every ClipByValue gradient)'),
   fix('wasm', 'LatentReluGrad', activationGradWasm('relu_grad'), 'not a tfjs kernel: ReLU\'s gradient in one pass where tfjs-core runs Step + Multiply'),
+  fix('wasm', 'LatentFusedLoss', lossWasm, 'not a tfjs kernel: binary cross-entropy / MSE in one pass where tfjs ops take ~12 kernels (BCE)'),
+  fix('wasm', 'LatentFusedLossGrad', lossGradWasm, 'not a tfjs kernel: their gradient in one pass where tfjs ops take ~15 kernels (BCE)'),
   fix('wasm', 'LatentSigmoidGrad', activationGradWasm('sigmoid_grad'), 'not a tfjs kernel: sigmoid\'s gradient in one pass where tfjs-core runs Sub + 2 Multiply'),
 ];
 

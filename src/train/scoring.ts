@@ -13,7 +13,7 @@ import type { ImageDataset } from '../data/types';
 import { constant } from './constants';
 import { gatherBytes, packBytes } from './kernels/webgpuBatches';
 import { uploadNow } from './kernels/webgpuProgram';
-import { fusedLoss } from './kernels/webgpuLosses';
+import { fusedLoss } from './kernels/losses';
 import { TrainingError } from './errors';
 import { type GridCell, imageGrid, imageStrip, reconstructionGrid } from './png';
 
@@ -33,7 +33,7 @@ const EPSILON = 1e-7;
  */
 export function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
   if (name !== 'categoricalCrossentropy') {
-    // webgpu: the same loss as one kernel forward and one backward (kernels/webgpuLosses.ts).
+    // webgpu and wasm: the same loss as one kernel forward and one backward (kernels/losses.ts).
     const fused = fusedLoss(name, yTrue, yPred);
     if (fused) return fused;
   }

@@ -6,6 +6,7 @@ import { KERNEL_FIXES, applyKernelFixes, isKernelFixed } from '../../src/train/k
 import { fusedConv2d } from '../../src/compile/fusedLayers';
 import { type FilterGradPlan, forceFilterGradPlan, setDirectConv } from '../../src/train/kernels/wasmConv';
 import { simdKernels } from '../../src/train/kernels/wasmSimd';
+import { lossFn } from '../../src/train/scoring';
 
 // The threaded build (and so our kernels' own worker threads) whatever the machine's load: see
 // src/train/kernels/wasmThreads.ts. The batch test at the end checks the kernels split across them.
@@ -461,4 +462,45 @@ test('wasm fused matmul and convolution with a ReLU keep NaN (upstream\'s XNNPAC
   assert.ok(Number.isNaN((await conv.data())[12]!), 'convolution output at the NaN pixel is NaN');
   assert.equal((await mm.data())[16 * 1], 4, 'other rows computed (1·4 ones)');
   tf.dispose([a, mm, x, conv]);
+});
+
+test('wasm losses in one pass (ours): binary cross-entropy and MSE values and gradients equal the tfjs-ops losses', async () => {
+  await selectBackend({ prefer: 'wasm' });
+  // 3 x 70 001 values: split across threads, and a tail that is not a multiple of 4.
+  const shape = [3, 70001];
+  const n = 3 * 70001;
+  const z = tf.tensor2d(Float32Array.from({ length: n }, (_, i) => ((i * 31) % 17) / 16), shape as [number, number]);
+  // Predictions inside (0, 1), near and at both clip edges (BCE's gradient is 0 past them), and tiny ones.
+  const edge = [0, 1, 1e-7, 1 - 1e-7, 1e-9, 0.9999999, 3e-8];
+  const p = tf.variable(tf.tensor2d(Float32Array.from({ length: n }, (_, i) => (i % 101 < edge.length ? edge[i % 101]! : ((i * 13) % 997) / 997 + 0.0004)), shape as [number, number]));
+  for (const loss of ['binaryCrossentropy', 'meanSquaredError'] as const) {
+    const run = async (fused: boolean): Promise<{ value: number; grad: Float32Array; kernels: string[] }> => {
+      process.env.LATENT_FUSED_LOSS = fused ? '1' : '0';
+      let out: { value: number; grad: Float32Array } | undefined;
+      const info = await tf.profile(async () => {
+        const { value, grads } = tf.variableGrads(() => lossFn(loss, z, p), [p]);
+        out = { value: (await value.data())[0]!, grad: (await grads[p.name]!.data()) as Float32Array };
+        tf.dispose([value, grads[p.name]!]);
+      });
+      delete process.env.LATENT_FUSED_LOSS;
+      return { ...out!, kernels: info.kernelNames };
+    };
+    const fused = await run(true);
+    const ops = await run(false);
+    assert.ok(fused.kernels.includes('LatentFusedLoss') && fused.kernels.includes('LatentFusedLossGrad'), fused.kernels.join(' '));
+    assert.ok(!ops.kernels.includes('LatentFusedLoss'));
+    assert.ok(Math.abs(fused.value - ops.value) <= 2e-6 * Math.max(1, Math.abs(ops.value)), `${loss}: loss ${fused.value} vs ${ops.value}`);
+    assertClose(`${loss} gradient`, fused.grad, ops.grad, 1e-5);
+    assert.ok(ops.grad.some((g) => g !== 0) && (loss === 'meanSquaredError' || fused.grad[0] === 0), `${loss}: gradient 0 where the clip cuts`);
+  }
+  // NaN in a prediction gives a NaN loss (the NaN-loss check must see it) and a NaN gradient there.
+  const bad = tf.variable(tf.tensor2d([0.5, Number.NaN, 0.25, 0.75, 0.1], [1, 5]));
+  const zz = tf.tensor2d([1, 0, 1, 0, 1], [1, 5]);
+  for (const loss of ['binaryCrossentropy', 'meanSquaredError'] as const) {
+    const { value, grads } = tf.variableGrads(() => lossFn(loss, zz, bad), [bad]);
+    assert.ok(Number.isNaN((await value.data())[0]!), `${loss}: NaN loss`);
+    const g = await grads[bad.name]!.data();
+    assert.ok(Number.isNaN(g[1]!) && Number.isFinite(g[0]!), `${loss}: NaN gradient at the NaN only`);
+  }
+  tf.dispose([z, p, bad, zz]);
 });

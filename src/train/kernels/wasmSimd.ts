@@ -33,6 +33,8 @@ export const SIMD_KERNELS = [
   'select_where',
   'relu_grad',
   'sigmoid_grad',
+  'loss_values',
+  'loss_grad',
 ] as const;
 export type SimdKernelName = (typeof SIMD_KERNELS)[number];
 

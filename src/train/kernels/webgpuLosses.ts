@@ -13,19 +13,11 @@
  * (p - z) / (p (1 - p)) where the clip passes, 0 where it clips (the derivative of the same
  * expression). MSE: (p - z)², gradient 2 (p - z). Both averaged over every element (= Keras' mean over
  * the last axis, then over the batch). test/train/webgpuKernels.test.ts compares loss and gradients
- * with lossFn's on the webgpu backend.
- *
- * The gradient with respect to the target (needed only when the target depends on a variable) is
- * left to tfjs ops: tfjs evaluates it only when a variable is upstream of the target.
+ * with lossFn's on the webgpu backend. The kernels' names, gradient and dispatch: losses.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { EPSILON, type FusedLossName, LOSS, LOSS_GRAD } from './lossSpec';
 import { type ElementwiseProgram, type WebGpuKernelArgs, ensureWebgpuKernel, runProgram } from './webgpuProgram';
-
-export type FusedLossName = 'binaryCrossentropy' | 'meanSquaredError';
-
-const LOSS = 'LatentFusedLoss';
-const LOSS_GRAD = 'LatentFusedLossGrad';
-const EPSILON = 1e-7;
 
 function program(kind: 'loss' | 'grad', loss: FusedLossName, shape: readonly number[]): ElementwiseProgram {
   const value =
@@ -75,45 +67,8 @@ function gradKernel(args: WebGpuKernelArgs): tf.TensorInfo {
   return runProgram(args.backend, program('grad', loss, yPred.shape), [yTrue, yPred, dy], uniforms(size));
 }
 
-let gradientRegistered = false;
-
-function register(): void {
+/** Registers the webgpu kernels of `LatentFusedLoss` / `LatentFusedLossGrad` (used through losses.ts). */
+export function registerWebgpuLossKernels(): void {
   ensureWebgpuKernel(LOSS, lossKernel);
   ensureWebgpuKernel(LOSS_GRAD, gradKernel);
-  if (gradientRegistered) return;
-  gradientRegistered = true;
-  tf.registerGradient({
-    kernelName: LOSS,
-    inputsToSave: ['yTrue', 'yPred'],
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap | undefined) => {
-      const [yTrue, yPred] = saved as [tf.Tensor, tf.Tensor];
-      const loss = (attrs as { loss: FusedLossName }).loss;
-      const d = dy as tf.Tensor;
-      return {
-        yPred: () => tf.engine().runKernel(LOSS_GRAD, { yTrue, yPred, dy: d }, { loss }) as tf.Tensor,
-        yTrue: () => {
-          // d loss / d z: MSE -2 (p - z) / N; BCE -logits / N. Rarely needed (a target computed from variables).
-          const invN = d.div(yPred.size);
-          if (loss === 'meanSquaredError') return tf.mul(tf.mul(tf.sub(yPred, yTrue), -2), invN);
-          const q = tf.clipByValue(yPred, EPSILON, 1 - EPSILON);
-          return tf.mul(tf.neg(tf.log(tf.div(q, tf.sub(1, q)))), invN);
-        },
-      };
-    },
-  });
-}
-
-/** Set LATENT_WEBGPU_FUSED_LOSS=0 to compute losses with tfjs ops on webgpu too (for comparisons). */
-const enabled = (): boolean => process.env.LATENT_WEBGPU_FUSED_LOSS !== '0';
-
-/**
- * The mean loss as one kernel (and its gradient as one) on webgpu; null elsewhere, or for inputs it
- * does not cover (shapes that differ, non-float32), where the caller uses tfjs ops.
- */
-export function fusedLoss(loss: FusedLossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar | null {
-  if (!enabled() || tf.getBackend() !== 'webgpu') return null;
-  if (yTrue.dtype !== 'float32' || yPred.dtype !== 'float32' || yPred.size === 0) return null;
-  if (yTrue.shape.length !== yPred.shape.length || yTrue.shape.some((d, i) => d !== yPred.shape[i])) return null;
-  register();
-  return tf.engine().runKernel(LOSS, { yTrue, yPred }, { loss }) as tf.Scalar;
 }

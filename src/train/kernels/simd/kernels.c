@@ -734,3 +734,94 @@ void sigmoid_grad(const float* dy, const float* y, float* dx, int n) {
   }
   for (; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
 }
+
+// Natural log of 4 positive, finite, normal floats (NaN not handled: callers do; Cephes logf: mantissa in [sqrt(1/2), sqrt(2)),
+// a degree-9 polynomial in m - 1; ~1 ulp). The losses below only take logs of values in [1e-7, 1].
+static inline vf v_log(vf x) {
+  v128_t e = wasm_i32x4_sub(wasm_u32x4_shr(x, 23), wasm_i32x4_splat(127));
+  vf m = wasm_v128_or(wasm_v128_and(x, wasm_i32x4_splat(0x007fffff)), wasm_i32x4_splat(0x3f800000));
+  const v128_t big = wasm_f32x4_gt(m, SPLAT(1.41421356237f));
+  m = wasm_v128_bitselect(wasm_f32x4_mul(m, SPLAT(0.5f)), m, big);
+  e = wasm_i32x4_sub(e, big);  // big lanes are -1: e + 1
+  const vf f = wasm_f32x4_sub(m, SPLAT(1.0f));
+  const vf ef = wasm_f32x4_convert_i32x4(e);
+  const vf z = wasm_f32x4_mul(f, f);
+  vf y = SPLAT(7.0376836292e-2f);
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(-1.1514610310e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(1.1676998740e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(-1.2420140846e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(1.4249322787e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(-1.6668057665e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(2.0000714765e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(-2.4999993993e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, f), SPLAT(3.3333331174e-1f));
+  y = wasm_f32x4_mul(wasm_f32x4_mul(y, f), z);
+  y = wasm_f32x4_add(y, wasm_f32x4_mul(ef, SPLAT(-2.12194440e-4f)));
+  y = wasm_f32x4_sub(y, wasm_f32x4_mul(z, SPLAT(0.5f)));
+  return wasm_f32x4_add(wasm_f32x4_add(f, y), wasm_f32x4_mul(ef, SPLAT(0.693359375f)));
+}
+
+// Binary cross-entropy per value, p clipped to [lo, hi]: -(z log q + (1 - z) log(1 - q)), which is
+// Keras' max(l, 0) - l z + log(1 + exp(-|l|)) with l = log(q / (1 - q)) up to rounding. NaN in p
+// gives NaN (the clip keeps it: wasm's min / max propagate NaN).
+static inline vf bce4(vf z, vf p, vf lo, vf hi) {
+  const vf one = SPLAT(1.0f);
+  const vf q = wasm_f32x4_min(wasm_f32x4_max(p, lo), hi);
+  const vf lq = v_log(q), l1q = v_log(wasm_f32x4_sub(one, q));
+  const vf v = wasm_f32x4_neg(wasm_f32x4_add(wasm_f32x4_mul(z, lq), wasm_f32x4_mul(wasm_f32x4_sub(one, z), l1q)));
+  // v_log reads NaN's bits as a number: put the NaN back.
+  return wasm_v128_bitselect(q, v, wasm_f32x4_ne(q, q));
+}
+
+// kind 0: binary cross-entropy, 1: squared error; per value into out (a mean over out follows).
+EXPORT(loss_values)
+void loss_values(const float* z, const float* p, float* out, int n, int kind, float lo, float hi) {
+  const vf vlo = SPLAT(lo), vhi = SPLAT(hi);
+  int i = 0;
+  if (kind == 0) {
+    for (; i + 4 <= n; i += 4) ST(out + i, bce4(LD(z + i), LD(p + i), vlo, vhi));
+    if (i < n) {
+      // The last 1-3 values through the same vector code (no scalar log); unused lanes get 0.5.
+      const int r = n - i;
+      const vf zt = wasm_f32x4_make(z[i], r > 1 ? z[i + 1] : 0.5f, r > 2 ? z[i + 2] : 0.5f, 0.5f);
+      const vf pt = wasm_f32x4_make(p[i], r > 1 ? p[i + 1] : 0.5f, r > 2 ? p[i + 2] : 0.5f, 0.5f);
+      const vf ot = bce4(zt, pt, vlo, vhi);
+      out[i] = wasm_f32x4_extract_lane(ot, 0);
+      if (r > 1) out[i + 1] = wasm_f32x4_extract_lane(ot, 1);
+      if (r > 2) out[i + 2] = wasm_f32x4_extract_lane(ot, 2);
+    }
+  } else {
+    for (; i + 4 <= n; i += 4) {
+      const vf d = wasm_f32x4_sub(LD(p + i), LD(z + i));
+      ST(out + i, wasm_f32x4_mul(d, d));
+    }
+    for (; i < n; i++) out[i] = (p[i] - z[i]) * (p[i] - z[i]);
+  }
+}
+
+// The gradient of the mean loss with respect to p, scaled by s = dL/dloss / n: BCE (q - z) / (q (1 - q)) · s
+// where lo <= p <= hi (0 where the clip cuts, NaN for NaN), MSE 2 (p - z) · s.
+EXPORT(loss_grad)
+void loss_grad(const float* z, const float* p, float* out, int n, int kind, float lo, float hi, float s) {
+  const vf vs = SPLAT(s), one = SPLAT(1.0f);
+  int i = 0;
+  if (kind == 0) {
+    const vf vlo = SPLAT(lo), vhi = SPLAT(hi);
+    for (; i + 4 <= n; i += 4) {
+      const vf pv = LD(p + i);
+      const vf q = wasm_f32x4_min(wasm_f32x4_max(pv, vlo), vhi);
+      const vf g = wasm_f32x4_mul(wasm_f32x4_div(wasm_f32x4_sub(q, LD(z + i)), wasm_f32x4_mul(q, wasm_f32x4_sub(one, q))), vs);
+      const v128_t cut = wasm_v128_or(wasm_f32x4_lt(pv, vlo), wasm_f32x4_gt(pv, vhi));
+      ST(out + i, wasm_v128_andnot(g, cut));
+    }
+    for (; i < n; i++) {
+      const float pv = p[i];
+      const float q = pv < lo ? lo : pv > hi ? hi : pv;
+      out[i] = pv < lo || pv > hi ? 0.0f : (q - z[i]) / (q * (1.0f - q)) * s;
+    }
+  } else {
+    const vf two = SPLAT(2.0f);
+    for (; i + 4 <= n; i += 4) ST(out + i, wasm_f32x4_mul(wasm_f32x4_mul(two, wasm_f32x4_sub(LD(p + i), LD(z + i))), vs));
+    for (; i < n; i++) out[i] = 2.0f * (p[i] - z[i]) * s;
+  }
+}
