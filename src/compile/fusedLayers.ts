@@ -4,9 +4,9 @@
  *
  * Why: tfjs-core 4.22 fuses bias and activation into `_FusedMatMul` / `FusedConv2D` only outside
  * gradient recording, or for a linear activation (`shouldFuse` in ops/fused_util). While training,
- * a ReLU layer runs as three kernels forward (matmul/conv, Add, Relu) and two more backward (Step,
- * Multiply): two extra passes over the activations each way on CPU backends, and four extra
- * dispatches per layer and step on webgpu (~0.1 ms of host time each). Its linear path uses
+ * a ReLU layer runs as three kernels forward (matmul/conv, Add, Relu) and its gradient as two (Step,
+ * Multiply): on CPU backends two extra passes over the activations forward and one backward, on
+ * webgpu two extra dispatches per layer and step (~0.1 ms of host time each). Its linear path uses
  * `customGrad`, which computes every gradient eagerly, including the input gradient of a first
  * layer that nobody needs. Here the fused kernels run under gradient recording too, and their
  * gradients come from the global registry (`_FusedMatMul` / `FusedConv2D` have none upstream):
@@ -16,7 +16,8 @@
  * exported models are the same files and load as stock layers. Other activations (sigmoid, tanh,
  * softmax, elu, selu) run the linear fused kernel and then the activation op, as tfjs' own
  * layers do. Gradients are checked against numerical ones on every backend in
- * test/train/gradients.test.ts, and the layers against the stock ones in test/compile.
+ * test/train/gradients.test.ts, and the layers against the stock ones in
+ * test/compile/fusedLayers.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedActivationGrad } from '../train/kernels/activationGrads';

@@ -1,4 +1,4 @@
-/** Latent Studio's wasm kernels for matmul, identity and reductions (registered by src/train/kernelFixes.ts). */
+/** Latent Studio's wasm kernels for matmul, identity, reductions, elementwise ops and activation gradients (registered by src/train/kernelFixes.ts). */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, runBatch, simdKernels } from './wasmSimd';
 import { type KernelArgs, type WasmBackendLike, disposeAll, f32, runWasm, upstreamFusedKeepingNaN, upstreamKernel } from './wasmUtil';

@@ -47,8 +47,8 @@ export function upstreamKernel(kernelName: string, backendName: string, args: Ke
 
 /**
  * Upstream's `_FusedMatMul` / `FusedConv2D` with a ReLU, keeping NaN. Upstream applies the ReLU as
- * XNNPACK's output clamp, which turns NaN into 0 (every fused matmul, and convolutions with one
- * output channel): a layer whose weights went NaN would then look healthy and the NaN-loss check
+ * XNNPACK's output clamp, which turns NaN into 0 (every fused matmul, and some convolutions, e.g.
+ * one input and one output channel): a layer whose weights went NaN would then look healthy and the NaN-loss check
  * never fire. Here upstream runs linear and the backend's Relu kernel (which keeps NaN) follows.
  */
 export function upstreamFusedKeepingNaN(kernelName: '_FusedMatMul' | 'FusedConv2D', args: KernelArgs): tf.TensorInfo {
