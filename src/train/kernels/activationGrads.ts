@@ -5,6 +5,7 @@
  * and the caller uses tfjs-core's formula.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ourKernelsAvailable, sameShapeFloat32 } from './ourKernels';
 import { type ActivationGradName, registerWebgpuActivationGrad } from './webgpuGradients';
 
 export type { ActivationGradName };
@@ -15,15 +16,8 @@ export type { ActivationGradName };
  * covers it. LATENT_FUSED_GRADIENTS=0 (or, for webgpu, LATENT_WEBGPU_FUSED_GRADIENTS=0) turns it off.
  */
 export function fusedActivationGrad(name: ActivationGradName, dy: tf.Tensor, x: tf.Tensor): tf.Tensor | null {
-  if (process.env.LATENT_FUSED_GRADIENTS === '0') return null;
-  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || dy.size === 0) return null;
-  if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) return null;
-  const backend = tf.getBackend();
-  if (backend === 'webgpu') {
-    if (process.env.LATENT_WEBGPU_FUSED_GRADIENTS === '0') return null;
-    registerWebgpuActivationGrad(name);
-  } else if (tf.getKernel(name, backend) === undefined) {
-    return null;
-  }
+  if (process.env.LATENT_FUSED_GRADIENTS === '0' || !sameShapeFloat32(dy, x)) return null;
+  const webgpu = { off: process.env.LATENT_WEBGPU_FUSED_GRADIENTS === '0', register: () => registerWebgpuActivationGrad(name) };
+  if (!ourKernelsAvailable([name], webgpu)) return null;
   return tf.engine().runKernel(name, { dy, x }) as tf.Tensor;
 }

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { EPSILON, type FusedLossName, LOSS, LOSS_GRAD } from './lossSpec';
+import { ourKernelsAvailable, sameShapeFloat32 } from './ourKernels';
 import { registerWebgpuLossKernels } from './webgpuLosses';
 
 export type { FusedLossName };
@@ -49,16 +50,9 @@ function registerGradient(): void {
  * or for inputs they do not cover (shapes that differ, non-float32), where the caller uses tfjs ops.
  */
 export function fusedLoss(loss: FusedLossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar | null {
-  if (process.env.LATENT_FUSED_LOSS === '0') return null;
-  if (yTrue.dtype !== 'float32' || yPred.dtype !== 'float32' || yPred.size === 0) return null;
-  if (yTrue.shape.length !== yPred.shape.length || yTrue.shape.some((d, i) => d !== yPred.shape[i])) return null;
-  const backend = tf.getBackend();
-  if (backend === 'webgpu') {
-    if (process.env.LATENT_WEBGPU_FUSED_LOSS === '0') return null;
-    registerWebgpuLossKernels();
-  } else if (tf.getKernel(LOSS, backend) === undefined || tf.getKernel(LOSS_GRAD, backend) === undefined) {
-    return null;
-  }
+  if (process.env.LATENT_FUSED_LOSS === '0' || !sameShapeFloat32(yPred, yTrue)) return null;
+  const webgpu = { off: process.env.LATENT_WEBGPU_FUSED_LOSS === '0', register: registerWebgpuLossKernels };
+  if (!ourKernelsAvailable([LOSS, LOSS_GRAD], webgpu)) return null;
   registerGradient();
   return tf.engine().runKernel(LOSS, { yTrue, yPred }, { loss }) as tf.Scalar;
 }
