@@ -56,7 +56,7 @@ module.exports = (_env, argv) => {
         new CopyPlugin({
           patterns: [
             { from: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm', to: 'wasm/[name][ext]' },
-            // The threaded build's Emscripten glue, which src/train/kernels/wasmThreads.ts starts itself.
+            // The threaded build's Emscripten glue, which src/backend/kernels/wasm/threads.ts starts itself.
             { from: 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd{.js,.worker.js}', to: 'wasm/[name][ext]' },
           ],
         }),

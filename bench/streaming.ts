@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseToPanel } from '../src/core/panelProtocol';
 import type { BackendPreference, FromWorker } from '../src/core/protocol';
-import { TrainingSession } from '../src/train/client';
+import { TrainingSession } from '../src/run/client';
 import { type PanelState, batchSeries, epochSeries, reducePanel } from '../webview/panel/state';
 
 const GRAPH = path.join(__dirname, '..', 'samples', 'dense-autoencoder.latent.json');

@@ -2,7 +2,7 @@
  * `npm run bench:webgpu`: what one training step costs the host on the webgpu backend — GPU
  * dispatches, host→device uploads, bind groups, queue submits and the host milliseconds spent in
  * tfjs kernels — for the seed dense and conv autoencoders, through the real training loop, with our
- * fused kernels on and off (src/train/kernels/webgpuOptimizers.ts, webgpuLosses.ts, Feeder's device
+ * fused kernels on and off (src/backend/kernels/webgpu/optimizers.ts, webgpu/losses.ts, Feeder's device
  * batches). One JSON line per (model, mode).
  *
  * These counts do not depend on the GPU: on any adapter the same step issues the same dispatches and
@@ -169,7 +169,7 @@ function writeDocs(file: string, lines: (Line | { model: string; mode: string; s
     '',
     `Written by \`${command}\` on ${new Date().toISOString().slice(0, 10)}. Adapter: ${adapter}. Host: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}.`,
     '',
-    'Per training step of each seed model through the real training loop (src/train/trainer.ts), with Latent Studio\'s webgpu kernels (`fused`: one-dispatch optimizer updates, losses and activation gradients, Dense and Conv2D with bias and ReLU in their kernel while training, batches assembled on the device) and without them (`unfused`: tfjs\' own ops and layers; the upload-free gradients of src/train/gradientFixes.ts stay on). Counts per step are the difference between a run of 2n and one of n steps, divided by n, so once-per-epoch work cancels out.',
+    'Per training step of each seed model through the real training loop (src/train/trainer.ts), with Latent Studio\'s webgpu kernels (`fused`: one-dispatch optimizer updates, losses and activation gradients, Dense and Conv2D with bias and ReLU in their kernel while training, batches assembled on the device) and without them (`unfused`: tfjs\' own ops and layers; the upload-free gradients of src/backend/gradientFixes.ts stay on). Counts per step are the difference between a run of 2n and one of n steps, divided by n, so once-per-epoch work cancels out.',
     '',
     '| Model | Batch | Mode | Dispatches | Uploads | Bind groups | Uniform writes | Submits | Est. H100 host ms | Est. ceiling samples/s |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',

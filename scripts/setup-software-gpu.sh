@@ -6,7 +6,7 @@
 # bookworm-backports' Mesa 25 works. Its driver is unpacked into .cache/software-gpu (nothing under
 # / changes besides the libvulkan1 loader from Debian main), with an ICD file pointing at it.
 # test/helpers/softwareGpu.ts points VK_ICD_FILENAMES at that file and sets LATENT_WEBGPU_SOFTWARE=1
-# (which lets src/train/backend.ts accept a software adapter) in the test files that want webgpu.
+# (which lets src/backend/select.ts accept a software adapter) in the test files that want webgpu.
 #
 # Idempotent (a marker makes reruns instant). Failure is not fatal for `npm test`: without the
 # adapter the webgpu tests are skipped with the reason, as on any machine without a GPU.

@@ -1,8 +1,8 @@
 /** What every CLI command shares: the one-line error, output helpers and argument parsers. */
 import * as path from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { TrainingFailure } from '../train/client';
-import { hasTrainedWeights, listRuns, pickLatest, readRun } from '../train/runStore';
+import { TrainingFailure } from '../run/client';
+import { hasTrainedWeights, listRuns, pickLatest, readRun } from '../run/runStore';
 
 /** A failure to report as one line (the user's input was wrong), not as a crash. */
 export class CliError extends Error {

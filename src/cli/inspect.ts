@@ -17,7 +17,7 @@ import {
   type WeightsResult,
 } from '../core/inspect';
 import { BACKEND_NAMES, type BackendPreference, type FromWorker } from '../core/protocol';
-import { inspectRun } from '../train/client';
+import { inspectRun } from '../run/client';
 import { CliError, asCliError, err, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt } from './common';
 
 interface DataOptions {

@@ -13,8 +13,8 @@ import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
 import { BACKEND_NAMES, type BackendPreference, type EpochRecord, type Evaluation, type FromWorker } from '../core/protocol';
 import { formatSummaryTable, summarize } from '../core/summary';
-import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../train/client';
-import { RUN_FILES } from '../train/runFolder';
+import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../run/client';
+import { RUN_FILES } from '../run/runFolder';
 import { CliError, err, fmt, out, positiveInt } from './common';
 import { registerInspectCommands } from './inspect';
 

@@ -19,7 +19,7 @@
  * inside it hands its KL term to the collector (outside, it computes none).
  */
 import * as tf from '@tensorflow/tfjs';
-import { constant } from '../train/constants';
+import { constant } from '../backend/constants';
 
 type Kwargs = Record<string, unknown>;
 

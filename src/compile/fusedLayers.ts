@@ -16,20 +16,17 @@
  * exported models are the same files and load as stock layers. Other activations (sigmoid, tanh,
  * softmax, elu, selu) run the linear fused kernel and then the activation op, as tfjs' own
  * layers do. Gradients are checked against numerical ones on every backend in
- * test/train/gradients.test.ts, and the layers against the stock ones in
+ * test/backend/gradients.test.ts, and the layers against the stock ones in
  * test/compile/fusedLayers.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedActivationGrad } from '../train/kernels/activationGrads';
+import { type FusedActivation, conv2dBiasActivation, denseBiasActivation } from '../backend/kernels/fusedOps';
 
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];
 type DenseArgs = Parameters<typeof tf.layers.dense>[0];
 type Conv2DArgs = Parameters<typeof tf.layers.conv2d>[0];
 type DenseLayer = ReturnType<typeof tf.layers.dense>;
 type Conv2DLayer = ReturnType<typeof tf.layers.conv2d>;
-
-/** The activations the fused kernels apply themselves; any other runs as its own op afterwards. */
-type FusedActivation = 'relu' | 'linear';
 
 /** Activations of Latent Studio's layers and the tfjs-core op each applies (tfjs-layers' Activation classes). */
 const ACTIVATION_OPS: Readonly<Record<string, ((x: tf.Tensor) => tf.Tensor) | undefined>> = {
@@ -46,93 +43,6 @@ const fusedActivationOf = (name: string): FusedActivation => (name === 'relu' ? 
 
 /** LATENT_FUSED_LAYERS=0: the stock tfjs-layers forward pass (for comparisons). */
 const fusedLayersOff = (): boolean => process.env.LATENT_FUSED_LAYERS === '0';
-
-/** dL/dz for z the pre-activation, from dL/dy and the saved output y of a fused kernel. */
-function preActivationGrad(dy: tf.Tensor, y: tf.Tensor, activation: unknown, kernelName: string): tf.Tensor {
-  if (activation === 'linear' || activation == null) return dy;
-  if (activation === 'relu') return fusedActivationGrad('LatentReluGrad', dy, y) ?? tf.mul(dy, tf.step(y));
-  throw new Error(`${kernelName}: no gradient for the fused activation "${String(activation)}" (only relu and linear are recorded for training).`);
-}
-
-/** The gradient of a 1-D bias (the only kind these kernels are given here): dz summed over every axis but the last. */
-const biasGrad = (dz: tf.Tensor): tf.Tensor => tf.sum(dz, [...Array(dz.rank - 1).keys()]);
-
-// A gradient function is asked only for the inputs a kernel was given (no bias: no `bias` entry used),
-// and may save only inputs that are always there: so the bias is not saved, its gradient needs none.
-
-/** Inputs: a [1, m, k], b [1, k, n], bias [n] (optional); no transposes (this module only records those). */
-const fusedMatMulGrad: tf.GradConfig = {
-  kernelName: '_FusedMatMul',
-  inputsToSave: ['a', 'b'],
-  outputsToSave: [true],
-  gradFunc: (dy, saved, attrs) => {
-    const [a, b, y] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const at = attrs as { transposeA?: boolean; transposeB?: boolean; activation?: string };
-    if (at.transposeA === true || at.transposeB === true) throw new Error('_FusedMatMul: the recorded gradient covers untransposed operands only.');
-    const dz = preActivationGrad(dy as tf.Tensor, y, at.activation, '_FusedMatMul');
-    return {
-      a: () => tf.matMul(dz, b, false, true),
-      b: () => tf.matMul(a, dz, true, false),
-      bias: () => biasGrad(dz),
-    };
-  },
-};
-
-const fusedConv2DGrad: tf.GradConfig = {
-  kernelName: 'FusedConv2D',
-  inputsToSave: ['x', 'filter'],
-  outputsToSave: [true],
-  gradFunc: (dy, saved, attrs) => {
-    const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-    const at = attrs as unknown as tf.FusedConv2DAttrs;
-    if (at.dataFormat !== 'NHWC' || !(at.dilations === 1 || (Array.isArray(at.dilations) && at.dilations.every((d) => d === 1)))) {
-      throw new Error('FusedConv2D: the recorded gradient covers NHWC without dilation only.');
-    }
-    const dz = preActivationGrad(dy as tf.Tensor, y, at.activation, 'FusedConv2D');
-    const conv = { strides: at.strides, pad: at.pad, dataFormat: at.dataFormat, dimRoundingMode: at.dimRoundingMode };
-    return {
-      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap),
-      filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap),
-      bias: () => biasGrad(dz),
-    };
-  },
-};
-
-let gradientsRegistered = false;
-function registerGradients(): void {
-  if (gradientsRegistered) return;
-  gradientsRegistered = true;
-  tf.registerGradient(fusedMatMulGrad);
-  tf.registerGradient(fusedConv2DGrad);
-}
-
-/** x [batch, k] · kernel [k, n] + bias, activation fused; one kernel, recorded for gradients. */
-export function denseBiasActivation(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | null, activation: FusedActivation): tf.Tensor2D {
-  registerGradients();
-  return tf.tidy(() => {
-    // The kernels take rank-3 operands (tfjs-core's fused.matMul reshapes the same way).
-    const a = tf.reshape(x, [1, ...x.shape]);
-    const b = tf.reshape(kernel, [1, ...kernel.shape]);
-    const inputs: tf.NamedTensorMap = bias === null ? { a, b } : { a, b, bias };
-    const y = tf.engine().runKernel('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation }) as tf.Tensor3D;
-    return tf.reshape(y, [x.shape[0], kernel.shape[1]]);
-  });
-}
-
-/** conv2d(x, filter) + bias, activation fused; one kernel, recorded for gradients. NHWC, no dilation. */
-export function conv2dBiasActivation(
-  x: tf.Tensor4D,
-  filter: tf.Tensor4D,
-  bias: tf.Tensor1D | null,
-  strides: [number, number],
-  pad: 'same' | 'valid',
-  activation: FusedActivation,
-): tf.Tensor4D {
-  registerGradients();
-  const inputs: tf.NamedTensorMap = bias === null ? { x, filter } : { x, filter, bias };
-  const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], activation };
-  return tf.engine().runKernel('FusedConv2D', inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-}
 
 /** The class of a layer that tfjs-layers only exposes through its factory. */
 function classOf<L extends tf.layers.Layer>(sample: L): abstract new (...args: never[]) => L {

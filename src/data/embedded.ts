@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { defaultCacheDir, fingerprint, readCache, writeCache, type CachedImages } from './cache';
-import { resolvePackageDir } from './runtimeRequire';
+import { resolvePackageDir } from '../platform/runtimeRequire';
 import { DatasetError, type ImageDataset } from './types';
 import { formatCount } from './util';
 

@@ -12,7 +12,7 @@ export { loadMnist, loadFashionMnist, embeddedCacheFile, MNIST_CLASS_NAMES, FASH
 export { defaultCacheDir } from './cache';
 export { loadIdx, parseIdxImages, parseIdxLabels } from './idx';
 export { loadCsv, inferImageShape } from './csv';
-export { runtimeRequire, resolvePackageDir } from './runtimeRequire';
+export { runtimeRequire, resolvePackageDir } from '../platform/runtimeRequire';
 
 export interface LoadOptions {
   /** Cache folder for the decoded npm datasets; null disables the cache. */

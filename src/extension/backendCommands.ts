@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { backendReport } from '../core/backendReport';
 import { BACKEND_NAMES, type BackendPreference } from '../core/protocol';
-import { nodePathEnv, probeBackend } from '../train/client';
+import { nodePathEnv, probeBackend } from '../run/client';
 
 const DESCRIPTIONS: Record<BackendPreference, string> = {
   auto: 'the best that works here, in the order below',

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { type RunEntry, canResume, describeRun, hasTrainedWeights, listRuns } from '../train/runStore';
+import { type RunEntry, canResume, describeRun, hasTrainedWeights, listRuns } from '../run/runStore';
 import { type TrainingPanel, snapshotFromRunFolder } from './trainingPanel';
 
 export class RunItem extends vscode.TreeItem {

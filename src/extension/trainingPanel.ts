@@ -11,7 +11,7 @@ import { analyzeGraph, isDenoising } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { INSPECT_FILES, type InspectKind, type InspectResult, type PanelInspectRequest, ScoreResultSchema } from '../core/inspect';
 import { BackendInfoSchema, ClassifierPreviewSchema, DENOISING_CAPTION, type Evaluation, EvaluationSchema, type StagePlanSchema } from '../core/protocol';
-import { RUN_FILES, readMetrics, readStatus } from '../train/runFolder';
+import { RUN_FILES, readMetrics, readStatus } from '../run/runFolder';
 import { savePngAs } from './saveFile';
 import { webviewHtml } from './webviewHtml';
 

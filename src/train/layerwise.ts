@@ -13,7 +13,7 @@ import type { EpochRecord, FromWorker } from '../core/protocol';
 import type { ResolvedStage } from '../core/stages';
 import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';
-import { constant } from './constants';
+import { constant } from '../backend/constants';
 import { fusedDense } from '../compile/fusedLayers';
 import { TrainingError } from './errors';
 import { makeOptimizer, minimizeStep } from './optimizers';

@@ -11,9 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../core/format';
-import { constant } from './constants';
-import { hostFusedUpdate } from './kernels/hostOptimizers';
-import { FusedParams, fusedUpdate } from './kernels/webgpuOptimizers';
+import { constant } from '../backend/constants';
+import { hostFusedUpdate } from '../backend/kernels/hostOptimizers';
+import { FusedParams, fusedUpdate } from '../backend/kernels/webgpu/optimizers';
 
 type Grads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
 interface Slot {

@@ -10,10 +10,10 @@ import type { Shape } from '../core/shape';
 import { collectExtraLosses, hasExtraLosses } from '../compile/customLayers';
 import { BYTE_TO_UNIT, batchToFloat, oneHot } from '../data/index';
 import type { ImageDataset } from '../data/types';
-import { constant } from './constants';
-import { gatherBytes, packBytes } from './kernels/webgpuBatches';
-import { uploadNow } from './kernels/webgpuProgram';
-import { fusedLoss } from './kernels/losses';
+import { constant } from '../backend/constants';
+import { gatherBytes, packBytes } from '../backend/kernels/webgpu/batches';
+import { uploadNow } from '../backend/kernels/webgpu/program';
+import { fusedLoss } from '../backend/kernels/fusedLoss';
 import { TrainingError } from './errors';
 import { type GridCell, imageGrid, imageStrip, reconstructionGrid } from './png';
 
@@ -33,7 +33,7 @@ const EPSILON = 1e-7;
  */
 export function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
   if (name !== 'categoricalCrossentropy') {
-    // webgpu and wasm: the same loss as one kernel forward and one backward (kernels/losses.ts).
+    // webgpu and wasm: the same loss as one kernel forward and one backward (src/backend/kernels/fusedLoss.ts).
     const fused = fusedLoss(name, yTrue, yPred);
     if (fused) return fused;
   }

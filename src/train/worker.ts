@@ -6,12 +6,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { DatasetError } from '../data/types';
 import { type FromWorker, parseToWorker } from '../core/protocol';
-import { selectBackend } from './backend';
+import { selectBackend } from '../backend/select';
 import { TrainingError } from './errors';
-import { runEvaluation } from './evaluate';
-import { runExport } from './export';
-import { runGenerate } from './generate';
-import { runInspect } from './inspect/index';
+import { runEvaluation } from './jobs/evaluate';
+import { runExport } from './jobs/export';
+import { runGenerate } from './jobs/generate';
+import { runInspect } from './jobs/inspect/index';
 import { ModelFileError } from './modelFiles';
 import { train } from './trainer';
 

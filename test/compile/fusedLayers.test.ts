@@ -2,7 +2,7 @@
  * src/compile/fusedLayers.ts against tfjs-layers' own Dense and Conv2D: the same outputs and
  * gradients, fewer kernels while training, the input gradient computed only when asked for, and
  * the same files when saved. (Gradients against numerical ones on every backend:
- * test/train/gradients.test.ts.)
+ * test/backend/gradients.test.ts.)
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { defaultCacheDir } from '../../src/data/cache';
 import { embeddedCacheFile, loadFashionMnist, loadMnist } from '../../src/data/embedded';
 import { loadDataset } from '../../src/data/index';
-import { resolvePackageDir, runtimeRequire } from '../../src/data/runtimeRequire';
+import { resolvePackageDir, runtimeRequire } from '../../src/platform/runtimeRequire';
 import type { ImageDataset } from '../../src/data/types';
 
 const HEADER = 40;

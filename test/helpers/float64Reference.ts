@@ -1,6 +1,6 @@
 /**
  * Plain float64 JavaScript forward passes of the blocks Latent Studio trains (NHWC, Keras/tfjs
- * semantics), and central-difference gradients of them: the oracle test/train/gradients.test.ts
+ * semantics), and central-difference gradients of them: the oracle test/backend/gradients.test.ts
  * checks every tfjs backend against. Written for clarity, not speed: the tensors are tiny.
  */
 

@@ -1,7 +1,7 @@
 /**
  * Lets this test process's webgpu backend run on Mesa's lavapipe (a Vulkan driver on the CPU) when
  * scripts/setup-software-gpu.sh installed it: points the Vulkan loader at its ICD file and sets
- * LATENT_WEBGPU_SOFTWARE=1 (src/train/backend.ts refuses software adapters otherwise). Import it
+ * LATENT_WEBGPU_SOFTWARE=1 (src/backend/select.ts refuses software adapters otherwise). Import it
  * before the backend loads. A machine whose Vulkan setup is already chosen (VK_ICD_FILENAMES set,
  * e.g. a real GPU) keeps it; LATENT_TEST_SOFTWARE_GPU=0 turns this off.
  */

@@ -25,9 +25,9 @@ import {
   restoreOptimizer,
   saveCheckpoint,
 } from '../../src/train/checkpoint';
-import { TrainingFailure, TrainingSession } from '../../src/train/client';
+import { TrainingFailure, TrainingSession } from '../../src/run/client';
 import { TrainingError, analyzeForTraining, makeOptimizer, train } from '../../src/train/trainer';
-import { RUN_FILES, readStatus, sha256, writeStatus } from '../../src/train/runFolder';
+import { RUN_FILES, readStatus, sha256, writeStatus } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-ckpt-'));

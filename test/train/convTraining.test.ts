@@ -1,5 +1,5 @@
 /**
- * The default backend here (wasm, with src/train/kernelFixes.ts) trains a conv autoencoder
+ * The default backend here (wasm, with src/backend/kernelFixes.ts) trains a conv autoencoder
  * correctly: its gradients on real Fashion-MNIST images agree with the cpu backend's, and a short
  * run through the real worker lowers the validation loss.
  */
@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { compileGraph } from '../../src/compile/compile';
 import type { EpochRecord, FromWorker } from '../../src/core/protocol';
 import { batchToFloat, loadDataset } from '../../src/data/index';
-import { selectBackend } from '../../src/train/backend';
-import { TrainingSession } from '../../src/train/client';
+import { selectBackend } from '../../src/backend/select';
+import { TrainingSession } from '../../src/run/client';
 import { analyzeForTraining } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 

@@ -12,10 +12,10 @@ import { type ClassifierPreview, EvaluationSchema, type FromWorker, type TrainRe
 import { compileGraph } from '../../src/compile/compile';
 import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
-import { TrainingFailure, TrainingSession, evaluateRun, exportRun } from '../../src/train/client';
+import { TrainingFailure, TrainingSession, evaluateRun, exportRun } from '../../src/run/client';
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES, readStatus, writeStatus } from '../../src/train/runFolder';
+import { RUN_FILES, readStatus, writeStatus } from '../../src/run/runFolder';
 import { analyzeForTraining } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 

@@ -15,10 +15,10 @@ import { type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
 import { type CompiledGraph, compileGraph } from '../../src/compile/compile';
 import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
-import { inspectRun } from '../../src/train/client';
-import { runInspect } from '../../src/train/inspect/index';
+import { inspectRun } from '../../src/run/client';
+import { runInspect } from '../../src/train/jobs/inspect/index';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES } from '../../src/train/runFolder';
+import { RUN_FILES } from '../../src/run/runFolder';
 import { analyzeForTraining, train } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 

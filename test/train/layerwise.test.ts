@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { type EpochRecord, type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
-import { RUN_FILES } from '../../src/train/runFolder';
+import { RUN_FILES } from '../../src/run/runFolder';
 import { train } from '../../src/train/trainer';
 
 const graphPath = path.join(__dirname, '..', '..', 'samples', 'stacked-autoencoder.latent.json');

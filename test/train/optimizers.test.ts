@@ -12,8 +12,8 @@ import { parseJsonText } from '../../src/core/canonical';
 import type { OptimizerName } from '../../src/core/format';
 import { resolveStages } from '../../src/core/stages';
 import { compileGraph } from '../../src/compile/compile';
-import { selectBackend } from '../../src/train/backend';
-import { hostFusedCounters } from '../../src/train/kernels/hostOptimizers';
+import { selectBackend } from '../../src/backend/select';
+import { hostFusedCounters } from '../../src/backend/kernels/hostOptimizers';
 import { makeOptimizer, minimizeStep, stockOptimizer } from '../../src/train/optimizers';
 import { lossFn } from '../../src/train/scoring';
 

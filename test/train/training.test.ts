@@ -11,10 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import { parseJsonText } from '../../src/core/canonical';
 import { EpochRecordSchema, type EpochRecord, type FromWorker, type TrainRequest } from '../../src/core/protocol';
 import { batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
-import { TrainingFailure, TrainingSession } from '../../src/train/client';
+import { TrainingFailure, TrainingSession } from '../../src/run/client';
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES, readStatus, sha256 } from '../../src/train/runFolder';
+import { RUN_FILES, readStatus, sha256 } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-train-'));

@@ -11,11 +11,11 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DENOISING_CAPTION, type EpochRecord, type FromWorker, type TrainRequest } from '../../src/core/protocol';
 import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
-import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../../src/train/client';
-import { GENERATED_PNG, MANIFOLD_PNG } from '../../src/train/generate';
+import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../../src/run/client';
+import { GENERATED_PNG, MANIFOLD_PNG } from '../../src/train/jobs/generate';
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES } from '../../src/train/runFolder';
+import { RUN_FILES } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-variants-'));

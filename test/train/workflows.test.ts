@@ -13,9 +13,9 @@ import * as tf from '@tensorflow/tfjs';
 import { type EpochRecord, type FromWorker, TrainRequestSchema, type TrainRequest } from '../../src/core/protocol';
 import { loadDataset, splitIndices, type ImageDataset } from '../../src/data/index';
 import { loadCheckpoint } from '../../src/train/checkpoint';
-import { runEvaluation } from '../../src/train/evaluate';
+import { runEvaluation } from '../../src/train/jobs/evaluate';
 import { EvaluateRequestSchema } from '../../src/core/protocol';
-import { RUN_FILES } from '../../src/train/runFolder';
+import { RUN_FILES } from '../../src/run/runFolder';
 import { train } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 

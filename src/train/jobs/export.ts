@@ -1,0 +1,58 @@
+/**
+ * The export job: every model the run's graph names (autoencoder, encoder, decoder, classifier, …)
+ * with the checkpoint's weights, each written to `<outDir>/<name>/` in the tfjs layers format.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { z } from 'zod';
+import type { ExportRequestSchema, ExportedModel } from '../../core/protocol';
+import { compileGraph } from '../../compile/compile';
+import { selectBackend } from '../../backend/select';
+import { applyLayerWeights, loadCheckpoint } from '../checkpoint';
+import { TrainingError } from '../errors';
+import { saveModel } from '../modelFiles';
+import { sha256 } from '../../run/runFolder';
+import { openSavedRun } from '../../run/savedRun';
+import { analyzeForTraining } from '../trainer';
+
+export type ResolvedExportRequest = z.output<typeof ExportRequestSchema>;
+
+/** A model name as a folder name: names come from the graph (Output ids), so keep them tame. */
+function folderName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '');
+  return safe || 'model';
+}
+
+export async function runExport(request: ResolvedExportRequest): Promise<ExportedModel[]> {
+  const saved = openSavedRun(request.runDir, 'export');
+  const analysis = analyzeForTraining(saved.graphText, saved.graphPath);
+  const outDir = path.resolve(request.outDir);
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new TrainingError(`${outDir} is a file, not a folder: choose a folder to export into`);
+  const targets = analysis.models.map((m) => ({ name: m.name, dir: path.join(outDir, folderName(m.name)) }));
+  const dirs = new Set(targets.map((t) => t.dir));
+  if (dirs.size !== targets.length) throw new TrainingError(`Two models of ${saved.name} would share a folder name in ${outDir}`);
+  for (const t of targets) {
+    if (!fs.existsSync(t.dir)) continue;
+    if (!request.overwrite) throw new TrainingError(`${t.dir} already exists: choose another folder or overwrite it`);
+    if (!fs.statSync(t.dir).isDirectory()) throw new TrainingError(`${t.dir} already exists and is not a folder: it cannot be overwritten with a model`);
+  }
+
+  // Weights only pass through memory here: the plain JS backend is enough and always there.
+  await selectBackend({ prefer: 'cpu' });
+  const compiled = compileGraph(analysis, { seed: analysis.document!.training.seed });
+  const checkpoint = loadCheckpoint(saved.runDir, { graphSha256: sha256(saved.graphText) });
+  try {
+    applyLayerWeights(compiled, checkpoint);
+    const exported: ExportedModel[] = [];
+    for (const t of targets) {
+      const model = compiled.models.get(t.name);
+      if (!model) throw new Error(`The compiled graph has no model "${t.name}"`);
+      await saveModel(model, t.dir);
+      exported.push({ name: t.name, dir: t.dir, params: model.countParams(), inputShape: [...model.inputs[0]!.shape], outputShape: [...model.outputs[0]!.shape] });
+    }
+    return exported;
+  } finally {
+    checkpoint.dispose();
+    compiled.dispose();
+  }
+}

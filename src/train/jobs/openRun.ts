@@ -1,0 +1,162 @@
+/**
+ * What every job on a trained run shares (evaluate and the inspect jobs): open the run folder,
+ * re-analyze its graph snapshot, load the dataset and draw the split exactly as training did (the
+ * graph's seed), pick a backend, compile the graph and load the checkpoint into it.
+ *
+ * The model a job looks at is the one the run trained last: the last fit stage up to the stage the
+ * checkpoint was saved in (every fit stage, for a finished run; `--stage autoencoder` on a two-stage
+ * graph leaves the classifier untrained, so the autoencoder is the trained model there).
+ */
+import * as path from 'node:path';
+import type { GraphAnalysis } from '../../core/analyze';
+import type { GraphDocument } from '../../core/format';
+import type { BackendPreference, FromWorker } from '../../core/protocol';
+import type { Shape } from '../../core/shape';
+import { type ResolvedStage, resolveStages } from '../../core/stages';
+import { type CompiledGraph, compileGraph } from '../../compile/compile';
+import { type DatasetSplit, type ImageDataset, loadDataset, parseDataSpec, restrictSplit, splitIndices } from '../../data/index';
+import { type BackendReport, selectBackend } from '../../backend/select';
+import { type CheckpointMeta, applyLayerWeights, loadCheckpoint } from '../checkpoint';
+import { TrainingError } from '../errors';
+import { applyKernelFixes } from '../../backend/kernelFixes';
+import { kernelNeeds } from '../../backend/kernelNeeds';
+import { sha256 } from '../../run/runFolder';
+import { type SavedRun, openSavedRun } from '../../run/savedRun';
+import { Feeder } from '../scoring';
+import { analyzeForTraining, assertDatasetFits } from '../trainer';
+
+export type Send = (message: FromWorker) => void;
+
+export interface OpenRunOptions {
+  readonly runDir: string;
+  /** Dataset in `--data` form instead of the run's own. */
+  readonly data?: string;
+  readonly backend: BackendPreference;
+  readonly cacheDir?: string;
+  readonly send?: Send;
+  /** What the run is opened for, in the sentence that refuses a run without a checkpoint. */
+  readonly purpose?: 'evaluate' | 'inspect';
+}
+
+/** A run's graph compiled with its checkpointed weights. Dispose when done. */
+export interface TrainedModel {
+  readonly saved: SavedRun;
+  readonly analysis: GraphAnalysis;
+  readonly doc: GraphDocument;
+  readonly stages: readonly ResolvedStage[];
+  /** The fit stage the run trained last (see the module comment). */
+  readonly stage: ResolvedStage;
+  readonly backend: BackendReport;
+  readonly compiled: CompiledGraph;
+  dispose(): void;
+}
+
+/** A trained model with the dataset and split it was trained on. */
+export interface TrainedRun extends TrainedModel {
+  readonly ds: ImageDataset;
+  /** The dataset as the user wrote it ("mnist", "csv:digits.csv"): for sentences. */
+  readonly dataText: string;
+  readonly inputShape: Shape;
+  /** The graph's split of the whole dataset (every class). */
+  readonly split: DatasetSplit;
+  /** `training.classes`, or null when the run trained on every class. */
+  readonly trainedClasses: number[] | null;
+  /** The split restricted to the trained classes (checked against the dataset); the whole split without `training.classes`. */
+  trainedSplit(): DatasetSplit;
+  readonly feeder: Feeder;
+}
+
+/**
+ * The fit stage a run trained last: the last fit stage at or before the checkpoint's stage, else
+ * the graph's last fit stage (a run whose checkpoint is a finished layer-wise stage).
+ */
+export function trainedStage(stages: readonly ResolvedStage[], checkpoint: Pick<CheckpointMeta, 'stageIndex'>): ResolvedStage | undefined {
+  const fit = stages.map((s, i) => ({ s, i })).filter(({ s }) => s.kind === 'fit');
+  return (fit.filter(({ i }) => i <= checkpoint.stageIndex).at(-1) ?? fit.at(-1))?.s;
+}
+
+interface Opened {
+  readonly saved: SavedRun;
+  readonly analysis: GraphAnalysis;
+  readonly stages: ResolvedStage[];
+  readonly stage: ResolvedStage;
+}
+
+function openGraph(runDir: string, purpose: 'evaluate' | 'inspect' = 'inspect'): Opened {
+  const saved = openSavedRun(runDir, purpose);
+  const overrides = saved.config.overrides ?? {};
+  const analysis = analyzeForTraining(saved.graphText, saved.graphPath);
+  const stages = resolveStages(analysis, { epochs: overrides.epochs, batchSize: overrides.batchSize });
+  const stage = trainedStage(stages, saved.checkpoint);
+  if (!stage) throw new TrainingError(`${saved.name}: the graph has no fit stage, so there is no trained model to look at`);
+  return { saved, analysis, stages, stage };
+}
+
+async function compileWithCheckpoint(opened: Opened, analysis: GraphAnalysis, opts: OpenRunOptions, prefer: BackendPreference): Promise<TrainedModel> {
+  const send = opts.send ?? (() => undefined);
+  applyKernelFixes();
+  const backend = await selectBackend({ prefer, needs: kernelNeeds(analysis), log: (m) => send({ type: 'log', level: 'debug', message: m }) });
+  const doc = analysis.document!;
+  const compiled = compileGraph(analysis, { seed: doc.training.seed });
+  let checkpoint: ReturnType<typeof loadCheckpoint> | undefined;
+  try {
+    checkpoint = loadCheckpoint(opened.saved.runDir, { graphSha256: sha256(opened.saved.graphText) });
+    applyLayerWeights(compiled, checkpoint);
+  } catch (e) {
+    compiled.dispose();
+    throw e;
+  } finally {
+    checkpoint?.dispose();
+  }
+  return { saved: opened.saved, analysis, doc, stages: opened.stages, stage: opened.stage, backend, compiled, dispose: () => compiled.dispose() };
+}
+
+/** The run's graph with its checkpoint, no dataset (weights pictures). A plain JS backend is enough unless one is asked for. */
+export async function openTrainedModel(opts: OpenRunOptions): Promise<TrainedModel> {
+  const opened = openGraph(opts.runDir, opts.purpose);
+  return compileWithCheckpoint(opened, opened.analysis, opts, opts.backend === 'auto' ? 'cpu' : opts.backend);
+}
+
+/** The run's graph with its checkpoint, its dataset (or `opts.data`) and the split it trained with. */
+export async function openTrainedRun(opts: OpenRunOptions): Promise<TrainedRun> {
+  const send = opts.send ?? (() => undefined);
+  const opened = openGraph(opts.runDir, opts.purpose);
+  const { saved } = opened;
+  const dataText = opts.data ?? saved.config.overrides?.data ?? saved.config.dataset.spec;
+  send({ type: 'log', level: 'info', message: `Loading ${dataText}…` });
+  const ds = await loadDataset(parseDataSpec(dataText, path.dirname(saved.graphPath)), { cacheDir: opts.cacheDir });
+  // Again with the dataset's class count, so a 10-way head on a 26-class set is caught here.
+  const analysis = analyzeForTraining(saved.graphText, saved.graphPath, ds.labels ? ds.numClasses : undefined);
+  const inputShape = analysis.nodes.get(analysis.inputId!)!.outputShape!;
+  assertDatasetFits(ds, inputShape, [opened.stage]);
+  const doc = analysis.document!;
+  const split = splitIndices(ds.count, doc.training.split, doc.training.seed);
+  const classes = doc.training.classes ?? null;
+  const model = await compileWithCheckpoint(opened, analysis, opts, opts.backend);
+  let trained: DatasetSplit | undefined;
+  return {
+    ...model,
+    ds,
+    dataText,
+    inputShape,
+    split,
+    trainedClasses: classes ? [...classes] : null,
+    trainedSplit: () => (trained ??= restrictSplit(split, ds, classes ?? undefined, dataText)),
+    feeder: new Feeder(ds, inputShape),
+  };
+}
+
+/** "the test split", "the validation split". */
+export const splitName = (split: 'test' | 'validation'): string => `the ${split} split`;
+
+/** The dataset indices at `positions` of a split part, each checked: "position 1200 is outside the test split (1000 samples)". */
+export function indicesAt(part: Uint32Array, positions: readonly number[], split: 'test' | 'validation'): Uint32Array {
+  const out = new Uint32Array(positions.length);
+  positions.forEach((p, k) => {
+    if (!Number.isInteger(p) || p < 0 || p >= part.length) {
+      throw new TrainingError(`position ${p} is outside ${splitName(split)} (${part.length} samples${part.length > 0 ? `: positions 0 to ${part.length - 1}` : ''})`);
+    }
+    out[k] = part[p]!;
+  });
+  return out;
+}
