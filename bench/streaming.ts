@@ -36,8 +36,9 @@ async function trainOnce(withPanel: boolean, backend: BackendPreference, epochs:
   let state: PanelState = null;
   const toPanel = (message: unknown): void => {
     // postMessage structured-clones; the webview validates and reduces, then charts read the series.
-    const m = parseToPanel(JSON.parse(JSON.stringify(message)));
-    if (!m) throw new Error('the panel refused a message');
+    const parsed = parseToPanel(JSON.parse(JSON.stringify(message)));
+    if (!parsed.ok) throw new Error(`the panel refused a message: ${parsed.error}`);
+    const m = parsed.value;
     state = reducePanel(state, m);
     if (state && m.type !== 'status') {
       epochSeries(state);

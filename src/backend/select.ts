@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
+import { BACKEND_NAMES, type BackendInfo, type BackendName, type SkippedBackend, parseBackendName } from '../core/backends';
 import { runtimeRequire } from '../platform/runtimeRequire';
 import { selfCheck } from './selfCheck';
 import { applyGradientFixes } from './gradientFixes';
@@ -24,34 +25,14 @@ import { applyKernelFixes, isKernelFixed } from './kernelFixes';
 import { setSimdWorkers } from './kernels/wasm/simd';
 import { THREADED_FILES, type ThreadedWasm, registerThreadedWasm, wasmThreadsWanted } from './kernels/wasm/threads';
 
-export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'webgpu' | 'wasm' | 'cpu';
-
-/** Best first: the order auto tries them in. */
-export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'];
-
 /** A kernel the model needs, with the reason shown when a backend lacks it. */
 export interface KernelNeed {
   kernel: string;
   why: string;
 }
 
-export interface SkippedBackend {
-  name: BackendName;
-  reason: string;
-}
-
-export interface BackendReport {
-  name: BackendName;
-  /** tf.getBackend() after selection ('tensorflow' for both tfjs-node packages). */
-  tfBackend: string;
-  /** e.g. "SIMD on, threads off" or the GPU adapter's vendor / architecture. */
-  detail: string;
-  /** Better backends that were passed over, best first. */
-  skipped: SkippedBackend[];
-}
-
 export interface SelectBackendOptions {
-  /** 'auto' (default) walks BACKEND_ORDER; a name loads exactly that backend or throws. */
+  /** 'auto' (default) walks BACKEND_NAMES; a name loads exactly that backend or throws. */
   prefer?: BackendName | 'auto';
   needs?: readonly KernelNeed[];
   log?: (line: string) => void;
@@ -120,25 +101,8 @@ type LoadResult =
   | { ok: false; reason: string; fullError?: string };
 type Verdict = { ok: true; detail: string } | { ok: false; reason: string };
 
-export function parseBackendName(s: string): BackendName {
-  const wanted = s.trim().toLowerCase();
-  const hit = BACKEND_ORDER.find((n) => n === wanted);
-  if (hit === undefined) throw new Error(`Unknown backend "${s}". Valid names: ${BACKEND_ORDER.join(', ')}.`);
-  return hit;
-}
-
-/** Like parseBackendName but also accepts "auto", for a --backend option. */
-export function parseBackendPreference(s: string): BackendName | 'auto' {
-  if (s.trim().toLowerCase() === 'auto') return 'auto';
-  try {
-    return parseBackendName(s);
-  } catch {
-    throw new Error(`Unknown backend "${s}". Valid names: auto, ${BACKEND_ORDER.join(', ')}.`);
-  }
-}
-
 /** "backend: wasm (SIMD on, threads off)" then one "skipped X: reason" line per skipped backend. */
-export function describeBackendReport(r: BackendReport): string[] {
+export function describeBackendInfo(r: BackendInfo): string[] {
   const head = `backend: ${r.name}${r.detail ? ` (${r.detail})` : ''}`;
   return [head, ...r.skipped.map((s) => `skipped ${s.name}: ${s.reason}${installHint(s)}`)];
 }
@@ -151,13 +115,13 @@ function installHint(s: SkippedBackend): string {
 // Backend switches are global, so overlapping selections would interleave; run them one by one.
 let queue: Promise<unknown> = Promise.resolve();
 
-export function selectBackend(opts: SelectBackendOptions = {}): Promise<BackendReport> {
+export function selectBackend(opts: SelectBackendOptions = {}): Promise<BackendInfo> {
   const run = queue.then(() => select(opts));
   queue = run.catch(() => undefined);
   return run;
 }
 
-async function select(opts: SelectBackendOptions): Promise<BackendReport> {
+async function select(opts: SelectBackendOptions): Promise<BackendInfo> {
   // Validated again here for plain-JS callers (CLI flags, settings) that bypass the type.
   const prefer = opts.prefer === undefined || opts.prefer === 'auto' ? 'auto' : parseBackendName(opts.prefer);
   const needs = opts.needs ?? [];
@@ -170,7 +134,7 @@ async function select(opts: SelectBackendOptions): Promise<BackendReport> {
   }
 
   const skipped: SkippedBackend[] = [];
-  for (const name of BACKEND_ORDER) {
+  for (const name of BACKEND_NAMES) {
     const verdict = await evaluate(name, needs, log);
     if (verdict.ok) return finish(name, verdict.detail, skipped, log);
     skipped.push({ name, reason: verdict.reason });
@@ -181,11 +145,11 @@ async function select(opts: SelectBackendOptions): Promise<BackendReport> {
   );
 }
 
-async function finish(name: BackendName, detail: string, skipped: SkippedBackend[], log: (line: string) => void): Promise<BackendReport> {
+async function finish(name: BackendName, detail: string, skipped: SkippedBackend[], log: (line: string) => void): Promise<BackendInfo> {
   const failure = await activate(TF_BACKEND[name]);
   if (failure !== null) throw new Error(`Backend ${name} loaded but could not be re-activated: ${failure}`);
-  const report: BackendReport = { name, tfBackend: tf.getBackend(), detail, skipped };
-  log(describeBackendReport(report)[0] ?? `backend: ${name}`);
+  const report: BackendInfo = { name, tfBackend: tf.getBackend(), detail, skipped };
+  log(describeBackendInfo(report)[0] ?? `backend: ${name}`);
   return report;
 }
 
@@ -194,7 +158,7 @@ async function explainUnusable(name: BackendName, reason: string, needs: readonl
   const previous = currentBackend();
   const usable: BackendName[] = [];
   const unusable: string[] = [];
-  for (const other of BACKEND_ORDER) {
+  for (const other of BACKEND_NAMES) {
     if (other === name) continue;
     const verdict = await evaluate(other, needs, () => undefined);
     if (verdict.ok) usable.push(other);

@@ -1,7 +1,8 @@
 /** What every CLI command shares: the one-line error, output helpers and argument parsers. */
 import * as path from 'node:path';
-import { InvalidArgumentError } from 'commander';
-import { TrainingFailure } from '../run/client';
+import { InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES } from '../core/backends';
+import type { FromWorker } from '../core/protocol';
 import { hasTrainedWeights, listRuns, pickLatest, readRun } from '../run/runStore';
 
 /** A failure to report as one line (the user's input was wrong), not as a crash. */
@@ -58,9 +59,14 @@ export function fmt(n: number | null | undefined, digits = 4): string {
   return n === null || n === undefined ? '-' : n.toFixed(digits);
 }
 
-/** A worker's failure as a one-line CLI error; anything else as it is. */
-export function asCliError(e: unknown): unknown {
-  return e instanceof TrainingFailure ? new CliError(e.message, e.detail) : e;
+/** `--backend <name>`: one of the backends or auto (every command that runs a worker). */
+export const backendOption = (): Option => new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES, 'auto']).default('auto');
+
+/** The worker's log lines on stderr: warnings always, info unless --json, debug with --verbose. */
+export function printLogs(o: { json?: boolean; verbose?: boolean }): (m: FromWorker) => void {
+  return (m) => {
+    if (m.type === 'log' && (m.level === 'warn' || (m.level === 'info' && !o.json) || (m.level === 'debug' && o.verbose))) err(m.message);
+  };
 }
 
 /**

@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   type FeaturesResult,
-  INSPECT_FILES,
   type InspectRequest,
   type InspectResult,
   type LatentResult,
@@ -18,7 +17,8 @@ import {
 } from '../core/inspect';
 import { BACKEND_NAMES, type BackendPreference, type FromWorker } from '../core/protocol';
 import { inspectRun } from '../run/client';
-import { CliError, asCliError, err, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt } from './common';
+import { CliError, backendOption, err, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt, printLogs } from './common';
+import { RUN_FILES } from '../core/runFormat';
 
 interface DataOptions {
   run?: string;
@@ -30,21 +30,13 @@ interface DataOptions {
 }
 
 const splitOption = (): Option => new Option('--split <name>', 'which split of the dataset').choices(['test', 'validation']).default('test');
-const backendOption = (): Option => new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES, 'auto']).default('auto');
 const runOption = '--run <dir>';
 const runHelp = "a run folder (.latent/runs/<time>-<name>); default: the graph's newest run with weights in ./.latent/runs";
 
 async function inspect<K extends InspectResult['kind']>(request: InspectRequest & { kind: K }, o: { json?: boolean; verbose?: boolean }): Promise<Extract<InspectResult, { kind: K }>> {
-  const onMessage = (m: FromWorker): void => {
-    if (m.type === 'log' && (m.level === 'warn' || (m.level === 'info' && !o.json) || (m.level === 'debug' && o.verbose))) err(m.message);
-  };
-  try {
-    const result = await inspectRun(request, { onMessage });
-    if (result.kind !== request.kind) throw new CliError(`The worker answered a ${request.kind} request with a ${result.kind} result.`);
-    return result as Extract<InspectResult, { kind: K }>;
-  } catch (e) {
-    throw asCliError(e);
-  }
+  const result = await inspectRun(request, { onMessage: printLogs(o) });
+  if (result.kind !== request.kind) throw new CliError(`The worker answered a ${request.kind} request with a ${result.kind} result.`);
+  return result as Extract<InspectResult, { kind: K }>;
 }
 
 const pct = (part: number, whole: number): string => `${whole > 0 ? ((100 * part) / whole).toFixed(1) : '0.0'}%`;
@@ -91,7 +83,7 @@ export function perClass(r: ScoreResult, threshold: number): ClassRow[] {
 }
 
 function scoreFiles(r: ScoreResult): { scores: string; anomaly: string; worst: string } {
-  return { scores: r.csvFile, anomaly: path.join(r.runDir, INSPECT_FILES.anomaly), worst: path.join(r.runDir, INSPECT_FILES.worst) };
+  return { scores: r.csvFile, anomaly: path.join(r.runDir, RUN_FILES.anomaly), worst: path.join(r.runDir, RUN_FILES.worst) };
 }
 
 export function formatScore(r: ScoreResult, threshold: number, given: boolean): string {

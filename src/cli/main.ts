@@ -11,12 +11,14 @@ import { SingleBar } from 'cli-progress';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
-import { BACKEND_NAMES, type BackendPreference, type EpochRecord, type Evaluation, type FromWorker } from '../core/protocol';
+import { BACKEND_NAMES, type BackendPreference, type FromWorker } from '../core/protocol';
+import { type EpochRecord, type Evaluation, RUN_FILES } from '../core/runFormat';
 import { formatSummaryTable, summarize } from '../core/summary';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../run/client';
-import { RUN_FILES } from '../run/runFolder';
-import { CliError, err, fmt, out, positiveInt } from './common';
+import { CliError, backendOption, err, fmt, out, positiveInt, printLogs } from './common';
 import { registerInspectCommands } from './inspect';
+import { readGraphSnapshot } from '../run/runFolder';
+import { UserError } from '../core/errors';
 
 function readGraph(file: string): { text: string; value: unknown; absolute: string } {
   const absolute = path.resolve(file);
@@ -54,16 +56,19 @@ interface TrainOptions {
   json?: boolean;
   limit?: number;
   verbose?: boolean;
-  /** Stage names to train; undefined: all. */
-  stage?: string[];
+  /** Stage names to train, or every stage ("all", as when the option is left out). */
+  stage?: string[] | 'all';
   initFrom?: string;
 }
 
-/** `--stage all` (every stage) or `--stage a,b`: the names, trimmed. */
-function stageList(v: string): string[] | undefined {
+/**
+ * `--stage all` (every stage) or `--stage a,b`: the names, trimmed. "all" stays a value: commander
+ * keeps an option whose parser returns undefined as the raw string, which the worker would refuse.
+ */
+function stageList(v: string): string[] | 'all' {
   const names = v.split(',').map((n) => n.trim());
   if (names.some((n) => n === '')) throw new InvalidArgumentError('--stage takes "all" or stage names separated by commas, e.g. autoencoder,classifier.');
-  return names.length === 1 && names[0] === 'all' ? undefined : names;
+  return names.length === 1 && names[0] === 'all' ? 'all' : names;
 }
 
 /** What `train` sends: a graph file to train, or (with --resume) the run folder's own snapshot. */
@@ -81,12 +86,9 @@ function trainTarget(file: string | undefined, o: TrainOptions): { graphText: st
   if (o.out !== undefined) throw new CliError('--out does not go with --resume: a resumed run keeps writing to its own folder.');
   const runDir = path.resolve(o.resume);
   const snapshotFile = path.join(runDir, RUN_FILES.graph);
-  let snapshot: string;
-  try {
-    snapshot = fs.readFileSync(snapshotFile, 'utf8');
-  } catch {
-    throw new CliError(`${o.resume}: not a run folder (no ${RUN_FILES.graph})`);
-  }
+  const read = readGraphSnapshot(runDir);
+  if (!read.ok) throw new CliError(`${o.resume}: not a run folder: ${read.error}`);
+  const snapshot = read.value;
   // The worker trains the run's snapshot whatever is passed; a changed graph file is worth a word.
   if (file !== undefined && readGraph(file).text !== snapshot) {
     err(`note: ${file} has changed since the run started; resuming trains the run's own snapshot (${snapshotFile}).`);
@@ -150,7 +152,7 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
       backend: o.backend,
       data: o.data,
       limitSamples: o.limit,
-      stages: o.stage,
+      stages: o.stage === 'all' ? undefined : o.stage,
       initFrom: o.initFrom !== undefined ? path.resolve(o.initFrom) : undefined,
     },
     { onMessage },
@@ -170,11 +172,8 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
     bar?.stop();
     if (o.json) out(JSON.stringify({ runDir: done.runDir, backend: done.backend, stopped: done.stopped, epochsCompleted: done.epochsCompleted, bestValLoss: done.bestValLoss }));
     else err(`${done.stopped ? 'Stopped' : 'Done'}: ${done.epochsCompleted} epoch(s), best val_loss ${fmt(done.bestValLoss)}. Run folder: ${done.runDir}`);
-  } catch (e) {
-    bar?.stop();
-    if (e instanceof TrainingFailure) throw new CliError(e.message, e.detail);
-    throw e;
   } finally {
+    bar?.stop();
     process.off('SIGINT', onSigint);
   }
 }
@@ -220,29 +219,16 @@ function evaluationJson(e: Evaluation): Record<string, unknown> {
 }
 
 async function evaluateCommand(o: EvaluateOptions): Promise<void> {
-  const onMessage = (m: FromWorker): void => {
-    if (m.type === 'log' && (m.level === 'warn' || (m.level === 'info' && !o.json) || (m.level === 'debug' && o.verbose))) err(m.message);
-  };
-  try {
-    const evaluation = await evaluateRun({ runDir: path.resolve(o.run), split: o.split, data: o.data, limit: o.limit, backend: o.backend }, { onMessage });
-    out(o.json ? JSON.stringify(evaluationJson(evaluation)) : formatEvaluation(evaluation));
-  } catch (e) {
-    if (e instanceof TrainingFailure) throw new CliError(e.message, e.detail);
-    throw e;
-  }
+  const evaluation = await evaluateRun({ runDir: path.resolve(o.run), split: o.split, data: o.data, limit: o.limit, backend: o.backend }, { onMessage: printLogs(o) });
+  out(o.json ? JSON.stringify(evaluationJson(evaluation)) : formatEvaluation(evaluation));
 }
 
 async function exportCommand(o: { run: string; out: string; overwrite?: boolean; json?: boolean }): Promise<void> {
-  try {
-    const models = await exportRun({ runDir: path.resolve(o.run), outDir: path.resolve(o.out), overwrite: o.overwrite === true });
-    if (o.json) out(JSON.stringify({ models }));
-    else {
-      const shape = (s: readonly (number | null)[]): string => `(${s.map((d) => (d === null ? 'None' : String(d))).join(', ')})`;
-      for (const m of models) out(`${m.name.padEnd(12)} ${shape(m.inputShape)} -> ${shape(m.outputShape)}  ${m.params.toLocaleString('en-US')} params  ${m.dir}`);
-    }
-  } catch (e) {
-    if (e instanceof TrainingFailure) throw new CliError(e.message, e.detail);
-    throw e;
+  const models = await exportRun({ runDir: path.resolve(o.run), outDir: path.resolve(o.out), overwrite: o.overwrite === true });
+  if (o.json) out(JSON.stringify({ models }));
+  else {
+    const shape = (s: readonly (number | null)[]): string => `(${s.map((d) => (d === null ? 'None' : String(d))).join(', ')})`;
+    for (const m of models) out(`${m.name.padEnd(12)} ${shape(m.inputShape)} -> ${shape(m.outputShape)}  ${m.params.toLocaleString('en-US')} params  ${m.dir}`);
   }
 }
 
@@ -261,24 +247,19 @@ function manifoldPathFor(out: string): string {
 }
 
 async function generateCommand(o: GenerateOptions): Promise<void> {
-  try {
-    const g = await generateRun({ runDir: path.resolve(o.run), count: o.count, seed: o.seed });
-    let file = g.file;
-    let manifoldFile = g.manifoldFile;
-    if (o.out !== undefined) {
-      file = path.resolve(o.out);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.copyFileSync(g.file, file);
-      if (g.manifoldFile) fs.copyFileSync(g.manifoldFile, (manifoldFile = manifoldPathFor(file)));
-    }
-    if (o.json) out(JSON.stringify({ runDir: g.runDir, latentSize: g.latentSize, count: g.count, seed: g.seed, file, ...(manifoldFile ? { manifoldFile } : {}) }));
-    else {
-      out(`${g.count} images decoded from random ${g.latentSize}-number codes (seed ${g.seed}): ${file}`);
-      if (manifoldFile) out(`the 2-D code's manifold: ${manifoldFile}`);
-    }
-  } catch (e) {
-    if (e instanceof TrainingFailure) throw new CliError(e.message, e.detail);
-    throw e;
+  const g = await generateRun({ runDir: path.resolve(o.run), count: o.count, seed: o.seed });
+  let file = g.file;
+  let manifoldFile = g.manifoldFile;
+  if (o.out !== undefined) {
+    file = path.resolve(o.out);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.copyFileSync(g.file, file);
+    if (g.manifoldFile) fs.copyFileSync(g.manifoldFile, (manifoldFile = manifoldPathFor(file)));
+  }
+  if (o.json) out(JSON.stringify({ runDir: g.runDir, latentSize: g.latentSize, count: g.count, seed: g.seed, file, ...(manifoldFile ? { manifoldFile } : {}) }));
+  else {
+    out(`${g.count} images decoded from random ${g.latentSize}-number codes (seed ${g.seed}): ${file}`);
+    if (manifoldFile) out(`the 2-D code's manifold: ${manifoldFile}`);
   }
 }
 
@@ -327,7 +308,7 @@ export function buildProgram(): Command {
     .option('--resume <runDir>', 'continue a stopped or failed run from its checkpoint (the last completed epoch)')
     .option('--epochs <n>', 'epochs per stage (overrides the file)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size (overrides the file)', positiveInt('--batch-size'))
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES, 'auto']).default('auto'))
+    .addOption(backendOption())
     .option('--data <spec>', 'dataset: mnist, fashion-mnist, idx:<images>,<labels>, csv:<file>')
     .option('--out <dir>', 'folder for run folders (default ./.latent/runs)')
     .option('--limit <n>', 'train on at most n samples (quick checks)', positiveInt('--limit'))
@@ -343,7 +324,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--split <name>', 'which split of the dataset').choices(['test', 'validation']).default('test'))
     .option('--data <spec>', "dataset instead of the run's own: mnist, fashion-mnist, idx:<images>,<labels>, csv:<file>")
     .option('--limit <n>', 'score at most n samples', positiveInt('--limit'))
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES, 'auto']).default('auto'))
+    .addOption(backendOption())
     .option('--json', 'print the evaluation as one JSON object (pictures stay in evaluation.json)')
     .action((o: EvaluateOptions, cmd: Command) => evaluateCommand({ ...o, verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose }));
 
@@ -389,9 +370,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Commander already printed its message (help, version or a usage error).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 1;
     }
-    if (e instanceof CliError) {
+    if (e instanceof CliError || e instanceof TrainingFailure) {
+      // Input the user can fix, or a job that failed with a sentence: the sentence, and its detail with --verbose.
       err(`latent-studio: ${e.message}`);
       if (verbose && e.detail) err(e.detail);
+    } else if (e instanceof UserError) {
+      err(`latent-studio: ${e.message}`);
     } else {
       err(`latent-studio: ${e instanceof Error ? e.message : String(e)}`);
       if (verbose && e instanceof Error && e.stack) err(e.stack);

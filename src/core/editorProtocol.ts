@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ACTIVATIONS } from './format';
+import { type Parsed, RejectedSchema, parseWith, request } from './messages';
 
 const position = z.object({ x: z.number().finite(), y: z.number().finite() }).strict();
 const pathSchema = z.array(z.union([z.string(), z.number().int().min(0)])).min(1).max(16).readonly();
@@ -35,31 +36,34 @@ export const GraphEditSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('mirrorDecoder'), encoderId: id, position: position.optional(), transpose: z.boolean().optional(), outputActivation: z.enum(ACTIVATIONS).optional() }).strict(),
 ]);
 
+/** Editor → host. Each message may carry an `id` (the editor's store numbers them); a rejected one is answered by it. */
 export const ToHostSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }).strict(),
+  request({ type: z.literal('ready') }),
   /** One user action, applied as one undo step. */
-  z.object({ type: z.literal('edit'), edit: GraphEditSchema }).strict(),
+  request({ type: z.literal('edit'), edit: GraphEditSchema }),
   /** Several edits that form one action (e.g. add a block and wire it), applied as one undo step. */
-  z.object({ type: z.literal('edits'), edits: z.array(GraphEditSchema).min(1).max(100).readonly() }).strict(),
-  z.object({ type: z.literal('openAsText') }).strict(),
-  z.object({ type: z.literal('newFromTemplate') }).strict(),
-  z.object({ type: z.literal('train') }).strict(),
-  z.object({ type: z.literal('stop') }).strict(),
+  request({ type: z.literal('edits'), edits: z.array(GraphEditSchema).min(1).max(100).readonly() }),
+  request({ type: z.literal('openAsText') }),
+  request({ type: z.literal('newFromTemplate') }),
+  request({ type: z.literal('train') }),
+  request({ type: z.literal('stop') }),
   /** The graph drawn as a picture (Export Graph as PNG): the host asks where to save it. */
-  z
-    .object({
-      type: z.literal('savePng'),
-      name: z.string().regex(/^[\w.-]{1,100}\.png$/, 'a plain file name ending in .png'),
-      pngBase64: z.string().min(1),
-    })
-    .strict(),
+  request({
+    type: z.literal('savePng'),
+    name: z.string().regex(/^[\w.-]{1,100}\.png$/, 'a plain file name ending in .png'),
+    pngBase64: z.string().min(1),
+  }),
+  /** A host message the editor could not accept (logged in the host's output channel). */
+  RejectedSchema,
 ]);
 export type ToHost = z.infer<typeof ToHostSchema>;
 
 export const ToEditorSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('document'), text: z.string(), version: z.number().int(), fileName: z.string() }).strict(),
   /** An edit the host refused or could not apply, as a sentence. */
-  z.object({ type: z.literal('editFailed'), message: z.string() }).strict(),
+  z.object({ type: z.literal('editFailed'), inReplyTo: z.number().int().optional(), message: z.string() }).strict(),
+  /** A message from the editor the host could not accept: the sentence. */
+  RejectedSchema,
   z.object({ type: z.literal('notice'), message: z.string() }).strict(),
   /** The newest training preview of an Output block, shown as a thumbnail on that block. */
   z.object({ type: z.literal('preview'), outputId: z.string(), epoch: z.number().int(), pngBase64: z.string(), caption: z.string() }).strict(),
@@ -77,15 +81,5 @@ export const ToEditorSchema = z.discriminatedUnion('type', [
 ]);
 export type ToEditor = z.infer<typeof ToEditorSchema>;
 
-export function parseToHost(raw: unknown): { ok: true; message: ToHost } | { ok: false; error: string } {
-  const r = ToHostSchema.safeParse(raw);
-  if (r.success) return { ok: true, message: r.data };
-  const issue = r.error.issues[0];
-  return { ok: false, error: `Malformed editor message: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
-}
-
-export function parseToEditor(raw: unknown): { ok: true; message: ToEditor } | { ok: false; error: string } {
-  const r = ToEditorSchema.safeParse(raw);
-  if (r.success) return { ok: true, message: r.data };
-  return { ok: false, error: 'Malformed host message' };
-}
+export const parseToHost = (raw: unknown): Parsed<ToHost> => parseWith(ToHostSchema, raw, 'Malformed editor message');
+export const parseToEditor = (raw: unknown): Parsed<ToEditor> => parseWith(ToEditorSchema, raw, 'Malformed host message');

@@ -16,7 +16,7 @@
  * pixels (one buffer per set, decoded in the panel) to keep thousands of them small.
  */
 import { z } from 'zod';
-import { BackendPreferenceSchema } from './backendNames';
+import { BackendPreferenceSchema } from './backends';
 
 export const INSPECT_KINDS = ['score', 'predict', 'weights', 'features', 'latent'] as const;
 export type InspectKind = (typeof INSPECT_KINDS)[number];
@@ -253,16 +253,6 @@ export type LatentResult = z.infer<typeof LatentResultSchema>;
 export const InspectResultSchema = z.discriminatedUnion('kind', [ScoreResultSchema, PredictResultSchema, WeightsResultSchema, FeaturesResultSchema, LatentResultSchema]);
 export type InspectResult = z.infer<typeof InspectResultSchema>;
 export type InspectResultOf<K extends InspectKind> = Extract<InspectResult, { kind: K }>;
-
-/** Files an inspect job writes into the run folder. */
-export const INSPECT_FILES = {
-  anomaly: 'anomaly.json',
-  scores: 'scores.csv',
-  worst: 'worst.png',
-  weights: 'weights.png',
-  features: 'features.png',
-  latent: 'latent.csv',
-} as const;
 
 export const parseInspectRequest = (raw: unknown): { ok: true; request: ResolvedInspectRequest } | { ok: false; error: string } => {
   const r = InspectRequestSchema.safeParse(raw);

@@ -4,7 +4,10 @@
  */
 import { z } from 'zod';
 import { INSPECT_KINDS, InspectResultSchema, PanelInspectRequestSchema } from './inspect';
-import { BackendInfoSchema, ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema, StagePlanSchema } from './protocol';
+import { type Parsed, RejectedSchema, parseWith, request } from './messages';
+import { BackendInfoSchema } from './backends';
+import { StagePlanSchema } from './protocol';
+import { ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema, RUN_STATES } from './runFormat';
 
 export const RunInfoSchema = z
   .object({
@@ -18,8 +21,9 @@ export const RunInfoSchema = z
   .strict();
 export type RunInfo = z.infer<typeof RunInfoSchema>;
 
-export const RunStatusSchema = z.enum(['starting', 'running', 'completed', 'stopped', 'failed']);
-export type PanelRunStatus = z.infer<typeof RunStatusSchema>;
+/** A run folder's states (run.json), and `starting` before the worker has made the folder. */
+export const PanelRunStatusSchema = z.enum(['starting', ...RUN_STATES]);
+export type PanelRunStatus = z.infer<typeof PanelRunStatusSchema>;
 
 export const BatchPointSchema = z.object({ stageIndex: z.number().int(), epoch: z.number().int(), batch: z.number().int(), batches: z.number().int(), loss: z.number() }).strict();
 export type BatchPoint = z.infer<typeof BatchPointSchema>;
@@ -31,7 +35,7 @@ export type Overlay = z.infer<typeof OverlaySchema>;
 export const PanelSnapshotSchema = z
   .object({
     run: RunInfoSchema,
-    status: RunStatusSchema,
+    status: PanelRunStatusSchema,
     message: z.string().nullable(),
     epochs: z.array(EpochRecordSchema),
     batches: z.array(BatchPointSchema),
@@ -45,6 +49,8 @@ export const PanelSnapshotSchema = z
     overlays: z.array(OverlaySchema).default([]),
     /** The newest result of each inspect job on this run (anomaly scores, predictions, weights, feature maps, latent space). */
     inspections: z.array(InspectResultSchema).default([]),
+    /** Files of the run folder that could not be read, as sentences naming the file and the field. */
+    problems: z.array(z.string()).default([]),
   })
   .strict();
 export type PanelSnapshot = z.output<typeof PanelSnapshotSchema>;
@@ -54,7 +60,7 @@ export const ToPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('epoch'), record: EpochRecordSchema }).strict(),
   z.object({ type: z.literal('batch'), point: BatchPointSchema }).strict(),
   z.object({ type: z.literal('preview'), epoch: z.number().int(), pngBase64: z.string(), caption: z.string().optional() }).strict(),
-  z.object({ type: z.literal('status'), status: RunStatusSchema, message: z.string().nullable(), run: RunInfoSchema.optional() }).strict(),
+  z.object({ type: z.literal('status'), status: PanelRunStatusSchema, message: z.string().nullable(), run: RunInfoSchema.optional() }).strict(),
   z.object({ type: z.literal('classifier'), stageIndex: z.number().int(), epoch: z.number().int(), preview: ClassifierPreviewSchema }).strict(),
   z.object({ type: z.literal('evaluation'), evaluation: EvaluationSchema }).strict(),
   z.object({ type: z.literal('overlays'), overlays: z.array(OverlaySchema) }).strict(),
@@ -63,36 +69,38 @@ export const ToPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('inspection'), result: InspectResultSchema }).strict(),
   /** Show this inspect view (the host opened the panel for a palette command). */
   z.object({ type: z.literal('focus'), view: z.enum(['training', ...INSPECT_KINDS]) }).strict(),
+  /** A message from the panel the host could not accept: the sentence. */
+  RejectedSchema,
 ]);
 export type ToPanel = z.infer<typeof ToPanelSchema>;
 
+/** Panel → host. Each message may carry an `id` (the panel's store numbers them); a rejected one is answered by it. */
 export const FromPanelSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }).strict(),
-  z.object({ type: z.literal('stop') }).strict(),
-  z.object({ type: z.literal('openRunFolder') }).strict(),
+  request({ type: z.literal('ready') }),
+  request({ type: z.literal('stop') }),
+  request({ type: z.literal('openRunFolder') }),
   /** Toolbar buttons: run a palette command on the panel's run. */
-  z.object({ type: z.literal('command'), command: z.enum(['evaluate', 'export', 'resume', 'compare', 'generate']) }).strict(),
+  request({ type: z.literal('command'), command: z.enum(['evaluate', 'export', 'resume', 'compare', 'generate']) }),
   /** Run an inspect job on the panel's run. */
-  z.object({ type: z.literal('inspect'), request: PanelInspectRequestSchema }).strict(),
+  request({ type: z.literal('inspect'), request: PanelInspectRequestSchema }),
   /** Save a picture the panel drew (a chart, a grid) as a PNG file: the host asks where. */
-  z
-    .object({
-      type: z.literal('savePng'),
-      /** Suggested file name without folder, e.g. "loss.png". */
-      name: z.string().regex(/^[\w.-]{1,100}\.png$/, 'a plain file name ending in .png'),
-      pngBase64: z.string().min(1),
-    })
-    .strict(),
+  request({
+    type: z.literal('savePng'),
+    /** Suggested file name without folder, e.g. "loss.png". */
+    name: z.string().regex(/^[\w.-]{1,100}\.png$/, 'a plain file name ending in .png'),
+    pngBase64: z.string().min(1),
+  }),
   /** Write the newest anomaly scores as CSV with a flagged column at this threshold: the host asks where. */
-  z.object({ type: z.literal('exportScores'), threshold: z.number().refine(Number.isFinite, 'must be finite') }).strict(),
+  request({ type: z.literal('exportScores'), threshold: z.number().refine(Number.isFinite, 'must be finite') }),
+  /** A host message the panel could not accept (logged in the host's output channel). */
+  RejectedSchema,
 ]);
 export type FromPanel = z.infer<typeof FromPanelSchema>;
 
-export const parseToPanel = (raw: unknown): ToPanel | null => {
-  const r = ToPanelSchema.safeParse(raw);
-  return r.success ? r.data : null;
-};
-export const parseFromPanel = (raw: unknown): FromPanel | null => {
-  const r = FromPanelSchema.safeParse(raw);
-  return r.success ? r.data : null;
-};
+export const parseToPanel = (raw: unknown): Parsed<ToPanel> => parseWith(ToPanelSchema, raw, 'Malformed host message');
+export const parseFromPanel = (raw: unknown): Parsed<FromPanel> => parseWith(FromPanelSchema, raw, 'Malformed panel message');
+
+/** What the panel shows of a run that has not sent anything yet. */
+export function emptySnapshot(run: RunInfo): PanelSnapshot {
+  return { run, status: 'starting', message: null, epochs: [], batches: [], preview: null, classifier: null, evaluation: null, overlays: [], inspections: [], problems: [] };
+}

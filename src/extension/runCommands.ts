@@ -11,14 +11,15 @@ import * as vscode from 'vscode';
 import { analyzeGraph, variationalBottleneck } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import type { Overlay } from '../core/panelProtocol';
-import type { BackendPreference, Evaluation } from '../core/protocol';
+import type { BackendPreference } from '../core/protocol';
+import type { Evaluation } from '../core/runFormat';
 import { TrainingFailure, evaluateRun, exportRun, generateRun } from '../run/client';
 import { type RunEntry, type Verdict, canResume, hasTrainedWeights, pickLatest, readRun } from '../run/runStore';
-import { readMetrics } from '../run/runFolder';
+import { overlayFromRunFolder } from '../run/panelSnapshot';
 import { workerEnv } from './backendCommands';
 import { type RunItem, pickRun, workspaceRuns } from './runsView';
 import type { TrainingController } from './training';
-import { type TrainingPanel, readRunStages } from './trainingPanel';
+import type { TrainingPanel } from './trainingPanel';
 
 /** What a run command was invoked on: a Runs view item, a run folder path, a graph URI, or nothing. */
 export type RunTarget = RunItem | vscode.Uri | string | undefined;
@@ -202,17 +203,18 @@ export class RunCommands {
   async compare(target: RunTarget): Promise<void> {
     const any = (): Verdict => ({ ok: true });
     let base: RunEntry | undefined;
-    if (isRunItem(target)) base = target.entry;
-    else if (typeof target === 'string') base = readRun(target);
-    else {
-      const shown = this.panel.currentRunDir();
-      base = shown ? readRun(shown) : await pickRun('Compare: the first run', any);
+    try {
+      const dir = isRunItem(target) ? target.entry.runDir : typeof target === 'string' ? target : this.panel.currentRunDir();
+      base = dir ? readRun(dir) : await pickRun('Compare: the first run', any);
+    } catch (e) {
+      return this.reportFailure('Compare Runs', e);
     }
     if (!base) return;
     const other = await pickRun(`Compare ${base.name} with which run?`, any, base.runDir);
     if (!other) return;
-    const overlay: Overlay = { label: `${other.status.graphName} · ${other.name}`, runDir: other.runDir, stages: readRunStages(other.runDir), epochs: readMetrics(other.runDir) };
-    this.panel.showOverlays(base.runDir, [overlay]);
+    const overlay = overlayFromRunFolder(other.runDir, `${other.status.graphName} · ${other.name}`);
+    if (!overlay.ok) return this.reportFailure('Compare Runs', new Error(overlay.error));
+    this.panel.showOverlays(base.runDir, [overlay.value]);
   }
 
   private reportFailure(what: string, e: unknown): void {

@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { type RunEntry, canResume, describeRun, hasTrainedWeights, listRuns } from '../run/runStore';
-import { type TrainingPanel, snapshotFromRunFolder } from './trainingPanel';
+import { snapshotFromRunFolder } from '../run/panelSnapshot';
+import type { TrainingPanel } from './trainingPanel';
 
 export class RunItem extends vscode.TreeItem {
   readonly runDir: string;

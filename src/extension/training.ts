@@ -7,14 +7,15 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import type { BatchPoint, PanelSnapshot, RunInfo } from '../core/panelProtocol';
+import { type BatchPoint, type PanelSnapshot, type RunInfo, emptySnapshot } from '../core/panelProtocol';
 import type { BackendPreference, FromWorker } from '../core/protocol';
 import { TrainingFailure, TrainingSession } from '../run/client';
-import { RUN_FILES } from '../run/runFolder';
 import type { RunEntry } from '../run/runStore';
 import { workerEnv } from './backendCommands';
 import type { EditorHub } from './graphEditor';
-import { type TrainingPanel, snapshotFromRunFolder } from './trainingPanel';
+import { snapshotFromRunFolder } from '../run/panelSnapshot';
+import type { TrainingPanel } from './trainingPanel';
+import { readGraphSnapshot } from '../run/runFolder';
 
 interface ActiveRun {
   readonly uri: vscode.Uri;
@@ -52,14 +53,12 @@ export class TrainingController implements vscode.Disposable {
     let text: string;
     if (resume) {
       // A resumed run trains its own snapshot of the graph (the file may have changed since).
-      text = await vscode.workspace.fs.readFile(vscode.Uri.file(path.join(resume.runDir, RUN_FILES.graph))).then(
-        (bytes) => Buffer.from(bytes).toString('utf8'),
-        () => '',
-      );
-      if (!text) {
-        void vscode.window.showErrorMessage(`${resume.name} has no graph snapshot (${RUN_FILES.graph}); it cannot be resumed.`);
+      const snapshot = readGraphSnapshot(resume.runDir);
+      if (!snapshot.ok) {
+        void vscode.window.showErrorMessage(`${resume.name} cannot be resumed: ${snapshot.error}.`);
         return;
       }
+      text = snapshot.value;
     } else {
       text = (await vscode.workspace.openTextDocument(uri)).getText();
     }
@@ -89,7 +88,7 @@ export class TrainingController implements vscode.Disposable {
     // A resumed run's panel starts with the curves it already has.
     const snapshot: PanelSnapshot = resume
       ? { ...snapshotFromRunFolder(resume.runDir), run, status: 'starting', message: null }
-      : { run, status: 'starting', message: null, epochs: [], batches: [], preview: null, classifier: null, evaluation: null, overlays: [], inspections: [] };
+      : emptySnapshot(run);
     const runsDir = resume ? path.dirname(resume.runDir) : path.join(folder, '.latent', 'runs');
     const session = new TrainingSession(
       { graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir },

@@ -5,13 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { z } from 'zod';
-import { type FromPanel, type Overlay, type PanelSnapshot, type ToPanel, parseFromPanel } from '../core/panelProtocol';
-import { analyzeGraph, isDenoising } from '../core/analyze';
-import { parseJsonText } from '../core/canonical';
-import { INSPECT_FILES, type InspectKind, type InspectResult, type PanelInspectRequest, ScoreResultSchema } from '../core/inspect';
-import { BackendInfoSchema, ClassifierPreviewSchema, DENOISING_CAPTION, type Evaluation, EvaluationSchema, type StagePlanSchema } from '../core/protocol';
-import { RUN_FILES, readMetrics, readStatus } from '../run/runFolder';
+import { type FromPanel, FromPanelSchema, type Overlay, type PanelSnapshot, type ToPanel } from '../core/panelProtocol';
+import { createReceiver } from '../core/messages';
+import type { InspectKind, InspectResult, PanelInspectRequest } from '../core/inspect';
+import type { Evaluation } from '../core/runFormat';
+import { snapshotFromRunFolder } from '../run/panelSnapshot';
 import { savePngAs } from './saveFile';
 import { webviewHtml } from './webviewHtml';
 
@@ -34,7 +32,10 @@ export class TrainingPanel implements vscode.Disposable {
   readonly onDidRequestScoresExport = this.scoresExports.event;
   private readonly subscriptions: vscode.Disposable[] = [];
 
-  constructor(private readonly extensionUri: vscode.Uri) {
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly log: vscode.OutputChannel,
+  ) {
     this.subscriptions.push(
       vscode.window.registerWebviewPanelSerializer(TrainingPanel.viewType, {
         deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
@@ -134,12 +135,18 @@ export class TrainingPanel implements vscode.Disposable {
       reloads++;
       panel.webview.html = `${html}<!-- reload ${reloads} -->`;
     }, 8_000);
+    const receive = createReceiver(FromPanelSchema, {
+      from: 'training panel',
+      log: (line) => this.log.appendLine(line),
+      reject: (r) => void panel.webview.postMessage({ type: 'rejected', inReplyTo: r.inReplyTo, error: r.error } satisfies ToPanel),
+    });
     const subs = [
       { dispose: () => clearInterval(watchdog) },
       panel.webview.onDidReceiveMessage(async (raw: unknown) => {
         heard = true;
-        const m = parseFromPanel(raw);
+        const m = receive(raw);
         if (!m) return;
+        if (m.type === 'rejected') this.log.appendLine(`The training panel could not accept a message: ${m.error}`);
         if (m.type === 'ready' && this.snapshot) {
           await panel.webview.postMessage({ type: 'snapshot', snapshot: this.snapshot } satisfies ToPanel);
           if (this.focusOnReady) await panel.webview.postMessage({ type: 'focus', view: this.focusOnReady } satisfies ToPanel);
@@ -173,102 +180,5 @@ export class TrainingPanel implements vscode.Disposable {
     this.inspectRequests.dispose();
     this.scoresExports.dispose();
     this.subscriptions.forEach((s) => s.dispose());
-  }
-}
-
-/** The parts of config.json the panel shows; anything else in it is ignored. */
-const RunConfigSchema = z.object({
-  backend: BackendInfoSchema,
-  dataset: z.object({ source: z.string() }).passthrough(),
-  split: z.object({ train: z.number(), validation: z.number() }).passthrough(),
-  stages: z.array(z.object({ name: z.string(), kind: z.enum(['fit', 'layerwise']), epochs: z.number().int() }).passthrough()),
-}).passthrough();
-
-function readConfig(runDir: string): z.infer<typeof RunConfigSchema> | undefined {
-  try {
-    const parsed = RunConfigSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.config), 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A run's stage plans as config.json records them (empty when unreadable). */
-export function readRunStages(runDir: string): z.infer<typeof StagePlanSchema>[] {
-  return (readConfig(runDir)?.stages ?? []).map((st) => ({ name: st.name, kind: st.kind, epochs: st.epochs, batchesPerEpoch: 0 }));
-}
-
-function readEvaluation(runDir: string): Evaluation | null {
-  try {
-    const parsed = EvaluationSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.evaluation), 'utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-/** confusion.json + predictions.png, as the trainer writes them for a classifier stage. */
-const ConfusionFileSchema = ClassifierPreviewSchema.omit({ stripPngBase64: true }).extend({ stageIndex: z.number().int(), epoch: z.number().int() }).passthrough();
-
-function readClassifier(runDir: string): PanelSnapshot['classifier'] {
-  try {
-    const parsed = ConfusionFileSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.confusion), 'utf8')));
-    if (!parsed.success) return null;
-    const { stageIndex, epoch, classNames, confusion, labels, predicted, confidence } = parsed.data;
-    const strip = path.join(runDir, RUN_FILES.predictions);
-    const stripPngBase64 = fs.existsSync(strip) ? fs.readFileSync(strip).toString('base64') : '';
-    return { stageIndex, epoch, preview: { classNames, confusion, labels, predicted, confidence, stripPngBase64 } };
-  } catch {
-    return null;
-  }
-}
-
-/** The caption of a run's reconstruction preview, from its graph snapshot: a denoising autoencoder's has three rows. */
-function previewCaption(runDir: string): string | undefined {
-  try {
-    const parsed = parseJsonText(fs.readFileSync(path.join(runDir, RUN_FILES.graph), 'utf8'));
-    return parsed.ok && isDenoising(analyzeGraph(parsed.value)) ? DENOISING_CAPTION : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const withCaption = (caption: string | undefined): { caption?: string } => (caption ? { caption } : {});
-
-/** A finished (or interrupted) run, read back from its folder. */
-export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
-  const status = readStatus(runDir);
-  const config = readConfig(runDir);
-  const png = path.join(runDir, RUN_FILES.reconstructions);
-  const epochs = readMetrics(runDir);
-  return {
-    run: {
-      graphName: status?.graphName ?? path.basename(runDir),
-      graphFile: RUN_FILES.graph,
-      runDir,
-      backend: config?.backend ?? null,
-      dataset: config ? `${config.dataset.source}: ${config.split.train} train / ${config.split.validation} validation` : null,
-      stages: readRunStages(runDir),
-    },
-    // "running" in a folder read back after a reload means the window closed under it.
-    status: status?.status === 'running' ? 'failed' : (status?.status ?? 'failed'),
-    message: status?.status === 'running' ? 'interrupted: the window closed while it trained' : (status?.error ?? null),
-    epochs,
-    batches: [],
-    preview: fs.existsSync(png) ? { epoch: epochs.at(-1)?.epoch ?? 0, pngBase64: fs.readFileSync(png).toString('base64'), ...withCaption(previewCaption(runDir)) } : null,
-    classifier: readClassifier(runDir),
-    evaluation: readEvaluation(runDir),
-    overlays: [],
-    inspections: readInspections(runDir),
-  };
-}
-
-/** Inspect results a run folder keeps whole: the newest anomaly scores (anomaly.json). */
-function readInspections(runDir: string): InspectResult[] {
-  try {
-    const parsed = ScoreResultSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, INSPECT_FILES.anomaly), 'utf8')));
-    return parsed.success ? [parsed.data] : [];
-  } catch {
-    return [];
   }
 }

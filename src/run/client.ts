@@ -1,26 +1,30 @@
 /**
  * Host side of the training worker, shared by the CLI and the extension: forks the worker, checks
- * every message it sends, and turns a crash or a hang into a failed run instead of a stuck caller.
+ * every message it sends (core/messages.ts), and turns a crash, a rejected request or a silence
+ * into a failed job instead of a stuck caller. Nothing waits without a deadline: the worker must
+ * say `ready` within `readyMs` of starting and `accepted` within `acceptMs` of each request; after
+ * that a job may run as long as it takes, and its exit ends the wait.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { InspectRequest, InspectResult } from '../core/inspect';
+import { RequestIds, createReceiver } from '../core/messages';
 import {
   type BackendInfo,
   type BackendPreference,
   type EvaluateRequest,
-  type Evaluation,
   type ExportRequest,
   type ExportedModel,
   type FromWorker,
+  FromWorkerSchema,
   type GenerateRequest,
   type Generated,
   type ToWorker,
   type TrainRequest,
-  parseFromWorker,
 } from '../core/protocol';
+import type { Evaluation } from '../core/runFormat';
 import { markRunFailed } from './runFolder';
-import type { InspectRequest, InspectResult } from '../core/inspect';
 
 export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
 
@@ -47,148 +51,77 @@ export function defaultWorkerLaunch(): WorkerLaunch {
   return { modulePath: path.join(__dirname, '..', 'train', 'worker.ts'), execArgv: ['--import', 'tsx'] };
 }
 
-export interface TrainingSessionOptions {
-  readonly launch?: WorkerLaunch;
-  readonly onMessage?: (message: FromWorker) => void;
-  /** How long a cancelled worker may take to stop before it is killed. */
-  readonly cancelGraceMs?: number;
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-function forkWorker(launch: WorkerLaunch, env: NodeJS.ProcessEnv | undefined): ChildProcess {
-  return fork(launch.modulePath, [], {
-    execArgv: [...launch.execArgv],
-    // Under VS Code process.execPath is Electron; this makes it behave as plain Node.
-    env: { ...process.env, ...env, ELECTRON_RUN_AS_NODE: '1' },
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    serialization: 'json',
-  });
-}
-
 /** Extra folders the worker resolves packages from (e.g. where the user installed tfjs-node). */
 export function nodePathEnv(extraNodeModules: readonly string[]): NodeJS.ProcessEnv {
   const parts = [...extraNodeModules.filter(Boolean), ...(process.env.NODE_PATH ? [process.env.NODE_PATH] : [])];
   return parts.length ? { NODE_PATH: parts.join(path.delimiter) } : {};
 }
 
-export interface OneShotOptions {
+/** How long a worker may take to start (it loads tfjs) and to acknowledge a request. */
+export const WORKER_DEADLINES = { readyMs: 60_000, acceptMs: 30_000 } as const;
+
+export interface WorkerOptions {
   readonly launch?: WorkerLaunch;
   readonly env?: NodeJS.ProcessEnv;
-  /** Every valid message the worker sends (logs included), as it arrives. */
+  /** Every valid message the worker sends (logs included, and a warning for each rejected one), as it arrives. */
   readonly onMessage?: (message: FromWorker) => void;
+  /** Deadlines for `ready` and `accepted` (tests shorten them). */
+  readonly deadlines?: { readonly readyMs?: number; readonly acceptMs?: number };
 }
+
+/** A request as the caller builds it: the connection gives it its id. */
+type Unsent<M> = M extends ToWorker ? Omit<M, 'id'> : never;
 
 /**
- * Run one job in a fresh worker: send `request` once it is ready, resolve with what `answer` picks
- * from its messages, and turn a 'failed' reply, a start error or an early exit into a TrainingFailure.
+ * One worker process and its one job: sends `request` once the worker is ready, resolves with what
+ * `answer` picks from its messages, and rejects with a TrainingFailure on a `failed` reply to the
+ * job, a missed deadline, a start error or an exit before the answer. Later requests (cancel) get
+ * their own ids; a failure reply to one of those is logged, not fatal.
  */
-function oneShot<T>(request: ToWorker, answer: (m: FromWorker) => T | undefined, what: string, opts: OneShotOptions): Promise<T> {
-  const child = forkWorker(opts.launch ?? defaultWorkerLaunch(), opts.env);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const settle = (f: () => void): void => {
-      if (settled) return;
-      settled = true;
-      f();
-    };
-    child.on('message', (raw: unknown) => {
-      const parsed = parseFromWorker(raw);
-      if (!parsed.ok) {
-        opts.onMessage?.({ type: 'log', level: 'warn', message: parsed.error });
-        return;
-      }
-      const m = parsed.message;
-      if (m.type === 'ready') child.send(request);
-      opts.onMessage?.(m);
-      const value = answer(m);
-      if (value !== undefined) settle(() => resolve(value));
-      if (m.type === 'failed') settle(() => reject(new TrainingFailure(m.error.message, m.error.detail, m.runDir)));
-    });
-    child.on('error', (e) => settle(() => reject(new TrainingFailure(`Could not start the training worker: ${e.message}`, e.stack))));
-    child.on('exit', (code, signal) => {
-      const how = signal ? `was killed (${signal})` : `exited (code ${code})`;
-      const tail = stderr.trim().split('\n').pop();
-      settle(() => reject(new TrainingFailure(`The training worker ${how} before ${what}${tail ? `: ${tail}` : ''}.`, stderr || undefined)));
-    });
-  });
-}
-
-/** Ask a fresh worker which backend it would train on, and why each better one is unavailable. */
-export function probeBackend(opts: { backend?: BackendPreference; launch?: WorkerLaunch; env?: NodeJS.ProcessEnv } = {}): Promise<BackendInfo> {
-  return oneShot({ type: 'probe', messageId: 1, backend: opts.backend ?? 'auto' }, (m) => (m.type === 'probed' ? m.backend : undefined), 'answering', opts);
-}
-
-/** Score a run's checkpointed model on a split of its dataset, in a fresh worker; writes evaluation.json. */
-export function evaluateRun(request: EvaluateRequest, opts: OneShotOptions = {}): Promise<Evaluation> {
-  return oneShot({ type: 'evaluate', messageId: 1, request }, (m) => (m.type === 'evaluated' ? m.evaluation : undefined), 'finishing the evaluation', opts);
-}
-
-/** Write a run's models (checkpoint weights) to `<outDir>/<model name>/`, in a fresh worker. */
-export function exportRun(request: ExportRequest, opts: OneShotOptions = {}): Promise<ExportedModel[]> {
-  return oneShot({ type: 'export', messageId: 1, request }, (m) => (m.type === 'exported' ? m.models : undefined), 'finishing the export', opts);
-}
-
-/** Decode random codes of a variational autoencoder's run (generated.png, and manifold.png for a 2-D code), in a fresh worker. */
-export function generateRun(request: GenerateRequest, opts: OneShotOptions = {}): Promise<Generated> {
-  return oneShot({ type: 'generate', messageId: 1, request }, (m) => (m.type === 'generated' ? m.generated : undefined), 'finishing generating', opts);
-}
-
-/** Run an inspect job (anomaly scores, predictions, weights, feature maps, latent space) on a run, in a fresh worker. */
-export function inspectRun(request: InspectRequest, opts: OneShotOptions = {}): Promise<InspectResult> {
-  return oneShot({ type: 'inspect', messageId: 1, request }, (m) => (m.type === 'inspected' ? m.result : undefined), 'finishing the inspection', opts);
-}
-
-export class TrainingSession {
-  readonly result: Promise<DoneMessage>;
+class WorkerJob<T> {
+  readonly result: Promise<T>;
   private readonly child: ChildProcess;
-  private runDir: string | undefined;
+  private readonly ids = new RequestIds();
+  private readonly jobId = this.ids.next();
+  private readonly awaiting = new Map<number, NodeJS.Timeout>();
+  private readyTimer: NodeJS.Timeout | undefined;
+  private stderr = '';
   private settled = false;
-  private killTimer: NodeJS.Timeout | undefined;
+  private resolveJob: (value: T) => void = () => undefined;
+  private rejectJob: (failure: TrainingFailure) => void = () => undefined;
+  /** The run folder the job writes to, once the worker said so. */
+  runDir: string | undefined;
 
-  constructor(request: TrainRequest, private readonly opts: TrainingSessionOptions = {}) {
-    this.child = forkWorker(opts.launch ?? defaultWorkerLaunch(), opts.env);
-    let stderr = '';
+  constructor(
+    private readonly request: Unsent<ToWorker>,
+    private readonly answer: (m: FromWorker) => T | undefined,
+    private readonly what: string,
+    private readonly opts: WorkerOptions,
+  ) {
+    const launch = opts.launch ?? defaultWorkerLaunch();
+    this.child = fork(launch.modulePath, [], {
+      execArgv: [...launch.execArgv],
+      // Under VS Code process.execPath is Electron; this makes it behave as plain Node.
+      env: { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
     this.child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
+      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
     });
-    this.result = new Promise<DoneMessage>((resolve, reject) => {
-      const fail = (f: TrainingFailure): void => {
-        if (this.settled) return;
-        this.settled = true;
-        clearTimeout(this.killTimer);
-        reject(f);
-      };
-      this.child.on('message', (raw: unknown) => {
-        const parsed = parseFromWorker(raw);
-        if (!parsed.ok) {
-          opts.onMessage?.({ type: 'log', level: 'warn', message: parsed.error });
-          return;
-        }
-        const m = parsed.message;
-        if (m.type === 'ready') this.child.send({ type: 'start', messageId: 1, request });
-        if (m.type === 'started') this.runDir = m.runDir;
-        opts.onMessage?.(m);
-        if (m.type === 'done' && !this.settled) {
-          this.settled = true;
-          clearTimeout(this.killTimer);
-          resolve(m);
-        }
-        if (m.type === 'failed') fail(new TrainingFailure(m.error.message, m.error.detail, m.runDir ?? this.runDir));
-      });
-      this.child.on('error', (e) => fail(new TrainingFailure(`Could not start the training worker: ${e.message}`, e.stack)));
-      this.child.on('exit', (code, signal) => {
-        if (this.settled) return;
-        const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-        const message = `The training worker ${how} before finishing${tail ? `: ${tail}` : ''}.`;
-        if (this.runDir) markRunFailed(this.runDir, message);
-        fail(new TrainingFailure(message, stderr, this.runDir));
-      });
+    this.result = new Promise<T>((resolve, reject) => {
+      this.resolveJob = resolve;
+      this.rejectJob = reject;
     });
+    const receive = createReceiver(FromWorkerSchema, { from: 'worker', log: (line) => opts.onMessage?.({ type: 'log', level: 'warn', message: line }) });
+    this.child.on('message', (raw: unknown) => {
+      const m = receive(raw);
+      if (m) this.onMessage(m);
+    });
+    this.child.on('error', (e) => this.fail(new TrainingFailure(`Could not start the training worker: ${e.message}`, e.stack)));
+    this.child.on('exit', (code, signal) => this.onExit(code, signal));
+    const readyMs = opts.deadlines?.readyMs ?? WORKER_DEADLINES.readyMs;
+    this.readyTimer = setTimeout(() => this.fail(this.silence(`did not start within ${readyMs / 1000} s`)), readyMs);
     // Callers may only care about messages; an unobserved rejection must not crash the host.
     this.result.catch(() => undefined);
   }
@@ -197,14 +130,136 @@ export class TrainingSession {
     return this.child.pid;
   }
 
-  /** Stop after the running batch, keeping the last completed epoch; kill if it does not stop in time. */
-  cancel(): void {
-    if (this.settled || !this.child.connected) return;
-    this.child.send({ type: 'cancel', messageId: 2 });
-    this.killTimer ??= setTimeout(() => this.kill(), this.opts.cancelGraceMs ?? 10_000);
+  get done(): boolean {
+    return this.settled;
+  }
+
+  /** Send a further request (cancel) with the next id; false when the worker is gone. */
+  send(message: Unsent<ToWorker>): boolean {
+    if (this.settled || !this.child.connected) return false;
+    this.post(message, this.ids.next());
+    return true;
   }
 
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  private post(message: Unsent<ToWorker>, id: number): void {
+    const acceptMs = this.opts.deadlines?.acceptMs ?? WORKER_DEADLINES.acceptMs;
+    this.awaiting.set(id, setTimeout(() => this.fail(this.silence(`did not answer its ${message.type} request within ${acceptMs / 1000} s`)), acceptMs));
+    // The union's members differ only in what the caller built; the id makes it a ToWorker message.
+    this.child.send({ ...message, id });
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === 'ready') {
+      clearTimeout(this.readyTimer);
+      this.post(this.request, this.jobId);
+    }
+    if ('inReplyTo' in m && m.inReplyTo !== undefined) {
+      clearTimeout(this.awaiting.get(m.inReplyTo));
+      this.awaiting.delete(m.inReplyTo);
+    }
+    if (m.type === 'started') this.runDir = m.runDir;
+    this.opts.onMessage?.(m);
+    if (m.type === 'failed') {
+      if (m.inReplyTo === undefined || m.inReplyTo === this.jobId) this.fail(new TrainingFailure(m.error.message, m.error.detail, m.runDir ?? this.runDir));
+      else this.opts.onMessage?.({ type: 'log', level: 'warn', message: `The worker refused request ${m.inReplyTo}: ${m.error.message}` });
+      return;
+    }
+    const value = this.answer(m);
+    if (value !== undefined && !this.settled) {
+      this.settle();
+      this.resolveJob(value);
+    }
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.settled) return;
+    const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+    const tail = this.stderr.trim().split('\n').slice(-3).join(' | ');
+    const message = `The training worker ${how} before ${this.what}${tail ? `: ${tail}` : ''}.`;
+    if (this.runDir) markRunFailed(this.runDir, message);
+    this.fail(new TrainingFailure(message, this.stderr || undefined, this.runDir));
+  }
+
+  /** A worker that stopped talking: it is killed, and the run folder (if any) marked failed. */
+  private silence(how: string): TrainingFailure {
+    const message = `The training worker ${how}, so it was stopped.`;
+    if (this.runDir) markRunFailed(this.runDir, message);
+    return new TrainingFailure(message, this.stderr || undefined, this.runDir);
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.readyTimer);
+    for (const t of this.awaiting.values()) clearTimeout(t);
+    this.awaiting.clear();
+  }
+
+  private fail(failure: TrainingFailure): void {
+    if (this.settled) return;
+    this.settle();
+    this.rejectJob(failure);
+    // Nothing more is expected of it: a worker left running after a failure only holds memory.
+    this.kill();
+  }
+}
+
+/** Ask a fresh worker which backend it would train on, and why each better one is unavailable. */
+export function probeBackend(opts: WorkerOptions & { backend?: BackendPreference } = {}): Promise<BackendInfo> {
+  return new WorkerJob({ type: 'probe', backend: opts.backend ?? 'auto' }, (m) => (m.type === 'probed' ? m.backend : undefined), 'answering', opts).result;
+}
+
+/** Score a run's checkpointed model on a split of its dataset, in a fresh worker; writes evaluation.json. */
+export function evaluateRun(request: EvaluateRequest, opts: WorkerOptions = {}): Promise<Evaluation> {
+  return new WorkerJob({ type: 'evaluate', request }, (m) => (m.type === 'evaluated' ? m.evaluation : undefined), 'finishing the evaluation', opts).result;
+}
+
+/** Write a run's models (checkpoint weights) to `<outDir>/<model name>/`, in a fresh worker. */
+export function exportRun(request: ExportRequest, opts: WorkerOptions = {}): Promise<ExportedModel[]> {
+  return new WorkerJob({ type: 'export', request }, (m) => (m.type === 'exported' ? m.models : undefined), 'finishing the export', opts).result;
+}
+
+/** Decode random codes of a variational autoencoder's run (generated.png, and manifold.png for a 2-D code), in a fresh worker. */
+export function generateRun(request: GenerateRequest, opts: WorkerOptions = {}): Promise<Generated> {
+  return new WorkerJob({ type: 'generate', request }, (m) => (m.type === 'generated' ? m.generated : undefined), 'finishing generating', opts).result;
+}
+
+/** Run an inspect job (anomaly scores, predictions, weights, feature maps, latent space) on a run, in a fresh worker. */
+export function inspectRun(request: InspectRequest, opts: WorkerOptions = {}): Promise<InspectResult> {
+  return new WorkerJob({ type: 'inspect', request }, (m) => (m.type === 'inspected' ? m.result : undefined), 'finishing the inspection', opts).result;
+}
+
+export interface TrainingSessionOptions extends WorkerOptions {
+  /** How long a cancelled worker may take to stop before it is killed. */
+  readonly cancelGraceMs?: number;
+}
+
+/** A training run in its own worker: messages as they come, `result` when it ends, cancel and kill. */
+export class TrainingSession {
+  readonly result: Promise<DoneMessage>;
+  private readonly job: WorkerJob<DoneMessage>;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(request: TrainRequest, private readonly opts: TrainingSessionOptions = {}) {
+    this.job = new WorkerJob({ type: 'start', request }, (m) => (m.type === 'done' ? m : undefined), 'finishing', opts);
+    this.result = this.job.result.finally(() => clearTimeout(this.killTimer));
+    this.result.catch(() => undefined);
+  }
+
+  get pid(): number | undefined {
+    return this.job.pid;
+  }
+
+  /** Stop after the running batch, keeping the last completed epoch; kill if it does not stop in time. */
+  cancel(): void {
+    if (!this.job.send({ type: 'cancel' })) return;
+    this.killTimer ??= setTimeout(() => this.kill(), this.opts.cancelGraceMs ?? 10_000);
+  }
+
+  kill(): void {
+    this.job.kill();
   }
 }

@@ -1,83 +1,158 @@
 /**
- * Run folders: `.latent/runs/<time>-<name>/` with the graph snapshot and its hash, the resolved
- * config, metrics.jsonl, the trained model and pictures. run.json tells a reader (the CLI, the
- * Runs view) whether the run is going, finished, stopped or failed; it is replaced atomically.
+ * The one reader and writer of run folders (`.latent/runs/<time>-<name>/`, format in
+ * src/core/runFormat.ts, described in docs/run-format.md). Host-safe: no tfjs, so the extension
+ * host, the CLI and the worker all read and write through here.
+ *
+ * Readers return a Parsed result, or throw a RunFolderError: a missing or corrupt file is a sentence
+ * naming the file and the field, never `undefined`. Writers validate what they write against the
+ * same schema and replace files atomically (temp file + rename), so a reader never sees half a file.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
-import { type EpochRecord, EpochRecordSchema } from '../core/protocol';
+import { UserError } from '../core/errors';
+import type { Parsed } from '../core/messages';
+import {
+  type EpochRecord,
+  type MetricsText,
+  RUN_FILES,
+  RUN_FORMAT_VERSION,
+  RUN_JSON_FILES,
+  type RunJson,
+  type RunJsonInput,
+  type RunJsonKind,
+  type RunStatus,
+  parseMetricsText,
+  parseRunJson,
+  serializeEpochRecord,
+  serializeRunJson,
+} from '../core/runFormat';
 
-export const RunStatusSchema = z
-  .object({
-    status: z.enum(['running', 'completed', 'stopped', 'failed']),
-    graphName: z.string(),
-    startedAt: z.string(),
-    endedAt: z.string().optional(),
-    backend: z.string().optional(),
-    epochsCompleted: z.number().int(),
-    bestValLoss: z.number().nullable(),
-    error: z.string().optional(),
-    pid: z.number().int().optional(),
-  })
-  .strict();
-export type RunStatus = z.infer<typeof RunStatusSchema>;
 
-export const RUN_FILES = {
-  graph: 'graph.latent.json',
-  config: 'config.json',
-  status: 'run.json',
-  metrics: 'metrics.jsonl',
-  model: 'model',
-  reconstructions: 'reconstructions.png',
-  /** Folder with the last completed epoch's weights, optimizer and shuffle state (see checkpoint.ts). */
-  checkpoint: 'checkpoint',
-  /** A classifier stage's latest confusion matrix on the validation split, with the preview predictions. */
-  confusion: 'confusion.json',
-  /** The classifier's preview images side by side (their labels and predictions are in confusion.json). */
-  predictions: 'predictions.png',
-  /** The latest `latent-studio evaluate` result (EvaluationSchema). */
-  evaluation: 'evaluation.json',
-  /** Layer-wise pretraining: test accuracy of the stack before and after fine-tuning. */
-  pretraining: 'pretraining.json',
-} as const;
+/** A run folder file that cannot be used: names the file and what is wrong with it. */
+export class RunFolderError extends UserError {}
 
-/** The parts of config.json that resuming, evaluating and exporting read back (the rest passes through). */
-export const RunConfigSchema = z
-  .object({
-    graphFile: z.string(),
-    graphSha256: z.string(),
-    seed: z.number(),
-    dataset: z.object({ spec: z.string() }).passthrough(),
-    overrides: z
-      .object({
-        epochs: z.number().int().min(1).optional(),
-        batchSize: z.number().int().min(1).optional(),
-        data: z.string().optional(),
-        limitSamples: z.number().int().min(1).optional(),
-        limitValidation: z.number().int().min(1).optional(),
-      })
-      .passthrough()
-      .optional(),
-  })
-  .passthrough();
-export type RunConfig = z.infer<typeof RunConfigSchema>;
+/** The path of a run folder file. */
+export const runFile = (runDir: string, kind: RunJsonKind): string => path.join(runDir, RUN_JSON_FILES[kind].file);
 
-/** config.json of a run folder, or a sentence naming the file and what is wrong with it. */
-export function readRunConfig(runDir: string): { ok: true; config: RunConfig } | { ok: false; error: string } {
-  const file = path.join(runDir, RUN_FILES.config);
-  let raw: unknown;
+function readText(file: string): Parsed<string | null> {
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return { ok: true, value: fs.readFileSync(file, 'utf8') };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { ok: false, error: code === 'ENOENT' ? `${file}: not found` : `${file}: unreadable (${e instanceof Error ? e.message : String(e)})` };
+    if (code === 'ENOENT') return { ok: true, value: null };
+    return { ok: false, error: `${file}: unreadable (${code ?? (e instanceof Error ? e.message : String(e))})` };
   }
-  const parsed = RunConfigSchema.safeParse(raw);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  const issue = parsed.error.issues[0];
-  return { ok: false, error: `${file}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+}
+
+/** A JSON file of the run folder; missing is an error too ("<file>: not found"). */
+export function readRunJson<K extends RunJsonKind>(runDir: string, kind: K): Parsed<RunJson<K>> {
+  const file = runFile(runDir, kind);
+  const text = readText(file);
+  if (!text.ok) return text;
+  if (text.value === null) return { ok: false, error: `${file}: not found` };
+  return parseRunJson(kind, text.value, file);
+}
+
+/** A JSON file the run folder may lack (evaluation.json before any evaluation): null when missing, a sentence when corrupt. */
+export function readOptionalRunJson<K extends RunJsonKind>(runDir: string, kind: K): Parsed<RunJson<K> | null> {
+  const file = runFile(runDir, kind);
+  const text = readText(file);
+  if (!text.ok || text.value === null) return text as Parsed<null>;
+  return parseRunJson(kind, text.value, file);
+}
+
+/** A JSON file the caller cannot do without: its value, or a RunFolderError with the sentence. */
+export function requireRunJson<K extends RunJsonKind>(runDir: string, kind: K, consequence?: string): RunJson<K> {
+  const r = readRunJson(runDir, kind);
+  if (!r.ok) throw new RunFolderError(consequence ? `${r.error}; ${consequence}` : r.error, runFile(runDir, kind));
+  return r.value;
+}
+
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** Write a JSON file of the run folder, validated against its schema, atomically. */
+export function writeRunJson<K extends RunJsonKind>(runDir: string, kind: K, value: RunJsonInput<K>): void {
+  const file = runFile(runDir, kind);
+  writeFileAtomic(file, serializeRunJson(kind, value, file));
+}
+
+// ---------------------------------------------------------------------------------------------
+// run.json
+
+/** run.json as a writer builds it: everything but the format version, which is always this one's. */
+export type RunStatusInput = Omit<RunStatus, 'runFormatVersion'>;
+
+export function writeStatus(runDir: string, status: RunStatusInput): void {
+  writeRunJson(runDir, 'status', { ...status, runFormatVersion: RUN_FORMAT_VERSION });
+}
+
+/** Mark a run failed from outside the worker (it crashed before it could say so itself). */
+export function markRunFailed(runDir: string, message: string): void {
+  const current = readRunJson(runDir, 'status');
+  if (!current.ok || current.value.status !== 'running') return;
+  writeStatus(runDir, { ...current.value, status: 'failed', endedAt: new Date().toISOString(), error: message });
+}
+
+// ---------------------------------------------------------------------------------------------
+// metrics.jsonl
+
+const metricsFile = (runDir: string): string => path.join(runDir, RUN_FILES.metrics);
+
+function readMetricsText(runDir: string): Parsed<MetricsText> {
+  const file = metricsFile(runDir);
+  const text = readText(file);
+  if (!text.ok) return text;
+  return { ok: true, value: parseMetricsText(text.value ?? '', file) };
+}
+
+/**
+ * Every epoch record. A last line that is not one is half an append (a worker killed mid-write) and
+ * left out; any other bad line is the sentence. No file: no epochs yet.
+ */
+export function readMetrics(runDir: string): Parsed<EpochRecord[]> {
+  const r = readMetricsText(runDir);
+  if (!r.ok) return r;
+  const { records, bad, lastLine } = r.value;
+  const real = bad.filter((b) => b.line !== lastLine);
+  return real.length > 0 ? { ok: false, error: real[0]!.error } : { ok: true, value: records };
+}
+
+export function appendMetrics(runDir: string, record: EpochRecord): void {
+  fs.appendFileSync(metricsFile(runDir), serializeEpochRecord(record));
+}
+
+/**
+ * Keep only the epoch records `keep` accepts, and drop lines that are not records (a worker killed
+ * mid-append leaves half a line); rewrites atomically. Returns how many lines were dropped.
+ */
+export function trimMetrics(runDir: string, keep: (record: EpochRecord) => boolean): number {
+  const r = readMetricsText(runDir);
+  if (!r.ok) throw new RunFolderError(r.error, metricsFile(runDir));
+  const kept = r.value.records.filter(keep);
+  const dropped = r.value.records.length - kept.length + r.value.bad.length;
+  if (dropped > 0) writeFileAtomic(metricsFile(runDir), kept.map(serializeEpochRecord).join(''));
+  return dropped;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The graph snapshot, names and folders
+
+/** graph.latent.json: the graph exactly as the run trained it. */
+export function readGraphSnapshot(runDir: string): Parsed<string> {
+  const file = path.join(runDir, RUN_FILES.graph);
+  const text = readText(file);
+  if (!text.ok) return text;
+  return text.value === null ? { ok: false, error: `${file}: not found (the run's graph snapshot)` } : { ok: true, value: text.value };
+}
+
+/** Whether the run has a checkpoint manifest (reading it is readRunJson(runDir, 'checkpoint')). */
+export function hasCheckpoint(runDir: string): boolean {
+  return fs.existsSync(runFile(runDir, 'checkpoint'));
 }
 
 export function sha256(text: string): string {
@@ -104,71 +179,4 @@ export function createRunDir(runsDir: string, graphPath: string, now = new Date(
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-}
-
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
-export function writeStatus(runDir: string, status: RunStatus): void {
-  writeFileAtomic(path.join(runDir, RUN_FILES.status), `${JSON.stringify(status, null, 2)}\n`);
-}
-
-export function readStatus(runDir: string): RunStatus | undefined {
-  try {
-    const parsed = RunStatusSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.status), 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Mark a run failed from outside the worker (it crashed before it could say so itself). */
-export function markRunFailed(runDir: string, message: string): void {
-  const current = readStatus(runDir);
-  if (!current || current.status !== 'running') return;
-  writeStatus(runDir, { ...current, status: 'failed', endedAt: new Date().toISOString(), error: message });
-}
-
-/**
- * Keep only the epoch records `keep` accepts, and drop lines that are not records (a worker killed
- * mid-append leaves half a line); rewrites atomically. Returns how many lines were dropped.
- */
-export function trimMetrics(runDir: string, keep: (record: EpochRecord) => boolean): number {
-  const file = path.join(runDir, RUN_FILES.metrics);
-  if (!fs.existsSync(file)) return 0;
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
-  const kept = lines.filter((line) => {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      return false;
-    }
-    const parsed = EpochRecordSchema.safeParse(value);
-    return parsed.success && keep(parsed.data);
-  });
-  if (kept.length === lines.length) return 0;
-  writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
-  return lines.length - kept.length;
-}
-
-export function appendMetrics(runDir: string, record: EpochRecord): void {
-  fs.appendFileSync(path.join(runDir, RUN_FILES.metrics), `${JSON.stringify(record)}\n`);
-}
-
-export function readMetrics(runDir: string): EpochRecord[] {
-  const file = path.join(runDir, RUN_FILES.metrics);
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l, i) => {
-      const parsed = EpochRecordSchema.safeParse(JSON.parse(l));
-      if (!parsed.success) throw new Error(`${file}: line ${i + 1} is not an epoch record`);
-      return parsed.data;
-    });
 }

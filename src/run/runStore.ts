@@ -6,76 +6,89 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
-import { RUN_FILES, type RunStatus, readStatus } from './runFolder';
-
-/** Where a run keeps its last completed epoch (written by the trainer after every epoch). */
-// Spelled out rather than imported from checkpoint.ts, which loads tfjs: the extension host must not.
-export const CHECKPOINT_MANIFEST = path.join(RUN_FILES.checkpoint, 'checkpoint.json');
+import type { RunStatus } from '../core/runFormat';
+import { RunFolderError, hasCheckpoint, readOptionalRunJson, readRunJson, runFile } from './runFolder';
 
 export interface RunEntry {
   readonly runDir: string;
   /** Folder name: `<time>-<graph name>`. */
   readonly name: string;
   readonly status: RunStatus;
-  /** The graph file trained (absolute, as recorded in config.json), when known. */
+  /** The graph file trained (absolute, as recorded in config.json), when config.json is readable. */
   readonly graphFile: string | undefined;
   /** The dataset spec the run trained on, when known. */
   readonly dataset: string | undefined;
   /** Epochs planned over all stages, when known. */
   readonly plannedEpochs: number | undefined;
   readonly hasCheckpoint: boolean;
+  /** Why config.json could not be read (a run that is starting has none yet), as a sentence. */
+  readonly problem: string | undefined;
 }
 
-const ConfigSchema = z
-  .object({
-    graphFile: z.string().optional(),
-    dataset: z.object({ spec: z.string() }).passthrough().optional(),
-    stages: z.array(z.object({ epochs: z.number().int() }).passthrough()).optional(),
-  })
-  .passthrough();
-
-function readConfig(runDir: string): z.infer<typeof ConfigSchema> | undefined {
-  try {
-    const parsed = ConfigSchema.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.config), 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+/** A folder under `.latent/runs` whose run.json is there but cannot be read. */
+export interface UnreadableRun {
+  readonly runDir: string;
+  readonly name: string;
+  readonly error: string;
 }
 
-/** One run folder, or undefined when it is not one (no readable run.json). */
-export function readRun(runDir: string): RunEntry | undefined {
-  const status = readStatus(runDir);
-  if (!status) return undefined;
-  const config = readConfig(runDir);
-  return {
+type FolderRead = { readonly kind: 'run'; readonly entry: RunEntry } | { readonly kind: 'unreadable'; readonly run: UnreadableRun } | { readonly kind: 'none' };
+
+/** One folder: a run, a run whose run.json is corrupt, or no run folder at all (no run.json). */
+function readFolder(runDir: string): FolderRead {
+  const name = path.basename(runDir);
+  const status = readRunJson(runDir, 'status');
+  if (!status.ok) return fs.existsSync(runFile(runDir, 'status')) ? { kind: 'unreadable', run: { runDir, name, error: status.error } } : { kind: 'none' };
+  // A run that has just started may not have written config.json yet: that is no problem.
+  const config = readOptionalRunJson(runDir, 'config');
+  const c = config.ok ? config.value : null;
+  const entry: RunEntry = {
     runDir,
-    name: path.basename(runDir),
-    status,
-    graphFile: config?.graphFile,
-    dataset: config?.dataset?.spec,
-    plannedEpochs: config?.stages?.reduce((sum, s) => sum + s.epochs, 0),
-    hasCheckpoint: fs.existsSync(path.join(runDir, CHECKPOINT_MANIFEST)),
+    name,
+    status: status.value,
+    graphFile: c?.graphFile,
+    dataset: c?.dataset.spec,
+    plannedEpochs: c?.stages.reduce((sum, s) => sum + s.epochs, 0),
+    hasCheckpoint: hasCheckpoint(runDir),
+    problem: config.ok ? undefined : config.error,
   };
+  return { kind: 'run', entry };
 }
 
-/** Every run under the given `.latent/runs` folders, newest first (ties: folder name, descending). */
-export function listRuns(runsDirs: readonly string[]): RunEntry[] {
-  const entries: RunEntry[] = [];
+/** One run folder's entry; a RunFolderError naming run.json when it is not a readable run. */
+export function readRun(runDir: string): RunEntry {
+  const r = readFolder(runDir);
+  if (r.kind === 'run') return r.entry;
+  const file = runFile(runDir, 'status');
+  throw new RunFolderError(r.kind === 'unreadable' ? r.run.error : `${file}: not found: ${runDir} is not a run folder`, file);
+}
+
+/** Every run under the given `.latent/runs` folders, newest first (ties: folder name, descending), and those whose run.json is corrupt. */
+export function scanRuns(runsDirs: readonly string[]): { runs: RunEntry[]; unreadable: UnreadableRun[] } {
+  const runs: RunEntry[] = [];
+  const unreadable: UnreadableRun[] = [];
   for (const runsDir of runsDirs) {
     let names: string[];
     try {
       names = fs.readdirSync(runsDir);
     } catch {
-      continue;
+      continue; // no runs there yet
     }
     for (const name of names) {
-      const entry = readRun(path.join(runsDir, name));
-      if (entry) entries.push(entry);
+      const dir = path.join(runsDir, name);
+      if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
+      const r = readFolder(dir);
+      if (r.kind === 'run') runs.push(r.entry);
+      else if (r.kind === 'unreadable') unreadable.push(r.run);
     }
   }
-  return entries.sort((a, b) => b.status.startedAt.localeCompare(a.status.startedAt) || b.name.localeCompare(a.name));
+  runs.sort((a, b) => b.status.startedAt.localeCompare(a.status.startedAt) || b.name.localeCompare(a.name));
+  return { runs, unreadable };
+}
+
+/** Every readable run under the given `.latent/runs` folders, newest first. */
+export function listRuns(runsDirs: readonly string[]): RunEntry[] {
+  return scanRuns(runsDirs).runs;
 }
 
 const samePath = (a: string, b: string): boolean => path.resolve(a) === path.resolve(b);

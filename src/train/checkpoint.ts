@@ -16,13 +16,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
+import { CHECKPOINT_FORMAT, type CheckpointMeta, RUN_FILES, serializeRunJson } from '../core/runFormat';
 import type { CompiledGraph } from '../compile/compile';
+import { readOptionalRunJson, runFile } from '../run/runFolder';
 import { TrainingError } from './errors';
 
-export const CHECKPOINT_DIR = 'checkpoint';
-export const CHECKPOINT_JSON = 'checkpoint.json';
-export const CHECKPOINT_FORMAT = 1;
+const CHECKPOINT_JSON = path.basename(RUN_FILES.checkpointManifest);
 
 const LAYER_PREFIX = 'layer/';
 const OPTIMIZER_PREFIX = 'optimizer/';
@@ -33,10 +32,9 @@ const ADAM_POWERS = ['state/adam/accBeta1', 'state/adam/accBeta2'] as const;
 export class CheckpointError extends TrainingError {
   constructor(
     message: string,
-    readonly file: string,
+    override readonly file: string,
   ) {
-    super(message);
-    this.name = 'CheckpointError';
+    super(message, file);
   }
 }
 
@@ -45,37 +43,6 @@ interface NamedTensor {
   name: string;
   tensor: tf.Tensor;
 }
-
-const WeightSpecSchema = z.object({ name: z.string(), shape: z.array(z.number().int().min(0)), dtype: z.enum(['float32', 'int32']) }).strict();
-export type CheckpointWeightSpec = z.infer<typeof WeightSpecSchema>;
-
-export const CheckpointMetaSchema = z
-  .object({
-    format: z.literal(CHECKPOINT_FORMAT),
-    /** The stage the last completed epoch belongs to, and how many of its epochs are done. */
-    stageIndex: z.number().int().min(0),
-    stageName: z.string(),
-    stageEpoch: z.number().int().min(0),
-    stageEpochs: z.number().int().min(1),
-    /** Completed epochs over all stages. */
-    epochsCompleted: z.number().int().min(0),
-    bestValLoss: z.number().nullable(),
-    graphSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
-    savedAt: z.string(),
-    backend: z.string(),
-    /** The running stage's optimizer (its weights are restored only into the same kind). */
-    optimizer: z.string(),
-    /** State of the shuffling rng after the last completed epoch (mulberry32, one uint32). */
-    rngState: z.number().int().min(0).max(0xffffffff),
-    /** Training samples shuffled (the length of `state/order`). */
-    trainSamples: z.number().int().min(0),
-    weightsFile: z.string().regex(/^weights-[A-Za-z0-9_-]+\.bin$/, 'must name a weights-*.bin file in the checkpoint folder'),
-    weightsBytes: z.number().int().min(0),
-    weightsSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
-    weights: z.array(WeightSpecSchema),
-  })
-  .strict();
-export type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 
 /** Where training stands at the end of an epoch (everything but the tensors). */
 export interface CheckpointState {
@@ -93,12 +60,8 @@ export interface CheckpointState {
   readonly order: Uint32Array;
 }
 
-export const checkpointDir = (runDir: string): string => path.join(runDir, CHECKPOINT_DIR);
-export const checkpointJsonPath = (runDir: string): string => path.join(runDir, CHECKPOINT_DIR, CHECKPOINT_JSON);
-
-export function hasCheckpoint(runDir: string): boolean {
-  return fs.existsSync(checkpointJsonPath(runDir));
-}
+const checkpointDir = (runDir: string): string => path.join(runDir, RUN_FILES.checkpoint);
+const checkpointJsonPath = (runDir: string): string => runFile(runDir, 'checkpoint');
 
 const sha256Hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -191,7 +154,7 @@ export async function saveCheckpoint(runDir: string, compiled: CompiledGraph, op
       weights: specs.map((s) => ({ name: s.name, shape: [...s.shape], dtype: s.dtype === 'int32' ? 'int32' : 'float32' })),
     };
     // The manifest goes last: until it is renamed into place the previous checkpoint stays whole.
-    writeDurable(path.join(dir, CHECKPOINT_JSON), Buffer.from(`${JSON.stringify(meta, null, 2)}\n`, 'utf8'));
+    writeDurable(checkpointJsonPath(runDir), Buffer.from(serializeRunJson('checkpoint', meta, checkpointJsonPath(runDir)), 'utf8'));
     for (const name of fs.readdirSync(dir)) {
       if (name !== weightsFile && /^weights-.*\.bin$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
     }
@@ -201,29 +164,13 @@ export async function saveCheckpoint(runDir: string, compiled: CompiledGraph, op
   }
 }
 
-/** checkpoint.json, validated; undefined when the run has none. */
+/** checkpoint.json, validated; undefined when the run has none, a CheckpointError naming the field when it is corrupt. */
 export function readCheckpointMeta(runDir: string): CheckpointMeta | undefined {
+  const r = readOptionalRunJson(runDir, 'checkpoint');
+  if (r.ok) return r.value ?? undefined;
   const file = checkpointJsonPath(runDir);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CheckpointError(`${file}: cannot read the checkpoint (${e instanceof Error ? e.message : String(e)})`, file);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError(`${file}: the checkpoint is corrupt: not valid JSON (${e instanceof Error ? e.message : String(e)})`, file);
-  }
-  const parsed = CheckpointMetaSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
-    throw new CheckpointError(`${file}: the checkpoint is corrupt or from another version: ${where}`, file);
-  }
-  return parsed.data;
+  // r.error is "<file>: <what is wrong>".
+  throw new CheckpointError(`${file}: the checkpoint is corrupt: ${r.error.startsWith(`${file}: `) ? r.error.slice(file.length + 2) : r.error}`, file);
 }
 
 /** A checkpoint read into memory: its manifest and every tensor by name. Dispose when done. */

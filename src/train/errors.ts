@@ -1,9 +1,5 @@
 /** Errors shared by the training, evaluation and export jobs (no tfjs here, so anything may import it). */
+import { UserError } from '../core/errors';
 
-/** A failure the user caused and can fix: reported as its message alone, without a stack. */
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingError';
-  }
-}
+/** A training run, job or setting the user can fix (a stage that does not fit, a loss that turned NaN). */
+export class TrainingError extends UserError {}

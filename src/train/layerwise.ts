@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GraphAnalysis } from '../core/analyze';
 import type { LossName } from '../core/format';
-import type { EpochRecord, FromWorker } from '../core/protocol';
+import type { FromWorker } from '../core/protocol';
+import type { EpochRecord } from '../core/runFormat';
 import type { ResolvedStage } from '../core/stages';
 import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { UserError } from '../core/errors';
 import * as path from 'node:path';
 // Registers Latent Studio's own layers (MaskingNoise, Sampling), so models that use them load.
 import '../compile/customLayers';
@@ -14,14 +15,13 @@ export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
 /** A model folder problem a person can act on: names the file and what is wrong with it. */
-export class ModelFileError extends Error {
+export class ModelFileError extends UserError {
   constructor(
     message: string,
-    readonly file: string,
+    override readonly file: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
-    this.name = 'ModelFileError';
+    super(message, file, options);
   }
 }
 

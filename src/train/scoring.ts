@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LossName, MetricName } from '../core/format';
-import { type ClassifierPreview, DENOISING_CAPTION } from '../core/protocol';
+import { DENOISING_CAPTION } from '../core/protocol';
+import { type ClassifierPreview } from '../core/runFormat';
 import type { Shape } from '../core/shape';
 import { collectExtraLosses, hasExtraLosses } from '../compile/customLayers';
 import { BYTE_TO_UNIT, batchToFloat, oneHot } from '../data/index';

@@ -14,7 +14,8 @@ import { z } from 'zod';
 import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
-import type { EpochRecord, FromWorker, ResolvedTrainRequest } from '../core/protocol';
+import type { FromWorker, ResolvedTrainRequest } from '../core/protocol';
+import type { EpochRecord, Pretraining, RunConfigInput } from '../core/runFormat';
 import { type Shape, formatShape, shapeSize } from '../core/shape';
 import { type ResolvedStage, resolveStages } from '../core/stages';
 import { type CompiledGraph, compileGraph } from '../compile/compile';
@@ -34,7 +35,8 @@ import { layerwiseEpochs, planLayerwise, runLayerwise } from './layerwise';
 import { openRunToResume } from '../run/savedRun';
 import { constant } from '../backend/constants';
 import { Feeder, PREVIEW_COUNT, type Score, classifierPreview, collectExtraLosses, hasExtraLosses, lossFn, metricSum, previewCaption, reconstructionPreview, scoreSplit } from './scoring';
-import { RUN_FILES, type RunStatus, appendMetrics, createRunDir, sha256, trimMetrics, writeFileAtomic, writeStatus } from '../run/runFolder';
+import { type RunStatusInput, appendMetrics, createRunDir, sha256, trimMetrics, writeFileAtomic, writeRunJson, writeStatus } from '../run/runFolder';
+import { RUN_FILES } from '../core/runFormat';
 
 export { TrainingError } from './errors';
 export { makeOptimizer } from './optimizers';
@@ -52,14 +54,6 @@ export interface TrainingResult {
 }
 
 type Send = (message: FromWorker) => void;
-
-/** pretraining.json: the stacked classifier's scores after layer-wise pretraining and after fine-tuning. */
-interface Pretraining {
-  readonly stage: string;
-  readonly outputId: string;
-  readonly before: { valLoss: number | null; valAccuracy: number | null; testLoss: number | null; testAccuracy: number | null };
-  readonly after?: { testLoss: number | null; testAccuracy: number | null };
-}
 
 const fmtPct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 
@@ -114,8 +108,6 @@ export function analyzeForTraining(graphText: string, graphPath: string, numClas
 
 /** Why a stage left out by `stages` (`--stage`) does not train. */
 export const NOT_SELECTED = 'not selected with --stage';
-
-const StageNamesSchema = z.array(z.string()).min(1);
 
 /**
  * Per stage, why it is skipped (undefined: it trains). `selected` names the stages to train; every
@@ -188,7 +180,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     data: request.data ?? previous.data,
     limitSamples: request.limitSamples ?? previous.limitSamples,
     limitValidation: request.limitValidation ?? previous.limitValidation,
-    stages: request.stages ?? StageNamesSchema.optional().catch(undefined).parse(previous['stages']),
+    stages: request.stages ?? previous.stages,
   };
   const resumeAt = saved ? { stageIndex: saved.checkpoint.stageIndex, stageEpoch: saved.checkpoint.stageEpoch } : undefined;
 
@@ -257,7 +249,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     }
     let epochsCompleted = saved?.checkpoint.epochsCompleted ?? 0;
     let bestValLoss: number | null = saved?.checkpoint.bestValLoss ?? null;
-    const status: RunStatus = {
+    const status: RunStatusInput = {
       status: 'running',
       graphName: doc.name,
       startedAt,
@@ -280,16 +272,15 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
       resumedAfterEpoch: saved ? done[i] : undefined,
     }));
     const now = new Date().toISOString();
-    const previousResumes: unknown[] = saved && Array.isArray(saved.config['resumes']) ? (saved.config['resumes'] as unknown[]) : [];
-    const config = {
+    const config: RunConfigInput = {
       graphFile: graphPath,
       graphSha256,
       graphName: doc.name,
       seed: doc.training.seed,
-      dataset: { spec: dataText, source: ds.source, count: ds.count, skipped: ds.skipped, shape: [ds.height, ds.width, ds.channels] },
+      dataset: { spec: dataText, source: ds.source, count: ds.count, skipped: ds.skipped, shape: [ds.height, ds.width, ds.channels] as [number, number, number] },
       split: { ...doc.training.split, train: trainIdx.length, validation: validationIdx.length, test: split.test.length },
       // Skipped stages plan no epochs (the run store sums these for "3/5 ep").
-      stages: stages.map((s, i) => (skipped[i] ? { ...s, epochs: 0, skipped: skipped[i] } : s)),
+      stages: stages.map((s, i) => ({ ...s, metrics: [...s.metrics], freeze: [...s.freeze], ...(skipped[i] ? { epochs: 0, skipped: skipped[i] } : {}) })),
       backend,
       overrides: {
         epochs: settings.epochs,
@@ -300,12 +291,12 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
         limitValidation: settings.limitValidation,
         stages: settings.stages,
       },
-      ...(initFrom ? { initFrom } : saved && typeof saved.config['initFrom'] === 'string' ? { initFrom: saved.config['initFrom'] } : {}),
+      initFrom: initFrom ?? saved?.config.initFrom,
       versions: { tfjs: tf.version.tfjs, node: process.version },
       startedAt,
-      ...(saved ? { resumes: [...previousResumes, { startedAt: now, afterEpoch: saved.checkpoint.epochsCompleted, backend: backend.name }] } : {}),
+      ...(saved ? { resumes: [...(saved.config.resumes ?? []), { startedAt: now, afterEpoch: saved.checkpoint.epochsCompleted, backend: backend.name }] } : {}),
     };
-    writeFileAtomic(path.join(runDir, RUN_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
+    writeRunJson(runDir, 'config', config);
     send({
       type: 'started',
       inReplyTo: messageId,
@@ -367,7 +358,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
             const spec = { loss: 'categoricalCrossentropy' as const, metrics: ['accuracy' as const], target: 'labels' as const, classes: head.outputs[0]!.shape[1] as number, confusion: false };
             const [val, test] = [await scoreSplit(head, feeder, validationIdx, spec), await scoreSplit(head, feeder, split.test, spec)];
             pretraining = { stage: stage.name, before: { valLoss: val.loss, valAccuracy: val.metrics.accuracy ?? null, testLoss: test.loss, testAccuracy: test.metrics.accuracy ?? null }, outputId: plan.headOutputId };
-            writeFileAtomic(path.join(runDir, RUN_FILES.pretraining), `${JSON.stringify(pretraining, null, 2)}\n`);
+            writeRunJson(runDir, 'pretraining', pretraining);
             send({ type: 'log', level: 'info', message: `Stage "${stage.name}" done: the pretrained stack scores ${fmtPct(test.metrics.accuracy)} on the test split before fine-tuning.` });
           }
           await saveCheckpoint(runDir, compiled, undefined, {
@@ -414,8 +405,8 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
           const { preview, png } = await classifierPreview(model, feeder, previewIdx, confusion, classes);
           if (png.byteLength > 0) writeFileAtomic(path.join(runDir, RUN_FILES.predictions), png);
           const { stripPngBase64: _png, ...rest } = preview;
-          const file = { stage: stage.name, stageIndex, epoch, outputId: stage.outputId, split: 'validation', samples: validationIdx.length, ...rest };
-          writeFileAtomic(path.join(runDir, RUN_FILES.confusion), `${JSON.stringify(file)}\n`);
+          const file = { stage: stage.name, stageIndex, epoch, outputId: stage.outputId, split: 'validation' as const, samples: validationIdx.length, ...rest };
+          writeRunJson(runDir, 'confusion', file);
           send({ type: 'classifier', stageIndex, epoch, outputId: stage.outputId, preview });
         };
 
@@ -575,7 +566,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
         const spec = { loss: 'categoricalCrossentropy' as const, metrics: ['accuracy' as const], target: 'labels' as const, classes: head.outputs[0]!.shape[1] as number, confusion: false };
         const test = await scoreSplit(head, feeder, split.test, spec);
         pretraining = { ...pretraining, after: { testLoss: test.loss, testAccuracy: test.metrics.accuracy ?? null } };
-        writeFileAtomic(path.join(runDir, RUN_FILES.pretraining), `${JSON.stringify(pretraining, null, 2)}\n`);
+        writeRunJson(runDir, 'pretraining', pretraining);
         send({ type: 'log', level: 'info', message: `Test accuracy ${fmtPct(pretraining.before.testAccuracy)} after pretraining, ${fmtPct(test.metrics.accuracy)} after fine-tuning.` });
       }
       if (lastModel) {

@@ -1,18 +1,21 @@
 /**
  * Training worker entry: a child process started with fork(), one job per process — a training run,
- * an evaluation, an export or generating samples (tfjs backends are process-global state, and
- * exiting returns every byte to the OS).
+ * an evaluation, an export, generating samples or an inspection (tfjs backends are process-global
+ * state, and exiting returns every byte to the OS).
+ *
+ * Every request is answered: `accepted` at once, then the job's result or `failed`. A message that
+ * does not validate is logged and, when it was a request, answered with `failed` naming the fault
+ * (core/messages.ts), so no caller waits for a reply that will not come.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DatasetError } from '../data/types';
-import { type FromWorker, parseToWorker } from '../core/protocol';
+import { UserError } from '../core/errors';
+import { createReceiver } from '../core/messages';
+import { type FromWorker, ToWorkerSchema, type ToWorkerMessage } from '../core/protocol';
 import { selectBackend } from '../backend/select';
-import { TrainingError } from './errors';
 import { runEvaluation } from './jobs/evaluate';
 import { runExport } from './jobs/export';
 import { runGenerate } from './jobs/generate';
 import { runInspect } from './jobs/inspect/index';
-import { ModelFileError } from './modelFiles';
 import { train } from './trainer';
 
 function send(message: FromWorker): Promise<void> {
@@ -28,54 +31,75 @@ tf.env().set('PROD', true);
 const cancel = { cancelled: false };
 let started = false;
 
-/** Errors the user can act on travel as their message; anything else also carries the stack for --verbose. */
+/** Errors the user can act on travel as their sentence; anything else also carries the stack for --verbose. */
 function describe(e: unknown): { message: string; detail?: string } {
-  if (e instanceof TrainingError || e instanceof DatasetError || e instanceof ModelFileError) return { message: e.message };
+  if (e instanceof UserError) return { message: e.message };
   if (e instanceof Error) return { message: e.message, detail: e.stack };
   return { message: String(e) };
 }
 
-process.on('message', (raw: unknown) => {
-  const parsed = parseToWorker(raw);
-  if (!parsed.ok) {
-    void send({ type: 'log', level: 'warn', message: parsed.error });
-    return;
+const exitAfter = (p: Promise<unknown>): void => void p.finally(() => process.exit(0));
+
+type JobRequest = Exclude<ToWorkerMessage, { type: 'cancel' | 'probe' }>;
+const log = (m: FromWorker): void => void send(m);
+
+/** The job a request names, resolving with the reply that ends it. */
+function runJob(msg: JobRequest): Promise<FromWorker> {
+  const inReplyTo = msg.id;
+  switch (msg.type) {
+    case 'evaluate':
+      return runEvaluation(msg.request, log).then((evaluation) => ({ type: 'evaluated', inReplyTo, evaluation }));
+    case 'export':
+      return runExport(msg.request).then((models) => ({ type: 'exported', inReplyTo, models }));
+    case 'generate':
+      return runGenerate(msg.request).then((generated) => ({ type: 'generated', inReplyTo, generated }));
+    case 'inspect':
+      return runInspect(msg.request, log).then((result) => ({ type: 'inspected', inReplyTo, result }));
+    case 'start':
+      return train(msg.request, log, cancel, inReplyTo).then((result) => ({ type: 'done', inReplyTo, ...result }));
   }
-  const msg = parsed.message;
+}
+
+const receive = createReceiver(ToWorkerSchema, {
+  from: 'host',
+  log: (line) => void send({ type: 'log', level: 'warn', message: line }),
+  reject: (r) => {
+    const reply = send({ type: 'failed', inReplyTo: r.inReplyTo, error: { message: r.error } });
+    // A request that never became a job leaves nothing to wait for: this process is done.
+    if (!started) exitAfter(reply);
+  },
+});
+
+process.on('message', (raw: unknown) => {
+  const msg = receive(raw);
+  if (!msg) return;
   if (msg.type === 'cancel') {
     cancel.cancelled = true;
-    return;
-  }
-  if (msg.type === 'probe') {
-    started = true;
-    selectBackend({ prefer: msg.backend })
-      .then((backend) => send({ type: 'probed', inReplyTo: msg.messageId, backend }))
-      .catch((e: unknown) => send({ type: 'failed', inReplyTo: msg.messageId, error: describe(e) }))
-      .finally(() => process.exit(0));
+    void send({ type: 'accepted', inReplyTo: msg.id });
     return;
   }
   if (started) {
-    void send({ type: 'failed', inReplyTo: msg.messageId, error: { message: 'This worker already ran a job; start a new one.' } });
+    void send({ type: 'failed', inReplyTo: msg.id, error: { message: 'This worker already ran a job; start a new one.' } });
     return;
   }
   started = true;
-  const job: Promise<FromWorker> =
-    msg.type === 'evaluate'
-      ? runEvaluation(msg.request, (m) => void send(m)).then((evaluation) => ({ type: 'evaluated', inReplyTo: msg.messageId, evaluation }))
-      : msg.type === 'export'
-        ? runExport(msg.request).then((models) => ({ type: 'exported', inReplyTo: msg.messageId, models }))
-        : msg.type === 'generate'
-          ? runGenerate(msg.request).then((generated) => ({ type: 'generated', inReplyTo: msg.messageId, generated }))
-          : msg.type === 'inspect'
-            ? runInspect(msg.request, (m) => void send(m)).then((result) => ({ type: 'inspected', inReplyTo: msg.messageId, result }))
-            : train(msg.request, (m) => void send(m), cancel, msg.messageId).then((result) => ({ type: 'done', inReplyTo: msg.messageId, ...result }));
-  job
-    .then((reply) => send(reply))
-    .catch((e: unknown) => {
-      const runDir = e instanceof Error && 'runDir' in e && typeof e.runDir === 'string' ? e.runDir : undefined;
-      return send({ type: 'failed', inReplyTo: msg.messageId, runDir, error: describe(e) });
-    })
-    .finally(() => process.exit(0));
+  void send({ type: 'accepted', inReplyTo: msg.id });
+  if (msg.type === 'probe') {
+    exitAfter(
+      selectBackend({ prefer: msg.backend })
+        .then((backend) => send({ type: 'probed', inReplyTo: msg.id, backend }))
+        .catch((e: unknown) => send({ type: 'failed', inReplyTo: msg.id, error: describe(e) })),
+    );
+    return;
+  }
+  exitAfter(
+    runJob(msg)
+      .then((reply) => send(reply))
+      .catch((e: unknown) => {
+        const runDir = e instanceof Error && 'runDir' in e && typeof e.runDir === 'string' ? e.runDir : undefined;
+        return send({ type: 'failed', inReplyTo: msg.id, runDir, error: describe(e) });
+      }),
+  );
 });
 
 // Ctrl-C in a terminal signals the whole process group; the host decides what it means (stop after

@@ -7,15 +7,8 @@ import { after, before, describe, test } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs';
 
-import {
-  BACKEND_ORDER,
-  describeBackendReport,
-  parseBackendName,
-  parseBackendPreference,
-  selectBackend,
-  type BackendReport,
-  type KernelNeed,
-} from '../../src/backend/select';
+import { BACKEND_NAMES, type BackendInfo, parseBackendName, parseBackendPreference } from '../../src/core/backends';
+import { type KernelNeed, describeBackendInfo, selectBackend } from '../../src/backend/select';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -73,9 +66,9 @@ function inChild(body: string, env: NodeJS.ProcessEnv = process.env): Promise<Ch
   });
 }
 
-function reportOf(o: ChildOutcome): BackendReport {
+function reportOf(o: ChildOutcome): BackendInfo {
   assert.ok(o.ok, `selectBackend threw: ${o.message}\n${o.stderr}`);
-  const report = (o.value as { report: BackendReport }).report;
+  const report = (o.value as { report: BackendInfo }).report;
   // Machines without a Vulkan loader say why there is no adapter; the verdict is the same.
   return { ...report, skipped: report.skipped.map((s) => ({ ...s, reason: s.reason.replace(/ \(no Vulkan loader .*\)$/, '') })) };
 }
@@ -230,7 +223,7 @@ describe('selectBackend, one fresh process per scenario', { concurrency: true },
 
 describe('names and report lines', () => {
   test('parseBackendName accepts the five names and rejects others, listing them', () => {
-    for (const n of BACKEND_ORDER) assert.equal(parseBackendName(n), n);
+    for (const n of BACKEND_NAMES) assert.equal(parseBackendName(n), n);
     assert.equal(parseBackendName(' WASM '), 'wasm');
     assert.throws(() => parseBackendName('gpu'), {
       message: 'Unknown backend "gpu". Valid names: tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu.',
@@ -239,8 +232,8 @@ describe('names and report lines', () => {
     assert.throws(() => parseBackendPreference('gpu'), /Valid names: auto, tfjs-node-gpu/);
   });
 
-  test('describeBackendReport', () => {
-    const lines = describeBackendReport({
+  test('describeBackendInfo', () => {
+    const lines = describeBackendInfo({
       name: 'wasm',
       tfBackend: 'wasm',
       detail: 'SIMD on, threads off',

@@ -23,7 +23,8 @@ import * as tf from '@tensorflow/tfjs';
 import { MaskingNoise, Sampling, collectExtraLosses } from '../../src/compile/customLayers';
 import { fusedConv2d, fusedDense } from '../../src/compile/fusedLayers';
 import { mulberry32 } from '../../src/data/random';
-import { BACKEND_ORDER, type BackendName, selectBackend } from '../../src/backend/select';
+import { BACKEND_NAMES, type BackendName } from '../../src/core/backends';
+import { selectBackend } from '../../src/backend/select';
 import * as ref from '../helpers/float64Reference';
 import type { T64 } from '../helpers/float64Reference';
 
@@ -42,7 +43,7 @@ const CANDIDATES: readonly BackendName[] = (process.env.LATENT_GRADIENT_BACKENDS
   'webgpu',
   'tfjs-node-gpu',
   'tfjs-node',
-]).filter((b): b is BackendName => (BACKEND_ORDER as readonly string[]).includes(b));
+]).filter((b): b is BackendName => (BACKEND_NAMES as readonly string[]).includes(b));
 
 // ------------------------------------------------------------------------------------------------
 // Cases

@@ -259,6 +259,12 @@ test('train --stage and --init-from: the classifier trained on a frozen autoenco
   assert.doesNotMatch(second.stderr, /\[autoencoder\] epoch/);
   const runDir = /Run folder: (.*)$/m.exec(second.stderr)![1]!;
 
+  // `--stage all` (the README's form) trains every stage, as leaving the option out does.
+  const all = cli(['train', sample('autoencoder-classifier'), '--stage', 'all', '--epochs', '1', '--limit', '300', '--json']);
+  assert.equal(all.code, 0, all.stderr);
+  const allLines = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(allLines.slice(0, -1).map((e) => [e.stage, e.epoch]), [['autoencoder', 0], ['autoencoder', 1], ['classifier', 0], ['classifier', 1]]);
+
   const bad = cli(['train', sample('autoencoder-classifier'), '--stage', 'decoder', '--epochs', '1']);
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { parseFromWorker, parseToWorker } from '../../src/core/protocol';
 
 test('host messages: valid start and cancel pass, with defaults filled in', () => {
-  const r = parseToWorker({ type: 'start', messageId: 1, request: { graphText: '{}', graphPath: '/g.latent.json', runsDir: '/runs' } });
+  const r = parseToWorker({ type: 'start', id: 1, request: { graphText: '{}', graphPath: '/g.latent.json', runsDir: '/runs' } });
   assert.ok(r.ok);
-  assert.equal(r.ok && r.message.type === 'start' && r.message.request.backend, 'auto');
-  assert.ok(parseToWorker({ type: 'cancel', messageId: 2 }).ok);
+  assert.equal(r.ok && r.value.type === 'start' && r.value.request.backend, 'auto');
+  assert.ok(parseToWorker({ type: 'cancel', id: 2 }).ok);
 });
 
 test('host messages: wrong shapes are refused with the field named', () => {
-  const bad = parseToWorker({ type: 'start', messageId: 1, request: { graphText: '{}', graphPath: '/g', runsDir: '/r', backend: 'gpu' } });
+  const bad = parseToWorker({ type: 'start', id: 1, request: { graphText: '{}', graphPath: '/g', runsDir: '/r', backend: 'gpu' } });
   assert.equal(bad.ok, false);
   assert.match(!bad.ok ? bad.error : '', /request\.backend/);
   assert.equal(parseToWorker({ type: 'explode' }).ok, false);

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendReport } from '../../src/core/backendReport';
-import { nodePathEnv, probeBackend } from '../../src/run/client';
+import { TrainingFailure, TrainingSession, WORKER_DEADLINES, type WorkerLaunch, nodePathEnv, probeBackend } from '../../src/run/client';
+import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 test('a probe worker reports the backend that would train here and why better ones are skipped', async () => {
   const info = await probeBackend();
@@ -38,3 +41,53 @@ test('the backend report names the backend, every skip reason and the install st
   assert.match(mac, /Metal/);
   assert.match(mac, /The latentStudio\.backend setting asks for cpu\./);
 });
+
+// ---------------------------------------------------------------------------------------------
+// No caller waits without a reply or a deadline.
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-client-'));
+const densePath = path.join(SAMPLES_DIR, 'dense-autoencoder.latent.json');
+
+/** A stand-in worker that says `ready` (or not) and then never answers. */
+function silentWorker(sayReady: boolean): WorkerLaunch {
+  const file = path.join(tmp, `silent-${sayReady}.js`);
+  fs.writeFileSync(file, `${sayReady ? "process.send({ type: 'ready', pid: process.pid });" : ''}\nprocess.on('message', () => {});\nsetInterval(() => {}, 1000);\n`);
+  return { modulePath: file, execArgv: [] };
+}
+
+test('a request the worker rejects comes back as a failure with the sentence, and the worker exits', async () => {
+  const logs: string[] = [];
+  // What a caller that bypasses the types could send (the CLI once sent stages: "").
+  const stages = '' as unknown as string[];
+  const session = new TrainingSession(
+    { graphText: sampleText('dense-autoencoder'), graphPath: densePath, runsDir: path.join(tmp, 'runs'), backend: 'cpu', stages },
+    { onMessage: (m) => m.type === 'log' && logs.push(m.message) },
+  );
+  const started = performance.now();
+  await assert.rejects(session.result, (e: unknown) => e instanceof TrainingFailure && /^Malformed host message: request\.stages: Invalid input: expected array, received string$/.test(e.message));
+  assert.ok(logs.some((l) => /request\.stages.*a 'start' message, rejected/.test(l)), logs.join('\n'));
+  assert.equal(fs.existsSync(path.join(tmp, 'runs')), false, 'nothing was trained and no run folder made');
+  // The worker said so at once instead of training or waiting (no deadline was needed).
+  assert.ok(performance.now() - started < WORKER_DEADLINES.acceptMs);
+});
+
+test('a worker that never answers its request is stopped after the deadline, with a sentence', async () => {
+  const session = new TrainingSession({ graphText: '{}', graphPath: densePath, runsDir: tmp }, { launch: silentWorker(true), deadlines: { acceptMs: 300 } });
+  await assert.rejects(session.result, /The training worker did not answer its start request within 0\.3 s, so it was stopped\.$/);
+  assert.ok(session.pid !== undefined);
+  await waitForExit(session.pid);
+  await assert.rejects(probeBackend({ launch: silentWorker(false), deadlines: { readyMs: 300 } }), /The training worker did not start within 0\.3 s, so it was stopped\.$/);
+});
+
+/** Resolves once no process has this pid (the client killed it). */
+async function waitForExit(pid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`process ${pid} is still running`);
+}

@@ -3,26 +3,24 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { CHECKPOINT_JSON } from '../../src/train/checkpoint';
-import { RUN_FILES, type RunStatus, writeStatus } from '../../src/run/runFolder';
-import { CHECKPOINT_MANIFEST, canResume, describeRun, formatDuration, hasTrainedWeights, listRuns, pickLatest, readRun, runsOfGraph } from '../../src/run/runStore';
+import { RUN_FILES, type RunStatus } from '../../src/core/runFormat';
+import { writeRunJson, writeStatus } from '../../src/run/runFolder';
+import { canResume, describeRun, formatDuration, hasTrainedWeights, listRuns, pickLatest, readRun, runsOfGraph, scanRuns } from '../../src/run/runStore';
+import { fakeRunConfig } from '../helpers/runFolders';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-runstore-'));
 const runsDir = path.join(tmp, '.latent', 'runs');
 const graphA = path.join(tmp, 'a.latent.json');
 const graphB = path.join(tmp, 'b.latent.json');
 
-function makeRun(name: string, status: Partial<RunStatus> & Pick<RunStatus, 'status' | 'startedAt'>, opts: { graph?: string; checkpoint?: boolean; epochs?: number[] } = {}): string {
+function makeRun(name: string, status: Partial<Omit<RunStatus, 'runFormatVersion'>> & Pick<RunStatus, 'status' | 'startedAt'>, opts: { graph?: string; checkpoint?: boolean; epochs?: number[] } = {}): string {
   const dir = path.join(runsDir, name);
   fs.mkdirSync(dir, { recursive: true });
   writeStatus(dir, { graphName: path.basename(opts.graph ?? 'x'), epochsCompleted: 0, bestValLoss: null, ...status });
-  if (opts.graph) {
-    const config = { graphFile: opts.graph, dataset: { spec: 'mnist', source: 'MNIST' }, stages: (opts.epochs ?? [3]).map((epochs, i) => ({ name: `s${i}`, kind: 'fit', epochs })) };
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  }
+  if (opts.graph) writeRunJson(dir, 'config', fakeRunConfig(opts.graph, opts.epochs ?? [3]));
   if (opts.checkpoint) {
-    fs.mkdirSync(path.join(dir, 'checkpoint'), { recursive: true });
-    fs.writeFileSync(path.join(dir, CHECKPOINT_MANIFEST), '{}');
+    fs.mkdirSync(path.join(dir, RUN_FILES.checkpoint), { recursive: true });
+    fs.writeFileSync(path.join(dir, RUN_FILES.checkpointManifest), '{}');
   }
   return dir;
 }
@@ -36,10 +34,6 @@ fs.mkdirSync(path.join(runsDir, 'not-a-run'), { recursive: true });
 fs.mkdirSync(path.join(runsDir, 'corrupt'), { recursive: true });
 fs.writeFileSync(path.join(runsDir, 'corrupt', 'run.json'), '{"status": "done?"');
 fs.writeFileSync(path.join(runsDir, 'stray.txt'), 'hello');
-
-test('the checkpoint manifest the store looks for is the one the trainer writes', () => {
-  assert.equal(CHECKPOINT_MANIFEST, path.join(RUN_FILES.checkpoint, CHECKPOINT_JSON));
-});
 
 test('listRuns: every run folder, newest first; folders without a valid run.json are skipped', () => {
   const runs = listRuns([runsDir, path.join(tmp, 'missing')]);
@@ -55,6 +49,22 @@ test('listRuns: every run folder, newest first; folders without a valid run.json
   assert.equal(runs.find((r) => r.runDir === failedEarlyA)!.hasCheckpoint, false);
 });
 
+test('scanRuns: a corrupt run.json is listed as unreadable with the sentence; a corrupt config.json is the entry’s problem', () => {
+  const { unreadable } = scanRuns([runsDir]);
+  assert.deepEqual(unreadable.map((u) => u.name), ['corrupt']);
+  assert.match(unreadable[0]!.error, /corrupt[/\\]run\.json: not valid JSON/);
+  assert.throws(() => readRun(path.join(runsDir, 'corrupt')), /run\.json: not valid JSON/);
+  assert.throws(() => readRun(path.join(runsDir, 'not-a-run')), /run\.json: not found: .* is not a run folder/);
+  const badConfig = makeRun('2026-11-23T10-00-00-a', { status: 'completed', startedAt: '2026-11-23T10:00:00.000Z' }, { graph: graphA });
+  const config = JSON.parse(fs.readFileSync(path.join(badConfig, RUN_FILES.config), 'utf8')) as { stages: { epochs: unknown }[] };
+  config.stages[0]!.epochs = 'three';
+  fs.writeFileSync(path.join(badConfig, RUN_FILES.config), JSON.stringify(config));
+  const entry = readRun(badConfig);
+  assert.equal(entry.graphFile, undefined);
+  assert.match(entry.problem ?? '', /config\.json: stages\[0\]\.epochs: Invalid input: expected number, received string/);
+  fs.rmSync(badConfig, { recursive: true });
+});
+
 test('runsOfGraph matches the recorded graph file', () => {
   const runs = listRuns([runsDir]);
   assert.deepEqual(runsOfGraph(runs, graphA).map((r) => r.runDir), [failedEarlyA, stoppedA, oldCompleted]);
@@ -63,7 +73,7 @@ test('runsOfGraph matches the recorded graph file', () => {
 });
 
 test('canResume: only stopped or failed runs with a checkpoint, with the reason otherwise', () => {
-  const run = (dir: string) => readRun(dir)!;
+  const run = (dir: string) => readRun(dir);
   assert.deepEqual(canResume(run(stoppedA)), { ok: true });
   const completed = canResume(run(oldCompleted));
   assert.equal(completed.ok, false);
@@ -74,8 +84,8 @@ test('canResume: only stopped or failed runs with a checkpoint, with the reason 
 });
 
 test('hasTrainedWeights follows the checkpoint', () => {
-  assert.equal(hasTrainedWeights(readRun(oldCompleted)!).ok, true);
-  assert.equal(hasTrainedWeights(readRun(failedEarlyA)!).ok, false);
+  assert.equal(hasTrainedWeights(readRun(oldCompleted)).ok, true);
+  assert.equal(hasTrainedWeights(readRun(failedEarlyA)).ok, false);
 });
 
 test('pickLatest: the newest run of the graph that qualifies, or why none does', () => {
@@ -95,7 +105,7 @@ test('pickLatest: the newest run of the graph that qualifies, or why none does',
 });
 
 test('describeRun: status, best val loss, epochs of planned, duration, backend', () => {
-  assert.equal(describeRun(readRun(oldCompleted)!), 'completed · val 0.1234 · 3/3 ep · 1m05s · wasm');
-  assert.equal(describeRun(readRun(stoppedA)!), 'stopped · val 0.2000 · 1/5 ep · 9s');
+  assert.equal(describeRun(readRun(oldCompleted)), 'completed · val 0.1234 · 3/3 ep · 1m05s · wasm');
+  assert.equal(describeRun(readRun(stoppedA)), 'stopped · val 0.2000 · 1/5 ep · 9s');
   assert.equal(formatDuration(3725), '1h02m');
 });

@@ -11,14 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { parseJsonText } from '../../src/core/canonical';
-import { EpochRecordSchema, type EpochRecord, type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { EpochRecordSchema, type EpochRecord, RUN_FILES } from '../../src/core/runFormat';
 import { type CompiledGraph, compileGraph } from '../../src/compile/compile';
 import { Mulberry32, mulberry32 } from '../../src/data/random';
 import {
-  CHECKPOINT_JSON,
   CheckpointError,
   applyLayerWeights,
-  checkpointJsonPath,
   checkpointOrder,
   loadCheckpoint,
   readCheckpointMeta,
@@ -27,8 +26,9 @@ import {
 } from '../../src/train/checkpoint';
 import { TrainingFailure, TrainingSession } from '../../src/run/client';
 import { TrainingError, analyzeForTraining, makeOptimizer, train } from '../../src/train/trainer';
-import { RUN_FILES, readStatus, sha256, writeStatus } from '../../src/run/runFolder';
+import { requireRunJson, sha256, writeStatus } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
+import { UserError } from '../../src/core/errors';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-ckpt-'));
 const densePath = path.join(SAMPLES_DIR, 'dense-autoencoder.latent.json');
@@ -92,7 +92,7 @@ test('a checkpoint round-trips layer weights, optimizer state and shuffle order;
   // Saving twice keeps one weights file: the one checkpoint.json names.
   const meta2 = await saveCheckpoint(runDir, a, optA, { stageIndex: 0, stageName: 'train', stageEpoch: 1, stageEpochs: 3, epochsCompleted: 1, bestValLoss: 0.25, graphSha256: sha256(text), backend: 'cpu', optimizerName: 'adam', rngState: 123456789, order });
   assert.notEqual(meta2.weightsFile, meta.weightsFile);
-  assert.deepEqual(fs.readdirSync(path.join(runDir, 'checkpoint')).sort(), [CHECKPOINT_JSON, meta2.weightsFile].sort());
+  assert.deepEqual(fs.readdirSync(path.join(runDir, 'checkpoint')).sort(), ['checkpoint.json', meta2.weightsFile].sort());
   assert.deepEqual(readCheckpointMeta(runDir), meta2);
   assert.equal(meta2.weights.filter((w) => w.name.startsWith('layer/')).length, 14);
   // adam: iterations + first and second moments of each of the 14 trainable weights.
@@ -175,7 +175,7 @@ test('a checkpoint that does not fit is refused with the file and the fault name
   const a = compileText(text);
   const meta = await saveCheckpoint(runDir, a, undefined, { stageIndex: 0, stageName: 'train', stageEpoch: 1, stageEpochs: 2, epochsCompleted: 1, bestValLoss: null, graphSha256: sha256(text), backend: 'cpu', optimizerName: 'adadelta', rngState: 1, order: new Uint32Array(0) });
   a.dispose();
-  const json = checkpointJsonPath(runDir);
+  const json = path.join(runDir, RUN_FILES.checkpointManifest);
   const bin = path.join(runDir, 'checkpoint', meta.weightsFile);
 
   // Another graph: a 8-unit bottleneck.
@@ -268,7 +268,7 @@ test('stop after epoch 1, resume: the same final weights, optimizer and metrics 
   assert.equal(stopped.stopped, true);
   assert.equal(stopped.epochsCompleted, 1);
   const dir = stopped.runDir;
-  assert.equal(readStatus(dir)!.status, 'stopped');
+  assert.equal(requireRunJson(dir, 'status').status, 'stopped');
   const meta = readCheckpointMeta(dir)!;
   assert.deepEqual([meta.stageIndex, meta.stageName, meta.stageEpoch, meta.epochsCompleted], [0, 'train', 1, 1]);
   assert.equal(meta.graphSha256, sha256(sampleText('dense-autoencoder')));
@@ -303,7 +303,7 @@ test('stop after epoch 1, resume: the same final weights, optimizer and metrics 
     assert.ok(Math.abs(r.valLoss! - ma[i]!.valLoss!) <= 1e-4 * ma[i]!.valLoss!, `epoch ${r.epoch} val loss ${r.valLoss} vs ${ma[i]!.valLoss}`);
     if (r.loss !== null) assert.ok(Math.abs(r.loss - ma[i]!.loss!) <= 1e-4 * ma[i]!.loss!, `epoch ${r.epoch} loss`);
   });
-  const status = readStatus(dir)!;
+  const status = requireRunJson(dir, 'status');
   assert.equal(status.status, 'completed');
   assert.equal(status.epochsCompleted, 2);
   assert.equal(status.bestValLoss, Math.min(...mb.slice(1).map((r) => r.valLoss!)));
@@ -323,7 +323,7 @@ test('a killed run resumes across a stage boundary: metrics past the checkpoint 
   );
   assert.ok(failure instanceof TrainingFailure && failure.runDir);
   const dir = failure.runDir;
-  assert.equal(readStatus(dir)!.status, 'failed');
+  assert.equal(requireRunJson(dir, 'status').status, 'failed');
   const meta = readCheckpointMeta(dir)!;
   assert.deepEqual([meta.stageIndex, meta.stageEpoch, meta.stageEpochs], [0, 1, 1]);
   // The classifier stage's epoch-0 record was written before the kill: past the checkpoint.
@@ -342,7 +342,7 @@ test('a killed run resumes across a stage boundary: metrics past the checkpoint 
   assert.equal(classifier.length, 1);
   const finalMeta = readCheckpointMeta(dir)!;
   assert.deepEqual([finalMeta.stageIndex, finalMeta.stageName, finalMeta.stageEpoch, finalMeta.epochsCompleted], [1, 'classifier', 1, 2]);
-  assert.equal(readStatus(dir)!.status, 'completed');
+  assert.equal(requireRunJson(dir, 'status').status, 'completed');
   // The encoder is frozen in the classifier stage, so it is exactly what the first stage left; the head trained.
   const end = checkpointValues(dir);
   assert.deepEqual(end.get('layer/encoder.0/0'), atKill.get('layer/encoder.0/0'));
@@ -360,7 +360,7 @@ test('runs that cannot resume are refused with a sentence, and left as they were
   const refusal = async (dir: string, pattern: RegExp): Promise<Error> => {
     const runJson = fs.readFileSync(path.join(dir, RUN_FILES.status), 'utf8');
     const e = await attempt(dir);
-    assert.ok(e instanceof TrainingError, String(e));
+    assert.ok(e instanceof UserError, String(e));
     assert.match(e.message, pattern);
     assert.equal(fs.readFileSync(path.join(dir, RUN_FILES.status), 'utf8'), runJson, 'run.json untouched');
     return e;
@@ -370,12 +370,12 @@ test('runs that cannot resume are refused with a sentence, and left as they were
   const copy = (name: string, edit: (dir: string) => void): string => {
     const dir = path.join(tmp, 'copies', name);
     fs.cpSync(completedRun, dir, { recursive: true });
-    writeStatus(dir, { ...readStatus(dir)!, status: 'stopped', epochsCompleted: 1 });
+    writeStatus(dir, { ...requireRunJson(dir, 'status'), status: 'stopped', epochsCompleted: 1 });
     edit(dir);
     return dir;
   };
   await refusal(copy('no-checkpoint', (d) => fs.rmSync(path.join(d, 'checkpoint'), { recursive: true })), /stopped before its first epoch ended: nothing to resume; train again/);
-  await refusal(copy('running', (d) => writeStatus(d, { ...readStatus(d)!, status: 'running', pid: process.pid })), new RegExp(`still running \\(process ${process.pid}\\)`));
+  await refusal(copy('running', (d) => writeStatus(d, { ...requireRunJson(d, 'status'), status: 'running', pid: process.pid })), new RegExp(`still running \\(process ${process.pid}\\)`));
   await refusal(copy('edited', (d) => fs.appendFileSync(path.join(d, RUN_FILES.graph), '\n')), /graph hash mismatch/);
   const truncated = copy('truncated', (d) => {
     const bin = path.join(d, 'checkpoint', readCheckpointMeta(d)!.weightsFile);
@@ -384,11 +384,11 @@ test('runs that cannot resume are refused with a sentence, and left as they were
   const e = await refusal(truncated, /the checkpoint is corrupt: truncated/);
   assert.ok(e.message.startsWith(path.join(truncated, 'checkpoint', 'weights-')), e.message);
   const nowhere = await attempt(path.join(tmp, 'nowhere'));
-  assert.ok(nowhere instanceof TrainingError && /nowhere: no such run folder/.test(nowhere.message));
+  assert.ok(nowhere instanceof UserError && /nowhere: no such run folder/.test(nowhere.message));
 
   // A run marked running whose process is gone (a crashed host) may resume: it gets past the status check.
   const orphan = copy('orphan', (d) => {
-    writeStatus(d, { ...readStatus(d)!, status: 'running', pid: 2 ** 22 + 12345 });
+    writeStatus(d, { ...requireRunJson(d, 'status'), status: 'running', pid: 2 ** 22 + 12345 });
     fs.rmSync(path.join(d, 'checkpoint'), { recursive: true });
   });
   await refusal(orphan, /stopped before its first epoch ended/);

@@ -8,14 +8,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type ClassifierPreview, EvaluationSchema, type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { type ClassifierPreview, EvaluationSchema, RUN_FILES } from '../../src/core/runFormat';
 import { compileGraph } from '../../src/compile/compile';
 import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun } from '../../src/run/client';
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES, readStatus, writeStatus } from '../../src/run/runFolder';
+import { requireRunJson, writeStatus } from '../../src/run/runFolder';
 import { analyzeForTraining } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
@@ -58,7 +59,7 @@ before(async () => {
   autoencoderRun = await trainRun('dense-autoencoder', { epochs: 3, limitSamples: 1200, limitValidation: 200, batchSize: 32, batchProgressMs: 0 }, (m, s) => {
     if (m.type === 'batch' && m.epoch === 2 && m.batch === 1) s.cancel();
   });
-  assert.equal(readStatus(autoencoderRun.runDir)!.status, 'stopped');
+  assert.equal(requireRunJson(autoencoderRun.runDir, 'status').status, 'stopped');
 });
 
 const labelCounts = (idx: Uint32Array, classes = 10): number[] => {
@@ -163,7 +164,7 @@ test('evaluate a stopped autoencoder run: the checkpoint (epoch 1) is scored; re
   // A failed run with a checkpoint evaluates too; one without is refused with a sentence.
   const failed = path.join(tmp, 'failed-copy');
   fs.cpSync(autoencoderRun.runDir, failed, { recursive: true });
-  writeStatus(failed, { ...readStatus(failed)!, status: 'failed', error: 'killed' });
+  writeStatus(failed, { ...requireRunJson(failed, 'status'), status: 'failed', error: 'killed' });
   const again = await evaluateRun({ runDir: failed, limit: 300 });
   assert.equal(again.loss, e.loss);
   fs.rmSync(path.join(failed, 'checkpoint'), { recursive: true });

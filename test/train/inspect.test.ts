@@ -18,9 +18,9 @@ import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { inspectRun } from '../../src/run/client';
 import { runInspect } from '../../src/train/jobs/inspect/index';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES } from '../../src/run/runFolder';
 import { analyzeForTraining, train } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
+import { RUN_FILES } from '../../src/core/runFormat';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-inspect-'));
 let mnist: ImageDataset;

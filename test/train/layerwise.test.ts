@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { type EpochRecord, type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
-import { RUN_FILES } from '../../src/run/runFolder';
+import { type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
+import { type EpochRecord, RUN_FILES } from '../../src/core/runFormat';
 import { train } from '../../src/train/trainer';
 
 const graphPath = path.join(__dirname, '..', '..', 'samples', 'stacked-autoencoder.latent.json');

@@ -9,12 +9,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { parseJsonText } from '../../src/core/canonical';
-import { EpochRecordSchema, type EpochRecord, type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { EpochRecordSchema, type EpochRecord, RUN_FILES } from '../../src/core/runFormat';
 import { batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { TrainingFailure, TrainingSession } from '../../src/run/client';
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES, readStatus, sha256 } from '../../src/run/runFolder';
+import { requireRunJson, sha256 } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-train-'));
@@ -87,8 +88,8 @@ test('the dense autoencoder learns on real MNIST: validation loss drops by a thi
   assert.deepEqual((config.split as Record<string, number>).train, 7000);
   const lines = fs.readFileSync(path.join(dir, RUN_FILES.metrics), 'utf8').trim().split('\n').map((l) => EpochRecordSchema.parse(JSON.parse(l)));
   assert.deepEqual(lines, outcome.epochs);
-  assert.deepEqual({ ...readStatus(dir), startedAt: '', endedAt: '', pid: 0 }, {
-    status: 'completed', graphName: 'Dense autoencoder', startedAt: '', endedAt: '', backend: 'wasm', epochsCompleted: 3, bestValLoss: last!.valLoss, pid: 0,
+  assert.deepEqual({ ...requireRunJson(dir, 'status'), startedAt: '', endedAt: '', pid: 0 }, {
+    runFormatVersion: 1, status: 'completed', graphName: 'Dense autoencoder', startedAt: '', endedAt: '', backend: 'wasm', epochsCompleted: 3, bestValLoss: last!.valLoss, pid: 0,
   });
   const png = decodePng(fs.readFileSync(path.join(dir, RUN_FILES.reconstructions)));
   assert.deepEqual([png.width, png.height], [10 * 56 + 11 * 2, 2 * 56 + 3 * 2]);
@@ -110,7 +111,7 @@ test('cancel mid-epoch: stops within 2 s and keeps the last completed epoch', as
   assert.ok(stopMs < 2000, `took ${stopMs} ms to stop`);
   assert.equal(done.stopped, true);
   assert.equal(done.epochsCompleted, 1);
-  assert.equal(readStatus(done.runDir)!.status, 'stopped');
+  assert.equal(requireRunJson(done.runDir, 'status').status, 'stopped');
   const epoch1 = outcome.epochs.find((r) => r.epoch === 1)!;
   assert.ok(Math.abs((await savedValLoss(done.runDir)) - epoch1.valLoss!) < 1e-3, 'saved weights are epoch 1, not mid-epoch 2');
 });
@@ -126,7 +127,7 @@ test('a killed worker fails the run with a sentence and marks run.json failed', 
   assert.ok(failure instanceof TrainingFailure);
   assert.match(failure.message, /The training worker was killed \(SIGKILL\) before finishing/);
   assert.ok(failure.runDir);
-  const status = readStatus(failure.runDir)!;
+  const status = requireRunJson(failure.runDir, 'status');
   assert.equal(status.status, 'failed');
   assert.match(status.error!, /killed/);
 });
@@ -186,5 +187,5 @@ test('a diverging model stops with a message naming the stage, epoch and batch',
   };
   const f = await failureOf({ graphText: JSON.stringify(graph), limitSamples: 2000, batchProgressMs: 0 });
   assert.match(f.message, /The loss became (NaN|Infinity) in stage "train", epoch 1, batch \d+ of 63: lower the learning rate \(now 100\)/);
-  assert.equal(readStatus(f.runDir!)!.status, 'failed');
+  assert.equal(requireRunJson(f.runDir!, 'status').status, 'failed');
 });

@@ -9,13 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DENOISING_CAPTION, type EpochRecord, type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { DENOISING_CAPTION, type FromWorker, type TrainRequest } from '../../src/core/protocol';
+import { type EpochRecord } from '../../src/core/runFormat';
 import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../../src/run/client';
-import { GENERATED_PNG, MANIFOLD_PNG } from '../../src/train/jobs/generate';
+import { RUN_FILES } from '../../src/core/runFormat';
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
-import { RUN_FILES } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-variants-'));
@@ -126,11 +126,11 @@ test('VAE: generate decodes 100 random codes into a 10x10 grid and the 2-D code 
   const g = await generateRun({ runDir: vae.runDir });
   assert.equal(g.latentSize, 2);
   assert.equal(g.seed, 42);
-  assert.equal(g.file, path.join(vae.runDir, GENERATED_PNG));
+  assert.equal(g.file, path.join(vae.runDir, RUN_FILES.generated));
   const grid = decodePng(fs.readFileSync(g.file));
   assert.deepEqual([grid.width, grid.height], [10 * 56 + 11 * 2, 10 * 56 + 11 * 2]);
   assert.deepEqual(Buffer.from(g.pngBase64, 'base64'), fs.readFileSync(g.file));
-  assert.equal(g.manifoldFile, path.join(vae.runDir, MANIFOLD_PNG));
+  assert.equal(g.manifoldFile, path.join(vae.runDir, RUN_FILES.manifold));
   const manifold = decodePng(fs.readFileSync(g.manifoldFile!));
   assert.deepEqual([manifold.width, manifold.height], [15 * 56, 15 * 56]);
   // Decoded digits, not a blank: bright strokes on a dark background (blurry after 2 short epochs), differing from code to code.

@@ -10,12 +10,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type EpochRecord, type FromWorker, TrainRequestSchema, type TrainRequest } from '../../src/core/protocol';
+import { type FromWorker, TrainRequestSchema, type TrainRequest } from '../../src/core/protocol';
+import { type EpochRecord, RUN_FILES } from '../../src/core/runFormat';
 import { loadDataset, splitIndices, type ImageDataset } from '../../src/data/index';
 import { loadCheckpoint } from '../../src/train/checkpoint';
 import { runEvaluation } from '../../src/train/jobs/evaluate';
 import { EvaluateRequestSchema } from '../../src/core/protocol';
-import { RUN_FILES } from '../../src/run/runFolder';
 import { train } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EpochRecord } from '../../src/core/protocol';
+import type { EpochRecord } from '../../src/core/runFormat';
 import { type Overlay, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
-import { type ClassifierPreview, DENOISING_CAPTION, type Evaluation } from '../../src/core/protocol';
+import { DENOISING_CAPTION } from '../../src/core/protocol';
+import { type ClassifierPreview, type Evaluation } from '../../src/core/runFormat';
 import type { ScoreResult, WeightsResult } from '../../src/core/inspect';
 import { type PanelAction, type PanelModel, alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, initialModel, inspectionOf, reducePanel, reducePanelModel, stageOffsets, timelineOffsets } from '../../webview/panel/state';
 
@@ -21,6 +22,7 @@ const snapshot: PanelSnapshot = {
   evaluation: null,
   overlays: [],
   inspections: [],
+  problems: [],
 };
 
 test('the reducer replays a run: snapshot, epochs, batches, preview, final status', () => {
@@ -40,7 +42,9 @@ test('the reducer replays a run: snapshot, epochs, batches, preview, final statu
   assert.equal(s.message, '1 epoch(s)');
   assert.equal(snapshot.epochs.length, 0, 'the snapshot it started from is not mutated');
   // A denoising autoencoder's preview says what its three rows are; the next plain one drops the caption.
-  s = reducePanel(s, parseToPanel({ type: 'preview', epoch: 2, pngBase64: 'BBBB', caption: DENOISING_CAPTION })!);
+  const preview = parseToPanel({ type: 'preview', epoch: 2, pngBase64: 'BBBB', caption: DENOISING_CAPTION });
+  assert.ok(preview.ok);
+  s = reducePanel(s, preview.value);
   assert.deepEqual(s!.preview, { epoch: 2, pngBase64: 'BBBB', caption: DENOISING_CAPTION });
   s = reducePanel(s, { type: 'preview', epoch: 3, pngBase64: 'CCCC' });
   assert.deepEqual(s!.preview, { epoch: 3, pngBase64: 'CCCC' });
@@ -105,13 +109,13 @@ test('classifier pictures, evaluations and overlays replace the previous ones; o
 
 test('a snapshot from an older host without the new fields parses with their defaults', () => {
   const { classifier: _c, evaluation: _e, overlays: _o, ...old } = snapshot;
-  const m = parseToPanel({ type: 'snapshot', snapshot: old });
-  assert.ok(m && m.type === 'snapshot');
-  const s = reducePanel(null, m);
+  const parsed = parseToPanel({ type: 'snapshot', snapshot: old });
+  assert.ok(parsed.ok && parsed.value.type === 'snapshot');
+  const s = reducePanel(null, parsed.value);
   assert.equal(s?.classifier, null);
   assert.equal(s?.evaluation, null);
   assert.deepEqual(s?.overlays, []);
-  assert.equal(parseToPanel({ type: 'command', command: 'evaluate' }), null, 'FromPanel messages are not ToPanel');
+  assert.equal(parseToPanel({ type: 'command', command: 'evaluate' }).ok, false, 'FromPanel messages are not ToPanel');
 });
 
 test('alignRuns merges x arrays into one sorted axis with nulls, keeping repeated x values apart', () => {
@@ -266,7 +270,7 @@ test('a snapshot restores the run\'s inspections; the protocol fills in an older
   assert.equal(inspectionOf(m.data, 'weights')?.layer, 'd');
   const { inspections: _i, ...old } = snapshot;
   const parsed = parseToPanel({ type: 'snapshot', snapshot: old });
-  assert.ok(parsed);
-  assert.deepEqual(replay([parsed]).data?.inspections, []);
+  assert.ok(parsed.ok);
+  assert.deepEqual(replay([parsed.value]).data?.inspections, []);
   assert.equal(reducePanel(null, { type: 'inspection', result: weights }), null, 'a result before any snapshot has no run to go to');
 });

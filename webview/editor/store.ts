@@ -1,19 +1,16 @@
 /**
- * The one module that talks to VS Code: owns acquireVsCodeApi, validates incoming messages, and
- * holds the editor state. Components read it through `useEditor(selector)` and stay thin.
+ * The editor's one module that talks to VS Code (through webview/shared/host.ts, which owns
+ * acquireVsCodeApi and validates every host message) and holds the editor state in a store
+ * (webview/shared/store.ts). Components read it through `useEditor(selector)` and stay thin.
  */
-import { useSyncExternalStore } from 'react';
 import { type GraphAnalysis, analyzeGraph } from '../../src/core/analyze';
 import { type JsonParseError, parseJsonText } from '../../src/core/canonical';
 import type { GraphEdit } from '../../src/core/edits';
-import { type ToHost, parseToEditor } from '../../src/core/editorProtocol';
+import { type ToEditor, ToEditorSchema, type ToHost } from '../../src/core/editorProtocol';
+import { connectToHost } from '../shared/host';
+import { createStore } from '../shared/store';
 import { type StageChip, shownStage, stageChips } from './graphView';
 import { EMPTY_RUN_VIEW, type OutputPreview, type RunView, reduceRunView } from './previews';
-
-interface VsCodeApi {
-  postMessage(message: ToHost): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
 
 export type DocumentState =
   | { readonly kind: 'loading' }
@@ -45,8 +42,7 @@ export interface EditorState {
   readonly pickedStage: number | null | undefined;
 }
 
-const vscode = acquireVsCodeApi();
-let state: EditorState = {
+const store = createStore<EditorState>({
   fileName: '',
   version: 0,
   document: { kind: 'loading' },
@@ -55,19 +51,17 @@ let state: EditorState = {
   ...EMPTY_RUN_VIEW,
   stages: [],
   pickedStage: undefined,
-};
+});
 /** Draws the graph and posts it as `savePng`; set by the canvas once React Flow is up. */
 let exportImage: (() => Promise<void>) | undefined;
 /** An export asked for before the canvas was up (the command opened the editor). */
 let exportPending = false;
-const listeners = new Set<() => void>();
 let toastId = 0;
 /** Set when an edit creates blocks: the next document selects them, as people expect after add/paste. */
 let selectCreatedBlocks = false;
 
 function setState(patch: Partial<EditorState>): void {
-  state = { ...state, ...patch };
-  for (const l of listeners) l();
+  store.set((s) => ({ ...s, ...patch }));
 }
 
 export function readDocument(text: string): DocumentState {
@@ -81,10 +75,8 @@ export function readDocument(text: string): DocumentState {
   return { kind: 'graph', value: value as Record<string, unknown>, analysis: analyzeGraph(value) };
 }
 
-window.addEventListener('message', (event: MessageEvent<unknown>) => {
-  const parsed = parseToEditor(event.data);
-  if (!parsed.ok) return;
-  const m = parsed.message;
+function onHostMessage(m: ToEditor): void {
+  const state = store.get();
   switch (m.type) {
     case 'document': {
       const document = readDocument(m.text);
@@ -120,25 +112,24 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     case 'exportImage':
       void requestExportImage();
       break;
+    case 'rejected':
+      // The host could not accept one of this editor's messages: say so, as for a refused edit.
+      selectCreatedBlocks = false;
+      showToast(`Latent Studio could not take that action: ${m.error}`, 'error');
+      break;
   }
-});
-
-export function useEditor<T>(selector: (s: EditorState) => T): T {
-  return useSyncExternalStore(
-    (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    () => selector(state),
-  );
 }
+
+const host = connectToHost<ToHost, typeof ToEditorSchema>(ToEditorSchema, onHostMessage);
+
+export const useEditor = store.use;
 
 export function getState(): EditorState {
-  return state;
+  return store.get();
 }
 
-export function post(message: ToHost): void {
-  vscode.postMessage(message);
+export function post(message: Exclude<ToHost, { type: 'rejected' }>): void {
+  host.post(message);
 }
 
 const CREATES = new Set<GraphEdit['kind']>(['addNode', 'paste', 'mirrorDecoder']);
@@ -155,7 +146,7 @@ export function sendEdits(edits: readonly GraphEdit[]): void {
 }
 
 export function select(ids: readonly string[]): void {
-  const same = ids.length === state.selection.length && ids.every((id, i) => id === state.selection[i]);
+  const same = ids.length === store.get().selection.length && ids.every((id, i) => id === store.get().selection[i]);
   if (!same) setState({ selection: [...ids] });
 }
 
@@ -163,7 +154,7 @@ export function showToast(message: string, kind: Toast['kind'] = 'error'): void 
   const toast = { id: ++toastId, message, kind };
   setState({ toast });
   setTimeout(() => {
-    if (state.toast?.id === toast.id) setState({ toast: null });
+    if (store.get().toast?.id === toast.id) setState({ toast: null });
   }, 6000);
 }
 
@@ -178,7 +169,7 @@ export function selectShownStage(s: EditorState): number | undefined {
 
 /** Show a stage's roles on the blocks; picking the shown stage again clears it. */
 export function pickStage(index: number): void {
-  setState({ pickedStage: selectShownStage(state) === index ? null : index });
+  setState({ pickedStage: selectShownStage(store.get()) === index ? null : index });
 }
 
 export function setExportImage(handler: (() => Promise<void>) | undefined): void {
@@ -193,7 +184,7 @@ export function setExportImage(handler: (() => Promise<void>) | undefined): void
 export async function requestExportImage(): Promise<void> {
   if (!exportImage) {
     // The command can arrive while the editor is still opening: export once the canvas is up.
-    if (state.document.kind === 'loading' || state.document.kind === 'graph') exportPending = true;
+    if (store.get().document.kind === 'loading' || store.get().document.kind === 'graph') exportPending = true;
     else showToast('There is no graph to export: the file holds no graph the editor can draw.');
     return;
   }

@@ -6,7 +6,7 @@
 import { type DependencyList, type ReactNode, type RefObject, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import { type Rgb, type ThemeColours, cssColour, parseColour } from './colours';
-import { postToHost } from './host';
+import { postToHost } from './store';
 import type { Series } from './state';
 
 // ── Theme ───────────────────────────────────────────────────────────────────────────────────────

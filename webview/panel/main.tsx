@@ -5,23 +5,18 @@
  * dispatch and the store; the tabs live in training.tsx and inspect/.
  */
 import { createRoot } from 'react-dom/client';
-import { Component, type ErrorInfo, type KeyboardEvent, type ReactNode, useCallback, useEffect, useMemo, useReducer, useState } from 'react';
+import { Component, type ErrorInfo, type KeyboardEvent, type ReactNode, useCallback, useEffect, useMemo } from 'react';
 import type { InspectKind, InspectResult } from '../../src/core/inspect';
-import { type FromPanel, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
-import { postToHost, saveState, savedState } from './host';
+import type { FromPanel, PanelSnapshot } from '../../src/core/panelProtocol';
+import { dispatch, postToHost, saveState, savedState, usePanel } from './store';
 import { AnomalyView } from './inspect/AnomalyView';
 import { DEFAULT_REQUEST, INSPECT_TEXT, InspectFrame, type RequestInspect, Spinner, makeRequestInspect } from './inspect/common';
 import { FeaturesView } from './inspect/FeaturesView';
 import { LatentView } from './inspect/LatentView';
 import { PredictView } from './inspect/PredictView';
 import { WeightsView } from './inspect/WeightsView';
-import { PANEL_VIEWS, type PanelUi, type PanelView, initialModel, inspectionOf, reducePanelModel } from './state';
+import { PANEL_VIEWS, type PanelUi, type PanelView, inspectionOf } from './state';
 import { TrainingView } from './training';
-
-interface Latency {
-  readonly last: number | null;
-  readonly max: number | null;
-}
 
 const tabName = (view: PanelView): string => (view === 'training' ? 'Training' : INSPECT_TEXT[view].tab);
 
@@ -138,28 +133,12 @@ function InspectTab({ kind, state, ui, request }: { kind: InspectKind; state: Pa
 }
 
 function App() {
-  const saved = useMemo(savedState, []);
-  const [model, dispatch] = useReducer(reducePanelModel, saved.view, initialModel);
-  // How long epoch records take from the worker to here (ms): read by an end-to-end test and a benchmark.
-  const [latency, setLatency] = useState<Latency>({ last: null, max: null });
-  useEffect(() => {
-    const onMessage = (e: MessageEvent<unknown>): void => {
-      const receivedAt = Date.now();
-      const m = parseToPanel(e.data);
-      if (!m) return;
-      if (m.type === 'epoch' && m.record.endedAt !== undefined) {
-        const ms = receivedAt - m.record.endedAt;
-        setLatency((l) => ({ last: ms, max: l.max === null ? ms : Math.max(l.max, ms) }));
-      }
-      dispatch(m);
-    };
-    window.addEventListener('message', onMessage);
-    postToHost({ type: 'ready' });
-    return () => window.removeEventListener('message', onMessage);
-  }, []);
+  const model = usePanel((s) => s.model);
+  const latency = usePanel((s) => s.latency);
+  useEffect(() => postToHost({ type: 'ready' }), []);
   const state = model.data;
   const { ui } = model;
-  const runDir = state?.run.runDir ?? saved.runDir;
+  const runDir = state?.run.runDir ?? savedState.runDir;
   useEffect(() => {
     if (runDir) saveState({ runDir, view: ui.view });
   }, [runDir, ui.view]);
@@ -217,6 +196,13 @@ function App() {
           )}
         </div>
       </header>
+      {state.problems.length > 0 && (
+        <ul className="problems" data-testid="run-problems" role="status" aria-label="Files of this run that could not be read">
+          {state.problems.map((p, i) => (
+            <li key={i}>{p}</li>
+          ))}
+        </ul>
+      )}
       <Tabs ui={ui} state={state} onSelect={select} />
       <div className="view" role="tabpanel" id={`view-${ui.view}`} aria-labelledby={`tab-${ui.view}`} data-testid={`view-${ui.view}`}>
         {ui.view === 'training' ? <TrainingView state={state} /> : <InspectTab kind={ui.view} state={state} ui={ui} request={request} />}

@@ -7,7 +7,7 @@
  * before the panel has its first snapshot (a palette command that opens the panel), and that must
  * not be lost.
  */
-import type { EpochRecord } from '../../src/core/protocol';
+import type { EpochRecord } from '../../src/core/runFormat';
 import { INSPECT_KINDS, type InspectKind, type InspectResultOf } from '../../src/core/inspect';
 import type { Overlay, PanelSnapshot, ToPanel } from '../../src/core/panelProtocol';
 
@@ -39,6 +39,9 @@ export function reducePanel(state: PanelState, message: ToPanel): PanelState {
     case 'inspection':
       // The newest result per kind; the others keep their identity (the views memoise on them).
       return { ...state, inspections: [...state.inspections.filter((r) => r.kind !== message.result.kind), message.result] };
+    case 'rejected':
+      // The host could not accept one of this panel's messages: show the sentence with the run's other problems.
+      return { ...state, problems: [...state.problems, message.error] };
     case 'inspecting':
     case 'focus':
       // What the person sees, not what the run is: see reducePanelUi.

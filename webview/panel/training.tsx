@@ -4,7 +4,7 @@
  */
 import type { CSSProperties } from 'react';
 import type { Overlay, PanelSnapshot } from '../../src/core/panelProtocol';
-import type { ClassifierPreview, Evaluation } from '../../src/core/protocol';
+import type { ClassifierPreview, Evaluation } from '../../src/core/runFormat';
 import { LineChart, SavePictureButton, dashOf } from './charts';
 import { fmt, fmtMetric, pct } from './format';
 import { pngName } from './inspectData';

@@ -7,11 +7,13 @@
  */
 import * as path from 'node:path';
 import type { z } from 'zod';
-import type { EvaluateRequestSchema, Evaluation, FromWorker } from '../../core/protocol';
+import type { EvaluateRequestSchema, FromWorker } from '../../core/protocol';
+import type { Evaluation } from '../../core/runFormat';
 import { TrainingError } from '../errors';
 import { openTrainedRun } from './openRun';
-import { RUN_FILES, writeFileAtomic } from '../../run/runFolder';
+import { writeRunJson } from '../../run/runFolder';
 import { PREVIEW_COUNT, classifierPreview, previewCaption, reconstructionPreview, scoreSplit } from '../scoring';
+import { RUN_FILES } from '../../core/runFormat';
 
 export type ResolvedEvaluateRequest = z.output<typeof EvaluateRequestSchema>;
 type Send = (message: FromWorker) => void;
@@ -53,7 +55,7 @@ export async function runEvaluation(request: ResolvedEvaluateRequest, send: Send
       const caption = previewCaption(model);
       if (caption) evaluation.reconstructionsCaption = caption;
     }
-    writeFileAtomic(path.join(saved.runDir, RUN_FILES.evaluation), `${JSON.stringify(evaluation, null, 2)}\n`);
+    writeRunJson(saved.runDir, 'evaluation', evaluation);
     return evaluation;
   } finally {
     run.dispose();

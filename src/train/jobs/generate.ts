@@ -26,11 +26,9 @@ import { type GridCell, imageGrid } from '../png';
 import { sha256, writeFileAtomic } from '../../run/runFolder';
 import { openSavedRun } from '../../run/savedRun';
 import { analyzeForTraining } from '../trainer';
+import { RUN_FILES } from '../../core/runFormat';
 
 export type ResolvedGenerateRequest = z.output<typeof GenerateRequestSchema>;
-
-export const GENERATED_PNG = 'generated.png';
-export const MANIFOLD_PNG = 'manifold.png';
 
 /** Standard normal draws from a seeded uniform generator (Box–Muller). */
 export function gaussianSamples(count: number, seed: number): Float32Array {
@@ -153,11 +151,11 @@ export async function runGenerate(request: ResolvedGenerateRequest): Promise<Gen
 
     const samples = await decode(decoder, gaussianSamples(request.count * latent, seed), latent);
     const png = imageGrid({ cells: rowsOf(cellsOf(samples, request.count, shape), Math.ceil(Math.sqrt(request.count))) });
-    const file = path.join(saved.runDir, GENERATED_PNG);
+    const file = path.join(saved.runDir, RUN_FILES.generated);
     writeFileAtomic(file, png);
     const generated: Generated = { runDir: saved.runDir, latentSize: latent, count: request.count, seed, file, pngBase64: png.toString('base64') };
 
-    const manifoldFile = path.join(saved.runDir, MANIFOLD_PNG);
+    const manifoldFile = path.join(saved.runDir, RUN_FILES.manifold);
     if (latent === 2) {
       const n = request.manifoldSize;
       const decoded = await decode(decoder, manifoldCodes(n), 2);

@@ -15,8 +15,10 @@ import type { Shape } from '../../core/shape';
 import { type ResolvedStage, resolveStages } from '../../core/stages';
 import { type CompiledGraph, compileGraph } from '../../compile/compile';
 import { type DatasetSplit, type ImageDataset, loadDataset, parseDataSpec, restrictSplit, splitIndices } from '../../data/index';
-import { type BackendReport, selectBackend } from '../../backend/select';
-import { type CheckpointMeta, applyLayerWeights, loadCheckpoint } from '../checkpoint';
+import type { BackendInfo } from '../../core/backends';
+import { selectBackend } from '../../backend/select';
+import type { CheckpointMeta } from '../../core/runFormat';
+import { applyLayerWeights, loadCheckpoint } from '../checkpoint';
 import { TrainingError } from '../errors';
 import { applyKernelFixes } from '../../backend/kernelFixes';
 import { kernelNeeds } from '../../backend/kernelNeeds';
@@ -46,7 +48,7 @@ export interface TrainedModel {
   readonly stages: readonly ResolvedStage[];
   /** The fit stage the run trained last (see the module comment). */
   readonly stage: ResolvedStage;
-  readonly backend: BackendReport;
+  readonly backend: BackendInfo;
   readonly compiled: CompiledGraph;
   dispose(): void;
 }

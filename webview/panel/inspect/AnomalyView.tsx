@@ -9,7 +9,7 @@ import type { ScoreResult } from '../../../src/core/inspect';
 import { cssColour } from '../colours';
 import { ChartBox, type LegendItem, SavePngButton, SavePictureButton, axisStyle, composeChartPng, themeColour, usePlot } from '../charts';
 import { fmtSig, ofTotal, pct } from '../format';
-import { postToHost } from '../host';
+import { postToHost } from '../store';
 import { type Histogram, type ScoreGroups, classRows, flaggedSummary, histogram, histogramRange, niceStep, roundTo, scoreGroups } from '../inspectData';
 import { PixelImage } from './common';
 

@@ -2,7 +2,7 @@
 import { type ReactNode, useState } from 'react';
 import { type InspectKind, type PanelInspectRequest, PanelInspectRequestSchema } from '../../../src/core/inspect';
 import { when } from '../format';
-import { postToHost } from '../host';
+import { postToHost } from '../store';
 
 /** The tab title, what the job does, its first-run button and what it says while it works. */
 export const INSPECT_TEXT: Record<InspectKind, { tab: string; title: string; about: string; run: string; working: string }> = {

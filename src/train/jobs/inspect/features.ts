@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
-import { type FeaturesRequestSchema, type FeaturesResult, INSPECT_FILES } from '../../../core/inspect';
+import { type FeaturesRequestSchema, type FeaturesResult } from '../../../core/inspect';
 import { batchToFloat } from '../../../data/index';
 import { TrainingError } from '../../errors';
 import { DEFAULT_BACKGROUND, type GridCell, imageGrid } from '../../png';
@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../../../run/runFolder';
 import { classNamesFor } from '../../scoring';
 import { cellOf, dataFields, reconstructionStage, rowsOf, scaleToRange, singleImagePng, upscale } from './common';
 import { type Send, indicesAt, openTrainedRun } from '../openRun';
+import { RUN_FILES } from '../../../core/runFormat';
 
 export type ResolvedFeaturesRequest = z.output<typeof FeaturesRequestSchema>;
 
@@ -109,7 +110,7 @@ export async function runFeatures(request: ResolvedFeaturesRequest, send: Send =
       return { layer: layer.name, shape: [h, w, c], shown, pngBase64: imageGrid({ cells: rows, scale: 1 }).toString('base64') };
     });
     const png = imageGrid({ cells: allRows, scale: 1 });
-    const file = path.join(run.saved.runDir, INSPECT_FILES.features);
+    const file = path.join(run.saved.runDir, RUN_FILES.features);
     writeFileAtomic(file, png);
     const index = idx[0]!;
     return {

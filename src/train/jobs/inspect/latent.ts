@@ -11,13 +11,14 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import type { AnalyzedNode } from '../../../core/analyze';
-import { INSPECT_FILES, type LatentRequestSchema, type LatentResult } from '../../../core/inspect';
+import { type LatentRequestSchema, type LatentResult } from '../../../core/inspect';
 import { pca2 } from '../../../core/pca';
 import { TrainingError } from '../../errors';
 import { writeFileAtomic } from '../../../run/runFolder';
 import { EVAL_BATCH, classNamesFor } from '../../scoring';
 import { dataFields, reconstructionStage, toBytes } from './common';
 import { type Send, type TrainedModel, openTrainedRun } from '../openRun';
+import { RUN_FILES } from '../../../core/runFormat';
 
 export type ResolvedLatentRequest = z.output<typeof LatentRequestSchema>;
 
@@ -103,7 +104,7 @@ export async function runLatent(request: ResolvedLatentRequest, send: Send = () 
 
     const positions = Array.from({ length: n }, (_, i) => i);
     const labels = ds.labels ? Array.from(idx, (i) => ds.labels![i]!) : undefined;
-    const file = path.join(run.saved.runDir, INSPECT_FILES.latent);
+    const file = path.join(run.saved.runDir, RUN_FILES.latent);
     const lines = ['position,index,label,x,y', ...positions.map((p) => `${p},${idx[p]},${labels ? labels[p] : ''},${x[p]},${y[p]}`)];
     writeFileAtomic(file, `${lines.join('\n')}\n`);
     return {

@@ -10,14 +10,15 @@
  */
 import * as path from 'node:path';
 import type { z } from 'zod';
-import { INSPECT_FILES, anomalyCsv, type ScoreRequestSchema, type ScoreResult } from '../../../core/inspect';
+import { anomalyCsv, type ScoreRequestSchema, type ScoreResult } from '../../../core/inspect';
 import { batchToFloat } from '../../../data/index';
 import { TrainingError } from '../../errors';
 import { reconstructionGrid } from '../../png';
-import { writeFileAtomic } from '../../../run/runFolder';
+import { writeFileAtomic, writeRunJson } from '../../../run/runFolder';
 import { classNamesFor } from '../../scoring';
 import { cellOf, dataFields, predictAll, quantile, reconstructionErrors, requireReconstruction } from './common';
 import { type Send, openTrainedRun } from '../openRun';
+import { RUN_FILES } from '../../../core/runFormat';
 
 export type ResolvedScoreRequest = z.output<typeof ScoreRequestSchema>;
 
@@ -88,7 +89,7 @@ export async function runScore(request: ResolvedScoreRequest, send: Send = () =>
       worstAt.map((_, k) => cellOf(ds, reconstructions, k)),
     );
 
-    const csvFile = path.join(run.saved.runDir, INSPECT_FILES.scores);
+    const csvFile = path.join(run.saved.runDir, RUN_FILES.scores);
     const result: ScoreResult = {
       kind: 'score',
       ...dataFields(run, request.split, stage),
@@ -105,8 +106,8 @@ export async function runScore(request: ResolvedScoreRequest, send: Send = () =>
       csvFile,
     };
     writeFileAtomic(csvFile, anomalyCsv(result, threshold));
-    writeFileAtomic(path.join(run.saved.runDir, INSPECT_FILES.worst), worstPng);
-    writeFileAtomic(path.join(run.saved.runDir, INSPECT_FILES.anomaly), `${JSON.stringify(result)}\n`);
+    writeFileAtomic(path.join(run.saved.runDir, RUN_FILES.worst), worstPng);
+    writeRunJson(run.saved.runDir, 'anomaly', result);
     return result;
   } finally {
     run.dispose();

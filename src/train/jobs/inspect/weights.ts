@@ -15,13 +15,14 @@
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
-import { INSPECT_FILES, type WeightsRequestSchema, type WeightsResult } from '../../../core/inspect';
+import { type WeightsRequestSchema, type WeightsResult } from '../../../core/inspect';
 import { shapeSize } from '../../../core/shape';
 import { TrainingError } from '../../errors';
 import { type GridCell, imageGrid } from '../../png';
 import { writeFileAtomic } from '../../../run/runFolder';
 import { commonFields, rowsOf, scaleToRange } from './common';
 import { type Send, type TrainedModel, openTrainedModel } from '../openRun';
+import { RUN_FILES } from '../../../core/runFormat';
 
 export type ResolvedWeightsRequest = z.output<typeof WeightsRequestSchema>;
 
@@ -124,7 +125,7 @@ export async function runWeights(request: ResolvedWeightsRequest, send: Send = (
     const shown = Math.min(units, request.maxUnits);
     const cells: GridCell[] = Array.from({ length: shown }, (_, u) => ({ data: scaleToRange(tileValues(u)), height: tile[0], width: tile[1], channels }));
     const png = imageGrid({ cells: rowsOf(cells, WEIGHT_COLUMNS), scale: tileScale(tile[0], tile[1]), gap: 2 });
-    const file = path.join(run.saved.runDir, INSPECT_FILES.weights);
+    const file = path.join(run.saved.runDir, RUN_FILES.weights);
     writeFileAtomic(file, png);
     return { kind: 'weights', ...commonFields(run), layer: chosen.name, layers: names, layerKind: chosen.kind, units, shown, tile, pngBase64: png.toString('base64'), file };
   } finally {
