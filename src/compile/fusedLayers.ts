@@ -52,9 +52,17 @@ function classOf<L extends tf.layers.Layer>(sample: L): abstract new (...args: n
 const DenseBase = classOf(tf.layers.dense({ units: 1, name: 'latent_class_probe_dense' })) as unknown as new (args: DenseArgs) => DenseLayer;
 const Conv2DBase = classOf(tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'latent_class_probe_conv' })) as unknown as new (args: Conv2DArgs) => Conv2DLayer;
 
+/**
+ * The `apply` kwarg that asks one Dense layer (its value: that layer) for its pre-activation, the
+ * logits, instead of its output; every other layer ignores it. A loss computed from the logits of
+ * a softmax output (scoring.ts predictForLoss) does not lose its gradient where a probability
+ * underflows, as the clipped probability formula does (tf.keras and PyTorch compute it the same way).
+ */
+export const LOGITS_OF = 'latentLogitsOf';
+
 /** tfjs-layers' Dense (same class name, config and weights) with the fused forward pass above. */
 class FusedDense extends DenseBase {
-  private readonly activationName: string;
+  readonly activationName: string;
 
   constructor(args: DenseArgs) {
     super(args);
@@ -66,6 +74,15 @@ class FusedDense extends DenseBase {
     const after = ACTIVATION_OPS[this.activationName];
     // Dense's [kernel, bias] in the order build() added them (frozen or not).
     const [kernel, bias] = this.weights;
+    if ((kwargs as Record<string, unknown> | undefined)?.[LOGITS_OF] === this) {
+      if (x === undefined || (Array.isArray(inputs) && inputs.length !== 1) || x.rank !== 2 || kernel === undefined) {
+        throw new Error(`${this.name}: logits are given for one rank-2 input only`);
+      }
+      const b = bias === undefined ? null : (bias.read() as tf.Tensor1D);
+      // The pre-activation as this layer computes it: its fused kernel, or tfjs-layers' own (K.dot) with fused layers off.
+      if (fusedLayersOff()) return tf.tidy(() => tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel.read() as tf.Tensor2D, bias: b ?? undefined }));
+      return denseBiasActivation(x as tf.Tensor2D, kernel.read() as tf.Tensor2D, b, 'linear');
+    }
     if (fusedLayersOff() || x === undefined || (Array.isArray(inputs) && inputs.length !== 1) || x.rank !== 2 || after === undefined || kernel === undefined) {
       return super.call(inputs, kwargs);
     }
@@ -75,6 +92,14 @@ class FusedDense extends DenseBase {
       return fused === 'linear' ? after(z) : z;
     });
   }
+}
+
+/**
+ * `layer` when it is one of these Dense layers with a softmax activation (a ClassifierHead's last
+ * layer), so that `apply(x, { [LOGITS_OF]: layer })` through it gives the logits; else undefined.
+ */
+export function softmaxDense(layer: tf.layers.Layer | undefined): tf.layers.Layer | undefined {
+  return layer instanceof FusedDense && layer.activationName === 'softmax' ? layer : undefined;
 }
 
 /** tfjs-layers' Conv2D (same class name, config and weights) with the fused forward pass above. */

@@ -15,10 +15,10 @@ import type { ResolvedStage } from '../core/stages';
 import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';
 import { constant } from '../backend/constants';
-import { fusedDense } from '../compile/fusedLayers';
+import { LOGITS_OF, fusedDense } from '../compile/fusedLayers';
 import { TrainingError } from './errors';
 import { makeOptimizer, minimizeStep } from './optimizers';
-import { type Feeder, lossFn, metricSum } from './scoring';
+import { type Feeder, type Prediction, logitsLayer, lossFn, metricSum } from './scoring';
 
 type Layer = tf.layers.Layer;
 
@@ -119,7 +119,8 @@ function disposeLayer(layer: Layer): void {
   for (const w of layer.weights) w.dispose();
 }
 
-const applyAll = (layers: readonly Layer[], x: tf.Tensor, training: boolean): tf.Tensor => layers.reduce((t, l) => l.apply(t, { training }) as tf.Tensor, x);
+const applyAll = (layers: readonly Layer[], x: tf.Tensor, training: boolean, logitsOf?: Layer): tf.Tensor =>
+  layers.reduce((t, l) => l.apply(t, logitsOf ? { training, [LOGITS_OF]: logitsOf } : { training }) as tf.Tensor, x);
 
 /** Train the stage; returns how many epochs ran and whether a cancel stopped it. */
 export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: number; stopped: boolean }> {
@@ -151,6 +152,13 @@ export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: num
       const stepLayers = decoder ? [...step.layers, decoder] : [...step.layers];
       for (const l of step.layers) l.trainable = true;
       const forward = (x: tf.Tensor, training: boolean): tf.Tensor => applyAll(stepLayers, x, training);
+      // The softmax step's loss is computed from the logits of its last Dense (scoring.ts logitsLayer).
+      const logitsOf = logitsLayer(loss, stepLayers.at(-1));
+      const predict = (x: tf.Tensor, training: boolean): Prediction => {
+        if (!logitsOf) return { output: forward(x, training) };
+        const logits = applyAll(stepLayers, x, training, logitsOf);
+        return { output: tf.softmax(logits, -1), logits };
+      };
       // Build the decoder's weights before collecting the variables.
       tf.tidy(() => void forward(trainCodes.slice([0, 0], [1, inDim]), false));
       const variables = stepLayers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
@@ -175,9 +183,9 @@ export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: num
               const ys = isHead ? tf.gather(trainLabels!, pick) : xs;
               let acc: tf.Tensor = constant(0);
               const l = minimizeStep(optimizer, () => {
-                const pred = forward(xs, true);
+                const { output: pred, logits } = predict(xs, true);
                 if (isHead) acc = tf.keep(metricSum('accuracy', ys, pred));
-                return lossFn(loss, ys, pred);
+                return lossFn(loss, ys, pred, logits);
               }, variables);
               const out = { loss: tf.add(lossSum, tf.mul(l, constant(n))), acc: tf.add(accSum, acc), last: l };
               if (isHead) tf.dispose(acc);
@@ -213,9 +221,9 @@ export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: num
           let valAcc: number | undefined;
           if (valCodes) {
             const sums = tf.tidy(() => {
-              const pred = forward(valCodes!, false);
+              const { output: pred, logits } = predict(valCodes!, false);
               const ys = isHead ? valLabels! : valCodes!;
-              return tf.stack([lossFn(loss, ys, pred), isHead ? tf.div(metricSum('accuracy', ys, pred), constant(ys.shape[0]!)) : constant(0)]);
+              return tf.stack([lossFn(loss, ys, pred, logits), isHead ? tf.div(metricSum('accuracy', ys, pred), constant(ys.shape[0]!)) : constant(0)]);
             });
             const v = await sums.data();
             sums.dispose();

@@ -9,6 +9,7 @@ import { DENOISING_CAPTION } from '../core/protocol';
 import { type ClassifierPreview } from '../core/runFormat';
 import type { Shape } from '../core/shape';
 import { collectExtraLosses, hasExtraLosses } from '../compile/customLayers';
+import { LOGITS_OF, softmaxDense } from '../compile/fusedLayers';
 import { BYTE_TO_UNIT, batchToFloat, oneHot } from '../data/index';
 import type { ImageDataset } from '../data/types';
 import { constant } from '../backend/constants';
@@ -28,11 +29,47 @@ export const EVAL_BATCH = 512;
 const EPSILON = 1e-7;
 
 /**
+ * What a stage's loss is computed from: the model's output and, where that output is a softmax the
+ * loss takes from its logits (see predictForLoss), the logits.
+ */
+export interface Prediction {
+  readonly output: tf.Tensor;
+  readonly logits?: tf.Tensor;
+}
+
+/**
+ * The layer whose logits `loss` is computed from, when the model (or chain of layers) ends in it:
+ * a Dense with softmax under categorical cross-entropy, as tf.keras does (it keeps a softmax's
+ * logits, `_keras_logits`, and uses softmax_cross_entropy_with_logits). Other pairs (sigmoid with
+ * binary cross-entropy included) keep the probability formulas of tfjs-layers.
+ */
+export function logitsLayer(loss: LossName, last: tf.layers.Layer | undefined): tf.layers.Layer | undefined {
+  return loss === 'categoricalCrossentropy' ? softmaxDense(last) : undefined;
+}
+
+/**
+ * `model.apply(xs, { training })`, and the logits of its output layer where `loss` is computed from
+ * them (logitsLayer): then the output is softmax(logits), the same op and values as the layer's own.
+ */
+export function predictForLoss(model: tf.LayersModel, xs: tf.Tensor, training: boolean, loss: LossName): Prediction {
+  const out = model.outputs.length === 1 ? model.outputs[0]! : undefined;
+  const layer = out && out.shape.length === 2 ? logitsLayer(loss, out.sourceLayer) : undefined;
+  if (!layer) return { output: model.apply(xs, { training }) as tf.Tensor };
+  const logits = model.apply(xs, { training, [LOGITS_OF]: layer }) as tf.Tensor;
+  return { output: tf.softmax(logits, -1), logits };
+}
+
+/**
  * The stage losses, as Keras and tfjs-layers compute them, but with their constants taken from the
  * device (constants.ts) rather than uploaded on every call; test/train/optimizers.test.ts checks
  * they equal tf.metrics' values.
+ *
+ * Categorical cross-entropy with `logits` (those of a softmax output, predictForLoss): tf.keras'
+ * from-logits form -Σ y log_softmax(z), stable (log-sum-exp) and unclipped, whose gradient
+ * softmax(z) - y does not vanish. From probabilities alone it clips them to [1e-7, 1 - 1e-7], where
+ * its gradient is zero: a confidently wrong sample (p_true < 1e-7) never learns.
  */
-export function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
+export function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor, logits?: tf.Tensor): tf.Scalar {
   if (name !== 'categoricalCrossentropy') {
     // webgpu and wasm: the same loss as one kernel forward and one backward (src/backend/kernels/fusedLoss.ts).
     const fused = fusedLoss(name, yTrue, yPred);
@@ -52,6 +89,7 @@ export function lossFn(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor): tf.S
       return tf.mean(tf.squaredDifference(yTrue, yPred));
     case 'categoricalCrossentropy': {
       const last = yPred.shape.length - 1;
+      if (logits) return tf.mean(tf.neg(tf.sum(tf.mul(tf.cast(yTrue, 'float32'), tf.logSoftmax(logits, -1)), last)));
       const p = tf.clipByValue(tf.div(yPred, tf.sum(yPred, last, true)), EPSILON, 1 - EPSILON);
       return tf.mean(tf.neg(tf.sum(tf.mul(tf.cast(yTrue, 'float32'), tf.log(p)), last)));
     }
@@ -194,8 +232,10 @@ export async function scoreSplit(model: tf.LayersModel, feeder: Feeder, idx: Uin
       const end = Math.min(idx.length, start + EVAL_BATCH);
       const xs = feeder.inputs(idx, start, end);
       const ys = spec.target === 'input' ? xs : feeder.labels(idx, start, end, k);
-      const { value: pred, extraLoss } = collectExtraLosses(() => model.apply(xs, { training: false }) as tf.Tensor);
-      const batchLoss = extraLoss ? tf.add(lossFn(spec.loss, ys, pred), extraLoss) : lossFn(spec.loss, ys, pred);
+      const { value: prediction, extraLoss } = collectExtraLosses(() => predictForLoss(model, xs, false, spec.loss));
+      const pred = prediction.output;
+      const loss = lossFn(spec.loss, ys, pred, prediction.logits);
+      const batchLoss = extraLoss ? tf.add(loss, extraLoss) : loss;
       lossSum = tf.add(lossSum, tf.mul(batchLoss, end - start));
       if (extraLoss) klSum = tf.add(klSum, tf.mul(extraLoss, end - start));
       spec.metrics.forEach((m, i) => (mSums[i] = tf.add(mSums[i]!, metricSum(m, ys, pred))));

@@ -34,7 +34,7 @@ import { makeOptimizer, minimizeStep } from './optimizers';
 import { layerwiseEpochs, planLayerwise, runLayerwise } from './layerwise';
 import { openRunToResume } from '../run/savedRun';
 import { constant } from '../backend/constants';
-import { Feeder, PREVIEW_COUNT, type Score, classifierPreview, collectExtraLosses, hasExtraLosses, lossFn, metricSum, previewCaption, reconstructionPreview, scoreSplit } from './scoring';
+import { Feeder, PREVIEW_COUNT, type Score, classifierPreview, collectExtraLosses, hasExtraLosses, lossFn, metricSum, predictForLoss, previewCaption, reconstructionPreview, scoreSplit } from './scoring';
 import { type RunStatusInput, appendMetrics, createRunDir, sha256, trimMetrics, writeFileAtomic, writeRunJson, writeStatus } from '../run/runFolder';
 import { RUN_FILES } from '../core/runFormat';
 
@@ -465,10 +465,12 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
               const ys = targets(order, start, end, xs);
               let metricValues: tf.Scalar[] = [];
               const loss = minimizeStep(optimizer, () => {
-                const { value: pred, extraLoss } = collectExtraLosses(() => model.apply(xs, { training: true }) as tf.Tensor);
+                const { value: prediction, extraLoss } = collectExtraLosses(() => predictForLoss(model, xs, true, stage.loss));
+                const pred = prediction.output;
                 metricValues = stage.metrics.map((m) => tf.keep(metricSum(m, ys, pred)));
                 if (extraLoss) metricValues.push(tf.keep(tf.mul(extraLoss, constant(n)) as tf.Scalar));
-                return extraLoss ? (tf.add(lossFn(stage.loss, ys, pred), extraLoss) as tf.Scalar) : lossFn(stage.loss, ys, pred);
+                const stageLoss = lossFn(stage.loss, ys, pred, prediction.logits);
+                return extraLoss ? (tf.add(stageLoss, extraLoss) as tf.Scalar) : stageLoss;
               }, trainable);
               const nextLoss = tf.add(lossSum, tf.mul(loss, constant(n))) as tf.Scalar;
               const nextMetrics = mSums.map((s, i) => tf.add(s, metricValues[i]!) as tf.Scalar);
