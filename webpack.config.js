@@ -16,6 +16,25 @@ const nodeExternals = {
   webgpu: 'import webgpu',
 };
 
+/**
+ * The extension host and the CLI must not carry TensorFlow.js (nor our code that loads it): they run
+ * training in the worker. A module of those in their bundle fails the build, naming it.
+ */
+class HostSafeBundle {
+  /** @param {import('webpack').Compiler} compiler */
+  apply(compiler) {
+    const forbidden = /node_modules[\\/]@tensorflow[\\/]|src[\\/](backend|compile|train)[\\/]/;
+    compiler.hooks.afterCompile.tap('HostSafeBundle', (compilation) => {
+      for (const module of compilation.modules) {
+        const resource = 'resource' in module && typeof module.resource === 'string' ? module.resource : '';
+        if (forbidden.test(resource)) {
+          compilation.errors.push(new webpack.WebpackError(`${path.relative(__dirname, resource)} is in the ${compiler.options.name} bundle, which must stay free of TensorFlow.js: import it from the worker (src/train) only.`));
+        }
+      }
+    });
+  }
+}
+
 /** @type {(env: unknown, argv: {mode?: string}) => import('webpack').Configuration[]} */
 module.exports = (_env, argv) => {
   const production = argv.mode === 'production';
@@ -45,13 +64,19 @@ module.exports = (_env, argv) => {
       ...node,
       name: 'extension',
       entry: { extension: './src/extension/extension.ts' },
+      plugins: [new HostSafeBundle()],
+    },
+    {
+      ...node,
+      name: 'cli',
+      entry: { cli: './src/cli/bin.ts' },
+      plugins: [new HostSafeBundle(), new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
     },
     {
       ...node,
       name: 'worker',
-      entry: { worker: './src/train/worker.ts', cli: './src/cli/bin.ts' },
+      entry: { worker: './src/train/worker.ts' },
       plugins: [
-        new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true, test: /cli\.js$/ }),
         // The wasm backend loads its binaries from disk next to the bundle.
         new CopyPlugin({
           patterns: [

@@ -15,9 +15,9 @@ import {
   type ScoreResult,
   type WeightsResult,
 } from '../core/inspect';
-import { BACKEND_NAMES, type BackendPreference, type FromWorker } from '../core/protocol';
+import { type BackendPreference } from '../core/protocol';
 import { inspectRun } from '../run/client';
-import { CliError, backendOption, err, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt, printLogs } from './common';
+import { CliError, backendOption, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt, printLogs } from './common';
 import { RUN_FILES } from '../core/runFormat';
 
 interface DataOptions {

@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
-import { BACKEND_NAMES, type BackendPreference, type FromWorker } from '../core/protocol';
+import { type BackendPreference, type FromWorker } from '../core/protocol';
 import { type EpochRecord, type Evaluation, RUN_FILES } from '../core/runFormat';
 import { formatSummaryTable, summarize } from '../core/summary';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../run/client';

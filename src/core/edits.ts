@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { GraphEditSchema } from './editorProtocol';
 import { analyzeGraph } from './analyze';
 import { type StageParams, StageParamsSchema, getBlock, suggestBlockType } from './catalog';
-import { type Activation, NODE_ID_PATTERN } from './format';
+import { NODE_ID_PATTERN } from './format';
 import { mirrorStages } from './mirror';
 import { formatPath } from './problems';
 import { type Shape, formatShape } from './shape';
@@ -385,7 +385,8 @@ interface Outcome {
 export function applyEdit(document: Record<string, unknown>, edit: GraphEdit): EditResult {
   let doc: Json;
   try {
-    doc = structuredClone(document);
+    // A copy through JSON: a graph document is JSON data (and core uses no host API such as structuredClone).
+    doc = JSON.parse(JSON.stringify(document)) as Json;
   } catch {
     return { ok: false, error: 'The document holds values that are not JSON data.' };
   }

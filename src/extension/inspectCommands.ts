@@ -6,12 +6,11 @@
  * test image). One job per run and kind at a time: a request made while one runs replaces the
  * queued one, so clicking quickly never piles up workers.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import { type InspectKind, type InspectRequest, type InspectResult, InspectRequestSchema, type PanelInspectRequest, ScoreResultSchema, anomalyCsv, countFlagged } from '../core/inspect';
+import { type InspectKind, type InspectRequest, type InspectResult, InspectRequestSchema, type PanelInspectRequest, anomalyCsv, countFlagged } from '../core/inspect';
 import type { BackendPreference } from '../core/protocol';
 import { TrainingFailure, inspectRun } from '../run/client';
 import { type RunEntry, type Verdict, hasTrainedWeights } from '../run/runStore';

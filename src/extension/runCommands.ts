@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { analyzeGraph, variationalBottleneck } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import type { Overlay } from '../core/panelProtocol';
 import type { BackendPreference } from '../core/protocol';
 import type { Evaluation } from '../core/runFormat';
 import { TrainingFailure, evaluateRun, exportRun, generateRun } from '../run/client';

@@ -3,7 +3,6 @@
  * editor. It survives a window reload: its state names the run folder, which is read back.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { type FromPanel, FromPanelSchema, type Overlay, type PanelSnapshot, type ToPanel } from '../core/panelProtocol';
 import { createReceiver } from '../core/messages';

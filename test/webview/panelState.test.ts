@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EpochRecord } from '../../src/core/runFormat';
+import type { EpochRecord, ClassifierPreview, Evaluation } from '../../src/core/runFormat';
 import { type Overlay, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
 import { DENOISING_CAPTION } from '../../src/core/protocol';
-import { type ClassifierPreview, type Evaluation } from '../../src/core/runFormat';
 import type { ScoreResult, WeightsResult } from '../../src/core/inspect';
 import { type PanelAction, type PanelModel, alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, initialModel, inspectionOf, reducePanel, reducePanelModel, stageOffsets, timelineOffsets } from '../../webview/panel/state';
 

@@ -5,7 +5,6 @@
  * `training.classes` when the graph names them), or on another dataset given in `--data` form.
  * Writes `evaluation.json` into the run folder.
  */
-import * as path from 'node:path';
 import type { z } from 'zod';
 import type { EvaluateRequestSchema, FromWorker } from '../../core/protocol';
 import type { Evaluation } from '../../core/runFormat';
@@ -13,7 +12,6 @@ import { TrainingError } from '../errors';
 import { openTrainedRun } from './openRun';
 import { writeRunJson } from '../../run/runFolder';
 import { PREVIEW_COUNT, classifierPreview, previewCaption, reconstructionPreview, scoreSplit } from '../scoring';
-import { RUN_FILES } from '../../core/runFormat';
 
 export type ResolvedEvaluateRequest = z.output<typeof EvaluateRequestSchema>;
 type Send = (message: FromWorker) => void;
