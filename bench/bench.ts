@@ -354,11 +354,12 @@ function writeDocs(file: string, m: Machine, command: string, results: readonly 
   );
   L.push('## Live panel', '');
   if (streaming) {
-    const s = streaming as { tfjsBackend?: string; backend: string; samplesPerSecWithoutPanel: number; samplesPerSecWithPanel: number; overheadPct: number; overheadTargetPct: number; epochToPanelMsMedian: number; epochToPanelMsMax: number; latencyTargetMs: number; epochs: number };
+    const s = streaming as { tfjsBackend?: string; backend: string; samplesPerSecWithoutPanel: number; samplesPerSecWithPanel: number; overheadPct: number; overheadTargetPct: number; epochToPanelMsMedian: number; epochToPanelMsMax: number; latencyTargetMs: number; epochs: number; stopMs?: number; batchesAfterStop?: number; stopTargetMs?: number };
     L.push(
       `Dense sample through the real worker on ${s.tfjsBackend ?? s.backend}, ${s.epochs} measured epochs each way: ${fmt(s.samplesPerSecWithoutPanel)} samples/s without the panel's batch updates, ` +
         `${fmt(s.samplesPerSecWithPanel)} with them: overhead ${fmt(s.overheadPct, 1)} % (target < ${s.overheadTargetPct} %: ${s.overheadPct < s.overheadTargetPct ? 'met' : 'not met'}). ` +
-        `Epoch record to panel state: median ${fmt(s.epochToPanelMsMedian, 1)} ms, max ${fmt(s.epochToPanelMsMax, 1)} ms (target ≤ ${s.latencyTargetMs} ms: ${s.epochToPanelMsMax <= s.latencyTargetMs ? 'met' : 'not met'}).`,
+        `Epoch record to panel state: median ${fmt(s.epochToPanelMsMedian, 1)} ms, max ${fmt(s.epochToPanelMsMax, 1)} ms (target ≤ ${s.latencyTargetMs} ms: ${s.epochToPanelMsMax <= s.latencyTargetMs ? 'met' : 'not met'}).` +
+        (s.stopMs !== undefined ? ` Stop mid-epoch to the run's end: ${fmt(s.stopMs)} ms, ${s.batchesAfterStop} batch(es) after the Stop (target < ${s.stopTargetMs} ms: ${s.stopMs < (s.stopTargetMs ?? 2000) ? 'met' : 'not met'}).` : ''),
       '',
     );
   } else {

@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import { formatProblem } from '../core/problems';
+import { formatProblem, graphProblemsSentence } from '../core/problems';
 import { type BackendPreference, type FromWorker } from '../core/protocol';
 import { type EpochRecord, type Evaluation, RUN_FILES } from '../core/runFormat';
 import { formatSummaryTable, summarize } from '../core/summary';
@@ -78,8 +78,7 @@ function trainTarget(file: string | undefined, o: TrainOptions): { graphText: st
     const graph = readGraph(file);
     const analysis = analyzeGraph(graph.value);
     if (!analysis.ok) {
-      const errors = analysis.problems.filter((p) => p.severity === 'error');
-      throw new CliError(`${file} has ${errors.length} problem(s); fix them before training:\n${errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+      throw new CliError(graphProblemsSentence(file, analysis.problems, { before: 'training' }));
     }
     return { graphText: graph.text, graphPath: graph.absolute, runsDir: path.resolve(o.out ?? path.join(process.cwd(), '.latent', 'runs')) };
   }
@@ -279,8 +278,7 @@ export function buildProgram(): Command {
     .action((file: string, o: { json?: boolean }) => {
       const graph = readGraph(file);
       const analysis = analyzeGraph(graph.value);
-      const errors = analysis.problems.filter((p) => p.severity === 'error');
-      if (errors.length) throw new CliError(`${file} has ${errors.length} problem(s):\n${errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+      if (!analysis.ok) throw new CliError(graphProblemsSentence(file, analysis.problems));
       const summary = summarize(analysis);
       if (o.json) {
         out(JSON.stringify({ layers: summary.layers.map(({ name, type, outputShape, params, trainable }) => ({ name, type, outputShape, params, trainable })), totalParams: summary.totalParams, trainableParams: summary.trainableParams, nonTrainableParams: summary.nonTrainableParams }));

@@ -143,6 +143,298 @@ const KNOWN_DATASETS = ['mnist', 'fashion-mnist'];
 /** Issues carry the offending value, so messages can tell "missing" from "wrong type". */
 const REPORT = { reportInput: true } as const;
 
+interface Working {
+  readonly id: string;
+  readonly type: string;
+  readonly index: number;
+  readonly block: BlockDefinition | undefined;
+  readonly params: Record<string, unknown> | undefined;
+  readonly trainable: boolean;
+}
+
+interface ShapeEntry {
+  input?: Shape;
+  output?: Shape;
+  layers: AnalyzedLayer[];
+}
+
+type Links = ReadonlyMap<string, string[]>;
+
+/** Each node on its own, so one bad node does not hide the others' problems; ids must be unique. */
+function parseNodes(nodes: readonly unknown[], problems: ProblemList): { specs: { spec: NodeSpec; index: number }[]; ids: Set<string> } {
+  const specs: { spec: NodeSpec; index: number }[] = [];
+  const ids = new Set<string>();
+  nodes.forEach((n, index) => {
+    const parsed = NodeSchema.safeParse(n, REPORT);
+    const id = typeof n === 'object' && n !== null && typeof (n as { id?: unknown }).id === 'string' ? (n as { id: string }).id : undefined;
+    if (!parsed.success) {
+      problems.zod(parsed.error.issues, ['nodes', index], `node ${id ? `"${id}"` : `#${index + 1}`}`, id);
+      return;
+    }
+    if (ids.has(parsed.data.id)) {
+      problems.error(`Two blocks share the id "${parsed.data.id}": ids must be unique.`, ['nodes', index, 'id'], parsed.data.id);
+      return;
+    }
+    ids.add(parsed.data.id);
+    specs.push({ spec: parsed.data, index });
+  });
+  return { specs, ids };
+}
+
+/** Edges between known blocks, once each, never from a block to itself. */
+function parseEdges(rawEdges: readonly unknown[], ids: ReadonlySet<string>, problems: ProblemList): EdgeSpec[] {
+  const edges: EdgeSpec[] = [];
+  const keys = new Set<string>();
+  rawEdges.forEach((e, index) => {
+    const parsed = EdgeSchema.safeParse(e, REPORT);
+    if (!parsed.success) {
+      problems.zod(parsed.error.issues, ['edges', index], `edge #${index + 1}`);
+      return;
+    }
+    const { from, to } = parsed.data;
+    let bad = false;
+    for (const [end, id] of [['from', from], ['to', to]] as const) {
+      if (!ids.has(id)) {
+        problems.error(`Edge ${from} → ${to} points at "${id}", which is not a block in this graph: remove the edge or add the block.`, ['edges', index, end]);
+        bad = true;
+      }
+    }
+    if (from === to) {
+      problems.error(`Edge ${from} → ${to} connects a block to itself.`, ['edges', index], from);
+      bad = true;
+    }
+    const key = `${from}\u0000${to}`;
+    if (keys.has(key)) {
+      problems.warning(`Edge ${from} → ${to} appears twice; the copy is ignored.`, ['edges', index]);
+      bad = true;
+    }
+    keys.add(key);
+    if (!bad) edges.push(parsed.data);
+  });
+  return edges;
+}
+
+/** Each block's definition and validated parameters (with defaults filled in). */
+function resolveBlocks(specs: readonly { spec: NodeSpec; index: number }[], problems: ProblemList): Map<string, Working> {
+  const working = new Map<string, Working>();
+  for (const { spec, index } of specs) {
+    const block = getBlock(spec.type);
+    let params: Record<string, unknown> | undefined;
+    if (!block) {
+      const hint = suggestBlockType(spec.type);
+      problems.error(`Unknown block type "${spec.type}"${hint ? `: did you mean "${hint}"?` : '.'} Known types: see the palette or the JSON schema.`, ['nodes', index, 'type'], spec.id);
+    } else {
+      const parsed = block.params.safeParse(spec.params ?? {}, REPORT);
+      if (parsed.success) params = parsed.data as Record<string, unknown>;
+      else problems.zod(parsed.error.issues, ['nodes', index, 'params'], `${spec.type} "${spec.id}"`, spec.id);
+    }
+    working.set(spec.id, { id: spec.id, type: spec.type, index, block, params, trainable: spec.trainable !== false });
+  }
+  return working;
+}
+
+/** One Input, at least one Output, and every block with as many inputs as it takes. */
+function checkWiring(working: ReadonlyMap<string, Working>, incoming: Links, outgoing: Links, problems: ProblemList): { inputs: Working[]; outputNodes: Working[] } {
+  const inputs = [...working.values()].filter((w) => w.type === 'Input');
+  const outputNodes = [...working.values()].filter((w) => w.type === 'Output');
+  if (inputs.length === 0) problems.error('The graph has no Input block: add one and connect it to the first layer.', ['nodes']);
+  for (const extra of inputs.slice(1)) problems.error(`Only one Input block is supported; "${extra.id}" is a second one: remove it.`, ['nodes', extra.index], extra.id);
+  if (outputNodes.length === 0) {
+    problems.error('The graph has no Output block: add one after the Decoder (target "input") or the ClassifierHead (target "labels").', ['nodes']);
+  }
+  for (const w of working.values()) {
+    const ins = incoming.get(w.id)!;
+    const arity = w.block?.inputs ?? 1;
+    if (arity === 0 && ins.length > 0) {
+      problems.error(`Input "${w.id}" cannot receive edges (from ${ins.join(', ')}): remove them.`, ['nodes', w.index], w.id);
+    } else if (arity === 1 && ins.length === 0) {
+      problems.error(`${w.type} "${w.id}" has no input: connect a block to it.`, ['nodes', w.index], w.id);
+    } else if (arity === 1 && ins.length > 1) {
+      problems.error(`${w.type} "${w.id}" takes one input but ${ins.length} blocks connect to it (${ins.join(', ')}): keep one edge.`, ['nodes', w.index], w.id);
+    }
+    if (w.type === 'Output' && (outgoing.get(w.id)?.length ?? 0) > 0) {
+      problems.error(`Output "${w.id}" is the end of the model: remove the edges leaving it.`, ['nodes', w.index], w.id);
+    }
+  }
+  return { inputs, outputNodes };
+}
+
+/** Dependency order (Kahn's algorithm); whatever is left sits on or behind a cycle, which is a problem. */
+function dependencyOrder(working: ReadonlyMap<string, Working>, incoming: Links, outgoing: Links, problems: ProblemList): string[] {
+  const indegree = new Map([...working.keys()].map((id) => [id, incoming.get(id)!.length]));
+  const queue = [...working.keys()].filter((id) => indegree.get(id) === 0);
+  const order: string[] = [];
+  while (queue.length) {
+    const id = queue.shift()!;
+    order.push(id);
+    for (const next of outgoing.get(id)!) {
+      indegree.set(next, indegree.get(next)! - 1);
+      if (indegree.get(next) === 0) queue.push(next);
+    }
+  }
+  if (order.length < working.size) {
+    const cycle = findCycle([...working.keys()].filter((id) => !order.includes(id)), outgoing);
+    const first = working.get(cycle[0]!)!;
+    problems.error(`Blocks ${cycle.join(' → ')} form a cycle; data must flow one way from Input to Output: remove one of these edges.`, ['nodes', first.index], first.id);
+  }
+  return order;
+}
+
+/** A block's layers with their shapes and parameter counts, from its input shape; the output shape, or undefined after a problem. */
+function expandNode(w: Working, inputShape: Shape | undefined, entry: ShapeEntry, problems: ProblemList): Shape | undefined {
+  const expansion = w.block!.expand(w.params as never, { input: inputShape });
+  if (!expansion.ok) {
+    problems.error(expansion.message, ['nodes', w.index, 'params', ...(expansion.path ?? [])], w.id);
+    return undefined;
+  }
+  const blockInput: Shape | undefined = expansion.outputShape ?? inputShape;
+  let shape: Shape | undefined = blockInput;
+  const many = expansion.layers.length > 1;
+  for (const [i, spec] of expansion.layers.entries()) {
+    const link = expansion.links?.[i];
+    const where = `${w.type} "${w.id}"${many ? ` (layer ${i + 1}, ${KERAS_CLASS[spec.kind]})` : ''}`;
+    // Inputs of the layer: the previous one in a chain, or those its link names (-1: the block's input).
+    const ins = (link?.from ?? [i - 1]).map((j) => (j < 0 ? blockInput : entry.layers[j]?.outputShape));
+    const first = ins[0];
+    if (!first || ins.some((s) => !s || !sameShape(s, first))) {
+      problems.error(`${where}: its inputs ${ins.map((s) => (s ? formatShape(s) : '?')).join(' and ')} must have one shape.`, ['nodes', w.index, 'params'], w.id);
+      return undefined;
+    }
+    const result = layerOutput(spec, first);
+    if (!result.ok) {
+      problems.error(`${where}: ${result.message}`, ['nodes', w.index, 'params'], w.id);
+      return undefined;
+    }
+    entry.layers.push({
+      name: link?.name !== undefined ? `${w.id}.${link.name}` : many ? `${w.id}.${i}` : w.id,
+      spec,
+      className: KERAS_CLASS[spec.kind],
+      outputShape: result.shape,
+      params: result.trainableParams + result.nonTrainableParams,
+      trainableParams: w.trainable ? result.trainableParams : 0,
+      nonTrainableParams: result.nonTrainableParams + (w.trainable ? 0 : result.trainableParams),
+      ...(link?.from ? { from: link.from } : {}),
+    });
+    shape = result.shape;
+  }
+  return shape;
+}
+
+/** Shapes, in order; a node whose input shape is unknown is skipped to avoid cascades. */
+function inferShapes(order: readonly string[], working: ReadonlyMap<string, Working>, incoming: Links, problems: ProblemList): Map<string, ShapeEntry> {
+  const shapes = new Map<string, ShapeEntry>();
+  for (const id of order) {
+    const w = working.get(id)!;
+    const ins = incoming.get(id)!;
+    const inputShape = ins.length === 1 ? shapes.get(ins[0]!)?.output : undefined;
+    const entry: ShapeEntry = { input: inputShape, layers: [] };
+    shapes.set(id, entry);
+    if (!w.block || !w.params || (w.block.inputs === 1 && !inputShape)) continue;
+    entry.output = expandNode(w, inputShape, entry, problems);
+  }
+  return shapes;
+}
+
+/** What an Output compares with must have that shape: the input's for a reconstruction, one class axis for labels. */
+function checkOutput(w: Working, target: OutputTarget, source: Working, shape: Shape, inputShape: Shape | undefined, numClasses: number | undefined, problems: ProblemList): void {
+  const producer = `${source.type} "${source.id}"`;
+  if (target === 'input' && inputShape && !sameShape(shape, inputShape)) {
+    const fix =
+      shape.length !== inputShape.length && shape.reduce((a, b) => a * b, 1) === inputShape.reduce((a, b) => a * b, 1)
+        ? `add a Reshape to ${formatShape(inputShape)} before "${w.id}"`
+        : `make the last layer produce ${formatShape(inputShape)}`;
+    problems.error(`${producer} outputs ${formatShape(shape)} but the loss compares it with the ${describeShape(inputShape)} input: ${fix}.`, ['nodes', w.index], w.id);
+  }
+  if (target !== 'labels') return;
+  if (shape.length !== 1) {
+    problems.error(`Output "${w.id}" predicts labels, but ${producer} outputs ${formatShape(shape)}: end with a ClassifierHead (or Flatten + Dense with softmax).`, ['nodes', w.index], w.id);
+  } else if (numClasses !== undefined && shape[0] !== numClasses) {
+    problems.error(`Output "${w.id}" predicts ${shape[0]} classes but the dataset has ${numClasses}: set the ClassifierHead's classes to ${numClasses}.`, ['nodes', w.index], w.id);
+  }
+}
+
+function analyzeOutputs(outputNodes: readonly Working[], working: ReadonlyMap<string, Working>, incoming: Links, shapes: ReadonlyMap<string, ShapeEntry>, inputShape: Shape | undefined, numClasses: number | undefined, problems: ProblemList): OutputInfo[] {
+  return outputNodes.map((w) => {
+    const target = ((w.params?.target as OutputTarget | undefined) ?? 'input') satisfies OutputTarget;
+    const source = incoming.get(w.id)![0];
+    const shape = shapes.get(w.id)?.input;
+    if (shape && source) checkOutput(w, target, working.get(source)!, shape, inputShape, numClasses, problems);
+    return { id: w.id, target, source };
+  });
+}
+
+/** Blocks that feed no Output are never trained: a warning each. */
+function warnUnreached(working: ReadonlyMap<string, Working>, outputNodes: readonly Working[], incoming: Links, problems: ProblemList): void {
+  if (outputNodes.length === 0) return;
+  const reached = new Set<string>();
+  const stack = outputNodes.map((o) => o.id);
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (reached.has(id)) continue;
+    reached.add(id);
+    stack.push(...(incoming.get(id) ?? []));
+  }
+  for (const w of working.values()) {
+    if (!reached.has(w.id)) problems.warning(`${w.type} "${w.id}" does not lead to any Output, so it is never trained: connect it or delete it.`, ['nodes', w.index], w.id);
+  }
+}
+
+/** The analyzed nodes and the graph's parameter totals. */
+function analyzedNodes(working: ReadonlyMap<string, Working>, shapes: ReadonlyMap<string, ShapeEntry>, incoming: Links, outgoing: Links): { nodes: Map<string, AnalyzedNode>; totals: GraphAnalysis['totals'] } {
+  const nodes = new Map<string, AnalyzedNode>();
+  const totals = { params: 0, trainableParams: 0, nonTrainableParams: 0 };
+  for (const w of working.values()) {
+    const s = shapes.get(w.id);
+    const layers = s?.layers ?? [];
+    const tp = layers.reduce((a, l) => a + l.trainableParams, 0);
+    const ntp = layers.reduce((a, l) => a + l.nonTrainableParams, 0);
+    totals.params += tp + ntp;
+    totals.trainableParams += tp;
+    totals.nonTrainableParams += ntp;
+    const { id, type, index, block, params, trainable } = w;
+    nodes.set(id, {
+      ...{ id, type, index, block, params, trainable },
+      inputs: incoming.get(id) ?? [],
+      outputs: outgoing.get(id) ?? [],
+      inputShape: s?.input,
+      outputShape: s?.output,
+      layers,
+      paramCount: tp + ntp,
+      trainableParams: tp,
+      nonTrainableParams: ntp,
+    });
+  }
+  return { nodes, totals };
+}
+
+function links(working: ReadonlyMap<string, Working>, edges: readonly EdgeSpec[]): { incoming: Map<string, string[]>; outgoing: Map<string, string[]> } {
+  const incoming = new Map<string, string[]>([...working.keys()].map((id) => [id, []]));
+  const outgoing = new Map<string, string[]>([...working.keys()].map((id) => [id, []]));
+  for (const e of edges) {
+    incoming.get(e.to)?.push(e.from);
+    outgoing.get(e.from)?.push(e.to);
+  }
+  return { incoming, outgoing };
+}
+
+/** The graph's name, and its edges as a list (they are parsed one by one once the nodes are known). */
+function envelopeEdges(doc: Record<string, unknown>, problems: ProblemList): unknown[] {
+  const rawEdges: unknown[] = doc.edges === undefined ? [] : Array.isArray(doc.edges) ? doc.edges : [];
+  if (doc.edges !== undefined && !Array.isArray(doc.edges)) problems.error('"edges" must be a list of {"from", "to"} links.', ['edges']);
+  return rawEdges;
+}
+
+/** The training section and the layout, each validated whole. */
+function parseTraining(doc: Record<string, unknown>, problems: ProblemList): TrainingSpec | undefined {
+  const parsed = TrainingSchema.safeParse(doc.training ?? {}, REPORT);
+  if (!parsed.success) problems.zod(parsed.error.issues, ['training'], 'training');
+  if (doc.layout !== undefined) {
+    const layout = LayoutSchema.safeParse(doc.layout, REPORT);
+    if (!layout.success) problems.zod(layout.error.issues, ['layout'], 'layout');
+  }
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Analyze parsed JSON (the content of a `*.latent.json` file). Never throws on bad input. */
 export function analyzeGraph(raw: unknown, opts: { numClasses?: number } = {}): GraphAnalysis {
   const problems = new ProblemList();
@@ -158,312 +450,34 @@ export function analyzeGraph(raw: unknown, opts: { numClasses?: number } = {}): 
     sourceFormatVersion,
     ok: false,
   });
-
   const migrated = migrate(raw);
   if (!migrated.ok) {
     problems.items.push(migrated.problem);
     return empty();
   }
   const doc = migrated.document;
-
   // Envelope first, part by part, so one bad node does not hide the others' problems.
-  if (typeof doc.name !== 'string' || doc.name.length === 0) {
-    problems.error('The graph needs a "name" (a short title such as "Dense autoencoder").', ['name']);
-  }
+  if (typeof doc.name !== 'string' || doc.name.length === 0) problems.error('The graph needs a "name" (a short title such as "Dense autoencoder").', ['name']);
   if (!Array.isArray(doc.nodes)) {
     problems.error('"nodes" must be a list of blocks.', ['nodes']);
     return empty(migrated.from);
   }
-  const rawEdges: unknown[] = doc.edges === undefined ? [] : Array.isArray(doc.edges) ? doc.edges : [];
-  if (doc.edges !== undefined && !Array.isArray(doc.edges)) problems.error('"edges" must be a list of {"from", "to"} links.', ['edges']);
-
-  const nodeSpecs: { spec: NodeSpec; index: number }[] = [];
-  const seen = new Set<string>();
-  doc.nodes.forEach((n: unknown, index: number) => {
-    const parsed = NodeSchema.safeParse(n, REPORT);
-    const id = typeof n === 'object' && n !== null && typeof (n as { id?: unknown }).id === 'string' ? (n as { id: string }).id : undefined;
-    if (!parsed.success) {
-      problems.zod(parsed.error.issues, ['nodes', index], `node ${id ? `"${id}"` : `#${index + 1}`}`, id);
-      return;
-    }
-    if (seen.has(parsed.data.id)) {
-      problems.error(`Two blocks share the id "${parsed.data.id}": ids must be unique.`, ['nodes', index, 'id'], parsed.data.id);
-      return;
-    }
-    seen.add(parsed.data.id);
-    nodeSpecs.push({ spec: parsed.data, index });
-  });
-
-  const edges: { spec: EdgeSpec; index: number }[] = [];
-  const edgeKeys = new Set<string>();
-  rawEdges.forEach((e, index) => {
-    const parsed = EdgeSchema.safeParse(e, REPORT);
-    if (!parsed.success) {
-      problems.zod(parsed.error.issues, ['edges', index], `edge #${index + 1}`);
-      return;
-    }
-    const { from, to } = parsed.data;
-    let bad = false;
-    for (const [end, id] of [['from', from], ['to', to]] as const) {
-      if (!seen.has(id)) {
-        problems.error(`Edge ${from} → ${to} points at "${id}", which is not a block in this graph: remove the edge or add the block.`, ['edges', index, end]);
-        bad = true;
-      }
-    }
-    if (from === to) {
-      problems.error(`Edge ${from} → ${to} connects a block to itself.`, ['edges', index], from);
-      bad = true;
-    }
-    const key = `${from}\u0000${to}`;
-    if (edgeKeys.has(key)) {
-      problems.warning(`Edge ${from} → ${to} appears twice; the copy is ignored.`, ['edges', index]);
-      bad = true;
-    }
-    edgeKeys.add(key);
-    if (!bad) edges.push({ spec: parsed.data, index });
-  });
-
-  let training: TrainingSpec | undefined;
-  const parsedTraining = TrainingSchema.safeParse(doc.training ?? {}, REPORT);
-  if (parsedTraining.success) training = parsedTraining.data;
-  else problems.zod(parsedTraining.error.issues, ['training'], 'training');
-
-  if (doc.layout !== undefined) {
-    const layout = LayoutSchema.safeParse(doc.layout, REPORT);
-    if (!layout.success) problems.zod(layout.error.issues, ['layout'], 'layout');
-  }
-
-  // Blocks: known type, valid params.
-  const incoming = new Map<string, string[]>();
-  const outgoing = new Map<string, string[]>();
-  for (const { spec } of nodeSpecs) {
-    incoming.set(spec.id, []);
-    outgoing.set(spec.id, []);
-  }
-  for (const { spec } of edges) {
-    incoming.get(spec.to)!.push(spec.from);
-    outgoing.get(spec.from)!.push(spec.to);
-  }
-
-  interface Working {
-    id: string;
-    type: string;
-    index: number;
-    block: BlockDefinition | undefined;
-    params: Record<string, unknown> | undefined;
-    trainable: boolean;
-  }
-  const working = new Map<string, Working>();
-  for (const { spec, index } of nodeSpecs) {
-    const block = getBlock(spec.type);
-    let params: Record<string, unknown> | undefined;
-    if (!block) {
-      const hint = suggestBlockType(spec.type);
-      problems.error(
-        `Unknown block type "${spec.type}"${hint ? `: did you mean "${hint}"?` : '.'} Known types: see the palette or the JSON schema.`,
-        ['nodes', index, 'type'],
-        spec.id,
-      );
-    } else {
-      const parsed = block.params.safeParse(spec.params ?? {}, REPORT);
-      if (parsed.success) params = parsed.data as Record<string, unknown>;
-      else problems.zod(parsed.error.issues, ['nodes', index, 'params'], `${spec.type} "${spec.id}"`, spec.id);
-    }
-    working.set(spec.id, { id: spec.id, type: spec.type, index, block, params, trainable: spec.trainable !== false });
-  }
-
-  // Wiring: arity, inputs and outputs present.
-  const inputs = [...working.values()].filter((w) => w.type === 'Input');
-  const outputNodes = [...working.values()].filter((w) => w.type === 'Output');
-  if (inputs.length === 0) problems.error('The graph has no Input block: add one and connect it to the first layer.', ['nodes']);
-  if (inputs.length > 1) {
-    for (const extra of inputs.slice(1)) {
-      problems.error(`Only one Input block is supported; "${extra.id}" is a second one: remove it.`, ['nodes', extra.index], extra.id);
-    }
-  }
-  if (outputNodes.length === 0) {
-    problems.error('The graph has no Output block: add one after the Decoder (target "input") or the ClassifierHead (target "labels").', ['nodes']);
-  }
-  for (const w of working.values()) {
-    const ins = incoming.get(w.id)!;
-    const arity = w.block?.inputs ?? 1;
-    if (arity === 0 && ins.length > 0) {
-      problems.error(`Input "${w.id}" cannot receive edges (from ${ins.join(', ')}): remove them.`, ['nodes', w.index], w.id);
-    } else if (arity === 1 && ins.length === 0) {
-      problems.error(`${w.type} "${w.id}" has no input: connect a block to it.`, ['nodes', w.index], w.id);
-    } else if (arity === 1 && ins.length > 1) {
-      problems.error(
-        `${w.type} "${w.id}" takes one input but ${ins.length} blocks connect to it (${ins.join(', ')}): keep one edge.`,
-        ['nodes', w.index],
-        w.id,
-      );
-    }
-    if (w.type === 'Output' && (outgoing.get(w.id)?.length ?? 0) > 0) {
-      problems.error(`Output "${w.id}" is the end of the model: remove the edges leaving it.`, ['nodes', w.index], w.id);
-    }
-  }
-
-  // Order: Kahn's algorithm; whatever is left sits on or behind a cycle.
-  const indegree = new Map([...working.keys()].map((id) => [id, incoming.get(id)!.length]));
-  const queue = [...working.keys()].filter((id) => indegree.get(id) === 0);
-  const order: string[] = [];
-  while (queue.length) {
-    const id = queue.shift()!;
-    order.push(id);
-    for (const next of outgoing.get(id)!) {
-      indegree.set(next, indegree.get(next)! - 1);
-      if (indegree.get(next) === 0) queue.push(next);
-    }
-  }
-  if (order.length < working.size) {
-    const cycle = findCycle([...working.keys()].filter((id) => !order.includes(id)), outgoing);
-    const first = working.get(cycle[0]!)!;
-    problems.error(
-      `Blocks ${cycle.join(' → ')} form a cycle; data must flow one way from Input to Output: remove one of these edges.`,
-      ['nodes', first.index],
-      first.id,
-    );
-  }
-
-  // Shapes, in order; a node whose input shape is unknown is skipped to avoid cascades.
-  const shapes = new Map<string, { input?: Shape; output?: Shape; layers: AnalyzedLayer[] }>();
-  for (const id of order) {
-    const w = working.get(id)!;
-    const ins = incoming.get(id)!;
-    const inputShape = ins.length === 1 ? shapes.get(ins[0]!)?.output : undefined;
-    const entry: { input?: Shape; output?: Shape; layers: AnalyzedLayer[] } = { input: inputShape, layers: [] };
-    shapes.set(id, entry);
-    if (!w.block || !w.params) continue;
-    if (w.block.inputs === 1 && !inputShape) continue;
-    const expansion = w.block.expand(w.params as never, { input: inputShape });
-    if (!expansion.ok) {
-      problems.error(expansion.message, ['nodes', w.index, 'params', ...(expansion.path ?? [])], id);
-      continue;
-    }
-    const blockInput: Shape | undefined = expansion.outputShape ?? inputShape;
-    let shape: Shape | undefined = blockInput;
-    const many = expansion.layers.length > 1;
-    for (const [i, spec] of expansion.layers.entries()) {
-      const link = expansion.links?.[i];
-      const where = `${w.type} "${id}"${many ? ` (layer ${i + 1}, ${KERAS_CLASS[spec.kind]})` : ''}`;
-      // Inputs of the layer: the previous one in a chain, or those its link names (-1: the block's input).
-      const ins = (link?.from ?? [i - 1]).map((j) => (j < 0 ? blockInput : entry.layers[j]?.outputShape));
-      const first = ins[0];
-      if (!first || ins.some((s) => !s || !sameShape(s, first))) {
-        problems.error(`${where}: its inputs ${ins.map((s) => (s ? formatShape(s) : '?')).join(' and ')} must have one shape.`, ['nodes', w.index, 'params'], id);
-        shape = undefined;
-        break;
-      }
-      const result = layerOutput(spec, first);
-      if (!result.ok) {
-        problems.error(`${where}: ${result.message}`, ['nodes', w.index, 'params'], id);
-        shape = undefined;
-        break;
-      }
-      entry.layers.push({
-        name: link?.name !== undefined ? `${id}.${link.name}` : many ? `${id}.${i}` : id,
-        spec,
-        className: KERAS_CLASS[spec.kind],
-        outputShape: result.shape,
-        params: result.trainableParams + result.nonTrainableParams,
-        trainableParams: w.trainable ? result.trainableParams : 0,
-        nonTrainableParams: result.nonTrainableParams + (w.trainable ? 0 : result.trainableParams),
-        ...(link?.from ? { from: link.from } : {}),
-      });
-      shape = result.shape;
-    }
-    entry.output = shape;
-  }
-
+  const rawEdges = envelopeEdges(doc, problems);
+  const { specs, ids } = parseNodes(doc.nodes, problems);
+  const edges = parseEdges(rawEdges, ids, problems);
+  const training = parseTraining(doc, problems);
+  const working = resolveBlocks(specs, problems);
+  const { incoming, outgoing } = links(working, edges);
+  const { inputs, outputNodes } = checkWiring(working, incoming, outgoing, problems);
+  const order = dependencyOrder(working, incoming, outgoing, problems);
+  const shapes = inferShapes(order, working, incoming, problems);
   const inputId = inputs[0]?.id;
   const inputShape = inputId ? shapes.get(inputId)?.output : undefined;
-
-  // Outputs: what each is compared with.
-  const outputs: OutputInfo[] = [];
-  for (const w of outputNodes) {
-    const target = ((w.params?.target as OutputTarget | undefined) ?? 'input') satisfies OutputTarget;
-    const source = incoming.get(w.id)![0];
-    outputs.push({ id: w.id, target, source });
-    const shape = shapes.get(w.id)?.input;
-    if (!shape || !source) continue;
-    const sourceNode = working.get(source)!;
-    const producer = `${sourceNode.type} "${source}"`;
-    if (target === 'input' && inputShape && !sameShape(shape, inputShape)) {
-      const fix =
-        shape.length !== inputShape.length && shape.reduce((a, b) => a * b, 1) === inputShape.reduce((a, b) => a * b, 1)
-          ? `add a Reshape to ${formatShape(inputShape)} before "${w.id}"`
-          : `make the last layer produce ${formatShape(inputShape)}`;
-      problems.error(
-        `${producer} outputs ${formatShape(shape)} but the loss compares it with the ${describeShape(inputShape)} input: ${fix}.`,
-        ['nodes', w.index],
-        w.id,
-      );
-    }
-    if (target === 'labels') {
-      if (shape.length !== 1) {
-        problems.error(
-          `Output "${w.id}" predicts labels, but ${producer} outputs ${formatShape(shape)}: end with a ClassifierHead (or Flatten + Dense with softmax).`,
-          ['nodes', w.index],
-          w.id,
-        );
-      } else if (opts.numClasses !== undefined && shape[0] !== opts.numClasses) {
-        problems.error(
-          `Output "${w.id}" predicts ${shape[0]} classes but the dataset has ${opts.numClasses}: set the ClassifierHead's classes to ${opts.numClasses}.`,
-          ['nodes', w.index],
-          w.id,
-        );
-      }
-    }
-  }
-
-  // Blocks that feed no Output are never trained.
-  const reachesOutput = new Set<string>();
-  const stack = outputNodes.map((o) => o.id);
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (reachesOutput.has(id)) continue;
-    reachesOutput.add(id);
-    stack.push(...(incoming.get(id) ?? []));
-  }
-  for (const w of working.values()) {
-    if (outputNodes.length > 0 && !reachesOutput.has(w.id)) {
-      problems.warning(`${w.type} "${w.id}" does not lead to any Output, so it is never trained: connect it or delete it.`, ['nodes', w.index], w.id);
-    }
-  }
-
+  const outputs = analyzeOutputs(outputNodes, working, incoming, shapes, inputShape, opts.numClasses, problems);
+  warnUnreached(working, outputNodes, incoming, problems);
   const models = planModels(working, incoming, outputs, inputId, order);
-
   if (training) checkTraining(training, working, outputs, problems);
-
-  const nodes = new Map<string, AnalyzedNode>();
-  let params = 0;
-  let trainableParams = 0;
-  let nonTrainableParams = 0;
-  for (const w of working.values()) {
-    const s = shapes.get(w.id);
-    const layers = s?.layers ?? [];
-    const tp = layers.reduce((a, l) => a + l.trainableParams, 0);
-    const ntp = layers.reduce((a, l) => a + l.nonTrainableParams, 0);
-    params += tp + ntp;
-    trainableParams += tp;
-    nonTrainableParams += ntp;
-    nodes.set(w.id, {
-      id: w.id,
-      type: w.type,
-      index: w.index,
-      block: w.block,
-      params: w.params,
-      trainable: w.trainable,
-      inputs: incoming.get(w.id) ?? [],
-      outputs: outgoing.get(w.id) ?? [],
-      inputShape: s?.input,
-      outputShape: s?.output,
-      layers,
-      paramCount: tp + ntp,
-      trainableParams: tp,
-      nonTrainableParams: ntp,
-    });
-  }
+  const { nodes, totals } = analyzedNodes(working, shapes, incoming, outgoing);
 
   const ok = !problems.items.some((p) => p.severity === 'error');
   let document: GraphDocument | undefined;
@@ -472,18 +486,7 @@ export function analyzeGraph(raw: unknown, opts: { numClasses?: number } = {}): 
     if (full.success) document = full.data;
     else problems.zod(full.error.issues, [], 'document');
   }
-  return {
-    document,
-    problems: problems.items,
-    nodes,
-    order,
-    totals: { params, trainableParams, nonTrainableParams },
-    inputId,
-    outputs,
-    models,
-    sourceFormatVersion: migrated.from,
-    ok: ok && document !== undefined,
-  };
+  return { document, problems: problems.items, nodes, order, totals, inputId, outputs, models, sourceFormatVersion: migrated.from, ok: ok && document !== undefined };
 }
 
 function findCycle(candidates: readonly string[], outgoing: ReadonlyMap<string, readonly string[]>): string[] {

@@ -23,3 +23,13 @@ export function formatProblem(p: Problem): string {
   const where = p.nodeId ? `node "${p.nodeId}"` : formatPath(p.path) || 'document';
   return `${p.severity}: ${where}: ${p.message}`;
 }
+
+/**
+ * The sentence that refuses a graph with errors: `<file> has 2 problem(s); fix them before training:`
+ * and each error on its own line (`list: false`: the first line alone, for a notification).
+ */
+export function graphProblemsSentence(file: string, problems: readonly Problem[], opts: { readonly before?: string; readonly list?: boolean } = {}): string {
+  const errors = problems.filter((p) => p.severity === 'error');
+  const head = `${file} has ${errors.length} problem(s)${opts.before ? `; fix them before ${opts.before}` : ''}`;
+  return opts.list === false ? `${head}.` : `${head}:\n${errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
+}

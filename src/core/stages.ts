@@ -65,7 +65,7 @@ export type StageRole = 'trained' | 'frozen' | 'fixed' | 'unused';
 export type StageShape = Pick<ResolvedStage, 'kind' | 'outputId' | 'freeze' | 'encoder'>;
 
 /** Nodes strictly between `from` and `to` along first inputs, in order; undefined if `to` does not descend from `from` that way. */
-function chainBetween(analysis: GraphAnalysis, from: string, to: string): string[] | undefined {
+export function chainBetween(analysis: GraphAnalysis, from: string, to: string): string[] | undefined {
   const nodes: string[] = [];
   const seen = new Set<string>();
   let cur = analysis.nodes.get(to)?.inputs[0];

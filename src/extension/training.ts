@@ -16,6 +16,7 @@ import type { EditorHub } from './graphEditor';
 import { snapshotFromRunFolder } from '../run/panelSnapshot';
 import type { TrainingPanel } from './trainingPanel';
 import { readGraphSnapshot } from '../run/runFolder';
+import { graphProblemsSentence } from '../core/problems';
 
 interface ActiveRun {
   readonly uri: vscode.Uri;
@@ -69,8 +70,7 @@ export class TrainingController implements vscode.Disposable {
     }
     const analysis = analyzeGraph(parsed.value);
     if (!analysis.ok) {
-      const errors = analysis.problems.filter((p) => p.severity === 'error').length;
-      const choice = await vscode.window.showErrorMessage(`${name} has ${errors} problem(s); fix them before training.`, 'Show Problems');
+      const choice = await vscode.window.showErrorMessage(graphProblemsSentence(name, analysis.problems, { before: 'training', list: false }), 'Show Problems');
       if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
       return;
     }

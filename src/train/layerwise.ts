@@ -11,7 +11,7 @@ import type { GraphAnalysis } from '../core/analyze';
 import type { LossName } from '../core/format';
 import type { FromWorker } from '../core/protocol';
 import type { EpochRecord } from '../core/runFormat';
-import type { ResolvedStage } from '../core/stages';
+import { type ResolvedStage, chainBetween } from '../core/stages';
 import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';
 import { constant } from '../backend/constants';
@@ -35,17 +35,6 @@ export interface LayerwisePlan {
   readonly before: readonly string[];
   /** The labels Output whose blocks after the Encoder form the softmax step, if any. */
   readonly headOutputId: string | undefined;
-}
-
-/** Nodes strictly between `from` and `to` along single-input chains, in order; undefined if `to` does not depend on `from`. */
-function chainBetween(analysis: GraphAnalysis, from: string, to: string): string[] | undefined {
-  const nodes: string[] = [];
-  let cur = analysis.nodes.get(to)?.inputs[0];
-  while (cur !== undefined && cur !== from) {
-    nodes.unshift(cur);
-    cur = analysis.nodes.get(cur)?.inputs[0];
-  }
-  return cur === from ? nodes : undefined;
 }
 
 export function planLayerwise(analysis: GraphAnalysis, compiled: CompiledGraph, stage: ResolvedStage): LayerwisePlan {
@@ -122,146 +111,181 @@ function disposeLayer(layer: Layer): void {
 const applyAll = (layers: readonly Layer[], x: tf.Tensor, training: boolean, logitsOf?: Layer): tf.Tensor =>
   layers.reduce((t, l) => l.apply(t, logitsOf ? { training, [LOGITS_OF]: logitsOf } : { training }) as tf.Tensor, x);
 
+/** The codes (and labels) one step trains on: the previous layer's outputs, the pixels for the first. */
+interface StepData {
+  readonly trainCodes: tf.Tensor;
+  readonly valCodes: tf.Tensor | undefined;
+  readonly trainLabels: tf.Tensor | undefined;
+  readonly valLabels: tf.Tensor | undefined;
+}
+
+/** One pretraining step as it trains: its layers (with a decoder for an autoencoder step), its loss and how it predicts. */
+interface StepModel {
+  readonly label: string;
+  readonly isHead: boolean;
+  readonly loss: LossName;
+  readonly layers: readonly Layer[];
+  readonly decoder: Layer | undefined;
+  readonly variables: tf.Variable[];
+  predict(x: tf.Tensor, training: boolean): Prediction;
+}
+
+function stepModel(ctx: LayerwiseContext, step: Step, stepIndex: number, codes: tf.Tensor): StepModel {
+  const inDim = codes.shape[1]!;
+  const { stage } = ctx;
+  const first = stepIndex === 0;
+  const isHead = step.kind === 'head';
+  // The seed's recipe: pixels → sigmoid + binary cross-entropy; codes → linear + MSE; head → softmax + cross-entropy.
+  const loss: LossName = isHead ? 'categoricalCrossentropy' : first ? 'binaryCrossentropy' : 'meanSquaredError';
+  const decoder = isHead
+    ? undefined
+    : fusedDense({ units: inDim, activation: first ? 'sigmoid' : 'linear', name: `${stage.name}_decoder_${stepIndex + 1}`, kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed + stepIndex }) });
+  const layers = decoder ? [...step.layers, decoder] : [...step.layers];
+  for (const l of step.layers) l.trainable = true;
+  // The softmax step's loss is computed from the logits of its last Dense (scoring.ts logitsLayer).
+  const logitsOf = logitsLayer(loss, layers.at(-1));
+  const predict = (x: tf.Tensor, training: boolean): Prediction => {
+    if (!logitsOf) return { output: applyAll(layers, x, training) };
+    const logits = applyAll(layers, x, training, logitsOf);
+    return { output: tf.softmax(logits, -1), logits };
+  };
+  // Build the decoder's weights before collecting the variables.
+  tf.tidy(() => void predict(codes.slice([0, 0], [1, inDim]), false));
+  const variables = layers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+  const label = `${stage.name} · ${step.label}${isHead ? '' : ` (${inDim}→${(step.layers[0] as unknown as { units: number }).units})`}`;
+  return { label, isHead, loss, layers, decoder, variables, predict };
+}
+
+/** One epoch of a step's batches; its mean loss and accuracy, or null when a cancel stopped it. */
+async function pretrainEpoch(ctx: LayerwiseContext, m: StepModel, data: StepData, optimizer: tf.Optimizer, order: Uint32Array, epoch: number): Promise<{ loss: number; accuracy: number; seconds: number } | null> {
+  const { stage } = ctx;
+  shuffleInPlace(order, ctx.rng);
+  const orderTensor = tf.tensor1d(Int32Array.from(order), 'int32');
+  const t0 = performance.now();
+  let lossSum: tf.Tensor = tf.scalar(0);
+  let accSum: tf.Tensor = tf.scalar(0);
+  const batches = Math.ceil(order.length / stage.batchSize);
+  let lastReport = t0;
+  try {
+    for (let b = 0; b < batches; b++) {
+      const start = b * stage.batchSize;
+      const n = Math.min(order.length, start + stage.batchSize) - start;
+      const next = tf.tidy(() => {
+        const pick = orderTensor.slice(start, n);
+        const xs = tf.gather(data.trainCodes, pick);
+        const ys = m.isHead ? tf.gather(data.trainLabels!, pick) : xs;
+        let acc: tf.Tensor = constant(0);
+        const l = minimizeStep(optimizer, () => {
+          const { output: pred, logits } = m.predict(xs, true);
+          if (m.isHead) acc = tf.keep(metricSum('accuracy', ys, pred));
+          return lossFn(m.loss, ys, pred, logits);
+        }, m.variables);
+        const out = { loss: tf.add(lossSum, tf.mul(l, constant(n))), acc: tf.add(accSum, acc), last: l };
+        if (m.isHead) tf.dispose(acc);
+        return out;
+      });
+      tf.dispose([lossSum, accSum]);
+      lossSum = next.loss;
+      accSum = next.acc;
+      const now = performance.now();
+      if (now - lastReport >= ctx.batchProgressMs || b === batches - 1) {
+        lastReport = now;
+        const value = (await next.last.data())[0]!;
+        next.last.dispose();
+        if (!Number.isFinite(value)) throw new TrainingError(`The loss became ${value} in stage "${m.label}", epoch ${epoch}: lower the learning rate (now ${stage.learningRate}) or check the data.`);
+        ctx.send({ type: 'batch', stageIndex: ctx.stageIndex, epoch, batch: b + 1, batches, loss: value });
+      } else next.last.dispose();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (ctx.cancelled()) return null;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const [loss, accuracy] = Array.from(await tf.stack([lossSum, accSum]).data()).map((v) => v / order.length) as [number, number];
+    return { loss, accuracy, seconds };
+  } finally {
+    tf.dispose([lossSum, accSum, orderTensor]);
+  }
+}
+
+/** The step's own autoencoder (or the head) on the validation codes: loss, and accuracy for the head. */
+async function validateStep(m: StepModel, data: StepData): Promise<{ valLoss: number | null; valAccuracy: number | undefined }> {
+  if (!data.valCodes) return { valLoss: null, valAccuracy: undefined };
+  const sums = tf.tidy(() => {
+    const { output: pred, logits } = m.predict(data.valCodes!, false);
+    const ys = m.isHead ? data.valLabels! : data.valCodes!;
+    return tf.stack([lossFn(m.loss, ys, pred, logits), m.isHead ? tf.div(metricSum('accuracy', ys, pred), constant(ys.shape[0]!)) : constant(0)]);
+  });
+  const v = await sums.data();
+  sums.dispose();
+  return { valLoss: v[0]!, valAccuracy: m.isHead ? v[1]! : undefined };
+}
+
+/** Train one step for the stage's epochs (numbered from `epochAt` + 1); how many completed, and whether a cancel stopped it. */
+async function pretrainStep(ctx: LayerwiseContext, step: Step, stepIndex: number, data: StepData, epochAt: number): Promise<{ epochs: number; stopped: boolean }> {
+  const { stage } = ctx;
+  const m = stepModel(ctx, step, stepIndex, data.trainCodes);
+  const optimizer = makeOptimizer(stage.optimizer, stage.learningRate);
+  const order = Uint32Array.from({ length: ctx.trainIdx.length }, (_, i) => i);
+  try {
+    for (let e = 1; e <= stage.epochs; e++) {
+      const epoch = epochAt + e;
+      const logs = await pretrainEpoch(ctx, m, data, optimizer, order, epoch);
+      if (!logs) return { epochs: e - 1, stopped: true };
+      const { valLoss, valAccuracy } = await validateStep(m, data);
+      ctx.onEpoch({
+        stage: m.label,
+        stageIndex: ctx.stageIndex,
+        epoch,
+        loss: logs.loss,
+        valLoss,
+        metrics: m.isHead ? { accuracy: logs.accuracy, ...(valAccuracy !== undefined ? { valAccuracy } : {}) } : {},
+        seconds: logs.seconds,
+        samplesPerSec: logs.seconds > 0 ? order.length / logs.seconds : 0,
+        backend: ctx.backend,
+        liveTensors: tf.memory().numTensors,
+        endedAt: Date.now(),
+      });
+    }
+    return { epochs: stage.epochs, stopped: false };
+  } finally {
+    optimizer.dispose();
+    if (m.decoder) disposeLayer(m.decoder);
+  }
+}
+
+/** The codes the next step learns: this step's layers applied to its own codes. */
+function nextCodes(step: Step, data: StepData): StepData {
+  const inDim = data.trainCodes.shape[1]!;
+  const through = (codes: tf.Tensor): tf.Tensor => mapRows(codes.shape[0]!, (s, e) => tf.tidy(() => applyAll(step.layers, codes.slice([s, 0], [e - s, inDim]), false)));
+  return { ...data, trainCodes: through(data.trainCodes), valCodes: data.valCodes ? through(data.valCodes) : undefined };
+}
+
+function stepData(ctx: LayerwiseContext): StepData {
+  const { plan, feeder, compiled } = ctx;
+  const beforeLayers = plan.before.flatMap((id) => compiled.layersByNode.get(id) ?? []);
+  const rows = (idx: Uint32Array): tf.Tensor => mapRows(idx.length, (s, e) => tf.tidy(() => applyAll(beforeLayers, feeder.inputs(idx, s, e), false).reshape([e - s, -1])));
+  const classes = plan.headOutputId ? (compiled.modelForOutput(plan.headOutputId).outputs[0]!.shape[1] as number) : 0;
+  const labelsOf = (idx: Uint32Array): tf.Tensor | undefined => (classes && idx.length ? mapRows(idx.length, (s, e) => feeder.labels(idx, s, e, classes)) : undefined);
+  return { trainCodes: rows(ctx.trainIdx), valCodes: ctx.validationIdx.length ? rows(ctx.validationIdx) : undefined, trainLabels: labelsOf(ctx.trainIdx), valLabels: labelsOf(ctx.validationIdx) };
+}
+
+const disposeData = (d: StepData): void => tf.dispose([d.trainCodes, d.valCodes, d.trainLabels, d.valLabels].filter((t): t is tf.Tensor => t !== undefined));
+
 /** Train the stage; returns how many epochs ran and whether a cancel stopped it. */
 export async function runLayerwise(ctx: LayerwiseContext): Promise<{ epochs: number; stopped: boolean }> {
-  const { stage, plan, feeder, compiled } = ctx;
-  const beforeLayers = plan.before.flatMap((id) => compiled.layersByNode.get(id) ?? []);
-  const rows = (idx: Uint32Array): tf.Tensor =>
-    mapRows(idx.length, (s, e) => tf.tidy(() => {
-      const x = applyAll(beforeLayers, feeder.inputs(idx, s, e), false);
-      return x.reshape([e - s, -1]);
-    }));
-  let trainCodes = rows(ctx.trainIdx);
-  let valCodes = ctx.validationIdx.length ? rows(ctx.validationIdx) : undefined;
-  const classes = plan.headOutputId ? (compiled.modelForOutput(plan.headOutputId).outputs[0]!.shape[1] as number) : 0;
-  const labelsOf = (idx: Uint32Array): tf.Tensor | undefined => (classes ? mapRows(idx.length, (s, e) => feeder.labels(idx, s, e, classes)) : undefined);
-  const trainLabels = plan.headOutputId ? labelsOf(ctx.trainIdx) : undefined;
-  const valLabels = plan.headOutputId && ctx.validationIdx.length ? labelsOf(ctx.validationIdx) : undefined;
-  const order = Uint32Array.from({ length: ctx.trainIdx.length }, (_, i) => i);
+  let data = stepData(ctx);
   let epochAt = 0;
   try {
-    for (const [stepIndex, step] of plan.steps.entries()) {
-      const inDim = trainCodes.shape[1]!;
-      const first = stepIndex === 0;
-      const isHead = step.kind === 'head';
-      // The seed's recipe: pixels → sigmoid + binary cross-entropy; codes → linear + MSE; head → softmax + cross-entropy.
-      const loss: LossName = isHead ? 'categoricalCrossentropy' : first ? 'binaryCrossentropy' : 'meanSquaredError';
-      const decoder = isHead
-        ? undefined
-        : fusedDense({ units: inDim, activation: first ? 'sigmoid' : 'linear', name: `${stage.name}_decoder_${stepIndex + 1}`, kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed + stepIndex }) });
-      const stepLayers = decoder ? [...step.layers, decoder] : [...step.layers];
-      for (const l of step.layers) l.trainable = true;
-      const forward = (x: tf.Tensor, training: boolean): tf.Tensor => applyAll(stepLayers, x, training);
-      // The softmax step's loss is computed from the logits of its last Dense (scoring.ts logitsLayer).
-      const logitsOf = logitsLayer(loss, stepLayers.at(-1));
-      const predict = (x: tf.Tensor, training: boolean): Prediction => {
-        if (!logitsOf) return { output: forward(x, training) };
-        const logits = applyAll(stepLayers, x, training, logitsOf);
-        return { output: tf.softmax(logits, -1), logits };
-      };
-      // Build the decoder's weights before collecting the variables.
-      tf.tidy(() => void forward(trainCodes.slice([0, 0], [1, inDim]), false));
-      const variables = stepLayers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
-      const optimizer = makeOptimizer(stage.optimizer, stage.learningRate);
-      const label = `${stage.name} · ${step.label}${isHead ? '' : ` (${inDim}→${(step.layers[0] as unknown as { units: number }).units})`}`;
-      const metrics = isHead ? (['accuracy'] as const) : ([] as const);
-      try {
-        for (let e = 1; e <= stage.epochs; e++) {
-          shuffleInPlace(order, ctx.rng);
-          const orderTensor = tf.tensor1d(Int32Array.from(order), 'int32');
-          const t0 = performance.now();
-          let lossSum: tf.Tensor = tf.scalar(0);
-          let accSum: tf.Tensor = tf.scalar(0);
-          const batches = Math.ceil(order.length / stage.batchSize);
-          let lastReport = t0;
-          for (let b = 0; b < batches; b++) {
-            const start = b * stage.batchSize;
-            const n = Math.min(order.length, start + stage.batchSize) - start;
-            const next = tf.tidy(() => {
-              const pick = orderTensor.slice(start, n);
-              const xs = tf.gather(trainCodes, pick);
-              const ys = isHead ? tf.gather(trainLabels!, pick) : xs;
-              let acc: tf.Tensor = constant(0);
-              const l = minimizeStep(optimizer, () => {
-                const { output: pred, logits } = predict(xs, true);
-                if (isHead) acc = tf.keep(metricSum('accuracy', ys, pred));
-                return lossFn(loss, ys, pred, logits);
-              }, variables);
-              const out = { loss: tf.add(lossSum, tf.mul(l, constant(n))), acc: tf.add(accSum, acc), last: l };
-              if (isHead) tf.dispose(acc);
-              return out;
-            });
-            tf.dispose([lossSum, accSum]);
-            lossSum = next.loss;
-            accSum = next.acc;
-            const now = performance.now();
-            if (now - lastReport >= ctx.batchProgressMs || b === batches - 1) {
-              lastReport = now;
-              const value = (await next.last.data())[0]!;
-              if (!Number.isFinite(value)) {
-                next.last.dispose();
-                orderTensor.dispose();
-                throw new TrainingError(`The loss became ${value} in stage "${label}", epoch ${e}: lower the learning rate (now ${stage.learningRate}) or check the data.`);
-              }
-              ctx.send({ type: 'batch', stageIndex: ctx.stageIndex, epoch: epochAt + e, batch: b + 1, batches, loss: value });
-            }
-            next.last.dispose();
-            await new Promise<void>((resolve) => setImmediate(resolve));
-            if (ctx.cancelled()) {
-              tf.dispose([lossSum, accSum, orderTensor]);
-              return { epochs: epochAt + e - 1, stopped: true };
-            }
-          }
-          orderTensor.dispose();
-          const seconds = (performance.now() - t0) / 1000;
-          const [trainLoss, trainAcc] = Array.from(await tf.stack([lossSum, accSum]).data()).map((v) => v / order.length) as [number, number];
-          tf.dispose([lossSum, accSum]);
-          // Validation: the step's own autoencoder (or the head) on the validation codes.
-          let valLoss: number | null = null;
-          let valAcc: number | undefined;
-          if (valCodes) {
-            const sums = tf.tidy(() => {
-              const { output: pred, logits } = predict(valCodes!, false);
-              const ys = isHead ? valLabels! : valCodes!;
-              return tf.stack([lossFn(loss, ys, pred, logits), isHead ? tf.div(metricSum('accuracy', ys, pred), constant(ys.shape[0]!)) : constant(0)]);
-            });
-            const v = await sums.data();
-            sums.dispose();
-            valLoss = v[0]!;
-            if (isHead) valAcc = v[1]!;
-          }
-          const record: EpochRecord = {
-            stage: label,
-            stageIndex: ctx.stageIndex,
-            epoch: epochAt + e,
-            loss: trainLoss,
-            valLoss,
-            metrics: metrics.length ? { accuracy: trainAcc, ...(valAcc !== undefined ? { valAccuracy: valAcc } : {}) } : {},
-            seconds,
-            samplesPerSec: seconds > 0 ? order.length / seconds : 0,
-            backend: ctx.backend,
-            liveTensors: tf.memory().numTensors,
-            endedAt: Date.now(),
-          };
-          ctx.onEpoch(record);
-        }
-      } finally {
-        optimizer.dispose();
-      }
-      epochAt += stage.epochs;
-      if (!isHead) {
-        // The next autoencoder learns the codes of this layer.
-        const nextTrain = mapRows(trainCodes.shape[0]!, (s, e) => tf.tidy(() => applyAll(step.layers, trainCodes.slice([s, 0], [e - s, inDim]), false)));
-        const nextVal = valCodes ? mapRows(valCodes.shape[0]!, (s, e) => tf.tidy(() => applyAll(step.layers, valCodes!.slice([s, 0], [e - s, inDim]), false))) : undefined;
-        trainCodes.dispose();
-        valCodes?.dispose();
-        trainCodes = nextTrain;
-        valCodes = nextVal;
-        if (decoder) disposeLayer(decoder);
-      }
+    for (const [stepIndex, step] of ctx.plan.steps.entries()) {
+      const done = await pretrainStep(ctx, step, stepIndex, data, epochAt);
+      epochAt += done.epochs;
+      if (done.stopped) return { epochs: epochAt, stopped: true };
+      if (step.kind === 'head') continue;
+      const next = nextCodes(step, data);
+      tf.dispose([data.trainCodes, ...(data.valCodes ? [data.valCodes] : [])]);
+      data = next;
     }
   } finally {
-    tf.dispose([trainCodes, ...(valCodes ? [valCodes] : []), ...(trainLabels ? [trainLabels] : []), ...(valLabels ? [valLabels] : [])]);
+    disposeData(data);
   }
   return { epochs: epochAt, stopped: false };
 }

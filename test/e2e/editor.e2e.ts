@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator, Locator } from 'playwright-core';
-import { type VSCodeSession, startVSCode, waitUntil } from './harness';
+import { type VSCodeSession, endTour, startTour, waitUntil } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -26,17 +26,13 @@ before(async () => {
   original = fs.readFileSync(file, 'utf8');
   fs.writeFileSync(path.join(workspace, 'samples', 'broken.latent.json'), BROKEN);
   fs.writeFileSync(path.join(workspace, 'samples', 'new.latent.json'), '');
-  fs.rmSync(outDir, { recursive: true, force: true });
-  vscode = await startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport: { width: 1500, height: 950 } });
+  vscode = await startTour(workspace, outDir, { width: 1500, height: 950 });
   const kind = await vscode.openFile('samples/dense-autoencoder.latent.json');
   assert.equal(kind, 'webview', '*.latent.json opens in the graph editor');
   view = vscode.webview('latent-studio.latent-studio');
 });
 
-after(async () => {
-  await vscode?.close();
-  fs.rmSync(workspace, { recursive: true, force: true });
-});
+after(() => endTour(vscode, workspace));
 
 const block = (id: string): Locator => view.locator(`.react-flow__node[data-id="${id}"]`);
 const text = async (l: Locator): Promise<string> => (await l.textContent())?.trim() ?? '';

@@ -565,3 +565,22 @@ export async function webviewWith(session: VSCodeSession, testId: string, what: 
     timeoutMs,
   ) as Promise<FrameLocator>;
 }
+
+/** The training panel's frame: of our extension's webviews, the one showing a run. */
+export const trainingPanel = (session: VSCodeSession, timeoutMs?: number): Promise<FrameLocator> => webviewWith(session, 'run-status', 'the training panel', timeoutMs);
+
+/** The first element with this test id in a webview, and its trimmed text. */
+export const byTestId = (f: FrameLocator, id: string): Locator => f.locator(`[data-testid="${id}"]`).first();
+export const textOf = async (f: FrameLocator, id: string): Promise<string> => (await byTestId(f, id).textContent())?.trim() ?? '';
+
+/** A fresh VS Code on `workspace` for one tour; its screenshots go to `outDir`, emptied first. */
+export async function startTour(workspace: string, outDir: string, viewport: { width: number; height: number } = { width: 1600, height: 1000 }): Promise<VSCodeSession> {
+  rmSync(outDir, { recursive: true, force: true });
+  return startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport });
+}
+
+/** Close the tour's VS Code and remove its workspace. */
+export async function endTour(session: VSCodeSession | undefined, workspace: string): Promise<void> {
+  await session?.close();
+  rmSync(workspace, { recursive: true, force: true });
+}

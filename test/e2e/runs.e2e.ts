@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
-import { type VSCodeSession, startVSCode, waitUntil, webviewWith } from './harness';
+import { type VSCodeSession, endTour, startTour, textOf, trainingPanel, waitUntil, webviewWith } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-runs-e2e-'));
@@ -25,18 +25,13 @@ before(async () => {
   // Short runs: one epoch per stage for the classifier, and a long dense run to stop and resume.
   fs.writeFileSync(classifierGraph, fs.readFileSync(classifierGraph, 'utf8').replace(/"epochs": \d+/g, '"epochs": 1'));
   fs.writeFileSync(denseGraph, fs.readFileSync(denseGraph, 'utf8').replace(/"epochs": \d+/, '"epochs": 40'));
-  fs.rmSync(outDir, { recursive: true, force: true });
-  vscode = await startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport: { width: 1600, height: 1000 } });
+  vscode = await startTour(workspace, outDir);
 });
 
-after(async () => {
-  await vscode?.close();
-  fs.rmSync(workspace, { recursive: true, force: true });
-});
+after(() => endTour(vscode, workspace));
 
 const webview = (testId: string, what: string, timeoutMs?: number): Promise<FrameLocator> => webviewWith(vscode, testId, what, timeoutMs);
-const panel = (): Promise<FrameLocator> => webview('run-status', 'the training panel');
-const textOf = async (f: FrameLocator, id: string): Promise<string> => (await f.locator(`[data-testid="${id}"]`).first().textContent())?.trim() ?? '';
+const panel = (): Promise<FrameLocator> => trainingPanel(vscode);
 const runFolders = (): string[] => (fs.existsSync(runsDir) ? fs.readdirSync(runsDir).sort() : []);
 
 interface MetricsLine {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
-import { type VSCodeSession, startVSCode, waitUntil } from './harness';
+import { type VSCodeSession, endTour, startTour, textOf, trainingPanel, waitUntil } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-train-e2e-'));
@@ -23,34 +23,13 @@ function setEpochs(n: number): void {
 before(async () => {
   fs.cpSync(path.join(REPO_ROOT, 'samples'), path.join(workspace, 'samples'), { recursive: true });
   setEpochs(2);
-  fs.rmSync(outDir, { recursive: true, force: true });
-  vscode = await startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport: { width: 1600, height: 1000 } });
+  vscode = await startTour(workspace, outDir);
   await vscode.openFile('samples/dense-autoencoder.latent.json');
 });
 
-after(async () => {
-  await vscode?.close();
-  fs.rmSync(workspace, { recursive: true, force: true });
-});
+after(() => endTour(vscode, workspace));
 
-/** The training panel's frame: of our extension's webviews, the one showing a run. */
-async function panel(timeoutMs = 60_000): Promise<FrameLocator> {
-  return waitUntil(
-    async () => {
-      const frames = vscode.page.locator('iframe.webview.ready[src*="extensionId=latent-studio.latent-studio"]');
-      for (let i = 0; i < (await frames.count()); i++) {
-        const inner = frames.nth(i).contentFrame().locator('iframe#active-frame').contentFrame();
-        if ((await inner.locator('[data-testid="run-status"]').count()) > 0) return inner;
-      }
-      return undefined;
-    },
-    (f): f is FrameLocator => f !== undefined,
-    'the training panel',
-    timeoutMs,
-  ) as Promise<FrameLocator>;
-}
-
-const textOf = async (f: FrameLocator, id: string): Promise<string> => (await f.locator(`[data-testid="${id}"]`).textContent())?.trim() ?? '';
+const panel = (timeoutMs?: number): Promise<FrameLocator> => trainingPanel(vscode, timeoutMs);
 
 test('Train Model from the command palette trains 2 epochs; the panel shows the curve and the reconstructions', async () => {
   await vscode.runCommand('Latent Studio: Train Model');

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { type VSCodeSession, startVSCode, waitUntil, webviewWith } from './harness';
+import { type VSCodeSession, byTestId, endTour, startTour, textOf, trainingPanel, waitUntil, webviewWith } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-workflows-e2e-'));
@@ -32,19 +32,14 @@ before(async () => {
   shorten('anomaly-detection.latent.json', 3);
   shorten('autoencoder-classifier.latent.json', 1);
   shorten('conv-autoencoder.latent.json', 1);
-  fs.rmSync(outDir, { recursive: true, force: true });
-  vscode = await startVSCode({ workspace, extensionPath: REPO_ROOT, outDir, viewport: { width: 1600, height: 1000 } });
+  vscode = await startTour(workspace, outDir);
 });
 
-after(async () => {
-  await vscode?.close();
-  fs.rmSync(workspace, { recursive: true, force: true });
-});
+after(() => endTour(vscode, workspace));
 
 const webview = (testId: string, what: string, timeoutMs?: number): Promise<FrameLocator> => webviewWith(vscode, testId, what, timeoutMs);
-const panel = (): Promise<FrameLocator> => webview('run-status', 'the training panel');
-const byId = (f: FrameLocator, id: string) => f.locator(`[data-testid="${id}"]`).first();
-const textOf = async (f: FrameLocator, id: string): Promise<string> => (await byId(f, id).textContent())?.trim() ?? '';
+const panel = (): Promise<FrameLocator> => trainingPanel(vscode);
+const byId = byTestId;
 const attrOf = async (f: FrameLocator, id: string, attr: string): Promise<string | null> => byId(f, id).getAttribute(attr);
 const runOf = (suffix: string): string => {
   const found = (fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []).filter((f) => f.endsWith(suffix)).sort().at(-1);

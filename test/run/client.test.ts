@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendReport } from '../../src/core/backendReport';
-import { TrainingFailure, TrainingSession, WORKER_DEADLINES, type WorkerLaunch, nodePathEnv, probeBackend } from '../../src/run/client';
+import { TrainingFailure, TrainingSession, type WorkerLaunch, nodePathEnv, probeBackend } from '../../src/run/client';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 test('a probe worker reports the backend that would train here and why better ones are skipped', async () => {
@@ -63,12 +63,10 @@ test('a request the worker rejects comes back as a failure with the sentence, an
     { graphText: sampleText('dense-autoencoder'), graphPath: densePath, runsDir: path.join(tmp, 'runs'), backend: 'cpu', stages },
     { onMessage: (m) => m.type === 'log' && logs.push(m.message) },
   );
-  const started = performance.now();
   await assert.rejects(session.result, (e: unknown) => e instanceof TrainingFailure && /^Malformed host message: request\.stages: Invalid input: expected array, received string$/.test(e.message));
   assert.ok(logs.some((l) => /request\.stages.*a 'start' message, rejected/.test(l)), logs.join('\n'));
   assert.equal(fs.existsSync(path.join(tmp, 'runs')), false, 'nothing was trained and no run folder made');
-  // The worker said so at once instead of training or waiting (no deadline was needed).
-  assert.ok(performance.now() - started < WORKER_DEADLINES.acceptMs);
+  // The failure is the worker's answer (the parse sentence above), not a missed deadline.
 });
 
 test('a worker that never answers its request is stopped after the deadline, with a sentence', async () => {

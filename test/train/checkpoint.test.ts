@@ -25,7 +25,10 @@ import {
   saveCheckpoint,
 } from '../../src/train/checkpoint';
 import { TrainingFailure, TrainingSession } from '../../src/run/client';
-import { TrainingError, analyzeForTraining, makeOptimizer, train } from '../../src/train/trainer';
+import { TrainingError } from '../../src/train/errors';
+import { makeOptimizer } from '../../src/train/optimizers';
+import { analyzeForTraining } from '../../src/train/prepare';
+import { train } from '../../src/train/trainer';
 import { requireRunJson, sha256, writeStatus } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 import { UserError } from '../../src/core/errors';

@@ -15,7 +15,7 @@ import type { EpochRecord } from '../../src/core/runFormat';
 import { batchToFloat, loadDataset } from '../../src/data/index';
 import { selectBackend } from '../../src/backend/select';
 import { TrainingSession } from '../../src/run/client';
-import { analyzeForTraining } from '../../src/train/trainer';
+import { analyzeForTraining } from '../../src/train/prepare';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const SAMPLE = 'fashion-conv-autoencoder';

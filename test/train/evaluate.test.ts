@@ -17,7 +17,7 @@ import { TrainingFailure, TrainingSession, evaluateRun, exportRun } from '../../
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
 import { requireRunJson, writeStatus } from '../../src/run/runFolder';
-import { analyzeForTraining } from '../../src/train/trainer';
+import { analyzeForTraining } from '../../src/train/prepare';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-eval-'));

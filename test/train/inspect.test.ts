@@ -18,7 +18,8 @@ import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { inspectRun } from '../../src/run/client';
 import { runInspect } from '../../src/train/jobs/inspect/index';
 import { decodePng } from '../../src/train/png';
-import { analyzeForTraining, train } from '../../src/train/trainer';
+import { analyzeForTraining } from '../../src/train/prepare';
+import { train } from '../../src/train/trainer';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 import { RUN_FILES } from '../../src/core/runFormat';
 

@@ -97,18 +97,22 @@ test('the dense autoencoder learns on real MNIST: validation loss drops by a thi
   assert.ok(Math.abs((await savedValLoss(dir)) - last!.valLoss!) < 1e-3);
 });
 
-test('cancel mid-epoch: stops within 2 s and keeps the last completed epoch', async () => {
-  let cancelledAt = 0;
+// How long a Stop takes is measured by `npm run bench` (bench/streaming.ts, stopMs); here, that it stops after the running batch.
+test('cancel mid-epoch: stops after the running batch and keeps the last completed epoch', async () => {
+  let cancelled = false;
+  let batchesAfter = 0;
   const { session, outcome } = run({ epochs: 30, batchSize: 64, batchProgressMs: 0 }, (m, s) => {
-    if (m.type === 'batch' && m.epoch === 2 && m.batch === 20 && !cancelledAt) {
-      cancelledAt = performance.now();
+    if (m.type !== 'batch' || m.epoch !== 2) return;
+    if (cancelled) batchesAfter++;
+    else if (m.batch === 20) {
+      cancelled = true;
       s.cancel();
     }
   });
   const done = await session.result;
-  const stopMs = performance.now() - cancelledAt;
-  assert.ok(cancelledAt > 0);
-  assert.ok(stopMs < 2000, `took ${stopMs} ms to stop`);
+  assert.ok(cancelled);
+  // Batches run while the cancel crosses the IPC channel: a few at most, never the rest of the epoch's 110.
+  assert.ok(batchesAfter <= 5, `${batchesAfter} batches ran after the Stop`);
   assert.equal(done.stopped, true);
   assert.equal(done.epochsCompleted, 1);
   assert.equal(requireRunJson(done.runDir, 'status').status, 'stopped');

@@ -57,7 +57,6 @@ before(async () => {
 const images = (idx: Uint32Array): tf.Tensor2D => tf.tensor2d(batchToFloat(mnist, idx, 0, idx.length), [idx.length, 784]);
 
 test('denoising: after a short training, the output for a noisy test digit is closer to the clean digit than the noisy input is', async (t) => {
-  assert.ok(denoising.seconds < 40, `trained in ${denoising.seconds.toFixed(1)} s`);
   const model = await loadModel(path.join(denoising.runDir, RUN_FILES.model));
   const clean = images(split.test.slice(0, 500));
   // The sample's corruption: Gaussian noise of stddev 0.5 (seeded here, so the check is repeatable).
@@ -97,7 +96,6 @@ test('denoising previews: three rows (noisy inputs, reconstructions, clean origi
 });
 
 test('VAE: every epoch record carries the KL term, and the loss is the reconstruction loss plus it', async (t) => {
-  assert.ok(vae.seconds < 40, `trained in ${vae.seconds.toFixed(1)} s`);
   assert.equal(vae.epochs.length, 3);
   for (const r of vae.epochs) {
     assert.ok(r.metrics.valKl! > 0, `epoch ${r.epoch}: valKl ${r.metrics.valKl}`);

@@ -9,6 +9,7 @@ import {
   MiniMap,
   type NodeChange,
   ReactFlow,
+  type ReactFlowInstance,
   applyEdgeChanges,
   applyNodeChanges,
   useReactFlow,
@@ -25,28 +26,23 @@ import { getState, post, select, selectShownStage, sendEdit, sendEdits, setExpor
 // Module scope: a new object per render would remount every node (xyflow docs).
 const nodeTypes = { block: BlockNode };
 
-export function Canvas({ doc, analysis, selection }: { doc: Record<string, unknown>; analysis: GraphAnalysis; selection: readonly string[] }) {
-  const views = useMemo(() => blockViews(doc, analysis), [doc, analysis]);
-  const wires = useMemo(() => edgeViews(doc, analysis), [doc, analysis]);
-  const [nodes, setNodes] = useState<BlockNodeType[]>([]);
-  const [edges, setEdges] = useState<Edge[]>([]);
-  const rf = useReactFlow<BlockNodeType, Edge>();
+/** Wires into or out of a block the shown stage does not run fade with it. */
+function useStageFading(edges: Edge[]): Edge[] {
   const roles = useEditor((s) => {
     const i = selectShownStage(s);
     return i === undefined ? undefined : s.stages[i]?.roles;
   });
-  // Wires into or out of a block the shown stage does not run fade with it.
-  const shownEdges = useMemo(
+  return useMemo(
     () =>
       roles
-        ? edges.map((e) =>
-            roles.get(e.source) === 'unused' || roles.get(e.target) === 'unused' ? { ...e, className: [e.className, 'stage-unused'].filter(Boolean).join(' ') } : e,
-          )
+        ? edges.map((e) => (roles.get(e.source) === 'unused' || roles.get(e.target) === 'unused' ? { ...e, className: [e.className, 'stage-unused'].filter(Boolean).join(' ') } : e))
         : edges,
     [edges, roles],
   );
+}
 
-  // Export Graph as PNG (toolbar button or the host's command) draws this canvas.
+/** Export Graph as PNG (toolbar button or the host's command) draws this canvas. */
+function useExportImage(rf: ReactFlowInstance<BlockNodeType, Edge>): void {
   useEffect(() => {
     setExportImage(async () => {
       const viewport = document.querySelector<HTMLElement>('.react-flow__viewport');
@@ -59,8 +55,12 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
     });
     return () => setExportImage(undefined);
   }, [rf]);
+}
 
-  // The document is the truth: every new analysis rebuilds the canvas, keeping the selection.
+/** React Flow's nodes and edges: rebuilt from every new analysis (the document is the truth), moved and selected locally. */
+function useFlowElements(views: ReturnType<typeof blockViews>, wires: ReturnType<typeof edgeViews>, selection: readonly string[]) {
+  const [nodes, setNodes] = useState<BlockNodeType[]>([]);
+  const [edges, setEdges] = useState<Edge[]>([]);
   useEffect(() => {
     const selected = new Set(selection);
     setNodes(views.map((v) => ({ id: v.id, type: 'block', position: v.position, data: { view: v }, selected: selected.has(v.id) })));
@@ -80,14 +80,41 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
       }));
     });
   }, [wires]);
-
-  const onNodesChange = useCallback((changes: NodeChange<BlockNodeType>[]) => {
-    // Deletions go through the document (onDelete); apply only local, visual changes here.
-    setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== 'remove'), ns));
-  }, []);
+  // Deletions go through the document (onDelete); apply only local, visual changes here.
+  const onNodesChange = useCallback((changes: NodeChange<BlockNodeType>[]) => setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== 'remove'), ns)), []);
   const onEdgesChange = useCallback((changes: EdgeChange[]) => setEdges((es) => applyEdgeChanges(changes.filter((c) => c.type !== 'remove'), es)), []);
+  return { nodes, edges, onNodesChange, onEdgesChange };
+}
 
-  const onConnect = useCallback((c: Connection) => sendEdit({ kind: 'connect', from: c.source, to: c.target }), []);
+const onConnect = (c: Connection): void => sendEdit({ kind: 'connect', from: c.source, to: c.target });
+
+function onDelete({ nodes: gone, edges: cut }: { nodes: BlockNodeType[]; edges: Edge[] }): void {
+  const ids = new Set(gone.map((n) => n.id));
+  sendEdits([
+    ...(ids.size ? [{ kind: 'removeNodes' as const, ids: [...ids] }] : []),
+    ...cut.filter((e) => !ids.has(e.source) && !ids.has(e.target)).map((e) => ({ kind: 'disconnect' as const, from: e.source, to: e.target })),
+  ]);
+}
+
+function onNodeDragStop(_: unknown, __: unknown, dragged: BlockNodeType[]): void {
+  sendEdit({ kind: 'move', positions: Object.fromEntries(dragged.map((n) => [n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) }])) });
+}
+
+const onSelectionChange = ({ nodes: sel }: { nodes: BlockNodeType[] }): void => select(sel.map((n) => n.id));
+
+function onDragOver(e: DragEvent): void {
+  e.preventDefault();
+  e.dataTransfer.dropEffect = 'copy';
+}
+
+export function Canvas({ doc, analysis, selection }: { doc: Record<string, unknown>; analysis: GraphAnalysis; selection: readonly string[] }) {
+  const views = useMemo(() => blockViews(doc, analysis), [doc, analysis]);
+  const wires = useMemo(() => edgeViews(doc, analysis), [doc, analysis]);
+  const { nodes, edges, onNodesChange, onEdgesChange } = useFlowElements(views, wires, selection);
+  const shownEdges = useStageFading(edges);
+  const rf = useReactFlow<BlockNodeType, Edge>();
+  useExportImage(rf);
+
   const isValidConnection = useCallback((c: Connection | Edge) => canConnect(doc, c.source, c.target).ok, [doc]);
   const onConnectEnd = useCallback(
     (_: MouseEvent | TouchEvent, state: FinalConnectionState) => {
@@ -99,19 +126,6 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
     },
     [doc],
   );
-
-  const onDelete = useCallback(({ nodes: gone, edges: cut }: { nodes: BlockNodeType[]; edges: Edge[] }) => {
-    const ids = new Set(gone.map((n) => n.id));
-    sendEdits([
-      ...(ids.size ? [{ kind: 'removeNodes' as const, ids: [...ids] }] : []),
-      ...cut.filter((e) => !ids.has(e.source) && !ids.has(e.target)).map((e) => ({ kind: 'disconnect' as const, from: e.source, to: e.target })),
-    ]);
-  }, []);
-
-  const onNodeDragStop = useCallback((_: unknown, __: unknown, dragged: BlockNodeType[]) => {
-    sendEdit({ kind: 'move', positions: Object.fromEntries(dragged.map((n) => [n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) }])) });
-  }, []);
-
   const onDrop = useCallback(
     (e: DragEvent) => {
       const type = e.dataTransfer.getData(BLOCK_MIME);
@@ -124,10 +138,7 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
   );
 
   return (
-    <div className="canvas" onDrop={onDrop} onDragOver={(e) => {
-      e.preventDefault();
-      e.dataTransfer.dropEffect = 'copy';
-    }}>
+    <div className="canvas" onDrop={onDrop} onDragOver={onDragOver}>
       <ReactFlow<BlockNodeType, Edge>
         nodes={nodes}
         edges={shownEdges}
@@ -139,7 +150,7 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
         isValidConnection={isValidConnection}
         onDelete={onDelete}
         onNodeDragStop={onNodeDragStop}
-        onSelectionChange={({ nodes: sel }) => select(sel.map((n) => n.id))}
+        onSelectionChange={onSelectionChange}
         deleteKeyCode={['Delete', 'Backspace']}
         fitView
         fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}

@@ -79,57 +79,31 @@ function rerunRequest(result: InspectResult | null, kind: InspectKind): Paramete
   }
 }
 
+/** The view of an inspect job's newest result. */
+function InspectResultView({ result, request, busy }: { result: InspectResult; request: RequestInspect; busy: boolean }) {
+  switch (result.kind) {
+    case 'score':
+      return <AnomalyView key={result.at} result={result} />;
+    case 'predict':
+      return <PredictView key={result.at} result={result} request={request} busy={busy} />;
+    case 'weights':
+      return <WeightsView result={result} request={request} busy={busy} />;
+    case 'features':
+      return <FeaturesView key={result.at} result={result} request={request} busy={busy} />;
+    case 'latent':
+      return <LatentView key={result.at} result={result} />;
+  }
+}
+
 function InspectTab({ kind, state, ui, request }: { kind: InspectKind; state: PanelSnapshot; ui: PanelUi; request: RequestInspect }) {
   const busy = ui.busy[kind];
   const disabledReason = state.run.runDir === null ? 'This run has no run folder yet: it can be inspected once its first epoch is saved.' : null;
-  const frame = {
-    kind,
-    busy,
-    error: ui.errors[kind],
-    disabledReason,
-  };
-  switch (kind) {
-    case 'score': {
-      const r = inspectionOf(state, 'score');
-      return (
-        <InspectFrame {...frame} result={r} onRun={() => request(rerunRequest(r, kind))}>
-          {r && <AnomalyView key={r.at} result={r} />}
-        </InspectFrame>
-      );
-    }
-    case 'predict': {
-      const r = inspectionOf(state, 'predict');
-      return (
-        <InspectFrame {...frame} result={r} onRun={() => request(rerunRequest(r, kind))}>
-          {r && <PredictView key={r.at} result={r} request={request} busy={busy} />}
-        </InspectFrame>
-      );
-    }
-    case 'weights': {
-      const r = inspectionOf(state, 'weights');
-      return (
-        <InspectFrame {...frame} result={r} onRun={() => request(rerunRequest(r, kind))}>
-          {r && <WeightsView result={r} request={request} busy={busy} />}
-        </InspectFrame>
-      );
-    }
-    case 'features': {
-      const r = inspectionOf(state, 'features');
-      return (
-        <InspectFrame {...frame} result={r} onRun={() => request(rerunRequest(r, kind))}>
-          {r && <FeaturesView key={r.at} result={r} request={request} busy={busy} />}
-        </InspectFrame>
-      );
-    }
-    case 'latent': {
-      const r = inspectionOf(state, 'latent');
-      return (
-        <InspectFrame {...frame} result={r} onRun={() => request(rerunRequest(r, kind))}>
-          {r && <LatentView key={r.at} result={r} />}
-        </InspectFrame>
-      );
-    }
-  }
+  const r = inspectionOf(state, kind);
+  return (
+    <InspectFrame kind={kind} busy={busy} error={ui.errors[kind]} disabledReason={disabledReason} result={r} onRun={() => request(rerunRequest(r, kind))}>
+      {r && <InspectResultView result={r} request={request} busy={busy} />}
+    </InspectFrame>
+  );
 }
 
 function App() {

@@ -6,14 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import type { ExportRequestSchema, ExportedModel } from '../../core/protocol';
-import { compileGraph } from '../../compile/compile';
-import { selectBackend } from '../../backend/select';
-import { applyLayerWeights, loadCheckpoint } from '../checkpoint';
 import { TrainingError } from '../errors';
 import { saveModel } from '../modelFiles';
-import { sha256 } from '../../run/runFolder';
-import { openSavedRun } from '../../run/savedRun';
-import { analyzeForTraining } from '../trainer';
+import { compileRun, openRunGraph } from './openRun';
 
 export type ResolvedExportRequest = z.output<typeof ExportRequestSchema>;
 
@@ -24,8 +19,8 @@ function folderName(name: string): string {
 }
 
 export async function runExport(request: ResolvedExportRequest): Promise<ExportedModel[]> {
-  const saved = openSavedRun(request.runDir, 'export');
-  const analysis = analyzeForTraining(saved.graphText, saved.graphPath);
+  const opened = openRunGraph(request.runDir, 'export');
+  const { saved, analysis } = opened;
   const outDir = path.resolve(request.outDir);
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new TrainingError(`${outDir} is a file, not a folder: choose a folder to export into`);
   const targets = analysis.models.map((m) => ({ name: m.name, dir: path.join(outDir, folderName(m.name)) }));
@@ -38,11 +33,8 @@ export async function runExport(request: ResolvedExportRequest): Promise<Exporte
   }
 
   // Weights only pass through memory here: the plain JS backend is enough and always there.
-  await selectBackend({ prefer: 'cpu' });
-  const compiled = compileGraph(analysis, { seed: analysis.document!.training.seed });
-  const checkpoint = loadCheckpoint(saved.runDir, { graphSha256: sha256(saved.graphText) });
+  const { compiled } = await compileRun(opened, 'cpu');
   try {
-    applyLayerWeights(compiled, checkpoint);
     const exported: ExportedModel[] = [];
     for (const t of targets) {
       const model = compiled.models.get(t.name);
@@ -52,7 +44,6 @@ export async function runExport(request: ResolvedExportRequest): Promise<Exporte
     }
     return exported;
   } finally {
-    checkpoint.dispose();
     compiled.dispose();
   }
 }

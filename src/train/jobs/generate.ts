@@ -17,15 +17,11 @@ import type { z } from 'zod';
 import { variationalBottleneck } from '../../core/analyze';
 import type { GenerateRequestSchema, Generated } from '../../core/protocol';
 import { shapeSize } from '../../core/shape';
-import { compileGraph } from '../../compile/compile';
 import { mulberry32 } from '../../data/random';
-import { selectBackend } from '../../backend/select';
-import { applyLayerWeights, loadCheckpoint } from '../checkpoint';
 import { TrainingError } from '../errors';
 import { type GridCell, imageGrid } from '../png';
-import { sha256, writeFileAtomic } from '../../run/runFolder';
-import { openSavedRun } from '../../run/savedRun';
-import { analyzeForTraining } from '../trainer';
+import { writeFileAtomic } from '../../run/runFolder';
+import { compileRun, openRunGraph } from './openRun';
 import { RUN_FILES } from '../../core/runFormat';
 
 export type ResolvedGenerateRequest = z.output<typeof GenerateRequestSchema>;
@@ -96,12 +92,9 @@ export function manifoldCodes(n: number): Float32Array {
 }
 
 /** Height, width and channels of one decoded image: the run's dataset images, else the decoder's output shape. */
-function imageShape(datasetShape: unknown, output: readonly number[]): [number, number, 1 | 3] {
+function imageShape([h, w, c]: readonly [number, number, number], output: readonly number[]): [number, number, 1 | 3] {
   const size = shapeSize(output);
-  if (Array.isArray(datasetShape) && datasetShape.length === 3 && datasetShape.every((d) => Number.isInteger(d) && d > 0)) {
-    const [h, w, c] = datasetShape as [number, number, number];
-    if (h * w * c === size && (c === 1 || c === 3)) return [h, w, c];
-  }
+  if (h * w * c === size && (c === 1 || c === 3)) return [h, w, c];
   if (output.length === 3 && (output[2] === 1 || output[2] === 3)) return [output[0]!, output[1]!, output[2]];
   const side = Math.round(Math.sqrt(size));
   if (side * side === size) return [side, side, 1];
@@ -127,8 +120,8 @@ function rowsOf<T>(items: readonly T[], perRow: number): T[][] {
 }
 
 export async function runGenerate(request: ResolvedGenerateRequest): Promise<Generated> {
-  const saved = openSavedRun(request.runDir, 'generate from');
-  const analysis = analyzeForTraining(saved.graphText, saved.graphPath);
+  const opened = openRunGraph(request.runDir, 'generate from');
+  const { saved, analysis } = opened;
   const bottleneck = variationalBottleneck(analysis);
   if (!bottleneck) {
     throw new TrainingError(
@@ -141,13 +134,10 @@ export async function runGenerate(request: ResolvedGenerateRequest): Promise<Gen
   const seed = request.seed ?? analysis.document!.training.seed;
 
   // A few hundred decodes: the plain JS backend is enough and always there.
-  await selectBackend({ prefer: 'cpu' });
-  const compiled = compileGraph(analysis, { seed: analysis.document!.training.seed });
-  const checkpoint = loadCheckpoint(saved.runDir, { graphSha256: sha256(saved.graphText) });
+  const { compiled } = await compileRun(opened, 'cpu');
   try {
-    applyLayerWeights(compiled, checkpoint);
     const decoder = compiled.models.get(plan.name)!;
-    const shape = imageShape(saved.config.dataset['shape'], decoder.outputs[0]!.shape.slice(1) as number[]);
+    const shape = imageShape(saved.config.dataset.shape, decoder.outputs[0]!.shape.slice(1) as number[]);
 
     const samples = await decode(decoder, gaussianSamples(request.count * latent, seed), latent);
     const png = imageGrid({ cells: rowsOf(cellsOf(samples, request.count, shape), Math.ceil(Math.sqrt(request.count))) });
@@ -167,7 +157,6 @@ export async function runGenerate(request: ResolvedGenerateRequest): Promise<Gen
     fs.rmSync(manifoldFile, { force: true }); // from an earlier graph in this folder, if any
     return generated;
   } finally {
-    checkpoint.dispose();
     compiled.dispose();
   }
 }

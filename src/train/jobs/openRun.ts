@@ -23,9 +23,9 @@ import { TrainingError } from '../errors';
 import { applyKernelFixes } from '../../backend/kernelFixes';
 import { kernelNeeds } from '../../backend/kernelNeeds';
 import { sha256 } from '../../run/runFolder';
-import { type SavedRun, openSavedRun } from '../../run/savedRun';
+import { type SavedRun, type SavedRunPurpose, openSavedRun } from '../../run/savedRun';
 import { Feeder } from '../scoring';
-import { analyzeForTraining, assertDatasetFits } from '../trainer';
+import { analyzeForTraining, assertDatasetFits } from '../prepare';
 
 export type Send = (message: FromWorker) => void;
 
@@ -77,29 +77,23 @@ export function trainedStage(stages: readonly ResolvedStage[], checkpoint: Pick<
   return (fit.filter(({ i }) => i <= checkpoint.stageIndex).at(-1) ?? fit.at(-1))?.s;
 }
 
-interface Opened {
+/** A run folder opened for a job: its files checked, its graph snapshot analyzed. */
+export interface OpenedRun {
   readonly saved: SavedRun;
   readonly analysis: GraphAnalysis;
-  readonly stages: ResolvedStage[];
-  readonly stage: ResolvedStage;
 }
 
-function openGraph(runDir: string, purpose: 'evaluate' | 'inspect' = 'inspect'): Opened {
+/** Open a run folder and analyze its graph snapshot (the graph exactly as trained), or refuse with a sentence. */
+export function openRunGraph(runDir: string, purpose: SavedRunPurpose): OpenedRun {
   const saved = openSavedRun(runDir, purpose);
-  const overrides = saved.config.overrides ?? {};
-  const analysis = analyzeForTraining(saved.graphText, saved.graphPath);
-  const stages = resolveStages(analysis, { epochs: overrides.epochs, batchSize: overrides.batchSize });
-  const stage = trainedStage(stages, saved.checkpoint);
-  if (!stage) throw new TrainingError(`${saved.name}: the graph has no fit stage, so there is no trained model to look at`);
-  return { saved, analysis, stages, stage };
+  return { saved, analysis: analyzeForTraining(saved.graphText, saved.graphPath) };
 }
 
-async function compileWithCheckpoint(opened: Opened, analysis: GraphAnalysis, opts: OpenRunOptions, prefer: BackendPreference): Promise<TrainedModel> {
-  const send = opts.send ?? (() => undefined);
+/** The run's graph compiled on a backend with its checkpointed weights. Dispose when done. */
+export async function compileRun(opened: OpenedRun, prefer: BackendPreference, send: Send = () => undefined, analysis: GraphAnalysis = opened.analysis): Promise<{ backend: BackendInfo; compiled: CompiledGraph }> {
   applyKernelFixes();
   const backend = await selectBackend({ prefer, needs: kernelNeeds(analysis), log: (m) => send({ type: 'log', level: 'debug', message: m }) });
-  const doc = analysis.document!;
-  const compiled = compileGraph(analysis, { seed: doc.training.seed });
+  const compiled = compileGraph(analysis, { seed: analysis.document!.training.seed });
   let checkpoint: ReturnType<typeof loadCheckpoint> | undefined;
   try {
     checkpoint = loadCheckpoint(opened.saved.runDir, { graphSha256: sha256(opened.saved.graphText) });
@@ -110,21 +104,40 @@ async function compileWithCheckpoint(opened: Opened, analysis: GraphAnalysis, op
   } finally {
     checkpoint?.dispose();
   }
-  return { saved: opened.saved, analysis, doc, stages: opened.stages, stage: opened.stage, backend, compiled, dispose: () => compiled.dispose() };
+  return { backend, compiled };
+}
+
+interface OpenedStage extends OpenedRun {
+  readonly stages: ResolvedStage[];
+  readonly stage: ResolvedStage;
+}
+
+function openStage(runDir: string, purpose: SavedRunPurpose): OpenedStage {
+  const opened = openRunGraph(runDir, purpose);
+  const overrides = opened.saved.config.overrides;
+  const stages = resolveStages(opened.analysis, { epochs: overrides.epochs, batchSize: overrides.batchSize });
+  const stage = trainedStage(stages, opened.saved.checkpoint);
+  if (!stage) throw new TrainingError(`${opened.saved.name}: the graph has no fit stage, so there is no trained model to look at`);
+  return { ...opened, stages, stage };
+}
+
+async function compileWithCheckpoint(opened: OpenedStage, analysis: GraphAnalysis, opts: OpenRunOptions, prefer: BackendPreference): Promise<TrainedModel> {
+  const { backend, compiled } = await compileRun(opened, prefer, opts.send, analysis);
+  return { saved: opened.saved, analysis, doc: analysis.document!, stages: opened.stages, stage: opened.stage, backend, compiled, dispose: () => compiled.dispose() };
 }
 
 /** The run's graph with its checkpoint, no dataset (weights pictures). A plain JS backend is enough unless one is asked for. */
 export async function openTrainedModel(opts: OpenRunOptions): Promise<TrainedModel> {
-  const opened = openGraph(opts.runDir, opts.purpose);
+  const opened = openStage(opts.runDir, opts.purpose ?? 'inspect');
   return compileWithCheckpoint(opened, opened.analysis, opts, opts.backend === 'auto' ? 'cpu' : opts.backend);
 }
 
 /** The run's graph with its checkpoint, its dataset (or `opts.data`) and the split it trained with. */
 export async function openTrainedRun(opts: OpenRunOptions): Promise<TrainedRun> {
   const send = opts.send ?? (() => undefined);
-  const opened = openGraph(opts.runDir, opts.purpose);
+  const opened = openStage(opts.runDir, opts.purpose ?? 'inspect');
   const { saved } = opened;
-  const dataText = opts.data ?? saved.config.overrides?.data ?? saved.config.dataset.spec;
+  const dataText = opts.data ?? saved.config.overrides.data ?? saved.config.dataset.spec;
   send({ type: 'log', level: 'info', message: `Loading ${dataText}…` });
   const ds = await loadDataset(parseDataSpec(dataText, path.dirname(saved.graphPath)), { cacheDir: opts.cacheDir });
   // Again with the dataset's class count, so a 10-way head on a 26-class set is caught here.

@@ -35,6 +35,121 @@ function colours(groups: ScoreGroups | null): { groups: string[]; fills: string[
   return { groups: base.map((c) => cssColour(c)), fills: base.map((c) => cssColour(c, groups ? 0.45 : 0.6)), threshold: cssColour(red), flaggedArea: cssColour(red, 0.07) };
 }
 
+type Colours = ReturnType<typeof colours>;
+
+/** The line's grip: a focusable slider over the line (drag it, or arrow keys), for people and tests alike. */
+function thresholdHandle(): HTMLDivElement {
+  const handle = document.createElement('div');
+  handle.className = 'threshold-handle';
+  handle.tabIndex = 0;
+  handle.setAttribute('data-testid', 'anomaly-threshold-line');
+  handle.setAttribute('role', 'slider');
+  handle.setAttribute('aria-label', 'Threshold: scores above it are flagged');
+  return handle;
+}
+
+/** Draw the threshold line at `t` over the plot (shading what it flags), and move the grip there. */
+function drawThreshold(u: uPlot, t: number, c: Colours, handle: HTMLElement, [lo, hi]: [number, number]): void {
+  const { left, top, width: w, height: h } = u.bbox;
+  const x = Math.round(u.valToPos(t, 'x', true));
+  handle.style.left = `${u.valToPos(t, 'x')}px`;
+  handle.setAttribute('aria-valuenow', String(t));
+  handle.setAttribute('aria-valuemin', String(u.scales.x?.min ?? lo));
+  handle.setAttribute('aria-valuemax', String(u.scales.x?.max ?? hi));
+  if (x < left - 1 || x > left + w + 1) return;
+  const ctx = u.ctx;
+  const k = uPlot.pxRatio;
+  ctx.save();
+  ctx.fillStyle = c.flaggedArea;
+  ctx.fillRect(x, top, left + w - x, h);
+  ctx.strokeStyle = c.threshold;
+  ctx.lineWidth = 2 * k;
+  ctx.beginPath();
+  ctx.moveTo(x, top);
+  ctx.lineTo(x, top + h);
+  ctx.stroke();
+  // A handle at the top says the line can be dragged.
+  ctx.fillStyle = c.threshold;
+  ctx.beginPath();
+  ctx.moveTo(x - 5 * k, top);
+  ctx.lineTo(x + 5 * k, top);
+  ctx.lineTo(x, top + 7 * k);
+  ctx.closePath();
+  ctx.fill();
+  ctx.font = `${11 * k}px ${getComputedStyle(document.body).fontFamily || 'sans-serif'}`;
+  ctx.textBaseline = 'top';
+  const label = `threshold ${fmtSig(t)}`;
+  const tw = ctx.measureText(label).width;
+  const right = x + 8 * k + tw < left + w;
+  ctx.textAlign = right ? 'left' : 'right';
+  ctx.fillText(label, right ? x + 8 * k : x - 8 * k, top + 4 * k);
+  ctx.restore();
+}
+
+/** Move the threshold by dragging on the plot (it jumps where pressed) or with the grip's arrow keys. */
+function attachThresholdDrag(u: uPlot, handle: HTMLElement, step: number, [lo, hi]: [number, number], current: () => number, set: (v: number) => void): void {
+  const over = u.over;
+  over.appendChild(handle);
+  handle.addEventListener('keydown', (e) => {
+    const direction = ({ ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 } as Record<string, number>)[e.key];
+    if (direction === undefined) return;
+    e.preventDefault();
+    const span = (u.scales.x?.max ?? hi) - (u.scales.x?.min ?? lo);
+    const delta = Math.max(step, span / (e.shiftKey ? 20 : 200));
+    set(roundTo(current() + direction * delta, step));
+  });
+  let dragging = false;
+  const valueAt = (e: PointerEvent): number => {
+    const r = over.getBoundingClientRect();
+    const x = Math.min(Math.max(e.clientX - r.left, 0), r.width);
+    return roundTo(u.posToVal(x, 'x'), step);
+  };
+  over.addEventListener('pointerdown', (e) => {
+    if (e.button !== 0) return;
+    dragging = true;
+    over.setPointerCapture(e.pointerId);
+    set(valueAt(e));
+    e.preventDefault();
+  });
+  over.addEventListener('pointermove', (e) => {
+    const near = Math.abs(u.valToPos(current(), 'x') - (e.clientX - over.getBoundingClientRect().left)) < 6;
+    over.style.cursor = dragging || near ? 'ew-resize' : 'crosshair';
+    if (dragging) set(valueAt(e));
+  });
+  const stop = (e: PointerEvent): void => {
+    dragging = false;
+    if (over.hasPointerCapture(e.pointerId)) over.releasePointerCapture(e.pointerId);
+  };
+  over.addEventListener('pointerup', stop);
+  over.addEventListener('pointercancel', stop);
+}
+
+/** The bar under the mouse, in words: "0.012 – 0.014: 31 trained, 2 held-out". */
+function readoutText(hist: Histogram, names: readonly string[], grouped: boolean, i: number | null | undefined): string {
+  if (i === null || i === undefined) return '';
+  return `${fmtSig(hist.edges[i]!, 3)} – ${fmtSig(hist.edges[i + 1]!, 3)}: ${names.map((n, g) => `${hist.counts[g]![i]} ${grouped ? n.replace(' classes', '') : n}`).join(', ')}`;
+}
+
+function histogramOptions(width: number, hist: Histogram, names: readonly string[], c: Colours, threshold: number, hooks: uPlot.Hooks.Arrays): uPlot.Options {
+  const lo = hist.edges[0]!;
+  const hi = hist.edges[hist.edges.length - 1]!;
+  return {
+    width,
+    height: HEIGHT,
+    title: TITLE,
+    scales: { x: { time: false, auto: false, range: [Math.min(lo, threshold - hist.width / 2), Math.max(hi, threshold + hist.width / 2)] }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] } },
+    axes: [axisStyle('reconstruction error (mean squared error)', 'x'), { ...axisStyle('images'), size: 48 }],
+    series: [
+      { label: 'error' },
+      ...names.map((label, g) => ({ label, stroke: c.groups[g], fill: c.fills[g], width: 1, paths: uPlot.paths.bars!({ size: [1, Infinity], align: 0 }), points: { show: false } })),
+    ],
+    cursor: { x: false, y: false, points: { show: false }, drag: { x: false, y: false, setScale: false } },
+    // The groups' names and counts are written above the chart; the bar under the mouse in the readout.
+    legend: { show: false },
+    hooks,
+  };
+}
+
 function AnomalyHistogram({ hist, groups, threshold, step, onThreshold, flagged }: HistogramProps) {
   const thresholdRef = useRef(threshold);
   thresholdRef.current = threshold;
@@ -45,117 +160,19 @@ function AnomalyHistogram({ hist, groups, threshold, step, onThreshold, flagged 
   const readout = useRef<HTMLDivElement>(null);
   const { host, plot } = usePlot(
     (el, width) => {
-      const lo = hist.edges[0]!;
-      const hi = hist.edges[hist.edges.length - 1]!;
-      // The line's grip: a focusable slider over the line (drag it, or arrow keys), for people and tests alike.
-      const handle = document.createElement('div');
-      handle.className = 'threshold-handle';
-      handle.tabIndex = 0;
-      handle.setAttribute('data-testid', 'anomaly-threshold-line');
-      handle.setAttribute('role', 'slider');
-      handle.setAttribute('aria-label', 'Threshold: scores above it are flagged');
-      const drawThreshold = (u: uPlot): void => {
-        const t = thresholdRef.current;
-        const { left, top, width: w, height: h } = u.bbox;
-        const x = Math.round(u.valToPos(t, 'x', true));
-        handle.style.left = `${u.valToPos(t, 'x')}px`;
-        handle.setAttribute('aria-valuenow', String(t));
-        handle.setAttribute('aria-valuemin', String(u.scales.x?.min ?? lo));
-        handle.setAttribute('aria-valuemax', String(u.scales.x?.max ?? hi));
-        if (x < left - 1 || x > left + w + 1) return;
-        const ctx = u.ctx;
-        const k = uPlot.pxRatio;
-        ctx.save();
-        ctx.fillStyle = c.flaggedArea;
-        ctx.fillRect(x, top, left + w - x, h);
-        ctx.strokeStyle = c.threshold;
-        ctx.lineWidth = 2 * k;
-        ctx.beginPath();
-        ctx.moveTo(x, top);
-        ctx.lineTo(x, top + h);
-        ctx.stroke();
-        // A handle at the top says the line can be dragged.
-        ctx.fillStyle = c.threshold;
-        ctx.beginPath();
-        ctx.moveTo(x - 5 * k, top);
-        ctx.lineTo(x + 5 * k, top);
-        ctx.lineTo(x, top + 7 * k);
-        ctx.closePath();
-        ctx.fill();
-        ctx.font = `${11 * k}px ${getComputedStyle(document.body).fontFamily || 'sans-serif'}`;
-        ctx.textBaseline = 'top';
-        const label = `threshold ${fmtSig(t)}`;
-        const tw = ctx.measureText(label).width;
-        const right = x + 8 * k + tw < left + w;
-        ctx.textAlign = right ? 'left' : 'right';
-        ctx.fillText(label, right ? x + 8 * k : x - 8 * k, top + 4 * k);
-        ctx.restore();
-      };
-      const opts: uPlot.Options = {
-        width,
-        height: HEIGHT,
-        title: TITLE,
-        scales: { x: { time: false, auto: false, range: [Math.min(lo, thresholdRef.current - hist.width / 2), Math.max(hi, thresholdRef.current + hist.width / 2)] }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] } },
-        axes: [axisStyle('reconstruction error (mean squared error)', 'x'), { ...axisStyle('images'), size: 48 }],
-        series: [
-          { label: 'error' },
-          ...names.map((label, g) => ({ label, stroke: c.groups[g], fill: c.fills[g], width: 1, paths: uPlot.paths.bars!({ size: [1, Infinity], align: 0 }), points: { show: false } })),
+      const range: [number, number] = [hist.edges[0]!, hist.edges[hist.edges.length - 1]!];
+      const handle = thresholdHandle();
+      const hooks: uPlot.Hooks.Arrays = {
+        draw: [(u) => drawThreshold(u, thresholdRef.current, c, handle, range)],
+        setCursor: [
+          (u) => {
+            if (readout.current) readout.current.textContent = readoutText(hist, names, groups !== null, u.cursor.idx);
+          },
         ],
-        cursor: { x: false, y: false, points: { show: false }, drag: { x: false, y: false, setScale: false } },
-        // The groups' names and counts are written above the chart; the bar under the mouse in the readout.
-        legend: { show: false },
-        hooks: {
-          draw: [drawThreshold],
-          setCursor: [
-            (u) => {
-              const i = u.cursor.idx;
-              const out = readout.current;
-              if (!out) return;
-              out.textContent =
-                i === null || i === undefined
-                  ? ''
-                  : `${fmtSig(hist.edges[i]!, 3)} – ${fmtSig(hist.edges[i + 1]!, 3)}: ${names.map((n, g) => `${hist.counts[g]![i]} ${groups ? n.replace(' classes', '') : n}`).join(', ')}`;
-            },
-          ],
-        },
       };
       // Empty bins are gaps, not a hairline along the axis.
-      const u = new uPlot(opts, [hist.centers, ...hist.counts.map((row) => row.map((n) => (n === 0 ? null : n)))] as uPlot.AlignedData, el);
-      // Drag the threshold: press anywhere on the plot (it jumps there) and move.
-      const over = u.over;
-      over.appendChild(handle);
-      handle.addEventListener('keydown', (e) => {
-        const direction = ({ ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 } as Record<string, number>)[e.key];
-        if (direction === undefined) return;
-        e.preventDefault();
-        const span = (u.scales.x?.max ?? hi) - (u.scales.x?.min ?? lo);
-        const delta = Math.max(step, span / (e.shiftKey ? 20 : 200));
-        onThresholdRef.current(roundTo(thresholdRef.current + direction * delta, step));
-      });
-      let dragging = false;
-      const valueAt = (e: PointerEvent): number => {
-        const r = over.getBoundingClientRect();
-        const x = Math.min(Math.max(e.clientX - r.left, 0), r.width);
-        return roundTo(u.posToVal(x, 'x'), step);
-      };
-      over.addEventListener('pointerdown', (e) => {
-        if (e.button !== 0) return;
-        dragging = true;
-        over.setPointerCapture(e.pointerId);
-        onThresholdRef.current(valueAt(e));
-        e.preventDefault();
-      });
-      over.addEventListener('pointermove', (e) => {
-        const near = Math.abs(u.valToPos(thresholdRef.current, 'x') - (e.clientX - over.getBoundingClientRect().left)) < 6;
-        over.style.cursor = dragging || near ? 'ew-resize' : 'crosshair';
-        if (dragging) onThresholdRef.current(valueAt(e));
-      });
-      const stop = (e: PointerEvent): void => {
-        dragging = false;
-        if (over.hasPointerCapture(e.pointerId)) over.releasePointerCapture(e.pointerId);
-      };
-      over.addEventListener('pointerup', stop);
-      over.addEventListener('pointercancel', stop);
+      const u = new uPlot(histogramOptions(width, hist, names, c, thresholdRef.current, hooks), [hist.centers, ...hist.counts.map((row) => row.map((n) => (n === 0 ? null : n)))] as uPlot.AlignedData, el);
+      attachThresholdDrag(u, handle, step, range, () => thresholdRef.current, (v) => onThresholdRef.current(v));
       return u;
     },
     () => HEIGHT,

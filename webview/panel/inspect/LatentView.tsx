@@ -41,6 +41,80 @@ interface ScatterProps {
   readonly onSelect: (point: number) => void;
 }
 
+type Groups = ScatterProps['groups'];
+
+/** A group's points as filled dots, drawn directly (uPlot gets no paths back). */
+function pointsPath(group: Groups[number], colour: string, radius: number): uPlot.Series.PathBuilder {
+  return (u) => {
+    const { left, top, width: w, height: h } = u.bbox;
+    const ctx = u.ctx;
+    const p = new Path2D();
+    for (let i = 0; i < group.x.length; i++) {
+      const cx = u.valToPos(group.x[i]!, 'x', true);
+      const cy = u.valToPos(group.y[i]!, 'y', true);
+      p.moveTo(cx + radius, cy);
+      p.arc(cx, cy, radius, 0, 2 * Math.PI);
+    }
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, w, h);
+    ctx.clip();
+    ctx.fillStyle = colour;
+    ctx.globalAlpha = 0.75;
+    ctx.fill(p);
+    ctx.restore();
+    return null;
+  };
+}
+
+/** A ring around the selected point (unless its group is hidden). */
+function drawSelection(u: uPlot, result: LatentResult, groups: Groups, i: number | null, hidden: ReadonlySet<number>, radius: number): void {
+  if (i === null || i >= result.x.length) return;
+  const label = result.labels?.[i];
+  const g = groups.findIndex((gr) => gr.label === (label ?? null));
+  if (g >= 0 && hidden.has(g)) return;
+  const k = uPlot.pxRatio;
+  const cx = u.valToPos(result.x[i]!, 'x', true);
+  const cy = u.valToPos(result.y[i]!, 'y', true);
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.lineWidth = 2 * k;
+  ctx.strokeStyle = themeCss('--vscode-editor-background', '#1e1e1e');
+  ctx.beginPath();
+  ctx.arc(cx, cy, radius + 5 * k, 0, 2 * Math.PI);
+  ctx.stroke();
+  ctx.strokeStyle = themeCss('--vscode-focusBorder', '#007fd4');
+  ctx.beginPath();
+  ctx.arc(cx, cy, radius + 3.5 * k, 0, 2 * Math.PI);
+  ctx.stroke();
+  ctx.restore();
+}
+
+/** Click a point (the nearest within reach, compared in pixels) to see its image; hovering names it. */
+function attachPointPicking(u: uPlot, result: LatentResult, groups: Groups, hidden: () => ReadonlySet<number>, onSelect: (i: number) => void): void {
+  const over = u.over;
+  over.style.cursor = 'crosshair';
+  const hit = (e: MouseEvent, reach: number): number | null => {
+    const r = over.getBoundingClientRect();
+    const { min: xMin = 0, max: xMax = 1 } = u.scales.x ?? {};
+    const { min: yMin = 0, max: yMax = 1 } = u.scales.y ?? {};
+    const h = hidden();
+    const visible = h.size === 0 ? null : new Set(groups.filter((_, g) => !h.has(g)).flatMap((gr) => gr.indices));
+    const xs = visible ? result.x.map((v, i) => (visible.has(i) ? v : NaN)) : result.x;
+    return nearestPoint(xs, result.y, { width: r.width, height: r.height, xMin, xMax, yMin, yMax }, e.clientX - r.left, e.clientY - r.top, reach);
+  };
+  over.addEventListener('click', (e) => {
+    const i = hit(e, 24);
+    if (i !== null) onSelect(i);
+  });
+  over.addEventListener('mousemove', (e) => {
+    const i = hit(e, 8);
+    over.style.cursor = i === null ? 'crosshair' : 'pointer';
+    const label = i === null ? undefined : result.labels?.[i];
+    over.title = i === null ? '' : `test image #${result.positions[i]}${label === undefined ? '' : `, class ${result.classNames?.[label] ?? label}`}`;
+  });
+}
+
 function LatentScatter({ result, title, groups, colours, hidden, selected, onSelect }: ScatterProps) {
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
@@ -52,53 +126,7 @@ function LatentScatter({ result, title, groups, colours, hidden, selected, onSel
   const n = result.x.length;
   const { host, plot } = usePlot(
     (el, width) => {
-      const k = uPlot.pxRatio;
-      const radius = (n > 5000 ? 1.5 : n > 1000 ? 2 : 3) * k;
-      const drawPoints =
-        (g: number): uPlot.Series.PathBuilder =>
-        (u) => {
-          const group = groups[g]!;
-          const { left, top, width: w, height: h } = u.bbox;
-          const ctx = u.ctx;
-          const p = new Path2D();
-          for (let i = 0; i < group.x.length; i++) {
-            const cx = u.valToPos(group.x[i]!, 'x', true);
-            const cy = u.valToPos(group.y[i]!, 'y', true);
-            p.moveTo(cx + radius, cy);
-            p.arc(cx, cy, radius, 0, 2 * Math.PI);
-          }
-          ctx.save();
-          ctx.beginPath();
-          ctx.rect(left, top, w, h);
-          ctx.clip();
-          ctx.fillStyle = colours[g]!;
-          ctx.globalAlpha = 0.75;
-          ctx.fill(p);
-          ctx.restore();
-          // Drawn here, not through uPlot's stroke/fill: returning no paths.
-          return null;
-        };
-      const drawSelection = (u: uPlot): void => {
-        const i = selectedRef.current;
-        if (i === null || i >= n) return;
-        const label = result.labels?.[i];
-        const g = groups.findIndex((gr) => gr.label === (label ?? null));
-        if (g >= 0 && hiddenRef.current.has(g)) return;
-        const cx = u.valToPos(result.x[i]!, 'x', true);
-        const cy = u.valToPos(result.y[i]!, 'y', true);
-        const ctx = u.ctx;
-        ctx.save();
-        ctx.lineWidth = 2 * k;
-        ctx.strokeStyle = themeCss('--vscode-editor-background', '#1e1e1e');
-        ctx.beginPath();
-        ctx.arc(cx, cy, radius + 5 * k, 0, 2 * Math.PI);
-        ctx.stroke();
-        ctx.strokeStyle = themeCss('--vscode-focusBorder', '#007fd4');
-        ctx.beginPath();
-        ctx.arc(cx, cy, radius + 3.5 * k, 0, 2 * Math.PI);
-        ctx.stroke();
-        ctx.restore();
-      };
+      const radius = (n > 5000 ? 1.5 : n > 1000 ? 2 : 3) * uPlot.pxRatio;
       const opts: uPlot.Options = {
         mode: 2,
         width,
@@ -106,34 +134,14 @@ function LatentScatter({ result, title, groups, colours, hidden, selected, onSel
         title,
         scales: { x: { time: false, auto: false, range: padded(result.x) }, y: { auto: false, range: padded(result.y) } },
         axes: [axisStyle(xLabel, 'x'), { ...axisStyle(yLabel), size: 52 }],
-        series: [{}, ...groups.map((gr, g) => ({ label: gr.name, stroke: colours[g], fill: colours[g], paths: drawPoints(g), show: !hiddenRef.current.has(g) }))],
+        series: [{}, ...groups.map((gr, g) => ({ label: gr.name, stroke: colours[g], fill: colours[g], paths: pointsPath(gr, colours[g]!, radius), show: !hiddenRef.current.has(g) }))],
         cursor: { show: false },
         legend: { show: false },
-        hooks: { draw: [drawSelection] },
+        hooks: { draw: [(u) => drawSelection(u, result, groups, selectedRef.current, hiddenRef.current, radius)] },
       };
       const data: FacetedData = [null, ...groups.map((gr): [number[], number[]] => [gr.x, gr.y])];
       const u = new uPlot(opts, data as unknown as uPlot.AlignedData, el);
-      // Click a point (the nearest within reach, compared in pixels) to see its image.
-      const over = u.over;
-      over.style.cursor = 'crosshair';
-      const hit = (e: MouseEvent, reach: number): number | null => {
-        const r = over.getBoundingClientRect();
-        const { min: xMin = 0, max: xMax = 1 } = u.scales.x ?? {};
-        const { min: yMin = 0, max: yMax = 1 } = u.scales.y ?? {};
-        const visible = hiddenRef.current.size === 0 ? null : new Set(groups.filter((_, g) => !hiddenRef.current.has(g)).flatMap((gr) => gr.indices));
-        const xs = visible ? result.x.map((v, i) => (visible.has(i) ? v : NaN)) : result.x;
-        return nearestPoint(xs, result.y, { width: r.width, height: r.height, xMin, xMax, yMin, yMax }, e.clientX - r.left, e.clientY - r.top, reach);
-      };
-      over.addEventListener('click', (e) => {
-        const i = hit(e, 24);
-        if (i !== null) onSelectRef.current(i);
-      });
-      over.addEventListener('mousemove', (e) => {
-        const i = hit(e, 8);
-        over.style.cursor = i === null ? 'crosshair' : 'pointer';
-        const label = i === null ? undefined : result.labels?.[i];
-        over.title = i === null ? '' : `test image #${result.positions[i]}${label === undefined ? '' : `, class ${result.classNames?.[label] ?? label}`}`;
-      });
+      attachPointPicking(u, result, groups, () => hiddenRef.current, (i) => onSelectRef.current(i));
       return u;
     },
     heightOf,
