@@ -143,14 +143,8 @@ const KNOWN_DATASETS = ['mnist', 'fashion-mnist'];
 /** Issues carry the offending value, so messages can tell "missing" from "wrong type". */
 const REPORT = { reportInput: true } as const;
 
-interface Working {
-  readonly id: string;
-  readonly type: string;
-  readonly index: number;
-  readonly block: BlockDefinition | undefined;
-  readonly params: Record<string, unknown> | undefined;
-  readonly trainable: boolean;
-}
+/** A block while the graph is analyzed: what its spec says, before shapes and wiring are known. */
+type Working = Pick<AnalyzedNode, 'id' | 'type' | 'index' | 'block' | 'params' | 'trainable'>;
 
 interface ShapeEntry {
   input?: Shape;

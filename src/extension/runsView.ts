@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { type RunEntry, canResume, describeRun, hasTrainedWeights, listRuns } from '../run/runStore';
+import { type RunEntry, type UnreadableRun, canResume, describeRun, hasTrainedWeights, listRuns, scanRuns } from '../run/runStore';
 import { snapshotFromRunFolder } from '../run/panelSnapshot';
 import type { TrainingPanel } from './trainingPanel';
 
@@ -22,6 +22,7 @@ export class RunItem extends vscode.TreeItem {
         `started ${status.startedAt}`,
         entry.dataset ? `data: ${entry.dataset}` : '',
         status.error ? `error: ${status.error}` : '',
+        entry.problem ? `⚠ ${entry.problem}` : '',
         `\`${entry.runDir}\``,
       ]
         .filter(Boolean)
@@ -35,6 +36,18 @@ export class RunItem extends vscode.TreeItem {
     this.contextValue = ['latentStudio.run', canResume(entry).ok ? 'resumable' : '', hasTrainedWeights(entry).ok ? 'trained' : ''].filter(Boolean).join(' ');
     this.resourceUri = vscode.Uri.file(entry.runDir);
     this.command = { command: 'latentStudio.openRun', title: 'Open Run', arguments: [this] };
+  }
+}
+
+/** A run folder whose run.json cannot be read: listed with the sentence, so it does not silently vanish. */
+export class UnreadableRunItem extends vscode.TreeItem {
+  constructor(run: UnreadableRun) {
+    super(run.name, vscode.TreeItemCollapsibleState.None);
+    this.description = 'cannot be read';
+    this.tooltip = new vscode.MarkdownString(`**${run.name}** cannot be read: ${run.error}\n\n\`${run.runDir}\``);
+    this.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'));
+    this.contextValue = 'latentStudio.unreadableRun';
+    this.resourceUri = vscode.Uri.file(run.runDir);
   }
 }
 
@@ -64,7 +77,7 @@ export async function pickRun(placeHolder: string, filter?: (e: RunEntry) => { o
   return choice?.run;
 }
 
-export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Disposable {
+export class RunsView implements vscode.TreeDataProvider<RunItem | UnreadableRunItem>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -87,12 +100,13 @@ export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Dispos
     this.changed.fire();
   }
 
-  getTreeItem(item: RunItem): vscode.TreeItem {
+  getTreeItem(item: RunItem | UnreadableRunItem): vscode.TreeItem {
     return item;
   }
 
-  getChildren(): RunItem[] {
-    return workspaceRuns().map((e) => new RunItem(e));
+  getChildren(): (RunItem | UnreadableRunItem)[] {
+    const { runs, unreadable } = scanRuns(workspaceRunsDirs());
+    return [...runs.map((e) => new RunItem(e)), ...unreadable.map((u) => new UnreadableRunItem(u))];
   }
 
   private async open(item?: RunItem): Promise<void> {
