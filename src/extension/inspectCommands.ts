@@ -6,10 +6,8 @@
  * test image). One job per run and kind at a time: a request made while one runs replaces the
  * queued one, so clicking quickly never piles up workers.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
-import { parseJsonText } from '../core/canonical';
+import { type GraphAnalysis } from '../core/analyze';
 import { type InspectKind, type InspectRequest, type InspectResult, InspectRequestSchema, type PanelInspectRequest, anomalyCsv, countFlagged } from '../core/inspect';
 import type { BackendPreference } from '../core/protocol';
 import { TrainingFailure, inspectRun } from '../run/client';
@@ -18,9 +16,7 @@ import { workerEnv } from './backendCommands';
 import { type RunTarget, resolveRun } from './runCommands';
 import { saveBytesAs } from './saveFile';
 import type { TrainingPanel } from './trainingPanel';
-import { RUN_FILES } from '../core/runFormat';
-import type { Parsed } from '../core/messages';
-import { readGraphSnapshot, readRunJson } from '../run/runFolder';
+import { readRunJson, readRunGraph } from '../run/runFolder';
 
 /** What each command is called in the UI, and the question its run picker asks. */
 const TITLES: Record<InspectKind, { title: string; pick: string; progress: string }> = {
@@ -30,15 +26,6 @@ const TITLES: Record<InspectKind, { title: string; pick: string; progress: strin
   features: { title: 'Show Feature Maps', pick: 'Show the feature maps of which run?', progress: 'Computing feature maps' },
   latent: { title: 'Show Latent Space', pick: 'Show the latent space of which run?', progress: 'Encoding the test set' },
 };
-
-/** The run's graph snapshot, analyzed; or the sentence why it cannot be read. */
-function graphOf(entry: RunEntry): Parsed<GraphAnalysis> {
-  const text = readGraphSnapshot(entry.runDir);
-  if (!text.ok) return text;
-  const parsed = parseJsonText(text.value);
-  const file = path.join(entry.runDir, RUN_FILES.graph);
-  return parsed.ok ? { ok: true, value: analyzeGraph(parsed.value) } : { ok: false, error: `${file}:${parsed.error.line}:${parsed.error.column}: ${parsed.error.message}` };
-}
 
 /** Block types and Keras layer classes (Conv2D inside a conv Encoder) the graph uses. */
 const typesOf = (a: GraphAnalysis): Set<string> => new Set([...a.nodes.values()].flatMap((n) => [n.type, ...n.layers.map((l) => l.className)]));
@@ -52,7 +39,7 @@ const typesOf = (a: GraphAnalysis): Set<string> => new Set([...a.nodes.values()]
 export function inspectVerdict(kind: InspectKind, entry: RunEntry): Verdict {
   const trained = hasTrainedWeights(entry);
   if (!trained.ok) return trained;
-  const graph = graphOf(entry);
+  const graph = readRunGraph(entry.runDir);
   if (!graph.ok) return { ok: false, reason: `${entry.name} has no readable graph snapshot: ${graph.error}` };
   const analysis = graph.value;
   const types = typesOf(analysis);

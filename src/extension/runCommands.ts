@@ -8,8 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeGraph, variationalBottleneck } from '../core/analyze';
-import { parseJsonText } from '../core/canonical';
+import { variationalBottleneck } from '../core/analyze';
 import type { BackendPreference } from '../core/protocol';
 import type { Evaluation } from '../core/runFormat';
 import { TrainingFailure, evaluateRun, exportRun, generateRun } from '../run/client';
@@ -19,6 +18,7 @@ import { workerEnv } from './backendCommands';
 import { type RunItem, pickRun, workspaceRuns } from './runsView';
 import type { TrainingController } from './training';
 import type { TrainingPanel } from './trainingPanel';
+import { readRunGraph } from '../run/runFolder';
 
 /** What a run command was invoked on: a Runs view item, a run folder path, a graph URI, or nothing. */
 export type RunTarget = RunItem | vscode.Uri | string | undefined;
@@ -68,14 +68,9 @@ function backendSetting(): BackendPreference {
 export function canGenerate(entry: RunEntry): Verdict {
   const trained = hasTrainedWeights(entry);
   if (!trained.ok) return trained;
-  let variational = false;
-  try {
-    const parsed = parseJsonText(fs.readFileSync(path.join(entry.runDir, 'graph.latent.json'), 'utf8'));
-    variational = parsed.ok && variationalBottleneck(analyzeGraph(parsed.value)) !== undefined;
-  } catch {
-    return { ok: false, reason: `${entry.name} has no readable graph snapshot (graph.latent.json).` };
-  }
-  return variational
+  const graph = readRunGraph(entry.runDir);
+  if (!graph.ok) return { ok: false, reason: `${entry.name} has no readable graph snapshot: ${graph.error}` };
+  return variationalBottleneck(graph.value) !== undefined
     ? { ok: true }
     : { ok: false, reason: `${entry.name} is not a variational autoencoder: Generate Samples decodes random codes, which needs a Bottleneck with "variational" on.` };
 }

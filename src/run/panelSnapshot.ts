@@ -6,14 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { analyzeGraph, isDenoising } from '../core/analyze';
-import { parseJsonText } from '../core/canonical';
+import { isDenoising } from '../core/analyze';
 import type { InspectResult } from '../core/inspect';
 import type { Parsed } from '../core/messages';
 import type { Overlay, PanelSnapshot } from '../core/panelProtocol';
 import { DENOISING_CAPTION, type StagePlan } from '../core/protocol';
 import { type EpochRecord, RUN_FILES, type RunConfig } from '../core/runFormat';
-import { readGraphSnapshot, readMetrics, readOptionalRunJson, readRunJson } from './runFolder';
+import { readMetrics, readMetricsLines, readOptionalRunJson, readRunGraph, readRunJson } from './runFolder';
 
 /** Collects the sentences of files that could not be read. */
 class Problems {
@@ -45,9 +44,8 @@ function classifierOf(runDir: string, problems: Problems): PanelSnapshot['classi
 
 /** The caption of a run's reconstruction preview, from its graph snapshot: a denoising autoencoder's has three rows. */
 function previewCaption(runDir: string, problems: Problems): { caption?: string } {
-  const text = problems.take(readGraphSnapshot(runDir), null);
-  const parsed = text === null ? null : parseJsonText(text);
-  return parsed?.ok && isDenoising(analyzeGraph(parsed.value)) ? { caption: DENOISING_CAPTION } : {};
+  const analysis = problems.take(readRunGraph(runDir), null);
+  return analysis && isDenoising(analysis) ? { caption: DENOISING_CAPTION } : {};
 }
 
 function previewOf(runDir: string, epochs: readonly EpochRecord[], problems: Problems): PanelSnapshot['preview'] {
@@ -55,12 +53,20 @@ function previewOf(runDir: string, epochs: readonly EpochRecord[], problems: Pro
   return png === null ? null : { epoch: epochs.at(-1)?.epoch ?? 0, pngBase64: png, ...previewCaption(runDir, problems) };
 }
 
+/** The epoch records that read; each other line is a problem, but half a last line (a killed append) is not. */
+function metricsOf(runDir: string, problems: Problems): EpochRecord[] {
+  const lines = problems.take(readMetricsLines(runDir), null);
+  if (!lines) return [];
+  for (const bad of lines.bad) if (bad.line !== lines.lastLine) problems.list.push(bad.error);
+  return lines.records;
+}
+
 /** A finished (or interrupted) run, read back from its folder. */
 export function snapshotFromRunFolder(runDir: string): PanelSnapshot {
   const problems = new Problems();
   const status = problems.take(readRunJson(runDir, 'status'), null);
   const config = problems.take(readRunJson(runDir, 'config'), null);
-  const epochs = problems.take(readMetrics(runDir), []);
+  const epochs = metricsOf(runDir, problems);
   const anomaly = problems.take(readOptionalRunJson(runDir, 'anomaly'), null);
   const inspections: InspectResult[] = anomaly ? [anomaly] : [];
   return {

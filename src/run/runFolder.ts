@@ -10,6 +10,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type GraphAnalysis, analyzeGraph } from '../core/analyze';
+import { parseJsonText } from '../core/canonical';
 import { UserError } from '../core/errors';
 import type { Parsed } from '../core/messages';
 import {
@@ -103,7 +105,8 @@ export function markRunFailed(runDir: string, message: string): void {
 
 const metricsFile = (runDir: string): string => path.join(runDir, RUN_FILES.metrics);
 
-function readMetricsText(runDir: string): Parsed<MetricsText> {
+/** Every epoch record, and every line that is not one (with its sentence), for readers that show what they can. */
+export function readMetricsLines(runDir: string): Parsed<MetricsText> {
   const file = metricsFile(runDir);
   const text = readText(file);
   if (!text.ok) return text;
@@ -115,7 +118,7 @@ function readMetricsText(runDir: string): Parsed<MetricsText> {
  * left out; any other bad line is the sentence. No file: no epochs yet.
  */
 export function readMetrics(runDir: string): Parsed<EpochRecord[]> {
-  const r = readMetricsText(runDir);
+  const r = readMetricsLines(runDir);
   if (!r.ok) return r;
   const { records, bad, lastLine } = r.value;
   const real = bad.filter((b) => b.line !== lastLine);
@@ -131,7 +134,7 @@ export function appendMetrics(runDir: string, record: EpochRecord): void {
  * mid-append leaves half a line); rewrites atomically. Returns how many lines were dropped.
  */
 export function trimMetrics(runDir: string, keep: (record: EpochRecord) => boolean): number {
-  const r = readMetricsText(runDir);
+  const r = readMetricsLines(runDir);
   if (!r.ok) throw new RunFolderError(r.error, metricsFile(runDir));
   const kept = r.value.records.filter(keep);
   const dropped = r.value.records.length - kept.length + r.value.bad.length;
@@ -148,6 +151,15 @@ export function readGraphSnapshot(runDir: string): Parsed<string> {
   const text = readText(file);
   if (!text.ok) return text;
   return text.value === null ? { ok: false, error: `${file}: not found (the run's graph snapshot)` } : { ok: true, value: text.value };
+}
+
+/** The run's graph snapshot, analyzed (what the run trained); or the sentence why it cannot be read. */
+export function readRunGraph(runDir: string): Parsed<GraphAnalysis> {
+  const text = readGraphSnapshot(runDir);
+  if (!text.ok) return text;
+  const parsed = parseJsonText(text.value);
+  const file = path.join(runDir, RUN_FILES.graph);
+  return parsed.ok ? { ok: true, value: analyzeGraph(parsed.value) } : { ok: false, error: `${file}:${parsed.error.line}:${parsed.error.column}: ${parsed.error.message}` };
 }
 
 /** Whether the run has a checkpoint manifest (reading it is readRunJson(runDir, 'checkpoint')). */

@@ -130,3 +130,49 @@ test('the training panel comes back after a window reload, showing the same run'
   assert.equal(await textOf(p, 'epochs-done'), '2');
   await vscode.screenshot('7-after-reload');
 });
+
+test('a run folder with corrupt files opens with a sentence naming each file and field; the Runs view says it cannot read a corrupt run.json', async () => {
+  const runsDir = path.join(workspace, '.latent', 'runs');
+  const first = path.join(runsDir, fs.readdirSync(runsDir).sort()[0]!);
+  // Copies named to sort first (newest) in the pickers and the Runs view.
+  const corrupt = path.join(runsDir, '2099-01-01T00-00-00-corrupt-files');
+  fs.cpSync(first, corrupt, { recursive: true });
+  const metrics = fs.readFileSync(path.join(corrupt, 'metrics.jsonl'), 'utf8').split('\n');
+  metrics[1] = JSON.stringify({ ...JSON.parse(metrics[1]!), seconds: 'slow' });
+  fs.writeFileSync(path.join(corrupt, 'metrics.jsonl'), metrics.join('\n'));
+  const config = JSON.parse(fs.readFileSync(path.join(corrupt, 'config.json'), 'utf8')) as { split: Record<string, unknown> };
+  config.split.train = 'many';
+  fs.writeFileSync(path.join(corrupt, 'config.json'), JSON.stringify(config));
+  const unreadable = path.join(runsDir, '2099-01-02T00-00-00-unreadable');
+  fs.cpSync(first, unreadable, { recursive: true });
+  fs.writeFileSync(path.join(unreadable, 'run.json'), '{"status": "compl');
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await vscode.runCommand('Latent Studio: Open Run');
+      await vscode.pickQuickItem(path.basename(corrupt));
+      break;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      await vscode.page.keyboard.press('Escape');
+    }
+  }
+  const p = await panel();
+  const problems = await waitUntil(() => textOf(p, 'run-problems'), (t) => t.includes('config.json'), 'the run’s problems in the panel', 20_000);
+  assert.match(problems, /metrics\.jsonl: line 2: seconds: Invalid input: expected number, received string/);
+  assert.match(problems, /config\.json: split\.train: Invalid input: expected number, received string/);
+  assert.equal(await textOf(p, 'run-status'), 'completed', 'the rest of the run is still shown');
+  // Epoch 1's record is the corrupt line: epoch 0 and epoch 2 are still drawn.
+  assert.equal(await textOf(p, 'epochs-done'), '1', 'the other epoch records too');
+  await vscode.screenshot('8-corrupt-run');
+
+  // The view refreshes itself when a run.json appears (a file watcher); open it in the Explorer.
+  const header = vscode.page.locator('.pane-header', { hasText: 'Latent Studio Runs' }).first();
+  if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+  const row = vscode.page.locator('.monaco-list-row', { hasText: path.basename(unreadable) });
+  await row.first().waitFor({ timeout: 20_000 });
+  assert.match((await row.first().textContent()) ?? '', /cannot be read/);
+  await vscode.screenshot('9-runs-view-unreadable');
+  fs.rmSync(corrupt, { recursive: true });
+  fs.rmSync(unreadable, { recursive: true });
+});
