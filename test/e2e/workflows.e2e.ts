@@ -57,12 +57,26 @@ async function open(file: string): Promise<void> {
   }
 }
 
+const runFolders = (): string[] => (fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []);
+
+/** Train a sample from the palette and wait until its own run has completed, in its folder and in the panel. */
 async function trainToCompletion(sample: string, timeoutMs = 240_000): Promise<FrameLocator> {
   await open(`samples/${sample}`);
+  const before = new Set(runFolders());
   await vscode.runCommand('Latent Studio: Train Model');
+  // The new run's folder, not the panel's status: a short run can be over before the panel is polled,
+  // and until it starts the panel still says the previous run completed.
+  const runDir = await waitUntil(async () => runFolders().find((f) => !before.has(f)) ?? '', (f) => f !== '', `${sample} to start`, 60_000);
+  const status = async (): Promise<string> => {
+    try {
+      return (JSON.parse(fs.readFileSync(path.join(runsDir, runDir, 'run.json'), 'utf8')) as { status: string }).status;
+    } catch {
+      return 'starting';
+    }
+  };
+  await waitUntil(status, (st) => st === 'completed', `${sample} to complete`, timeoutMs);
   const p = await panel();
-  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('running') || t.startsWith('starting'), `${sample} to start`, 60_000);
-  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('completed'), `${sample} to complete`, timeoutMs);
+  await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('completed'), `the panel to show ${sample} completed`, 30_000);
   return p;
 }
 
