@@ -20,7 +20,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES, TrainRequestSchema } from '../src/core/protocol';
+import { TrainRequestSchema } from '../src/core/protocol';
+import { BACKEND_NAMES } from '../src/core/backends';
 import { train } from '../src/train/trainer';
 import { benchStreaming } from './streaming';
 

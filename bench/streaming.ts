@@ -16,7 +16,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseToPanel } from '../src/core/panelProtocol';
-import type { BackendPreference, FromWorker } from '../src/core/protocol';
+import type { FromWorker } from '../src/core/protocol';
+import type { BackendPreference } from '../src/core/backends';
 import { TrainingSession } from '../src/run/client';
 import { type PanelState, batchSeries, epochSeries, reducePanel } from '../webview/panel/state';
 

@@ -15,7 +15,7 @@ import {
   type ScoreResult,
   type WeightsResult,
 } from '../core/inspect';
-import { type BackendPreference } from '../core/protocol';
+import { type BackendPreference } from '../core/backends';
 import { inspectRun } from '../run/client';
 import { CliError, backendOption, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt, printLogs } from './common';
 import { RUN_FILES } from '../core/runFormat';

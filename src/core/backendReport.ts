@@ -1,5 +1,5 @@
 /** The "Show Backend Info" report: which backend trains, why better ones are unavailable, how to get them. */
-import type { BackendInfo, BackendPreference } from './protocol';
+import type { BackendInfo, BackendPreference } from './backends';
 
 export interface PlatformInfo {
   readonly platform: string;

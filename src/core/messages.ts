@@ -41,7 +41,6 @@ export function request<T extends z.ZodRawShape>(shape: T) {
 
 /** The answer to a message that did not validate, on every boundary whose sender can show it (the webviews, the host). */
 export const RejectedSchema = z.object({ type: z.literal('rejected'), inReplyTo: z.number().int().optional(), error: z.string() }).strict();
-export type Rejected = z.infer<typeof RejectedSchema>;
 
 /** The id a message carries (`id`), read without trusting anything else in it: a rejected request is answered by it. */
 export function requestIdOf(raw: unknown): number | undefined {

@@ -9,7 +9,6 @@ import { InspectRequestSchema, InspectResultSchema } from './inspect';
 import { type Parsed, RequestIdSchema, parseWith } from './messages';
 import { ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema } from './runFormat';
 
-export { BACKEND_NAMES, BackendInfoSchema, BackendPreferenceSchema, type BackendInfo, type BackendPreference } from './backends';
 
 export const TrainRequestSchema = z
   .object({

@@ -1,7 +1,7 @@
 /** "Select Backend" and "Show Backend Info": which TensorFlow.js backend trains, why, and how to get a faster one. */
 import * as vscode from 'vscode';
 import { backendReport } from '../core/backendReport';
-import { BACKEND_NAMES, type BackendPreference } from '../core/protocol';
+import { BACKEND_NAMES, type BackendPreference } from '../core/backends';
 import { nodePathEnv, probeBackend } from '../run/client';
 
 const DESCRIPTIONS: Record<BackendPreference, string> = {

@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import { type GraphAnalysis } from '../core/analyze';
 import { type InspectKind, type InspectRequest, type InspectResult, InspectRequestSchema, type PanelInspectRequest, anomalyCsv, countFlagged } from '../core/inspect';
-import type { BackendPreference } from '../core/protocol';
+import type { BackendPreference } from '../core/backends';
 import { TrainingFailure, inspectRun } from '../run/client';
 import { type RunEntry, type Verdict, hasTrainedWeights } from '../run/runStore';
 import { workerEnv } from './backendCommands';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { variationalBottleneck } from '../core/analyze';
-import type { BackendPreference } from '../core/protocol';
+import type { BackendPreference } from '../core/backends';
 import type { Evaluation } from '../core/runFormat';
 import { TrainingFailure, evaluateRun, exportRun, generateRun } from '../run/client';
 import { type RunEntry, type Verdict, canResume, hasTrainedWeights, pickLatest, readRun } from '../run/runStore';
@@ -39,8 +39,14 @@ export async function resolveRun(
   placeHolder: string,
 ): Promise<RunEntry | undefined> {
   let entry: RunEntry | undefined;
-  if (isRunItem(target)) entry = target.entry;
-  else if (typeof target === 'string') entry = readRun(target);
+  try {
+    if (isRunItem(target)) entry = target.entry;
+    else if (typeof target === 'string') entry = readRun(target);
+  } catch (e) {
+    // A folder named explicitly that is not a readable run: say why (the sentence names run.json).
+    void vscode.window.showWarningMessage(e instanceof Error ? e.message : String(e));
+    return undefined;
+  }
   if (entry) {
     const verdict = check(entry);
     if (verdict.ok) return entry;
@@ -54,8 +60,14 @@ export async function resolveRun(
     void vscode.window.showWarningMessage(found.reason);
     return undefined;
   }
-  // No graph in front (e.g. the training panel has focus): the run the panel shows, if it qualifies.
-  const shown = panelRunDir ? readRun(panelRunDir) : undefined;
+  // No graph in front (e.g. the training panel has focus): the run the panel shows, if it qualifies
+  // (one deleted or unreadable since does not: then the pick among the others).
+  let shown: RunEntry | undefined;
+  try {
+    shown = panelRunDir ? readRun(panelRunDir) : undefined;
+  } catch {
+    shown = undefined; // the picker below lists the readable runs; the Runs view names the unreadable one
+  }
   if (shown && check(shown).ok) return shown;
   return pickRun(placeHolder, check);
 }

@@ -10,19 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { InspectRequest, InspectResult } from '../core/inspect';
 import { RequestIds, createReceiver } from '../core/messages';
-import {
-  type BackendInfo,
-  type BackendPreference,
-  type EvaluateRequest,
-  type ExportRequest,
-  type ExportedModel,
-  type FromWorker,
-  FromWorkerSchema,
-  type GenerateRequest,
-  type Generated,
-  type ToWorker,
-  type TrainRequest,
-} from '../core/protocol';
+import { type EvaluateRequest, type ExportRequest, type ExportedModel, type FromWorker, FromWorkerSchema, type GenerateRequest, type Generated, type ToWorker, type TrainRequest } from '../core/protocol';
+import { type BackendInfo, type BackendPreference } from '../core/backends';
 import type { Evaluation } from '../core/runFormat';
 import { markRunFailed } from './runFolder';
 
@@ -130,10 +119,6 @@ class WorkerJob<T> {
     return this.child.pid;
   }
 
-  get done(): boolean {
-    return this.settled;
-  }
-
   /** Send a further request (cancel) with the next id; false when the worker is gone. */
   send(message: Unsent<ToWorker>): boolean {
     if (this.settled || !this.child.connected) return false;
@@ -148,7 +133,6 @@ class WorkerJob<T> {
   private post(message: Unsent<ToWorker>, id: number): void {
     const acceptMs = this.opts.deadlines?.acceptMs ?? WORKER_DEADLINES.acceptMs;
     this.awaiting.set(id, setTimeout(() => this.fail(this.silence(`did not answer its ${message.type} request within ${acceptMs / 1000} s`)), acceptMs));
-    // The union's members differ only in what the caller built; the id makes it a ToWorker message.
     this.child.send({ ...message, id });
   }
 

@@ -58,13 +58,13 @@ export function assertDatasetFits(ds: ImageDataset, inputShape: Shape, stages: r
 }
 
 /** Why a stage left out by `stages` (`--stage`) does not train. */
-export const NOT_SELECTED = 'not selected with --stage';
+const NOT_SELECTED = 'not selected with --stage';
 
 /**
  * Per stage, why it is skipped (undefined: it trains). `selected` names the stages to train; every
  * name must be one of the graph's stages.
  */
-export function skippedStages(stages: readonly ResolvedStage[], selected: readonly string[] | undefined, graphPath: string): (string | undefined)[] {
+function skippedStages(stages: readonly ResolvedStage[], selected: readonly string[] | undefined, graphPath: string): (string | undefined)[] {
   if (!selected) return stages.map(() => undefined);
   const names = stages.map((s) => s.name);
   const unknown = selected.filter((n) => !names.includes(n));

@@ -10,12 +10,12 @@
 import * as path from 'node:path';
 import type { GraphAnalysis } from '../../core/analyze';
 import type { GraphDocument } from '../../core/format';
-import type { BackendPreference, FromWorker } from '../../core/protocol';
+import type { FromWorker } from '../../core/protocol';
+import type { BackendPreference, BackendInfo } from '../../core/backends';
 import type { Shape } from '../../core/shape';
 import { type ResolvedStage, resolveStages } from '../../core/stages';
 import { type CompiledGraph, compileGraph } from '../../compile/compile';
 import { type DatasetSplit, type ImageDataset, loadDataset, parseDataSpec, restrictSplit, splitIndices } from '../../data/index';
-import type { BackendInfo } from '../../core/backends';
 import { selectBackend } from '../../backend/select';
 import type { CheckpointMeta } from '../../core/runFormat';
 import { applyLayerWeights, loadCheckpoint } from '../checkpoint';
