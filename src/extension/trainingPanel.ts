@@ -18,6 +18,8 @@ export class TrainingPanel implements vscode.Disposable {
   private runKey: string | undefined;
   private snapshot: PanelSnapshot | undefined;
   private focusOnReady: InspectKind | 'training' | undefined;
+  /** Set the HTML of the shown panel again if its page has not said a word yet. */
+  private reloadUnheard: (() => void) | undefined;
   private readonly stopRequests = new vscode.EventEmitter<void>();
   readonly onDidRequestStop = this.stopRequests.event;
   private readonly commandRequests = new vscode.EventEmitter<{ command: Extract<FromPanel, { type: 'command' }>['command']; runDir: string | null }>();
@@ -110,7 +112,11 @@ export class TrainingPanel implements vscode.Disposable {
   }
 
   reveal(): void {
-    if (this.panel) this.panel.reveal();
+    if (this.panel) {
+      this.panel.reveal();
+      // A page that never loaded (see attach): asking for the panel loads it again.
+      this.reloadUnheard?.();
+    }
     else void vscode.window.showInformationMessage('No training has run in this window yet: run "Latent Studio: Train Model".');
   }
 
@@ -128,11 +134,13 @@ export class TrainingPanel implements vscode.Disposable {
     // loaded, so it never said `ready`. Setting the HTML again (changed, or nothing happens) reloads it.
     let heard = false;
     let reloads = 0;
+    const reload = (): void => {
+      if (!heard) panel.webview.html = `${html}<!-- reload ${++reloads} -->`;
+    };
+    this.reloadUnheard = reload;
     const watchdog = setInterval(() => {
       if (heard || reloads >= 3) return clearInterval(watchdog);
-      if (!panel.visible) return;
-      reloads++;
-      panel.webview.html = `${html}<!-- reload ${reloads} -->`;
+      if (panel.visible) reload();
     }, 8_000);
     const receive = createReceiver(FromPanelSchema, {
       from: 'training panel',
@@ -168,7 +176,10 @@ export class TrainingPanel implements vscode.Disposable {
     ];
     panel.onDidDispose(() => {
       subs.forEach((s) => s.dispose());
-      if (this.panel === panel) this.panel = undefined;
+      if (this.panel === panel) {
+        this.panel = undefined;
+        this.reloadUnheard = undefined;
+      }
     });
   }
 
