@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     const ds = await load({ cacheDir: null });
     const file = packagedDataFile(kind, dist);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (!(await writeCache(file, PACKAGED_FINGERPRINT, ds))) throw new Error(`could not write ${file}`);
+    if (!(ds.values instanceof Uint8Array) || !(await writeCache(file, PACKAGED_FINGERPRINT, { ...ds, pixels: ds.values }))) throw new Error(`could not write ${file}`);
     process.stdout.write(`${path.relative(process.cwd(), file)}: ${ds.count} images, ${(fs.statSync(file).size / 1e6).toFixed(1)} MB\n`);
   }
   const platform = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;

@@ -5,6 +5,7 @@
  * per-sample arrays (those are in the files).
  */
 import * as path from 'node:path';
+import { DATA_SPEC_HELP } from '../data/spec';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   type FeaturesResult,
@@ -104,6 +105,11 @@ export function formatScore(r: ScoreResult, threshold: number, given: boolean): 
   }
   const worst = r.worst.slice(0, 5).map((w) => `${w.index}${w.label !== undefined ? ` (${r.classNames?.[w.label] ?? w.label})` : ''} ${w.score.toFixed(5)}`);
   if (worst.length) lines.push(`  worst: ${worst.join(', ')}`);
+  const explained = r.worst.slice(0, 5).filter((w) => w.features?.length);
+  if (explained.length) {
+    lines.push('  most of their error in:');
+    for (const w of explained) lines.push(`    ${String(w.index).padStart(6)}  ${w.features!.map((f) => `${f.name} ${pct(Math.round(f.share * 1000), 1000)}`).join(', ')}`);
+  }
   const files = scoreFiles(r);
   lines.push(`  wrote ${files.scores}`, `        ${files.anomaly}`, `        ${files.worst} (the ${r.worst.length} worst, originals over reconstructions)`);
   return lines.join('\n');
@@ -246,7 +252,7 @@ export function registerInspectCommands(program: Command): void {
     .argument('[graph]', "a *.latent.json file (its newest run is scored unless --run names one)")
     .option(runOption, runHelp)
     .addOption(splitOption())
-    .option('--data <spec>', "dataset instead of the run's own: mnist, fashion-mnist, idx:<images>,<labels>, csv:<file>")
+    .option('--data <spec>', `dataset instead of the run's own: ${DATA_SPEC_HELP}`)
     .addOption(new Option('--classes <which>', 'all: every class (held-out classes are the anomalies); trained: only training.classes').choices(['all', 'trained']).default('all'))
     .option('--worst <k>', 'how many of the highest scores to show (default 16, at most 100)', intAtMost('--worst', 100))
     .option('--limit <n>', 'score at most n samples', positiveInt('--limit'))

@@ -20,6 +20,7 @@ import { CliError, backendOption, err, fmt, out, positiveInt, printLogs } from '
 import { registerInspectCommands } from './inspect';
 import { readGraphSnapshot } from '../run/runFolder';
 import { UserError } from '../core/errors';
+import { DATA_SPEC_HELP } from '../data/spec';
 
 function readGraph(file: string): { text: string; value: unknown; absolute: string } {
   const absolute = path.resolve(file);
@@ -53,6 +54,7 @@ interface TrainOptions {
   batchSize?: number;
   backend: BackendPreference;
   data?: string;
+  labelColumn?: string;
   out?: string;
   json?: boolean;
   limit?: number;
@@ -151,6 +153,7 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
       batchSize: o.batchSize,
       backend: o.backend,
       data: o.data,
+      labelColumn: o.labelColumn,
       limitSamples: o.limit,
       stages: o.stage === 'all' ? undefined : o.stage,
       initFrom: o.initFrom !== undefined ? path.resolve(o.initFrom) : undefined,
@@ -308,7 +311,8 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'epochs per stage (overrides the file)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size (overrides the file)', positiveInt('--batch-size'))
     .addOption(backendOption())
-    .option('--data <spec>', 'dataset: mnist, fashion-mnist, idx:<images>,<labels>, csv:<file>')
+    .option('--data <spec>', `dataset: ${DATA_SPEC_HELP}`)
+    .option('--label-column <name>', "a CSV table's label column (overrides training.labelColumn)")
     .option('--out <dir>', 'folder for run folders (default ./.latent/runs)')
     .option('--limit <n>', 'train on at most n samples (quick checks)', positiveInt('--limit'))
     .option('--stage <names>', 'train only these stages (comma-separated names; default: all); the others are skipped', stageList)
@@ -321,7 +325,7 @@ export function buildProgram(): Command {
     .description("Score a run's checkpointed model (its last fit stage) on the test or validation split; writes evaluation.json into the run folder.")
     .requiredOption('--run <dir>', 'a run folder (.latent/runs/<time>-<name>)')
     .addOption(new Option('--split <name>', 'which split of the dataset').choices(['test', 'validation']).default('test'))
-    .option('--data <spec>', "dataset instead of the run's own: mnist, fashion-mnist, idx:<images>,<labels>, csv:<file>")
+    .option('--data <spec>', `dataset instead of the run's own: ${DATA_SPEC_HELP}`)
     .option('--limit <n>', 'score at most n samples', positiveInt('--limit'))
     .addOption(backendOption())
     .option('--json', 'print the evaluation as one JSON object (pictures stay in evaluation.json)')

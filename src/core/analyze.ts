@@ -5,6 +5,8 @@
 import type { z } from 'zod';
 import { type BlockDefinition, type OutputTarget, getBlock, suggestBlockType } from './catalog';
 import {
+  BUILTIN_DATASETS,
+  DATASET_PREFIXES,
   type GraphDocument,
   GraphDocumentSchema,
   EdgeSchema,
@@ -139,7 +141,6 @@ function article(t: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
-const KNOWN_DATASETS = ['mnist', 'fashion-mnist'];
 /** Issues carry the offending value, so messages can tell "missing" from "wrong type". */
 const REPORT = { reportInput: true } as const;
 
@@ -555,10 +556,12 @@ function checkTraining(
   outputs: readonly OutputInfo[],
   problems: ProblemList,
 ): void {
-  const datasetKind = training.dataset.split(':')[0]!;
-  if (!KNOWN_DATASETS.includes(training.dataset) && !['idx', 'csv'].includes(datasetKind)) {
+  const datasetKind = training.dataset.split(':')[0]!.trim().toLowerCase();
+  const builtin: readonly string[] = BUILTIN_DATASETS;
+  const prefixes: readonly string[] = DATASET_PREFIXES;
+  if (!builtin.includes(training.dataset.trim().toLowerCase()) && !(training.dataset.includes(':') && prefixes.includes(datasetKind))) {
     problems.error(
-      `Unknown dataset "${training.dataset}": use "mnist", "fashion-mnist", "idx:<images>,<labels>" or "csv:<file>".`,
+      `Unknown dataset "${training.dataset}": use ${builtin.map((b) => `"${b}"`).join(', ')} or a file form: "folder:<dir>", "npz:<file>", "npy:<x.npy>[,<y.npy>]", "csv:<file>", "idx:<images>,<labels>".`,
       ['training', 'dataset'],
     );
   }

@@ -5,6 +5,7 @@
  * other way as semantic GraphEdits, validated here before the host applies them.
  */
 import { z } from 'zod';
+import { DatasetCardSchema } from './datasetCard';
 import { ACTIVATIONS } from './format';
 import { type Parsed, RejectedSchema, parseWith, request } from './messages';
 
@@ -78,6 +79,8 @@ export const ToEditorSchema = z.discriminatedUnion('type', [
     .strict(),
   /** Draw the graph as a PNG and send it back as `savePng` (the Export Graph as PNG command). */
   z.object({ type: z.literal('exportImage') }).strict(),
+  /** The dataset card of the graph's Input (core/datasetCard.ts), each time it is read again. */
+  z.object({ type: z.literal('datasetCard'), card: DatasetCardSchema }).strict(),
 ]);
 export type ToEditor = z.infer<typeof ToEditorSchema>;
 

@@ -81,15 +81,27 @@ export const StageSchema = z
   .strict();
 export type StageSpec = z.infer<typeof StageSchema>;
 
-/** Class indices (labels), each at most once; checked against the dataset's class count when it is loaded. */
+/** Class indices (labels) or class names, each at most once; checked against the dataset's classes when it is loaded. */
 export const ClassesSchema = z
-  .array(z.number().int().min(0))
+  .array(z.union([z.number().int().min(0), z.string().min(1).max(200)]))
   .min(1)
   .superRefine((classes, ctx) => {
     const twice = classes.find((c, i) => classes.indexOf(c) !== i);
-    if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `names class ${twice} twice: list each class once` });
+    if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `names class ${JSON.stringify(twice)} twice: list each class once` });
   })
   .meta({ uniqueItems: true });
+
+/** The built-in datasets and the prefixes of the file forms of `training.dataset` (src/data/spec.ts parses them). */
+export const BUILTIN_DATASETS = ['mnist', 'fashion-mnist'] as const;
+export const DATASET_PREFIXES = ['folder', 'npz', 'npy', 'csv', 'idx'] as const;
+
+/** How stored values become model inputs (statistics from the training split): see src/data/normalize.ts. */
+export const NORMALIZE_METHODS = ['unit', 'minmax', 'standard'] as const;
+export type NormalizeMethod = (typeof NORMALIZE_METHODS)[number];
+
+/** How images of another size than the Input's are brought to it: stretched whole ("fit") or scaled to cover and centre-cropped ("crop"). */
+export const RESIZE_MODES = ['fit', 'crop'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
 
 export const TrainingSchema = z
   .object({
@@ -97,12 +109,21 @@ export const TrainingSchema = z
       .string()
       .min(1)
       .default('mnist')
-      .describe('"mnist", "fashion-mnist", "idx:<images>,<labels>" or "csv:<file>" (paths relative to this file).'),
+      .describe('"mnist", "fashion-mnist", "folder:<dir>", "npz:<file>", "npy:<x.npy>[,<y.npy>]", "csv:<file>" or "idx:<images>,<labels>" (paths relative to this file).'),
     split: SplitSchema.default({ validation: 0.1, test: 0.2 }),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     classes: ClassesSchema.optional().describe(
-      'Train, validate and evaluate on these classes only (anomaly detection: the other classes are the anomalies that Detect Anomalies scores).',
+      'Train, validate and evaluate on these classes only, by index or name (anomaly detection: the other classes are the anomalies that Detect Anomalies scores).',
     ),
+    normalize: z
+      .enum(NORMALIZE_METHODS)
+      .optional()
+      .describe('"unit": bytes / 255 (float images as they are); "minmax": to [0, 1]; "standard": z-scores. Statistics from the training split. Default: "unit" for images, "standard" for tables.'),
+    resize: z
+      .enum(RESIZE_MODES)
+      .optional()
+      .describe('Images of another size than the Input are resized to it: "fit" stretches the whole image, "crop" scales to cover and centre-crops. Without it such an image stops the load.'),
+    labelColumn: z.string().min(1).max(200).optional().describe('The CSV column with the labels (default: "label", "class" or "target").'),
     ...trainingFields,
     loss: z.enum(LOSSES).default('binaryCrossentropy'),
     optimizer: z.enum(OPTIMIZERS).default('adam'),

@@ -140,7 +140,18 @@ export const ScoreResultSchema = z
     /** How the suggested threshold was chosen, in a sentence. */
     thresholdRule: z.string(),
     /** The highest scores, worst first. */
-    worst: z.array(z.object({ index: z.number().int(), position: z.number().int(), score: z.number(), label: z.number().int().optional() }).strict()),
+    worst: z.array(
+      z
+        .object({
+          index: z.number().int(),
+          position: z.number().int(),
+          score: z.number(),
+          label: z.number().int().optional(),
+          /** Tables: the features contributing most to the error (share of it; input and reconstruction in model space), largest first. */
+          features: z.array(z.object({ name: z.string(), share: z.number(), value: z.number(), reconstructed: z.number() }).strict()).optional(),
+        })
+        .strict(),
+    ),
     /** The worst samples (top row) over their reconstructions (bottom row), worst first. */
     worstPngBase64: z.string(),
     /** scores.csv in the run folder (anomalyCsv at the suggested threshold). */

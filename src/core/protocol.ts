@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 import { BackendInfoSchema, BackendPreferenceSchema } from './backends';
+import { DatasetCardSchema, DescribeRequestSchema } from './datasetCard';
 import { InspectRequestSchema, InspectResultSchema } from './inspect';
 import { type Parsed, RequestIdSchema, parseWith } from './messages';
 import { ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema } from './runFormat';
@@ -23,6 +24,8 @@ export const TrainRequestSchema = z
     backend: BackendPreferenceSchema.default('auto'),
     /** Dataset override in `--data` form. */
     data: z.string().optional(),
+    /** The CSV label column, overriding `training.labelColumn`. */
+    labelColumn: z.string().min(1).optional(),
     /** Fewest milliseconds between two batch messages (each costs a loss read-back). */
     batchProgressMs: z.number().int().min(0).default(250),
     /** Cap on training samples, for quick runs and tests. */
@@ -119,6 +122,8 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('generate'), id: RequestIdSchema, request: GenerateRequestSchema }).strict(),
   /** Look inside a run's trained model (src/core/inspect.ts): anomaly scores, predictions, weights, feature maps, latent space. */
   z.object({ type: z.literal('inspect'), id: RequestIdSchema, request: InspectRequestSchema }).strict(),
+  /** The dataset card of a graph (core/datasetCard.ts): its dataset read for its Input, no training. */
+  z.object({ type: z.literal('describe'), id: RequestIdSchema, request: DescribeRequestSchema }).strict(),
 ]);
 export type ToWorker = z.input<typeof ToWorkerSchema>;
 
@@ -189,6 +194,7 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('exported'), inReplyTo: z.number().int(), models: z.array(ExportedModelSchema) }).strict(),
   z.object({ type: z.literal('generated'), inReplyTo: z.number().int(), generated: GeneratedSchema }).strict(),
   z.object({ type: z.literal('inspected'), inReplyTo: z.number().int(), result: InspectResultSchema }).strict(),
+  z.object({ type: z.literal('described'), inReplyTo: z.number().int(), card: DatasetCardSchema }).strict(),
   z
     .object({
       type: z.literal('done'),

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { BackendInfoSchema } from './backends';
 import { OutputTargetSchema } from './catalog';
-import { LOSSES, METRICS, OPTIMIZERS } from './format';
+import { LOSSES, METRICS, NORMALIZE_METHODS, OPTIMIZERS } from './format';
 import { ScoreResultSchema } from './inspect';
 import { type Parsed, firstIssue } from './messages';
 
@@ -51,6 +51,8 @@ export const RUN_FILES = {
   /** A variational autoencoder's decoded random codes, and the decoded code plane of a 2-D code. */
   generated: 'generated.png',
   manifold: 'manifold.png',
+  /** How the dataset's stored values became model inputs (statistics of the training split). */
+  normalization: 'normalization.json',
 } as const;
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
@@ -130,6 +132,7 @@ export const RunOverridesSchema = z.object({
   epochs: z.number().int().min(1).optional(),
   batchSize: z.number().int().min(1).optional(),
   data: z.string().optional(),
+  labelColumn: z.string().optional(),
   backend: z.string().optional(),
   limitSamples: z.number().int().min(1).optional(),
   limitValidation: z.number().int().min(1).optional(),
@@ -153,8 +156,14 @@ export const RunConfigSchema = z.object({
     count: z.number().int().min(0),
     /** Malformed rows or files passed over while loading. */
     skipped: z.number().int().min(0),
-    /** One sample: height, width, channels. */
+    /** One sample: height, width, channels (a table: 1, 1, features). */
     shape: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
+    /** Images, or a table of features. */
+    kind: z.enum(['image', 'table']).default('image'),
+    /** The classes' names, where the data names them (folders, word labels). */
+    classNames: z.array(z.string()).optional(),
+    /** A table's column names. */
+    featureNames: z.array(z.string()).optional(),
   }),
   /** Samples in each part of the split as trained (after `training.classes` and limits). */
   split: z.object({ train: z.number().int().min(0), validation: z.number().int().min(0), test: z.number().int().min(0) }),
@@ -170,6 +179,24 @@ export const RunConfigSchema = z.object({
 });
 export type RunConfig = z.output<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// normalization.json
+
+/**
+ * Per channel (images) or feature (tables): model input = (stored value - shift) / div, stored
+ * values being bytes 0..255 or floats. `unit`: shift 0, div 255 (bytes) or 1; `minmax`: shift = min,
+ * div = max - min; `standard`: shift = mean, div = standard deviation (1 where a feature is constant).
+ */
+export const NormalizationSchema = z
+  .object({
+    method: z.enum(NORMALIZE_METHODS),
+    shift: z.array(finite).min(1),
+    div: z.array(finite.refine((d) => d > 0, 'must be above 0')).min(1),
+  })
+  .strict()
+  .refine((n) => n.shift.length === n.div.length, { message: 'shift and div must have one value per channel each', path: ['div'] });
+export type Normalization = z.infer<typeof NormalizationSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Classifier pictures, evaluation.json, confusion.json, pretraining.json
@@ -287,6 +314,7 @@ export const RUN_JSON_FILES = {
   pretraining: { file: RUN_FILES.pretraining, schema: PretrainingSchema },
   anomaly: { file: RUN_FILES.anomaly, schema: ScoreResultSchema },
   checkpoint: { file: RUN_FILES.checkpointManifest, schema: CheckpointMetaSchema },
+  normalization: { file: RUN_FILES.normalization, schema: NormalizationSchema },
 } as const;
 export type RunJsonKind = keyof typeof RUN_JSON_FILES;
 export type RunJson<K extends RunJsonKind> = z.output<(typeof RUN_JSON_FILES)[K]['schema']>;

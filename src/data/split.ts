@@ -33,6 +33,19 @@ export function splitIndices(count: number, fractions: SplitFractions, seed: num
   };
 }
 
+/**
+ * The split of a dataset: splitIndices over every sample, or, where the file brings its own test
+ * split (`testStart`: an NPZ's x_test), validation drawn from the samples before it (the
+ * validation fraction of those, seeded the same way) and the file's test samples as the test split.
+ */
+export function splitDataset(ds: { readonly count: number; readonly testStart?: number }, fractions: SplitFractions, seed: number): DatasetSplit {
+  if (ds.testStart === undefined) return splitIndices(ds.count, fractions, seed);
+  const own = splitIndices(ds.testStart, { validation: fractions.validation, test: 0 }, seed);
+  const test = new Uint32Array(ds.count - ds.testStart);
+  for (let i = 0; i < test.length; i++) test[i] = ds.testStart + i;
+  return { train: own.train, validation: own.validation, test };
+}
+
 function checkFraction(name: string, value: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 1) {
     throw new DatasetError(`The ${name} fraction must be a number in [0, 1) (e.g. 0.1 for 10%), got ${value}`);

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { locatePath } from '../core/jsonPosition';
+import type { DatasetCards } from './datasetCards';
 
 export const isGraphDocument = (doc: vscode.TextDocument): boolean => doc.uri.path.endsWith('.latent.json');
 
@@ -10,11 +11,18 @@ export class GraphDiagnostics implements vscode.Disposable {
   private readonly collection = vscode.languages.createDiagnosticCollection('latent-studio');
   private readonly subscriptions: vscode.Disposable[] = [];
 
-  constructor() {
+  constructor(private readonly cards: DatasetCards) {
     this.subscriptions.push(
       vscode.workspace.onDidOpenTextDocument((d) => this.update(d)),
       vscode.workspace.onDidChangeTextDocument((e) => this.update(e.document)),
-      vscode.workspace.onDidCloseTextDocument((d) => this.collection.delete(d.uri)),
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        this.collection.delete(d.uri);
+        cards.forget(d.uri);
+      }),
+      cards.onDidChangeCard((e) => {
+        const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === e.uri.toString());
+        if (doc) this.update(doc);
+      }),
     );
     for (const doc of vscode.workspace.textDocuments) this.update(doc);
   }
@@ -28,7 +36,12 @@ export class GraphDiagnostics implements vscode.Disposable {
       this.collection.set(doc.uri, []);
       return;
     }
-    const diagnostics = analyzeGraph(parsed.value).problems.map((p) => {
+    this.cards.update(doc);
+    const analysis = analyzeGraph(parsed.value);
+    const card = this.cards.card(doc.uri);
+    // The dataset's problem (it cannot be read, or does not fit the Input) as the Input block's, on training.dataset.
+    const datasetProblems = card?.problem ? [{ severity: 'error' as const, message: card.problem, path: ['training', 'dataset'], nodeId: analysis.inputId }] : [];
+    const diagnostics = [...analysis.problems, ...datasetProblems].map((p) => {
       const range = locatePath(text, p.path);
       const d = new vscode.Diagnostic(
         new vscode.Range(doc.positionAt(range.offset), doc.positionAt(range.offset + range.length)),

@@ -4,6 +4,7 @@ import { registerReportDocuments, selectBackend, showBackendInfo } from './backe
 import { GraphDiagnostics } from './diagnostics';
 import { InspectCommands } from './inspectCommands';
 import { selectDataset } from './datasetCommand';
+import { DatasetCards } from './datasetCards';
 import { EditorHub, GraphEditorProvider, exportGraphImage } from './graphEditor';
 import { RunCommands, type RunTarget } from './runCommands';
 import { showModelSummary } from './summaryCommand';
@@ -17,6 +18,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const activeGraphUri = (uri?: vscode.Uri): vscode.Uri | undefined => uri ?? vscode.window.activeTextEditor?.document.uri ?? activeTabUri();
   const panel = new TrainingPanel(context.extensionUri, channel);
   const editors = new EditorHub();
+  const cards = new DatasetCards(channel);
   const training = new TrainingController(panel, channel, editors);
   const runs = new RunCommands(training, panel, channel, () => activeGraphUri());
   panel.onDidRequestCommand(({ command, runDir }) => {
@@ -60,8 +62,9 @@ export function activate(context: vscode.ExtensionContext): void {
     registerReportDocuments(),
     vscode.commands.registerCommand('latentStudio.selectBackend', selectBackend),
     vscode.commands.registerCommand('latentStudio.showBackendInfo', showBackendInfo),
-    new GraphDiagnostics(),
-    GraphEditorProvider.register(context, channel, editors),
+    cards,
+    new GraphDiagnostics(cards),
+    GraphEditorProvider.register(context, channel, editors, cards),
     vscode.commands.registerCommand('latentStudio.showModelSummary', (uri?: vscode.Uri) => showModelSummary(channel, activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.newFromTemplate', (target?: vscode.TextDocument) => newFromTemplate(context.extensionUri, target)),
     vscode.commands.registerCommand('latentStudio.openAsText', (uri?: vscode.Uri) => {

@@ -11,6 +11,7 @@ import { type GraphEdit, applyEdit } from '../core/edits';
 import { type ToEditor, type ToHost, ToHostSchema } from '../core/editorProtocol';
 import { createReceiver } from '../core/messages';
 import { minimalReplacement } from '../core/textDiff';
+import type { DatasetCards } from './datasetCards';
 import { savePngAs } from './saveFile';
 import { webviewHtml } from './webviewHtml';
 
@@ -142,10 +143,11 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
     private readonly extensionUri: vscode.Uri,
     private readonly log: vscode.OutputChannel,
     private readonly hub: EditorHub,
+    private readonly cards: DatasetCards,
   ) {}
 
-  static register(context: vscode.ExtensionContext, log: vscode.OutputChannel, hub: EditorHub): vscode.Disposable {
-    return vscode.window.registerCustomEditorProvider(GraphEditorProvider.viewType, new GraphEditorProvider(context.extensionUri, log, hub), {
+  static register(context: vscode.ExtensionContext, log: vscode.OutputChannel, hub: EditorHub, cards: DatasetCards): vscode.Disposable {
+    return vscode.window.registerCustomEditorProvider(GraphEditorProvider.viewType, new GraphEditorProvider(context.extensionUri, log, hub, cards), {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: true,
     });
@@ -166,10 +168,20 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
       log: (line) => this.log.appendLine(line),
       reject: (r) => send({ type: 'rejected', inReplyTo: r.inReplyTo, error: r.error }),
     });
+    const sendCard = (): void => {
+      const card = this.cards.card(document.uri);
+      if (card) send({ type: 'datasetCard', card });
+    };
     const subscriptions = [
       { dispose: detach },
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) sendDocument();
+        if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) {
+          sendDocument();
+          this.cards.update(document);
+        }
+      }),
+      this.cards.onDidChangeCard((e) => {
+        if (e.uri.toString() === document.uri.toString()) send({ type: 'datasetCard', card: e.card });
       }),
       panel.webview.onDidReceiveMessage(async (raw: unknown) => {
         const message = receive(raw);
@@ -178,6 +190,8 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
           case 'ready':
             sendDocument();
             this.hub.replay(document.uri, send);
+            sendCard();
+            this.cards.update(document, 0);
             break;
           case 'edit':
           case 'edits': {

@@ -8,6 +8,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { DatasetCard, DescribeRequest } from '../core/datasetCard';
 import type { InspectRequest, InspectResult } from '../core/inspect';
 import { RequestIds, createReceiver } from '../core/messages';
 import { type EvaluateRequest, type ExportRequest, type ExportedModel, type FromWorker, FromWorkerSchema, type GenerateRequest, type Generated, type ToWorker, type TrainRequest } from '../core/protocol';
@@ -214,6 +215,11 @@ export function generateRun(request: GenerateRequest, opts: WorkerOptions = {}):
 /** Run an inspect job (anomaly scores, predictions, weights, feature maps, latent space) on a run, in a fresh worker. */
 export function inspectRun(request: InspectRequest, opts: WorkerOptions = {}): Promise<InspectResult> {
   return new WorkerJob({ type: 'inspect', request }, (m) => (m.type === 'inspected' ? m.result : undefined), 'finishing the inspection', opts).result;
+}
+
+/** The dataset card of a graph (its dataset read for its Input), in a fresh worker. */
+export function describeDataset(request: DescribeRequest, opts: WorkerOptions = {}): Promise<DatasetCard> {
+  return new WorkerJob({ type: 'describe', request }, (m) => (m.type === 'described' ? m.card : undefined), 'reading the dataset', opts).result;
 }
 
 export interface TrainingSessionOptions extends WorkerOptions {

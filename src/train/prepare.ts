@@ -18,11 +18,10 @@ import { type CompiledGraph, compileGraph } from '../compile/compile';
 import { applyKernelFixes } from '../backend/kernelFixes';
 import { kernelNeeds } from '../backend/kernelNeeds';
 import { selectBackend } from '../backend/select';
-import { type DatasetSplit, loadDataset, restrictSplit } from '../data/index';
+import { type DatasetSplit, type Normalization, checkNormalization, computeNormalization, defaultNormalize, loadForInput, resolveClasses, restrictSplit, splitDataset } from '../data/index';
 import { parseDataSpec } from '../data/spec';
-import { splitIndices } from '../data/split';
-import type { ImageDataset } from '../data/types';
-import { sha256 } from '../run/runFolder';
+import { type Dataset, datasetShape, describeShape, sampleSize } from '../data/types';
+import { readOptionalRunJson, sha256 } from '../run/runFolder';
 import { type SavedRun, openRunToResume } from '../run/savedRun';
 import { type LoadedCheckpoint, applyLayerWeights, applyMatchingLayerWeights, loadCheckpoint, readCheckpointMeta } from './checkpoint';
 import { TrainingError } from './errors';
@@ -41,19 +40,76 @@ export function analyzeForTraining(graphText: string, graphPath: string, numClas
   return analysis;
 }
 
-export function assertDatasetFits(ds: ImageDataset, inputShape: Shape, stages: readonly ResolvedStage[]): void {
-  const per = ds.height * ds.width * ds.channels;
-  if (per !== shapeSize(inputShape)) {
+export function assertDatasetFits(ds: Dataset, inputShape: Shape, stages: readonly ResolvedStage[]): void {
+  const per = sampleSize(ds);
+  if (per !== shapeSize(inputShape) || (inputShape.length === 3 && (inputShape[0] !== ds.height || inputShape[1] !== ds.width))) {
     throw new TrainingError(
-      `${ds.source} holds ${ds.height}x${ds.width}x${ds.channels} images (${per} values each) but the Input expects ` +
-        `${formatShape(inputShape)} (${shapeSize(inputShape)} values): change the Input's shape.`,
+      `${ds.source} holds ${describeShape(ds)} (${per} values each) but the Input expects ${formatShape(inputShape)} (${shapeSize(inputShape)} values): ` +
+        `set the Input's shape to [${datasetShape(ds).join(', ')}]${ds.kind === 'image' ? ` (or [${per}] for flat vectors)` : ''}.`,
     );
-  }
-  if (inputShape.length === 3 && (inputShape[0] !== ds.height || inputShape[1] !== ds.width)) {
-    throw new TrainingError(`${ds.source} holds ${ds.height}x${ds.width} images but the Input expects ${formatShape(inputShape)}.`);
   }
   if (stages.some((s) => s.target === 'labels') && !ds.labels) {
     throw new TrainingError(`${ds.source} has no labels, but a stage trains a classifier: use a dataset with labels.`);
+  }
+}
+
+/** What a run's dataset is, loaded for its graph: the dataset in the Input's shape, the graph re-analyzed with its class count, and the split. */
+export interface LoadedRunData {
+  readonly analysis: GraphAnalysis;
+  readonly ds: Dataset;
+  readonly inputShape: Shape;
+  /** The graph's split of every sample (the file's own test split where it has one). */
+  readonly split: DatasetSplit;
+  /** `training.classes` as class indices, or undefined. */
+  readonly classes: number[] | undefined;
+}
+
+/** Load `dataText` for the graph (folders decode to the Input's size), check it fits, and draw the split. */
+export async function loadRunData(graphText: string, graphPath: string, dataText: string, cacheDir: string | undefined, send: Send, labelColumn?: string): Promise<LoadedRunData> {
+  const first = analyzeForTraining(graphText, graphPath);
+  const training = first.document!.training;
+  const inputShape = first.nodes.get(first.inputId!)!.outputShape!;
+  send({ type: 'log', level: 'info', message: `Loading ${dataText}…` });
+  let lastShown = 0;
+  const ds = await loadForInput(parseDataSpec(dataText, path.dirname(graphPath)), inputShape, { resize: training.resize, labelColumn: labelColumn ?? training.labelColumn }, {
+    cacheDir,
+    onProgress: (done, total) => {
+      if (done === total || Date.now() - lastShown > 2000) {
+        lastShown = Date.now();
+        send({ type: 'log', level: 'info', message: `Decoded ${done} of ${total} images…` });
+      }
+    },
+  });
+  for (const note of ds.notes ?? []) send({ type: 'log', level: 'info', message: `${dataText}: ${note}.` });
+  // Re-check with the dataset's class count, so a 10-way head on a 26-class set is caught here.
+  const analysis = analyzeForTraining(graphText, graphPath, ds.labels ? ds.numClasses : undefined);
+  const split = splitDataset(ds, training.split, training.seed);
+  if (ds.testStart !== undefined) send({ type: 'log', level: 'info', message: `${dataText} brings its own test split (${ds.count - ds.testStart} samples); validation is drawn from the other ${ds.testStart}.` });
+  const classes = training.classes ? resolveClasses(ds, training.classes, dataText) : undefined;
+  return { analysis, ds, inputShape, split, classes };
+}
+
+/**
+ * The run's normalisation: the resumed (or trained) run's own normalization.json where it has one,
+ * else computed on `trainIdx` with `training.normalize` (default by dataset kind).
+ */
+export function runNormalization(ds: Dataset, trainIdx: Uint32Array, method: GraphDocument['training']['normalize'], runDir: string | undefined): Normalization {
+  const read = runDir === undefined ? null : readOptionalRunJson(runDir, 'normalization');
+  if (read && !read.ok) throw new TrainingError(`${read.error}; the run's inputs cannot be normalized as it trained`);
+  if (read?.value) {
+    checkNormalization(read.value, ds);
+    return read.value;
+  }
+  return computeNormalization(ds, trainIdx, method ?? defaultNormalize(ds));
+}
+
+/** Binary cross-entropy takes targets in [0, 1]: an autoencoder stage with it on z-scores cannot learn. */
+function checkLossFitsNormalization(stages: readonly ResolvedStage[], norm: Normalization): void {
+  const bad = stages.find((s) => s.target === 'input' && s.loss === 'binaryCrossentropy');
+  if (bad && norm.method === 'standard') {
+    throw new TrainingError(
+      `Stage "${bad.name}" reconstructs its input with binaryCrossentropy, which needs targets in [0, 1], but normalize is "standard" (z-scores, negative too): use loss "meanSquaredError" (and a linear output), or normalize "minmax".`,
+    );
   }
 }
 
@@ -82,6 +138,7 @@ export interface RunSettings {
   readonly epochs?: number;
   readonly batchSize?: number;
   readonly data?: string;
+  readonly labelColumn?: string;
   readonly limitSamples?: number;
   readonly limitValidation?: number;
   readonly stages?: readonly string[];
@@ -93,6 +150,7 @@ function settingsOf(request: ResolvedTrainRequest, saved: SavedRun | undefined):
     epochs: request.epochs ?? previous.epochs,
     batchSize: request.batchSize ?? previous.batchSize,
     data: request.data ?? previous.data,
+    labelColumn: request.labelColumn ?? previous.labelColumn,
     limitSamples: request.limitSamples ?? previous.limitSamples,
     limitValidation: request.limitValidation ?? previous.limitValidation,
     stages: request.stages ?? previous.stages,
@@ -149,41 +207,43 @@ interface RunData {
   readonly stages: readonly ResolvedStage[];
   readonly skipped: readonly (string | undefined)[];
   readonly dataText: string;
-  readonly ds: ImageDataset;
+  readonly ds: Dataset;
   readonly inputShape: Shape;
   readonly split: DatasetSplit;
   readonly trainIdx: Uint32Array;
   readonly validationIdx: Uint32Array;
   readonly previewIdx: Uint32Array;
+  /** How stored values become inputs (written to normalization.json). */
+  readonly norm: Normalization;
 }
 
-async function loadRunData(graphText: string, graphPath: string, settings: RunSettings, saved: SavedRun | undefined, request: ResolvedTrainRequest, send: Send): Promise<RunData> {
-  let analysis = analyzeForTraining(graphText, graphPath);
-  const doc = analysis.document!;
-  const stages = resolveStages(analysis, { epochs: settings.epochs, batchSize: settings.batchSize });
+async function prepareRunData(graphText: string, graphPath: string, settings: RunSettings, saved: SavedRun | undefined, request: ResolvedTrainRequest, send: Send): Promise<RunData> {
+  const firstAnalysis = analyzeForTraining(graphText, graphPath);
+  const doc = firstAnalysis.document!;
+  const stages = resolveStages(firstAnalysis, { epochs: settings.epochs, batchSize: settings.batchSize });
   const skipped = skippedStages(stages, settings.stages, graphPath);
   if (saved) checkResumable(saved, stages);
 
   const dataText = settings.data ?? saved?.config.dataset.spec ?? doc.training.dataset;
-  send({ type: 'log', level: 'info', message: `Loading ${dataText}…` });
-  const ds = await loadDataset(parseDataSpec(dataText, path.dirname(graphPath)), { cacheDir: request.cacheDir });
-  // Re-check with the dataset's class count, so a 10-way head on a 26-class set is caught here.
-  analysis = analyzeForTraining(graphText, graphPath, ds.labels ? ds.numClasses : undefined);
-  const inputShape = analysis.nodes.get(analysis.inputId!)!.outputShape!;
+  const { analysis, ds, inputShape, split: whole, classes } = await loadRunData(graphText, graphPath, dataText, request.cacheDir, send, settings.labelColumn);
   assertDatasetFits(ds, inputShape, stages);
 
-  // training.classes: the split is drawn over every image, then each part keeps the chosen classes.
-  const split = restrictSplit(splitIndices(ds.count, doc.training.split, doc.training.seed), ds, doc.training.classes, dataText);
-  if (doc.training.classes) {
-    send({ type: 'log', level: 'info', message: `Training on classes ${doc.training.classes.join(', ')} only (training.classes): ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test samples.` });
+  // training.classes: the split is drawn over every sample, then each part keeps the chosen classes.
+  const split = restrictSplit(whole, ds, classes, dataText);
+  if (classes) {
+    const names = classes.map((c) => ds.classNames?.[c] ?? String(c));
+    send({ type: 'log', level: 'info', message: `Training on classes ${names.join(', ')} only (training.classes): ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test samples.` });
   }
   const trainIdx = settings.limitSamples ? split.train.slice(0, settings.limitSamples) : split.train;
   if (trainIdx.length === 0) {
-    throw new TrainingError(doc.training.classes ? `The training split has no samples of classes ${doc.training.classes.join(', ')}: check training.classes against the dataset's labels.` : 'The training split is empty: lower the validation and test fractions.');
+    throw new TrainingError(classes ? `The training split has no samples of classes ${doc.training.classes!.join(', ')}: check training.classes against the dataset's labels.` : 'The training split is empty: lower the validation and test fractions.');
   }
   const validationIdx = settings.limitValidation ? split.validation.slice(0, settings.limitValidation) : split.validation;
   const previewIdx = (split.test.length ? split.test : split.validation).slice(0, PREVIEW_COUNT);
-  return { analysis, doc, stages, skipped, dataText, ds, inputShape, split, trainIdx, validationIdx, previewIdx };
+  const norm = runNormalization(ds, trainIdx, doc.training.normalize, saved?.runDir);
+  checkLossFitsNormalization(stages, norm);
+  if (norm.method !== 'unit') send({ type: 'log', level: 'info', message: `Normalizing ${norm.method === 'standard' ? 'to z-scores' : 'to [0, 1]'} with statistics of the ${trainIdx.length} training samples.` });
+  return { analysis, doc, stages, skipped, dataText, ds, inputShape, split, trainIdx, validationIdx, previewIdx, norm };
 }
 
 /** A run ready for its first batch. Dispose when done (the compiled graph and the loaded checkpoint). */
@@ -214,7 +274,7 @@ export async function prepareRun(request: ResolvedTrainRequest, send: Send): Pro
   const graphText = saved?.graphText ?? request.graphText;
   const graphPath = saved?.graphPath ?? request.graphPath;
   const settings = settingsOf(request, saved);
-  const data = await loadRunData(graphText, graphPath, settings, saved, request, send);
+  const data = await prepareRunData(graphText, graphPath, settings, saved, request, send);
 
   applyKernelFixes();
   const backend = await selectBackend({ prefer: request.backend, needs: kernelNeeds(data.analysis), log: (m) => send({ type: 'log', level: 'debug', message: m }) });

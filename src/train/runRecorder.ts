@@ -26,7 +26,16 @@ function configOf(run: PreparedRun, startedAt: string): RunConfigInput {
     graphSha256: run.graphSha256,
     graphName: doc.name,
     seed: doc.training.seed,
-    dataset: { spec: run.dataText, source: ds.source, count: ds.count, skipped: ds.skipped, shape: [ds.height, ds.width, ds.channels] },
+    dataset: {
+      spec: run.dataText,
+      source: ds.source,
+      count: ds.count,
+      skipped: ds.skipped,
+      shape: [ds.height, ds.width, ds.channels],
+      kind: ds.kind,
+      ...(ds.classNames ? { classNames: [...ds.classNames] } : {}),
+      ...(ds.featureNames ? { featureNames: [...ds.featureNames] } : {}),
+    },
     split: { train: run.trainIdx.length, validation: run.validationIdx.length, test: run.split.test.length },
     // Skipped stages plan no epochs (the run store sums these for "3/5 ep").
     stages: run.stages.map((s, i) => ({ ...s, metrics: [...s.metrics], freeze: [...s.freeze], ...(run.skipped[i] ? { epochs: 0, skipped: run.skipped[i] } : {}) })),
@@ -73,6 +82,7 @@ export class RunRecorder {
     const recorder = new RunRecorder(runDir, status, send, run.backend.name, epochs, best);
     recorder.writeStatus();
     writeRunJson(runDir, 'config', configOf(run, startedAt));
+    writeRunJson(runDir, 'normalization', run.norm);
     send({ type: 'started', inReplyTo: requestId, runDir, backend: run.backend, dataset: { source: run.ds.source, train: run.trainIdx.length, validation: run.validationIdx.length, test: run.split.test.length, skipped: run.ds.skipped }, stages: stagePlans(run) });
     return recorder;
   }

@@ -10,8 +10,8 @@ import { type ClassifierPreview } from '../core/runFormat';
 import type { Shape } from '../core/shape';
 import { collectExtraLosses, hasExtraLosses } from '../compile/customLayers';
 import { LOGITS_OF, softmaxDense } from '../compile/fusedLayers';
-import { BYTE_TO_UNIT, batchToFloat, oneHot } from '../data/index';
-import type { ImageDataset } from '../data/types';
+import { type Normalization, batchToFloat, oneHot, sharedByteTable, toDisplay, unitNormalization } from '../data/index';
+import type { Dataset } from '../data/types';
 import { constant } from '../backend/constants';
 import { gatherBytes, packBytes } from '../backend/kernels/webgpu/batches';
 import { uploadNow } from '../backend/kernels/webgpu/program';
@@ -124,10 +124,16 @@ export class Feeder {
   private device: { backend: string; bytes: tf.Tensor1D; table: tf.Tensor1D; labels: tf.Tensor1D | null; maxLabel: number } | null = null;
   private epoch: { indices: Uint32Array; order: tf.Tensor1D } | null = null;
 
+  /** How stored values become inputs (the run's normalization.json); `unit` when none is given. */
+  readonly norm: Normalization;
+
   constructor(
-    readonly ds: ImageDataset,
+    readonly ds: Dataset,
     private readonly sampleShape: Shape,
-  ) {}
+    norm?: Normalization,
+  ) {
+    this.norm = norm ?? unitNormalization(ds);
+  }
 
   /** Assemble the batches of `indices` (this epoch's order, not changed until endEpoch) on the device, where that pays. */
   startEpoch(indices: Uint32Array): void {
@@ -161,12 +167,15 @@ export class Feeder {
     // e.g. lavapipe; larger on most GPUs) or the kernel reads nothing (silently: NaN losses).
     const device = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device;
     const bindingLimit = device?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
-    if (ds.pixels.length > Math.min(DEVICE_DATASET_LIMIT_BYTES, bindingLimit)) return false;
+    // Bytes through one table only (every channel with the same statistics); floats and per-channel tables upload per batch.
+    const lut = ds.values instanceof Uint8Array ? sharedByteTable(this.norm) : null;
+    if (!(ds.values instanceof Uint8Array) || lut === null) return false;
+    if (ds.values.length > Math.min(DEVICE_DATASET_LIMIT_BYTES, bindingLimit)) return false;
     const keep = <T extends tf.Tensor>(t: T): T => uploadNow(tf.keep(t));
-    const bytes = keep(packBytes(ds.pixels));
-    const table = keep(tf.tensor1d(BYTE_TO_UNIT, 'float32'));
+    const bytes = keep(packBytes(ds.values));
+    const table = keep(tf.tensor1d(lut, 'float32'));
     const labels = ds.labels ? keep(tf.tensor1d(Int32Array.from(ds.labels), 'int32')) : null;
-    const maxLabel = ds.labels ? ds.labels.reduce((m, l) => Math.max(m, l), 0) : -1;
+    const maxLabel = ds.labels ? ds.labels.reduce((m: number, l: number) => Math.max(m, l), 0) : -1;
     this.device = { backend: tf.getBackend(), bytes, table, labels, maxLabel };
     return true;
   }
@@ -176,7 +185,7 @@ export class Feeder {
       checkBatchRange(indices, start, end);
       return gatherBytes(this.device.bytes, this.epoch!.order, this.device.table, start, end - start, this.sampleShape);
     }
-    return tf.tensor(batchToFloat(this.ds, indices, start, end), [end - start, ...this.sampleShape]);
+    return tf.tensor(batchToFloat(this.ds, indices, start, end, undefined, this.norm), [end - start, ...this.sampleShape]);
   }
 
   labels(indices: Uint32Array, start: number, end: number, classes: number): tf.Tensor {
@@ -257,10 +266,41 @@ export async function scoreSplit(model: tf.LayersModel, feeder: Feeder, idx: Uin
   return { loss: values[0]! / idx.length, metrics, confusion };
 }
 
-export function toCells(data: Float32Array, count: number, ds: ImageDataset): GridCell[] {
+/**
+ * Model-space samples (inputs or outputs) as picture cells. Images: back to stored values and
+ * [0, 1] (colour for 3 or 4 channels, alpha dropped). Tables: one strip per sample, a square per
+ * feature, z-scores -3..3 (or minmax/unit values 0..1) from black to white.
+ */
+export function toCells(data: Float32Array, count: number, ds: Pick<Dataset, 'kind' | 'height' | 'width' | 'channels' | 'values'>, norm: Normalization): GridCell[] {
   const per = ds.height * ds.width * ds.channels;
-  const channels = ds.channels === 3 ? 3 : 1;
-  return Array.from({ length: count }, (_, i) => ({ data: data.subarray(i * per, (i + 1) * per), height: ds.height, width: ds.width, channels }));
+  if (ds.kind === 'table') {
+    const shown = norm.method === 'standard' ? data.map((v) => (v + 3) / 6) : data;
+    return Array.from({ length: count }, (_, i) => upscaleStrip(shown.subarray(i * per, (i + 1) * per)));
+  }
+  const display = toDisplay(data, norm, ds.values instanceof Uint8Array);
+  return Array.from({ length: count }, (_, i) => cellOfImage(display.subarray(i * per, (i + 1) * per), ds));
+}
+
+/** One image in [0, 1] as a cell: grey for 1 channel, RGB for 3 and 4 (alpha dropped), the first channel otherwise. */
+export function cellOfImage(data: Float32Array, ds: Pick<Dataset, 'height' | 'width' | 'channels'>): GridCell {
+  const { height, width, channels } = ds;
+  if (channels === 1 || channels === 3) return { data, height, width, channels };
+  const rgb = channels === 4;
+  const out = new Float32Array(height * width * (rgb ? 3 : 1));
+  for (let p = 0; p < height * width; p++) {
+    if (rgb) for (let c = 0; c < 3; c++) out[p * 3 + c] = data[p * 4 + c]!;
+    else out[p] = data[p * channels]!;
+  }
+  return { data: out, height, width, channels: rgb ? 3 : 1 };
+}
+
+/** A table row as a strip of 6x6-pixel squares, one per feature. */
+function upscaleStrip(values: Float32Array): GridCell {
+  const side = 6;
+  const width = values.length * side;
+  const data = new Float32Array(side * width);
+  for (let y = 0; y < side; y++) for (let x = 0; x < width; x++) data[y * width + x] = values[Math.floor(x / side)]!;
+  return { data, height: side, width, channels: 1 };
 }
 
 /** Layer classes that corrupt a denoising autoencoder's input while training (Noise and GaussianNoise blocks). */
@@ -292,7 +332,7 @@ export function previewCaption(model: tf.LayersModel): string | undefined {
  */
 export async function reconstructionPreview(model: tf.LayersModel, feeder: Feeder, previewIdx: Uint32Array): Promise<Buffer> {
   const n = previewIdx.length;
-  const originals = batchToFloat(feeder.ds, previewIdx, 0, n);
+  const originals = batchToFloat(feeder.ds, previewIdx, 0, n, undefined, feeder.norm);
   const noise = inputNoiseLayers(model);
   const out = tf.tidy(() => {
     const clean = feeder.inputs(previewIdx, 0, n);
@@ -301,15 +341,15 @@ export async function reconstructionPreview(model: tf.LayersModel, feeder: Feede
     // In inference mode the model's noise layers pass the (already noisy) input through.
     return [noisy, model.apply(noisy, { training: false }) as tf.Tensor];
   });
-  const rows = await Promise.all(out.map(async (t) => toCells((await t.data()) as Float32Array, n, feeder.ds)));
+  const rows = await Promise.all(out.map(async (t) => toCells((await t.data()) as Float32Array, n, feeder.ds, feeder.norm)));
   tf.dispose(out);
-  const originalCells = toCells(originals, n, feeder.ds);
+  const originalCells = toCells(originals, n, feeder.ds, feeder.norm);
   if (rows.length === 1) return reconstructionGrid(originalCells, rows[0]!);
   return imageGrid({ cells: [rows[0]!, rows[1]!, originalCells] });
 }
 
 /** Display names of a labels model's classes: the dataset's names, else "0", "1", … */
-export function classNamesFor(ds: ImageDataset, classes: number): string[] {
+export function classNamesFor(ds: Pick<Dataset, 'classNames'>, classes: number): string[] {
   return Array.from({ length: classes }, (_, i) => ds.classNames?.[i] ?? String(i));
 }
 
@@ -334,8 +374,8 @@ export async function classifierPreview(model: tf.LayersModel, feeder: Feeder, p
     predicted = Array.from(values.subarray(0, n), (v) => Math.round(v));
     confidence = Array.from(values.subarray(n, 2 * n));
   }
-  const pixels = batchToFloat(ds, previewIdx, 0, previewIdx.length);
-  const png = previewIdx.length > 0 ? imageStrip(toCells(pixels, previewIdx.length, ds)) : Buffer.alloc(0);
+  const pixels = batchToFloat(ds, previewIdx, 0, previewIdx.length, undefined, feeder.norm);
+  const png = previewIdx.length > 0 ? imageStrip(toCells(pixels, previewIdx.length, ds, feeder.norm)) : Buffer.alloc(0);
   return {
     preview: { classNames: classNamesFor(ds, classes), confusion, stripPngBase64: png.toString('base64'), labels, predicted, confidence },
     png,

@@ -156,7 +156,7 @@ async function trainStages(ctx: StageContext): Promise<{ stopped: boolean; lastM
 
 export async function train(request: ResolvedTrainRequest, send: Send, cancel: CancelToken, requestId = 0): Promise<TrainingResult> {
   const run = await prepareRun(request, send);
-  const feeder = new Feeder(run.ds, run.inputShape);
+  const feeder = new Feeder(run.ds, run.inputShape, run.norm);
   const snapshot = new WeightSnapshot();
   try {
     const recorder = RunRecorder.open(run, send, requestId);

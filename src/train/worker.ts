@@ -10,8 +10,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../core/errors';
 import { createReceiver } from '../core/messages';
+import { DatasetCardSchema } from '../core/datasetCard';
 import { type FromWorker, ToWorkerSchema, type ToWorkerMessage } from '../core/protocol';
 import { selectBackend } from '../backend/select';
+import { runDescribe } from './jobs/describe';
 import { runEvaluation } from './jobs/evaluate';
 import { runExport } from './jobs/export';
 import { runGenerate } from './jobs/generate';
@@ -55,6 +57,8 @@ function runJob(msg: JobRequest): Promise<FromWorker> {
       return runGenerate(msg.request).then((generated) => ({ type: 'generated', inReplyTo, generated }));
     case 'inspect':
       return runInspect(msg.request, log).then((result) => ({ type: 'inspected', inReplyTo, result }));
+    case 'describe':
+      return runDescribe(msg.request).then((card) => ({ type: 'described', inReplyTo, card: DatasetCardSchema.parse(card) }));
     case 'start':
       return train(msg.request, log, cancel, inReplyTo).then((result) => ({ type: 'done', inReplyTo, ...result }));
   }

@@ -8,7 +8,7 @@ const ds = {
   height: 2,
   width: 2,
   channels: 1,
-  pixels: Uint8Array.from([0, 1, 2, 3, 10, 20, 30, 40, 255, 128, 64, 0]),
+  values: Uint8Array.from([0, 1, 2, 3, 10, 20, 30, 40, 255, 128, 64, 0]),
 };
 
 describe('batchToFloat', () => {

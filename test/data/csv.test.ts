@@ -56,7 +56,7 @@ describe('CSV loader', () => {
     const ds = await loadCsv(f);
     assert.equal(ds.count, 3);
     assert.deepEqual([ds.height, ds.width, ds.channels], [2, 2, 1]);
-    assert.deepEqual(Array.from(ds.pixels), PIXELS);
+    assert.deepEqual(Array.from(ds.values), PIXELS);
     assert.deepEqual(Array.from(ds.labels ?? []), LABELS);
     assert.equal(ds.numClasses, 8);
     assert.equal(ds.skipped, 0);
@@ -66,7 +66,7 @@ describe('CSV loader', () => {
   it('reads a file without a header (label in column 1), through loadDataset', async () => {
     const f = write('no-header.csv', csv(ROWS));
     const ds = await loadDataset({ kind: 'csv', file: f });
-    assert.deepEqual(Array.from(ds.pixels), PIXELS);
+    assert.deepEqual(Array.from(ds.values), PIXELS);
     assert.deepEqual(Array.from(ds.labels ?? []), LABELS);
   });
 
@@ -74,30 +74,30 @@ describe('CSV loader', () => {
     const rows = ROWS.map((r) => [r[1], r[2], r[0], r[3], r[4]] as number[]);
     const f = write('label-middle.csv', csv([['p0', 'p1', 'LABEL', 'p2', 'p3'], ...rows]));
     const ds = await loadCsv(f);
-    assert.deepEqual(Array.from(ds.pixels), PIXELS);
+    assert.deepEqual(Array.from(ds.values), PIXELS);
     assert.deepEqual(Array.from(ds.labels ?? []), LABELS);
   });
 
   it('scales files whose values all lie in [0,1]', async () => {
-    const f = write('unit.csv', csv([['label', 'a', 'b', 'c', 'd'], [1, 0, 0.5, 1, 0.2], [0, '1.0', '0.00392156862745098', '.25', '2e-1']]));
+    const f = write('unit.csv', csv([['label', 'pixel0', 'pixel1', 'pixel2', 'pixel3'], [1, 0, 0.5, 1, 0.2], [0, '1.0', '0.00392156862745098', '.25', '2e-1']]));
     const ds = await loadCsv(f);
-    assert.deepEqual(Array.from(ds.pixels), [0, 128, 255, 51, 255, 1, 64, 51]);
+    assert.deepEqual(Array.from(ds.values), [0, 128, 255, 51, 255, 1, 64, 51]);
     assert.match(ds.source, /values 0\.\.1 scaled to 0\.\.255/);
   });
 
   it('keeps 0..255 floats and exponents as they are', async () => {
     const f = write('floats.csv', csv([[3, '12.4', '12.5', '2.55e2', '1E1'], [0, 0, '0.4', '1', ' 7 ']]));
     const ds = await loadCsv(f);
-    assert.deepEqual(Array.from(ds.pixels), [12, 13, 255, 10, 0, 0, 1, 7]);
+    assert.deepEqual(Array.from(ds.values), [12, 13, 255, 10, 0, 0, 1, 7]);
   });
 
   it('handles \\r\\n, a byte-order mark, blank lines and a missing final newline', async () => {
-    const crlf = write('crlf.csv', `\uFEFF${csv([['label', 'a', 'b', 'c', 'd'], ...ROWS], '\r\n')}\r\n\r\n`);
+    const crlf = write('crlf.csv', `\uFEFF${csv([['label', 'pixel0', 'pixel1', 'pixel2', 'pixel3'], ...ROWS], '\r\n')}\r\n\r\n`);
     const ds = await loadCsv(crlf);
-    assert.deepEqual(Array.from(ds.pixels), PIXELS);
+    assert.deepEqual(Array.from(ds.values), PIXELS);
     assert.deepEqual(Array.from(ds.labels ?? []), LABELS);
     const noEol = write('no-eol.csv', csv(ROWS).trimEnd());
-    assert.deepEqual(Array.from((await loadCsv(noEol)).pixels), PIXELS);
+    assert.deepEqual(Array.from((await loadCsv(noEol)).values), PIXELS);
     const blankFirst = write('blank-first.csv', `\n  \n${csv(ROWS)}`);
     assert.deepEqual(Array.from((await loadCsv(blankFirst)).labels ?? []), LABELS);
   });
@@ -106,7 +106,7 @@ describe('CSV loader', () => {
     const f = write('pandas.csv', csv([[0, 1, 2, 3, 4], ...ROWS]));
     const ds = await loadCsv(f);
     assert.equal(ds.count, 3);
-    assert.deepEqual(Array.from(ds.pixels), PIXELS);
+    assert.deepEqual(Array.from(ds.values), PIXELS);
   });
 
   it('reads unlabeled files and square RGB images', async () => {
@@ -114,11 +114,11 @@ describe('CSV loader', () => {
     const u = await loadCsv(unlabeled);
     assert.equal(u.labels, null);
     assert.equal(u.numClasses, 0);
-    assert.deepEqual(Array.from(u.pixels), PIXELS);
+    assert.deepEqual(Array.from(u.values), PIXELS);
     const rgbRow = [4, ...Array.from({ length: 12 }, (_, i) => i * 20)];
     const rgb = await loadCsv(write('rgb.csv', csv([rgbRow, rgbRow])));
     assert.deepEqual([rgb.height, rgb.width, rgb.channels], [2, 2, 3]);
-    assert.deepEqual(Array.from(rgb.pixels.subarray(0, 12)), rgbRow.slice(1));
+    assert.deepEqual(Array.from(rgb.values.subarray(0, 12)), rgbRow.slice(1));
   });
 
   it('streams files larger than one read chunk, including values split across chunks', async () => {
@@ -135,15 +135,15 @@ describe('CSV loader', () => {
     const ds = await loadCsv(f);
     assert.equal(ds.count, 700);
     assert.deepEqual([ds.height, ds.width], [28, 28]);
-    assert.deepEqual(ds.pixels, Uint8Array.from(rows.flatMap((r) => r.slice(1))));
+    assert.deepEqual(ds.values, Uint8Array.from(rows.flatMap((r) => r.slice(1))));
     assert.deepEqual(ds.labels, Uint8Array.from(rows.map((r) => r[0] as number)));
     const unit = await loadCsv(write('big-unit.csv', csv(unitRows)));
-    assert.deepEqual(unit.pixels, ds.pixels);
+    assert.deepEqual(unit.values, ds.values);
   });
 
   it('names the row and column of a non-numeric or empty cell', async () => {
     await rejectsExactly(
-      write('bad-cell.csv', csv([['label', 'a', 'b', 'c', 'd'], ROWS[0] as number[], [7, 'abc', 2, 3, 4]])),
+      write('bad-cell.csv', csv([['label', 'pixel0', 'pixel1', 'pixel2', 'pixel3'], ROWS[0] as number[], [7, 'abc', 2, 3, 4]])),
       'non-numeric value "abc" at row 3, column 2',
     );
     await rejectsExactly(write('bad-cell-nh.csv', csv([ROWS[0] as number[], [7, 1, 2, 3, '4x']])), 'non-numeric value "4x" at row 2, column 5');
@@ -153,16 +153,24 @@ describe('CSV loader', () => {
 
   it('names ragged rows with their column count', async () => {
     await rejectsExactly(
-      write('short-row.csv', csv([['label', 'a', 'b', 'c', 'd'], ROWS[0] as number[], [7, 1, 2, 3]])),
+      write('short-row.csv', csv([['label', 'pixel0', 'pixel1', 'pixel2', 'pixel3'], ROWS[0] as number[], [7, 1, 2, 3]])),
       'row 3 has 4 columns, expected 5 (like row 1)',
     );
     await rejectsExactly(write('long-row.csv', csv([ROWS[0] as number[], ROWS[1] as number[], [7, 1, 2, 3, 4, 5, 6]])), 'row 3 has 7 columns, expected 5 (like row 1)');
   });
 
-  it('rejects pixel counts that are not square images', async () => {
-    await rejectsMatching(write('five.csv', csv([[1, 1, 2, 3, 4, 5]])), /5 pixel columns .* do not form a square image/);
-    await rejectsMatching(write('782.csv', csv([[1, ...new Array<number>(782).fill(0)]])), /782 pixel columns/);
+  it('reads header-less columns that form no square image as a table of unnamed features', async () => {
+    const ds = await loadCsv(write('five.csv', csv([[1, 1, 2, 3, 4, 5], [0, 6, 7, 8, 9, 10]])));
+    assert.equal(ds.kind, 'table');
+    assert.equal(ds.channels, 6);
+    assert.equal(ds.labels, null);
+    assert.deepEqual(ds.featureNames, ['column 1', 'column 2', 'column 3', 'column 4', 'column 5', 'column 6']);
+    assert.deepEqual(Array.from(ds.values), [1, 1, 2, 3, 4, 5, 0, 6, 7, 8, 9, 10]);
+    const labelled = await loadCsv(write('five-labelled.csv', csv([[1, 1, 2, 3, 4, 5]])), { labelColumn: '1' });
+    assert.deepEqual(Array.from(labelled.labels ?? []), [1]);
+    assert.equal(labelled.channels, 5);
   });
+
 
   it('rejects out-of-range pixels and bad labels', async () => {
     await rejectsExactly(

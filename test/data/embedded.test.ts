@@ -7,14 +7,14 @@ import { defaultCacheDir } from '../../src/data/cache';
 import { embeddedCacheFile, loadFashionMnist, loadMnist } from '../../src/data/embedded';
 import { loadDataset } from '../../src/data/index';
 import { resolvePackageDir, runtimeRequire } from '../../src/platform/runtimeRequire';
-import type { ImageDataset } from '../../src/data/types';
+import type { Dataset } from '../../src/data/types';
 
 const HEADER = 40;
 let cacheDir = '';
 /** The first (uncached) MNIST load, the reference for cache round trips. */
-let mnist: ImageDataset | null = null;
+let mnist: Dataset | null = null;
 
-function classCounts(ds: ImageDataset): number[] {
+function classCounts(ds: Dataset): number[] {
   const counts = new Array<number>(ds.numClasses).fill(0);
   const labels = ds.labels ?? new Uint8Array(0);
   for (let i = 0; i < labels.length; i++) counts[labels[i] as number] = (counts[labels[i] as number] ?? 0) + 1;
@@ -22,19 +22,19 @@ function classCounts(ds: ImageDataset): number[] {
 }
 
 /** Byte-for-byte equality without a slow element-wise deepEqual over megabytes. */
-function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  return a !== null && b !== null && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+function sameBytes(a: Uint8Array | Float32Array | null, b: Uint8Array | Float32Array | null): boolean {
+  return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }
 
-function checkBasics(ds: ImageDataset): void {
+function checkBasics(ds: Dataset): void {
   assert.deepEqual([ds.height, ds.width, ds.channels], [28, 28, 1]);
   assert.equal(ds.numClasses, 10);
-  assert.equal(ds.pixels.length, ds.count * 784);
+  assert.equal(ds.values.length, ds.count * 784);
   assert.ok(ds.labels !== null && ds.labels.length === ds.count);
   assert.equal(ds.classNames?.length, 10);
   let max = 0;
   let sum = 0;
-  const px = ds.pixels;
+  const px = ds.values;
   for (let i = 0; i < px.length; i++) {
     const v = px[i] as number;
     if (v > max) max = v;
@@ -42,7 +42,7 @@ function checkBasics(ds: ImageDataset): void {
   }
   assert.equal(max, 255);
   // Mostly black background with bright strokes: the mean sits well inside (0, 255).
-  const mean = sum / ds.pixels.length;
+  const mean = sum / ds.values.length;
   assert.ok(mean > 20 && mean < 100, `mean pixel ${mean}`);
 }
 
@@ -73,7 +73,7 @@ describe('embedded datasets', () => {
     assert.equal(fs.statSync(cache).size, HEADER + 10_000 * 784 + 10_000);
 
     const again = await loadDataset({ kind: 'mnist' }, { cacheDir });
-    assert.ok(sameBytes(again.pixels, ds.pixels));
+    assert.ok(sameBytes(again.values, ds.values));
     assert.ok(sameBytes(again.labels, ds.labels));
     assert.equal(again.source, ds.source);
   });
@@ -86,7 +86,7 @@ describe('embedded datasets', () => {
     marked[HEADER + 5] = 77;
     fs.writeFileSync(cache, marked);
     const ds = await loadMnist({ cacheDir });
-    assert.equal(ds.pixels[5], 77);
+    assert.equal(ds.values[5], 77);
     fs.writeFileSync(cache, original);
   });
 
@@ -97,7 +97,7 @@ describe('embedded datasets', () => {
     const reference = mnist;
     fs.truncateSync(cache, Math.floor(original.length / 2));
     const fromTruncated = await loadMnist({ cacheDir });
-    assert.ok(sameBytes(fromTruncated.pixels, reference.pixels));
+    assert.ok(sameBytes(fromTruncated.values, reference.values));
     assert.ok(sameBytes(fromTruncated.labels, reference.labels));
     assert.ok(fs.readFileSync(cache).equals(original));
 
@@ -105,7 +105,7 @@ describe('embedded datasets', () => {
     foreign.write('JUNK', 0, 'latin1');
     fs.writeFileSync(cache, foreign);
     const fromForeign = await loadMnist({ cacheDir });
-    assert.ok(sameBytes(fromForeign.pixels, reference.pixels));
+    assert.ok(sameBytes(fromForeign.values, reference.values));
     assert.ok(fs.readFileSync(cache).equals(original));
     assert.deepEqual(fs.readdirSync(cacheDir).filter((f) => f.endsWith('.tmp')), []);
   });
@@ -115,7 +115,7 @@ describe('embedded datasets', () => {
     fs.writeFileSync(blocker, 'x');
     const ds = await loadMnist({ cacheDir: path.join(blocker, 'cache') });
     assert.equal(ds.count, 10_000);
-    assert.ok(sameBytes(ds.pixels, mnist?.pixels ?? null));
+    assert.ok(sameBytes(ds.values, mnist?.values ?? null));
   });
 
   it('loads Fashion-MNIST, skipping the 2 malformed rows, then from the cache', async () => {
@@ -135,7 +135,7 @@ describe('embedded datasets', () => {
     const start = performance.now();
     const again = await loadFashionMnist({ cacheDir });
     const ms = performance.now() - start;
-    assert.ok(sameBytes(again.pixels, ds.pixels));
+    assert.ok(sameBytes(again.values, ds.values));
     assert.ok(sameBytes(again.labels, ds.labels));
     assert.equal(again.skipped, 2);
     assert.ok(ms < 1000, `cached load took ${ms.toFixed(0)} ms`);

@@ -58,7 +58,7 @@ describe('IDX loader', () => {
     assert.equal(ds.height, H);
     assert.equal(ds.width, W);
     assert.equal(ds.channels, 1);
-    assert.deepEqual(ds.pixels, pixels);
+    assert.deepEqual(ds.values, pixels);
     assert.deepEqual(ds.labels, labels);
     assert.equal(ds.numClasses, 10);
     assert.equal(ds.skipped, 0);
@@ -67,17 +67,17 @@ describe('IDX loader', () => {
 
   it('detects gzip by content, not by name', async () => {
     const ds = await loadIdx(file('images-gz-no-suffix'), file('labels-idx1-ubyte.gz'));
-    assert.deepEqual(ds.pixels, pixels);
+    assert.deepEqual(ds.values, pixels);
     assert.deepEqual(ds.labels, labels);
     const plain = await loadIdx(file('plain-named.gz'), null);
-    assert.deepEqual(plain.pixels, pixels);
+    assert.deepEqual(plain.values, pixels);
   });
 
   it('loads images without labels, and through loadDataset', async () => {
     const ds = await loadDataset({ kind: 'idx', images: file('images-idx3-ubyte'), labels: null });
     assert.equal(ds.labels, null);
     assert.equal(ds.numClasses, 0);
-    assert.deepEqual(ds.pixels, pixels);
+    assert.deepEqual(ds.values, pixels);
   });
 
   it('says when the images and labels files are swapped', async () => {

@@ -8,7 +8,7 @@ export function fakeRunConfig(graphFile: string, epochs: readonly number[] = [3]
     graphSha256: '0'.repeat(64),
     graphName: 'test graph',
     seed: 42,
-    dataset: { spec: 'mnist', source: 'MNIST', count: 10000, skipped: 0, shape: [28, 28, 1] },
+    dataset: { spec: 'mnist', source: 'MNIST', count: 10000, skipped: 0, shape: [28, 28, 1], kind: 'image' },
     split: { train: 7000, validation: 1000, test: 2000 },
     stages: epochs.map((e, i) => ({
       name: `s${i}`,
@@ -56,5 +56,6 @@ export function fakeRunFiles(runDir: string, graphFile: string): { [K in RunJson
       backend: 'wasm', optimizer: 'adadelta', rngState: 7, trainSamples: 10, weightsFile: 'weights-3-abcd.bin', weightsBytes: 40, weightsSha256: '1'.repeat(64),
       weights: [{ name: 'state/order', shape: [10], dtype: 'int32' }],
     },
+    normalization: { method: 'standard', shift: [0.5, 2], div: [1.5, 0.25] },
   };
 }

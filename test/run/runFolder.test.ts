@@ -39,6 +39,7 @@ const WRONG: Record<RunJsonKind, { field: string; path: string; value: unknown }
   pretraining: { field: 'before', path: 'before.testAccuracy', value: { valLoss: 1, valAccuracy: 1, testLoss: 1, testAccuracy: 'high' } },
   anomaly: { field: 'scores', path: 'scores[1]', value: [0.1, 'x'] },
   checkpoint: { field: 'rngState', path: 'rngState', value: -5 },
+  normalization: { field: 'div', path: 'div[1]', value: [1, 0] },
 };
 
 test('every JSON file written through the writer reads back equal', () => {

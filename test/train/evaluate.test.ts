@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type FromWorker, type TrainRequest } from '../../src/core/protocol';
 import { type ClassifierPreview, EvaluationSchema, RUN_FILES } from '../../src/core/runFormat';
 import { compileGraph } from '../../src/compile/compile';
-import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
+import { type Dataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun } from '../../src/run/client';
 import { loadModel } from '../../src/train/modelFiles';
@@ -21,7 +21,7 @@ import { analyzeForTraining } from '../../src/train/prepare';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-eval-'));
-let mnist: ImageDataset;
+let mnist: Dataset;
 /** The sample graphs' split: validation 0.1, test 0.2, seed 42. */
 let split: ReturnType<typeof splitIndices>;
 

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type InspectRequest, type InspectResult, InspectRequestSchema, InspectResultSchema, ScoreResultSchema } from '../../src/core/inspect';
 import { type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
 import { type CompiledGraph, compileGraph } from '../../src/compile/compile';
-import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
+import { type Dataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { inspectRun } from '../../src/run/client';
 import { runInspect } from '../../src/train/jobs/inspect/index';
@@ -24,7 +24,7 @@ import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 import { RUN_FILES } from '../../src/core/runFormat';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-inspect-'));
-let mnist: ImageDataset;
+let mnist: Dataset;
 /** The split of graphs with validation 0.1, test 0.2, seed 42 (10 000 MNIST digits: 1 000 / 2 000). */
 let split: ReturnType<typeof splitIndices>;
 
@@ -328,7 +328,7 @@ test('latent: a 2-D variational code is drawn as it is (z_mean); a 16-number cod
   const inputs = Buffer.from(r.inputsBase64, 'base64');
   const recon = Buffer.from(r.reconstructionsBase64, 'base64');
   assert.deepEqual([inputs.length, recon.length], [300 * 784, 300 * 784]);
-  assert.deepEqual(inputs.subarray(0, 784), Buffer.from(mnist.pixels.subarray(split.test[0]! * 784, (split.test[0]! + 1) * 784)));
+  assert.deepEqual(inputs.subarray(0, 784), Buffer.from(mnist.values.subarray(split.test[0]! * 784, (split.test[0]! + 1) * 784)));
   const csv = fs.readFileSync(r.file, 'utf8').trim().split('\n');
   assert.equal(csv[0], 'position,index,label,x,y');
   assert.deepEqual(csv[1]!.split(',').map(Number), [0, split.test[0], mnist.labels![split.test[0]!], r.x[0], r.y[0]]);

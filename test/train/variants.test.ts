@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DENOISING_CAPTION, type FromWorker, type TrainRequest } from '../../src/core/protocol';
 import { type EpochRecord } from '../../src/core/runFormat';
-import { type ImageDataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
+import { type Dataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../../src/run/client';
 import { RUN_FILES } from '../../src/core/runFormat';
 import { loadModel } from '../../src/train/modelFiles';
@@ -19,7 +19,7 @@ import { decodePng } from '../../src/train/png';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-variants-'));
-let mnist: ImageDataset;
+let mnist: Dataset;
 /** The samples' split: validation 0.1, test 0.2, seed 42. */
 let split: ReturnType<typeof splitIndices>;
 

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type FromWorker, TrainRequestSchema, type TrainRequest } from '../../src/core/protocol';
 import { type EpochRecord, RUN_FILES } from '../../src/core/runFormat';
-import { loadDataset, splitIndices, type ImageDataset } from '../../src/data/index';
+import { loadDataset, splitIndices, type Dataset } from '../../src/data/index';
 import { loadCheckpoint } from '../../src/train/checkpoint';
 import { runEvaluation } from '../../src/train/jobs/evaluate';
 import { EvaluateRequestSchema } from '../../src/core/protocol';
@@ -21,7 +21,7 @@ import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-workflows-'));
 const classifierSample = path.join(SAMPLES_DIR, 'autoencoder-classifier.latent.json');
-let mnist: ImageDataset;
+let mnist: Dataset;
 
 interface Trained {
   runDir: string;

@@ -1,6 +1,7 @@
 /** One block on the canvas: type, name, output shape, parameter count, problems; composites expand to their layers. */
 import { Handle, type Node, type NodeProps, Position } from '@xyflow/react';
 import { memo, useState } from 'react';
+import { DatasetCardView } from './DatasetCard';
 import { type BlockView, roleBadge } from './graphView';
 import { type OutputPreview, previewFor } from './previews';
 import { LockIcon } from './StageBar';
@@ -31,10 +32,11 @@ function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
     return i === undefined ? undefined : s.stages[i];
   });
   const trainingNow = useEditor((s) => s.training && stage !== undefined && s.trainingStage === stage.index);
+  const datasetProblem = useEditor((s) => (v.type === 'Input' ? s.datasetCard?.problem : undefined));
   const role = stage?.roles.get(v.id);
   const badge = stage ? roleBadge(role, stage, v.trainable) : undefined;
   const classes = ['block', `cat-${v.category.replace(/\s+/g, '-').toLowerCase()}`];
-  if (v.errors.length) classes.push('has-error');
+  if (v.errors.length || datasetProblem) classes.push('has-error');
   else if (v.warnings.length) classes.push('has-warning');
   if (selected) classes.push('selected');
   if (!v.trainable) classes.push('frozen');
@@ -42,7 +44,7 @@ function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
   if (role === 'unused') classes.push('stage-unused');
   const expandable = COMPOSITES.has(v.type) && v.layers.length > 0;
   return (
-    <div className={classes.join(' ')} data-testid={`block-${v.id}`} title={[...v.errors, ...v.warnings].join('\n') || undefined}>
+    <div className={classes.join(' ')} data-testid={`block-${v.id}`} title={[...v.errors, ...(datasetProblem ? [datasetProblem] : []), ...v.warnings].join('\n') || undefined}>
       {v.hasInput && <Handle type="target" position={Position.Top} />}
       {badge && role && (
         <span className={`stage-badge role-${role}${role === 'trained' && trainingNow ? ' now' : ''}`} data-testid="stage-badge" data-role={role} title={badge.title}>
@@ -79,6 +81,7 @@ function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
         </table>
       )}
       {preview && <OutputThumbnail preview={preview} />}
+      {v.type === 'Input' && <DatasetCardView inputId={v.id} />}
       {v.errors.length > 0 && <div className="block-error" data-testid={`error-${v.id}`}>{v.errors[0]}</div>}
       {v.hasOutput && <Handle type="source" position={Position.Bottom} />}
     </div>

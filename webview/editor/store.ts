@@ -5,6 +5,7 @@
  */
 import { type GraphAnalysis, analyzeGraph } from '../../src/core/analyze';
 import { type JsonParseError, parseJsonText } from '../../src/core/canonical';
+import type { DatasetCard } from '../../src/core/datasetCard';
 import type { GraphEdit } from '../../src/core/edits';
 import { type ToEditor, ToEditorSchema, type ToHost } from '../../src/core/editorProtocol';
 import { connectToHost } from '../shared/host';
@@ -40,6 +41,8 @@ export interface EditorState {
   readonly stages: readonly StageChip[];
   /** The stage the person clicked; null: they cleared it; undefined: follow the training run. */
   readonly pickedStage: number | null | undefined;
+  /** The dataset card of the Input block, once the host has read the dataset. */
+  readonly datasetCard: DatasetCard | null;
 }
 
 const store = createStore<EditorState>({
@@ -51,6 +54,7 @@ const store = createStore<EditorState>({
   ...EMPTY_RUN_VIEW,
   stages: [],
   pickedStage: undefined,
+  datasetCard: null,
 });
 /** Draws the graph and posts it as `savePng`; set by the canvas once React Flow is up. */
 let exportImage: (() => Promise<void>) | undefined;
@@ -111,6 +115,9 @@ function onHostMessage(m: ToEditor): void {
     }
     case 'exportImage':
       void requestExportImage();
+      break;
+    case 'datasetCard':
+      setState({ datasetCard: m.card });
       break;
     case 'rejected':
       // The host could not accept one of this editor's messages: say so, as for a refused edit.

@@ -7,7 +7,6 @@
  * checkpoint was saved in (every fit stage, for a finished run; `--stage autoencoder` on a two-stage
  * graph leaves the classifier untrained, so the autoencoder is the trained model there).
  */
-import * as path from 'node:path';
 import type { GraphAnalysis } from '../../core/analyze';
 import type { GraphDocument } from '../../core/format';
 import type { FromWorker } from '../../core/protocol';
@@ -15,7 +14,8 @@ import type { BackendPreference, BackendInfo } from '../../core/backends';
 import type { Shape } from '../../core/shape';
 import { type ResolvedStage, resolveStages } from '../../core/stages';
 import { type CompiledGraph, compileGraph } from '../../compile/compile';
-import { type DatasetSplit, type ImageDataset, loadDataset, parseDataSpec, restrictSplit, splitIndices } from '../../data/index';
+import { type DatasetSplit, restrictSplit } from '../../data/index';
+import type { Dataset } from '../../data/types';
 import { selectBackend } from '../../backend/select';
 import type { CheckpointMeta } from '../../core/runFormat';
 import { applyLayerWeights, loadCheckpoint } from '../checkpoint';
@@ -25,7 +25,7 @@ import { kernelNeeds } from '../../backend/kernelNeeds';
 import { sha256 } from '../../run/runFolder';
 import { type SavedRun, type SavedRunPurpose, openSavedRun } from '../../run/savedRun';
 import { Feeder } from '../scoring';
-import { analyzeForTraining, assertDatasetFits } from '../prepare';
+import { analyzeForTraining, assertDatasetFits, loadRunData, runNormalization } from '../prepare';
 
 export type Send = (message: FromWorker) => void;
 
@@ -55,7 +55,7 @@ export interface TrainedModel {
 
 /** A trained model with the dataset and split it was trained on. */
 export interface TrainedRun extends TrainedModel {
-  readonly ds: ImageDataset;
+  readonly ds: Dataset;
   /** The dataset as the user wrote it ("mnist", "csv:digits.csv"): for sentences. */
   readonly dataText: string;
   readonly inputShape: Shape;
@@ -138,26 +138,23 @@ export async function openTrainedRun(opts: OpenRunOptions): Promise<TrainedRun> 
   const opened = openStage(opts.runDir, opts.purpose ?? 'inspect');
   const { saved } = opened;
   const dataText = opts.data ?? saved.config.overrides.data ?? saved.config.dataset.spec;
-  send({ type: 'log', level: 'info', message: `Loading ${dataText}…` });
-  const ds = await loadDataset(parseDataSpec(dataText, path.dirname(saved.graphPath)), { cacheDir: opts.cacheDir });
-  // Again with the dataset's class count, so a 10-way head on a 26-class set is caught here.
-  const analysis = analyzeForTraining(saved.graphText, saved.graphPath, ds.labels ? ds.numClasses : undefined);
-  const inputShape = analysis.nodes.get(analysis.inputId!)!.outputShape!;
+  const { analysis, ds, inputShape, split, classes } = await loadRunData(saved.graphText, saved.graphPath, dataText, opts.cacheDir, send, saved.config.overrides.labelColumn);
   assertDatasetFits(ds, inputShape, [opened.stage]);
   const doc = analysis.document!;
-  const split = splitIndices(ds.count, doc.training.split, doc.training.seed);
-  const classes = doc.training.classes ?? null;
+  // The statistics the run trained with (normalization.json; `unit` for runs from before it existed).
+  const norm = runNormalization(ds, new Uint32Array(0), 'unit', saved.runDir);
   const model = await compileWithCheckpoint(opened, analysis, opts, opts.backend);
   let trained: DatasetSplit | undefined;
   return {
     ...model,
+    doc,
     ds,
     dataText,
     inputShape,
     split,
-    trainedClasses: classes ? [...classes] : null,
-    trainedSplit: () => (trained ??= restrictSplit(split, ds, classes ?? undefined, dataText)),
-    feeder: new Feeder(ds, inputShape),
+    trainedClasses: classes ?? null,
+    trainedSplit: () => (trained ??= restrictSplit(split, ds, classes, dataText)),
+    feeder: new Feeder(ds, inputShape, norm),
   };
 }
 

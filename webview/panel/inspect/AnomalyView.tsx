@@ -246,6 +246,47 @@ function WorstImages({ result }: { result: ScoreResult }) {
   );
 }
 
+/** A table's worst rows: each one's score and the features that hold most of its error (share, input → reconstruction, in z-scores or normalised units). */
+function WorstRows({ result }: { result: ScoreResult }) {
+  const rows = result.worst.filter((w) => w.features && w.features.length > 0);
+  if (rows.length === 0) return null;
+  const name = (l: number | undefined): string => (l === undefined ? '' : result.classNames?.[l] ?? String(l));
+  return (
+    <figure className="worst-rows">
+      <table className="table" data-testid="anomaly-worst-rows">
+        <thead>
+          <tr>
+            <th className="n">score</th>
+            <th>sample</th>
+            {result.labels && <th>class</th>}
+            <th>most of its error in</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((w) => (
+            <tr key={w.index}>
+              <td className="n">{fmtSig(w.score, 3)}</td>
+              <td className="muted">#{w.position}</td>
+              {result.labels && <td>{name(w.label)}</td>}
+              <td>
+                {w.features!.map((f) => (
+                  <span key={f.name} className="feature" title={`${f.name}: ${fmtSig(f.value, 3)} → ${fmtSig(f.reconstructed, 3)} (${pct(f.share)} of the squared error)`}>
+                    <span className="meter">
+                      <span style={{ width: `${Math.round(f.share * 100)}%` }} />
+                    </span>
+                    {f.name} <span className="muted">{pct(f.share)}</span>
+                  </span>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <figcaption>The rows with the highest errors, worst first, and the features that contribute most to each one's reconstruction error.</figcaption>
+    </figure>
+  );
+}
+
 function ClassTable({ result, threshold }: { result: ScoreResult; threshold: number }) {
   const rows = useMemo(() => classRows(result, threshold), [result, threshold]);
   if (rows.length === 0) return null;
@@ -324,7 +365,7 @@ export function AnomalyView({ result }: { result: ScoreResult }) {
       </p>
       <AnomalyHistogram hist={hist} groups={groups} threshold={threshold} step={step} onThreshold={setThreshold} flagged={summary.flagged} />
       <div className="anomaly-details">
-        <WorstImages result={result} />
+        {result.worst.some((w) => w.features) ? <WorstRows result={result} /> : <WorstImages result={result} />}
         <ClassTable result={result} threshold={threshold} />
       </div>
     </div>

@@ -4,10 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedStage } from '../../../core/stages';
-import type { ImageDataset } from '../../../data/types';
+import type { Dataset } from '../../../data/types';
 import { TrainingError } from '../../errors';
 import { type GridCell, imageGrid } from '../../png';
-import { EVAL_BATCH, type Feeder } from '../../scoring';
+import type { Normalization } from '../../../data/index';
+import { EVAL_BATCH, type Feeder, toCells } from '../../scoring';
 import type { TrainedModel, TrainedRun } from '../openRun';
 
 /** The fields every inspect result carries. */
@@ -75,9 +76,9 @@ export async function predictAll(model: tf.LayersModel, feeder: Feeder, idx: Uin
 }
 
 /** One image of the dataset's shape from `values` (at `index` when several lie back to back). */
-export function cellOf(ds: Pick<ImageDataset, 'height' | 'width' | 'channels'>, values: Float32Array, index = 0): GridCell {
+export function cellOf(ds: Pick<Dataset, 'kind' | 'height' | 'width' | 'channels' | 'values'>, values: Float32Array, norm: Normalization, index = 0): GridCell {
   const per = ds.height * ds.width * ds.channels;
-  return { data: values.subarray(index * per, (index + 1) * per), height: ds.height, width: ds.width, channels: ds.channels === 3 ? 3 : 1 };
+  return toCells(values.subarray(index * per, (index + 1) * per), 1, ds, norm)[0]!;
 }
 
 /** A single image as a small PNG (×2, no border). */

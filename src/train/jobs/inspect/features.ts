@@ -91,8 +91,8 @@ export async function runFeatures(request: ResolvedFeaturesRequest, send: Send =
     const activations = await Promise.all(outputs.map(async (t) => ({ shape: t.shape.slice(1) as number[], values: Float32Array.from(await t.data()) })));
     tf.dispose(outputs);
 
-    const input = batchToFloat(ds, idx, 0, 1);
-    const inputCell = cellOf(ds, input);
+    const input = batchToFloat(ds, idx, 0, 1, undefined, feeder.norm);
+    const inputCell = cellOf(ds, input, feeder.norm);
     const allRows: GridCell[][] = [[upscale(inputCell, mapScale(ds.height, ds.width))]];
     const spacer: GridCell = { data: new Float32Array(6).fill(DEFAULT_BACKGROUND), height: 6, width: 1, channels: 1 };
     const maps = chosen.map((layer, k) => {

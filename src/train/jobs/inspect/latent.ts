@@ -15,6 +15,7 @@ import { type LatentRequestSchema, type LatentResult } from '../../../core/inspe
 import { pca2 } from '../../../core/pca';
 import { TrainingError } from '../../errors';
 import { writeFileAtomic } from '../../../run/runFolder';
+import { batchToFloat, toDisplay } from '../../../data/index';
 import { EVAL_BATCH, classNamesFor } from '../../scoring';
 import { dataFields, reconstructionStage, toBytes } from './common';
 import { type Send, type TrainedModel, openTrainedRun } from '../openRun';
@@ -91,14 +92,15 @@ export async function runLatent(request: ResolvedLatentRequest, send: Send = () 
     }
 
     const per = ds.height * ds.width * ds.channels;
-    // Inputs as bytes: the dataset's own pixels (round(clamp(v, 0, 1) * 255) of v = byte / 255 is the byte).
+    // Inputs as picture bytes: back from model space to stored values (a byte dataset's own bytes under `unit`).
+    const bytes = ds.values instanceof Uint8Array;
     const inputBytes = new Uint8Array(n * per);
-    idx.forEach((index, i) => inputBytes.set(ds.pixels.subarray(index * per, (index + 1) * per), i * per));
+    toBytes(toDisplay(batchToFloat(ds, idx, 0, n, undefined, feeder.norm), feeder.norm, bytes), inputBytes, 0);
     const reconStage = reconstructionStage(run);
     let reconstructionsBase64 = '';
     if (reconStage) {
       const recon = new Uint8Array(n * per);
-      await forEachBatch(run.compiled.modelForOutput(reconStage.outputId), inputs, n, (values, start) => toBytes(values, recon, start * per));
+      await forEachBatch(run.compiled.modelForOutput(reconStage.outputId), inputs, n, (values, start) => toBytes(toDisplay(values, feeder.norm, bytes), recon, start * per));
       reconstructionsBase64 = Buffer.from(recon.buffer, recon.byteOffset, recon.byteLength).toString('base64');
     }
 

@@ -31,7 +31,7 @@ export async function runPredict(request: ResolvedPredictRequest, send: Send = (
     const idx = indicesAt(part, positions, request.split);
     const model = run.compiled.modelForOutput(stage.outputId);
     const n = idx.length;
-    const inputs = batchToFloat(ds, idx, 0, n);
+    const inputs = batchToFloat(ds, idx, 0, n, undefined, feeder.norm);
 
     const out = tf.tidy(() => {
       const pred = model.apply(feeder.inputs(idx, 0, n), { training: false }) as tf.Tensor;
@@ -47,7 +47,7 @@ export async function runPredict(request: ResolvedPredictRequest, send: Send = (
         position,
         index,
         ...(ds.labels ? { label: ds.labels[index]! } : {}),
-        imagePngBase64: singleImagePng(cellOf(ds, inputs, k)).toString('base64'),
+        imagePngBase64: singleImagePng(cellOf(ds, inputs, feeder.norm, k)).toString('base64'),
       };
       if (stage.target === 'labels') {
         const classes = values.length / n;
@@ -60,7 +60,7 @@ export async function runPredict(request: ResolvedPredictRequest, send: Send = (
       const recon = values.subarray(k * per, (k + 1) * per);
       let sum = 0;
       for (let i = 0; i < per; i++) sum += (recon[i]! - inputs[k * per + i]!) ** 2;
-      return { ...item, reconstructionPngBase64: singleImagePng(cellOf(ds, values, k)).toString('base64'), error: sum / per };
+      return { ...item, reconstructionPngBase64: singleImagePng(cellOf(ds, values, feeder.norm, k)).toString('base64'), error: sum / per };
     });
     // A classifier names its outputs; an autoencoder's items still carry labels worth naming.
     const classes = stage.target === 'labels' ? values.length / n : ds.labels ? ds.numClasses : 0;

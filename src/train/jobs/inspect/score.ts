@@ -37,6 +37,24 @@ function positionsOfClasses(part: Uint32Array, labels: Uint8Array, classes: read
   return out;
 }
 
+/** Features named in a table row's explanation. */
+const TOP_FEATURES = 3;
+
+/**
+ * The features that contribute most to sample k's reconstruction error: each one's share of the
+ * row's squared error (in model space, z-scores for `standard`), largest first.
+ */
+export function topFeatures(originals: Float32Array, reconstructions: Float32Array, k: number, names: readonly string[]): { name: string; share: number; value: number; reconstructed: number }[] {
+  const f = names.length;
+  const sq = Array.from({ length: f }, (_, j) => (originals[k * f + j]! - reconstructions[k * f + j]!) ** 2);
+  const total = sq.reduce((a, b) => a + b, 0);
+  return sq
+    .map((e, j) => ({ j, e }))
+    .sort((a, b) => b.e - a.e || a.j - b.j)
+    .slice(0, TOP_FEATURES)
+    .map(({ j, e }) => ({ name: names[j]!, share: total > 0 ? e / total : 0, value: originals[k * f + j]!, reconstructed: reconstructions[k * f + j]! }));
+}
+
 /** One CSV line per scored sample, in split order. */
 export async function runScore(request: ResolvedScoreRequest, send: Send = () => undefined): Promise<ScoreResult> {
   const run = await openTrainedRun({ runDir: request.runDir, data: request.data, backend: request.backend, cacheDir: request.cacheDir, send });
@@ -63,7 +81,8 @@ export async function runScore(request: ResolvedScoreRequest, send: Send = () =>
     // The threshold: the 99th percentile of the validation scores of the classes the run trained on.
     const restrict = trainedClasses !== null && ds.labels !== null;
     const validation = restrict ? run.trainedSplit().validation : run.split.validation;
-    const whose = restrict ? `of the trained classes (${trainedClasses.join(', ')})` : trainedClasses ? '(the dataset has no labels to pick the trained classes by)' : '';
+    const names = classNamesFor(ds, ds.numClasses);
+    const whose = restrict ? `of the trained classes (${trainedClasses.map((c) => names[c] ?? String(c)).join(', ')})` : trainedClasses ? '(the dataset has no labels to pick the trained classes by)' : '';
     let threshold: number;
     let thresholdRule: string;
     if (validation.length > 0) {
@@ -80,13 +99,19 @@ export async function runScore(request: ResolvedScoreRequest, send: Send = () =>
     const labels = ds.labels ? Array.from(idx, (i) => ds.labels![i]!) : undefined;
     const order = Array.from(scores, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
     const worstAt = order.slice(0, Math.min(request.worst, order.length));
-    const worst = worstAt.map((i) => ({ index: idx[i]!, position: positions[i]!, score: scores[i]!, ...(labels ? { label: labels[i]! } : {}) }));
     const worstIdx = Uint32Array.from(worstAt, (i) => idx[i]!);
-    const originals = batchToFloat(ds, worstIdx, 0, worstIdx.length);
+    const originals = batchToFloat(ds, worstIdx, 0, worstIdx.length, undefined, feeder.norm);
     const reconstructions = await predictAll(model, feeder, worstIdx);
+    const worst = worstAt.map((i, k) => ({
+      index: idx[i]!,
+      position: positions[i]!,
+      score: scores[i]!,
+      ...(labels ? { label: labels[i]! } : {}),
+      ...(ds.kind === 'table' ? { features: topFeatures(originals, reconstructions, k, ds.featureNames ?? []) } : {}),
+    }));
     const worstPng = reconstructionGrid(
-      worstAt.map((_, k) => cellOf(ds, originals, k)),
-      worstAt.map((_, k) => cellOf(ds, reconstructions, k)),
+      worstAt.map((_, k) => cellOf(ds, originals, feeder.norm, k)),
+      worstAt.map((_, k) => cellOf(ds, reconstructions, feeder.norm, k)),
     );
 
     const csvFile = path.join(run.saved.runDir, RUN_FILES.scores);
