@@ -10,7 +10,9 @@
  *
  * `--compare-pytorch` also runs bench/pytorch_bench.py (the same two models in PyTorch eager) when
  * `import torch` works, and prints {model, backend, ratioToPytorch} per backend that ran.
- * Then one `panel-streaming` line (bench/streaming.ts): the live panel's cost and latency.
+ * Then one `panel-streaming` line (bench/streaming.ts): the live panel's cost and latency, and the
+ * own-data lines (bench/ownData.ts: an image folder and an NPZ, decoded, loaded, trained in memory
+ * and streamed from disk; `--own-data` runs them alone, `--skip-own-data` leaves them out).
  * Finally docs/benchmarks.md is rewritten with the machine, date, table and targets (`--no-docs`
  * leaves it alone). `npm run bench -- --streaming` runs the streaming line alone; `--help` lists
  * the rest.
@@ -23,6 +25,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { TrainRequestSchema } from '../src/core/protocol';
 import { BACKEND_NAMES } from '../src/core/backends';
 import { train } from '../src/train/trainer';
+import { OWN_DATA_CASES, type OwnDataCase, benchOwnData, runOwnDataCase } from './ownData';
 import { benchStreaming } from './streaming';
 
 type Backend = (typeof BACKEND_NAMES)[number];
@@ -302,7 +305,52 @@ function targetRows(results: readonly BenchLine[], ratios: readonly RatioLine[],
   return rows;
 }
 
-function writeDocs(file: string, m: Machine, command: string, results: readonly BenchLine[], pytorch: readonly PytorchLine[], ratios: readonly RatioLine[], pytorchNote: string | undefined, streaming: Record<string, unknown> | undefined, opts: { epochs: number; maxBatchSeconds: number; models: readonly ModelSpec[] }): void {
+/** The own-data lines as a section (bench/ownData.ts). */
+function ownDataSection(lines: readonly Record<string, unknown>[] | undefined): string[] {
+  if (!lines) return ['## Your own data', '', 'Not measured in this run (`--skip-own-data`).', ''];
+  const by = (name: string): Record<string, unknown> | undefined => lines.find((l) => l.bench === name);
+  const n = (v: unknown, d = 0): string => (typeof v === 'number' ? fmt(v, d) : '—');
+  const L = ['## Your own data', '', 'bench/ownData.ts: a generated folder of 20,000 PNG files of 64×64×3 and a 60,000×64×64×3 uint8 NPZ; one epoch of a small dense autoencoder (Flatten, Dense 16, Dense 12,288) on wasm over the training split, its values in memory or streamed from disk with a 64 MB budget (second epoch; the first warms up). Each line is its own process.', ''];
+  const decode = by('own-data-folder-decode');
+  const load = by('own-data-npz-load');
+  if (decode) L.push(`- Folder decode (sharp, into the decode cache): ${n(decode.images)} images in ${n(decode.seconds, 1)} s = **${n(decode.imagesPerSec)} images/s**, peak RSS ${n(decode.peakRssMB)} MB for ${n(decode.datasetMB)} MB of images.`);
+  if (load) L.push(`- NPZ load into memory: ${n(load.datasetMB)} MB in ${n(load.seconds, 1)} s = ${n(load.mbPerSec)} MB/s; peak RSS ${n(load.peakRssMB)} MB = the dataset + ${n(load.rssOverDatasetMB)} MB (target: under 1,024 MB over: ${typeof load.rssOverDatasetMB === 'number' ? (load.rssOverDatasetMB < 1024 ? 'met' : 'not met') : '—'}).`);
+  L.push('', '| Data | Values | Train samples | Samples/s | Epoch s | Peak RSS MB | Dataset MB |', '|---|---|---:|---:|---:|---:|---:|');
+  for (const data of ['folder', 'npz']) {
+    for (const mode of ['memory', 'streamed']) {
+      const l = by(`own-data-${data}-epoch-${mode}`);
+      if (!l) continue;
+      L.push(`| ${data} | ${mode === 'memory' ? 'in memory' : `streamed (${n(l.memoryBudgetMB)} MB budget)`} | ${n(l.trainSamples)} | ${l.error ? `error: ${String(l.error)}` : n(l.samplesPerSec)} | ${n(l.epochSeconds, 1)} | ${n(l.peakRssMB)} | ${n(l.datasetMB)} |`);
+    }
+  }
+  L.push('');
+  for (const data of ['folder', 'npz']) {
+    const r = by(`own-data-${data}-streamed-vs-memory`);
+    if (r) L.push(`- ${data}: streamed / in memory = ${n(r.ratio, 3)} (target ≥ 0.9: ${typeof r.ratio === 'number' && r.ratio >= 0.9 ? 'met' : 'not met'}).`);
+  }
+  L.push('');
+  return L;
+}
+
+/** Replaces one `## ` section of the report (or adds it before Method), leaving the rest as the last full run wrote it. */
+function updateSection(file: string, section: readonly string[]): void {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n';
+  const title = section[0]!;
+  const lines = text.split('\n');
+  const start = lines.indexOf(title);
+  const next = (from: number): number => {
+    const i = lines.findIndex((l, k) => k > from && l.startsWith('## '));
+    return i < 0 ? lines.length : i;
+  };
+  if (start >= 0) lines.splice(start, next(start) - start, ...section);
+  else {
+    const method = lines.indexOf('## Method');
+    lines.splice(method < 0 ? lines.length : method, 0, ...section);
+  }
+  fs.writeFileSync(file, lines.join('\n'));
+}
+
+function writeDocs(file: string, m: Machine, command: string, results: readonly BenchLine[], pytorch: readonly PytorchLine[], ratios: readonly RatioLine[], pytorchNote: string | undefined, streaming: Record<string, unknown> | undefined, opts: { epochs: number; maxBatchSeconds: number; models: readonly ModelSpec[] }, ownData?: readonly Record<string, unknown>[]): void {
   const now = new Date();
   const models = [...new Set(results.map((r) => r.model))];
   const L: string[] = [];
@@ -366,6 +414,7 @@ function writeDocs(file: string, m: Machine, command: string, results: readonly 
   } else {
     L.push('Not measured in this run (`--skip-streaming`).', '');
   }
+  L.push(...ownDataSection(ownData));
   L.push('## Method', '');
   const spec = (name: string): ModelSpec => opts.models.find((x) => x.model === name)!;
   L.push(
@@ -420,6 +469,9 @@ interface Options {
   python?: string;
   streaming?: boolean;
   skipStreaming?: boolean;
+  ownData?: boolean;
+  skipOwnData?: boolean;
+  ownDataCase?: OwnDataCase;
   docs: string | false;
   child?: string;
 }
@@ -437,6 +489,9 @@ async function main(): Promise<void> {
     .option('--python <path>', `Python for --compare-pytorch (default: the first of ${PYTHONS.join(', ')} that can import torch)`)
     .option('--streaming', 'run only the panel-streaming line')
     .option('--skip-streaming', 'leave out the panel-streaming line')
+    .option('--own-data', 'run only the own-data lines (image folder, NPZ: decode, load, epochs in memory and streamed)')
+    .option('--skip-own-data', 'leave out the own-data lines')
+    .addOption(new Option('--own-data-case <name>').choices([...OWN_DATA_CASES]).hideHelp())
     .addOption(new Option('--docs <file>', 'where to write the report').default(DEFAULT_DOCS, 'docs/benchmarks.md'))
     .option('--no-docs', 'do not write the report')
     .addOption(new Option('--child <json>').hideHelp());
@@ -455,6 +510,19 @@ async function main(): Promise<void> {
   }
   if (opts.streaming) {
     emit(await benchStreaming());
+    return;
+  }
+  if (opts.ownDataCase !== undefined) {
+    emit(await runOwnDataCase(opts.ownDataCase));
+    return;
+  }
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  if (opts.ownData) {
+    const lines = await benchOwnData(__filename, emit, log);
+    if (opts.docs !== false) {
+      updateSection(path.resolve(opts.docs), ownDataSection(lines));
+      log(`Updated the own-data section of ${path.resolve(opts.docs)}`);
+    }
     return;
   }
 
@@ -510,11 +578,14 @@ async function main(): Promise<void> {
     emit(streaming);
   }
 
+  let ownData: Record<string, unknown>[] | undefined;
+  if (!opts.skipOwnData) ownData = await benchOwnData(__filename, emit, log);
+
   if (opts.docs !== false) {
     mach.loadAvgEnd = os.loadavg().map((x) => round(x, 2));
     const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
     const file = path.resolve(opts.docs);
-    writeDocs(file, mach, command, results, pytorch, ratios, pytorchNote, streaming, { epochs: opts.epochs, maxBatchSeconds: opts.maxBatchSeconds, models });
+    writeDocs(file, mach, command, results, pytorch, ratios, pytorchNote, streaming, { epochs: opts.epochs, maxBatchSeconds: opts.maxBatchSeconds, models }, ownData);
     process.stderr.write(`Wrote ${file}\n`);
   }
 }

@@ -28,13 +28,13 @@ export interface ColourFolder {
   readonly files: readonly string[];
 }
 
-/** Writes `perClass` coloured images of every Fashion-MNIST class into `dir/<class>/NNNN.png` (seeded: the same files every time). */
-export async function writeColourFashion(dir: string, perClass: number, seed = 7): Promise<ColourFolder> {
+/** Writes `perClass` coloured images of every Fashion-MNIST class into `dir/<class>/NNNN.png` (seeded: the same files every time), `side` pixels square (resized from 28). */
+export async function writeColourFashion(dir: string, perClass: number, seed = 7, side = 28): Promise<ColourFolder> {
   const sharp = loadSharp();
   const ds = await loadFashionMnist();
   const rng = mulberry32(seed);
   const files: string[] = [];
-  const side = 28;
+  const source = 28;
   for (let c = 0; c < COLOUR_CLASS_FOLDERS.length; c++) {
     const folder = path.join(dir, COLOUR_CLASS_FOLDERS[c]!);
     fs.mkdirSync(folder, { recursive: true });
@@ -43,13 +43,14 @@ export async function writeColourFashion(dir: string, perClass: number, seed = 7
       if (ds.labels![i] !== c) continue;
       const fg = GARMENTS[Math.floor(rng() * GARMENTS.length)]!;
       const bg = BACKGROUNDS[Math.floor(rng() * BACKGROUNDS.length)]!;
-      const rgb = Buffer.alloc(side * side * 3);
-      for (let p = 0; p < side * side; p++) {
-        const v = (ds.values[i * side * side + p] as number) / 255;
+      const rgb = Buffer.alloc(source * source * 3);
+      for (let p = 0; p < source * source; p++) {
+        const v = ds.values[i * source * source + p]! / 255;
         for (let k = 0; k < 3; k++) rgb[p * 3 + k] = Math.round(bg[k]! * (1 - v) + fg[k]! * v);
       }
       const file = path.join(folder, `${String(written).padStart(4, '0')}.png`);
-      await sharp(rgb, { raw: { width: side, height: side, channels: 3 } }).png({ compressionLevel: 9 }).toFile(file);
+      const image = sharp(rgb, { raw: { width: source, height: source, channels: 3 } });
+      await (side === source ? image : image.resize(side, side)).png({ compressionLevel: 9 }).toFile(file);
       files.push(file);
       written++;
     }

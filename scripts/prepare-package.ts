@@ -3,7 +3,8 @@
  * - decode the embedded datasets once into dist/data (the cache format, which the .vsix zip
  *   compresses), so the installed extension needs neither the 190 MB of npm JSON nor a download;
  * - copy the `webgpu` package (Dawn) with only this platform's binary to dist/node_modules, where the
- *   bundled worker's runtime require finds it (the .vsix is built per platform: --target).
+ *   bundled worker's runtime require finds it (the .vsix is built per platform: --target);
+ * - copy sharp and this platform's prebuilt libvips there too (image folders).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,11 +30,34 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`dist/node_modules/webgpu: Dawn for ${platform}\n`);
 
+  // sharp (image folders, resizing) with its JS dependencies and this platform's prebuilt binaries,
+  // where the bundled worker's runtime require finds them.
+  const sharpPlatform = `${process.platform}${process.platform === 'linux' && isMusl() ? 'musl' : ''}-${process.arch}`;
+  const sharpPackages = ['sharp', '@img/colour', 'detect-libc', 'semver', `@img/sharp-${sharpPlatform}`, `@img/sharp-libvips-${sharpPlatform}`];
+  for (const name of sharpPackages) {
+    const src = path.join(__dirname, '..', 'node_modules', name);
+    const dst = path.join(dist, 'node_modules', name);
+    fs.rmSync(dst, { recursive: true, force: true });
+    if (!fs.existsSync(src)) {
+      if (name.startsWith('@img/sharp-')) throw new Error(`${name} is not installed: npm installs it on ${sharpPlatform} (sharp's optional dependency)`);
+      throw new Error(`${name} is not installed (run npm ci)`);
+    }
+    // sharp's C++ sources and install scripts are for building it; the prebuilt binary is in @img/.
+    fs.cpSync(src, dst, { recursive: true, filter: (f) => !/[\\/]sharp[\\/](src|install)([\\/]|$)/.test(f) });
+  }
+  process.stdout.write(`dist/node_modules: sharp for ${sharpPlatform}\n`);
+
   // Dependencies are bundled by webpack; .vscodeignore lists what else ships.
   const target = `${process.platform}-${process.arch}`;
   const vsce = path.join(__dirname, '..', 'node_modules', '.bin', 'vsce');
   const r = spawnSync(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--target', target], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status})`);
+}
+
+/** Whether this Linux uses musl (Alpine): sharp ships other binaries for it. */
+function isMusl(): boolean {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return report?.header?.glibcVersionRuntime === undefined;
 }
 
 main().catch((e: unknown) => {

@@ -12,7 +12,8 @@ export type BlockCategory = 'Inputs' | 'Layers' | 'Autoencoder blocks' | 'Heads'
 
 const activation = z.enum(ACTIVATIONS);
 const padding = z.enum(['same', 'valid']);
-const dim = z.number().int().min(1).max(4096);
+// Up to 65 536: a dense decoder of 128x128x3 images has 49 152 units (Keras sets no limit).
+const dim = z.number().int().min(1).max(65536);
 const pairOrNumber = z.union([dim, z.tuple([dim, dim])]);
 const rate = z.number().min(0).max(0.95);
 

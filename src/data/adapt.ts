@@ -5,6 +5,7 @@
  */
 import type { ResizeMode } from '../core/format';
 import { loadSharp } from './sharp';
+import { DiskBytes } from './disk';
 import { DatasetError, type Dataset, sampleSize } from './types';
 import { formatCount } from './util';
 
@@ -69,7 +70,10 @@ export async function adaptToInput(ds: Dataset, inputShape: readonly number[], r
   const target = imageTargetOf(inputShape, resize);
   if (ds.kind !== 'image' || target === undefined) return ds;
   if (![1, 3, 4].includes(ds.channels) || ![1, 3, 4].includes(target.channels)) return ds;
-  let out: Dataset = ds;
+  if (ds.values instanceof DiskBytes && (ds.height !== target.height || ds.width !== target.width || ds.channels !== target.channels)) {
+    throw new DatasetError(`${ds.source} is streamed from disk (larger than the memory budget) and holds ${ds.height}x${ds.width}x${ds.channels} images, but the Input takes ${target.height}x${target.width}x${target.channels}: change the Input's shape, or save the array in that shape`);
+  }
+  let out: Dataset<Uint8Array | Float32Array> = ds as Dataset<Uint8Array | Float32Array>;
   const notes = [...(ds.notes ?? [])];
   if (ds.height !== target.height || ds.width !== target.width) {
     if (!resize) {
@@ -88,5 +92,5 @@ export async function adaptToInput(ds: Dataset, inputShape: readonly number[], r
     notes.push(`converted ${name(out.channels)} to ${name(target.channels)} for the Input`);
     out = { ...out, channels: target.channels, values };
   }
-  return out === ds ? ds : { ...out, notes };
+  return out === (ds as Dataset) ? ds : { ...out, notes };
 }

@@ -126,3 +126,81 @@ export async function writeCache(file: string, fp: number, data: CachedImages): 
     return false;
   }
 }
+
+/** Where a cache file's pixels start (the header is fixed-size). */
+export const CACHE_PIXELS_OFFSET = HEADER_BYTES;
+
+/** A cache file's header and labels, checked against its size, without reading the pixels (they are streamed, disk.ts). */
+export async function readCacheHeader(file: string, expectedFingerprint: number): Promise<Omit<CachedImages, 'pixels'> | null> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size < HEADER_BYTES) return null;
+    const header = Buffer.alloc(HEADER_BYTES);
+    if ((await handle.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES) return null;
+    const u = (i: number): number => header.readUInt32LE(i * 4);
+    if (u(0) !== MAGIC || u(1) !== FORMAT_VERSION || u(2) !== expectedFingerprint) return null;
+    const [count, height, width, channels, numClasses, skipped, hasLabels] = [u(3), u(4), u(5), u(6), u(7), u(8), u(9)];
+    const pixelBytes = count * height * width * channels;
+    if (count === 0 || pixelBytes === 0 || hasLabels > 1 || size !== HEADER_BYTES + pixelBytes + (hasLabels ? count : 0)) return null;
+    let labels: Uint8Array | null = null;
+    if (hasLabels) {
+      labels = new Uint8Array(count);
+      if (!(await readFully(handle, labels, HEADER_BYTES + pixelBytes))) return null;
+    }
+    return { count, height, width, channels, numClasses, skipped, labels };
+  } catch {
+    return null;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Writes a cache file image by image (a dataset too large to hold in memory): `write(i, bytes)`
+ * puts image i in place, `finish` adds the labels and renames the temp file to `file`.
+ */
+export class CacheWriter {
+  private constructor(
+    private readonly file: string,
+    private readonly tmp: string,
+    private readonly handle: fsp.FileHandle,
+    private readonly imageBytes: number,
+    private readonly count: number,
+  ) {}
+
+  static async create(file: string, fp: number, meta: Omit<CachedImages, 'pixels' | 'labels'> & { hasLabels: boolean }): Promise<CacheWriter> {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const handle = await fsp.open(tmp, 'w');
+    const header = Buffer.alloc(HEADER_BYTES);
+    [MAGIC, FORMAT_VERSION, fp, meta.count, meta.height, meta.width, meta.channels, meta.numClasses, meta.skipped, meta.hasLabels ? 1 : 0].forEach((v, i) => header.writeUInt32LE(v, i * 4));
+    await writeFully(handle, header, 0);
+    return new CacheWriter(file, tmp, handle, meta.height * meta.width * meta.channels, meta.count);
+  }
+
+  write(index: number, bytes: Uint8Array): Promise<void> {
+    return writeFully(this.handle, bytes, HEADER_BYTES + index * this.imageBytes);
+  }
+
+  /** Writes the labels (and the `skipped` count, which may be known only now), closes and renames; the file's final name. */
+  async finish(labels: Uint8Array | null, skipped: number): Promise<string> {
+    const field = Buffer.alloc(4);
+    field.writeUInt32LE(skipped, 0);
+    await writeFully(this.handle, field, 8 * 4);
+    if (labels) await writeFully(this.handle, labels, HEADER_BYTES + this.count * this.imageBytes);
+    await this.handle.close();
+    await fsp.rename(this.tmp, this.file);
+    return this.file;
+  }
+
+  async abandon(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await fsp.unlink(this.tmp).catch(() => undefined);
+  }
+}

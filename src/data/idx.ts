@@ -127,7 +127,7 @@ export function parseIdxLabels(raw: Uint8Array, file: string): Uint8Array {
 }
 
 /** Loads official MNIST-style IDX files (MNIST, Fashion-MNIST, EMNIST, KMNIST); labels optional. */
-export async function loadIdx(imagesFile: string, labelsFile: string | null): Promise<Dataset> {
+export async function loadIdx(imagesFile: string, labelsFile: string | null): Promise<Dataset<Uint8Array>> {
   const images = parseIdxImages(await readDataFile(imagesFile), imagesFile);
   let labels: Uint8Array | null = null;
   let numClasses = 0;

@@ -17,6 +17,7 @@ export { adaptToInput, imageTargetOf } from './adapt';
 export { loadFolder, scanFolder, IMAGE_EXTENSIONS, type ImageTarget } from './folder';
 export { loadNpy, loadNpz } from './numpy';
 export { loadTable, LABEL_COLUMNS } from './table';
+export { DiskBytes, memoryBudgetBytes, shuffleForDisk } from './disk';
 export { Mulberry32, mulberry32, shuffleInPlace, type Rng } from './random';
 export { loadMnist, loadFashionMnist, embeddedCacheFile, MNIST_CLASS_NAMES, FASHION_MNIST_CLASS_NAMES } from './embedded';
 export { defaultCacheDir } from './cache';
@@ -33,6 +34,8 @@ export interface LoadOptions {
   readonly labelColumn?: string;
   /** Decoding progress of an image folder. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Bytes a byte dataset may take in memory; larger ones are streamed from disk (default: memoryBudgetBytes()). */
+  readonly budgetBytes?: number;
 }
 
 /** Loads whatever a DataSpec names; every user-fixable problem is a DatasetError. */
@@ -47,11 +50,11 @@ export function loadDataset(spec: DataSpec, opts: LoadOptions = {}): Promise<Dat
     case 'csv':
       return loadCsv(spec.file, { labelColumn: opts.labelColumn });
     case 'folder':
-      return loadFolder(spec.dir, { target: opts.target, cacheDir: opts.cacheDir, onProgress: opts.onProgress });
+      return loadFolder(spec.dir, { target: opts.target, cacheDir: opts.cacheDir, onProgress: opts.onProgress, budgetBytes: opts.budgetBytes });
     case 'npz':
-      return loadNpz(spec.file);
+      return loadNpz(spec.file, { budgetBytes: opts.budgetBytes });
     case 'npy':
-      return loadNpy(spec.x, spec.y);
+      return loadNpy(spec.x, spec.y, { budgetBytes: opts.budgetBytes });
   }
 }
 

@@ -6,29 +6,42 @@
  */
 import type { NormalizeMethod } from '../core/format';
 import type { Normalization } from '../core/runFormat';
-import { DatasetError, type Dataset, sampleSize } from './types';
+import { DiskBytes } from './disk';
+import { DatasetError, type Dataset, isBytes, sampleSize } from './types';
 
 export type { Normalization };
 
 /** `unit` for images and byte data (divide by 255, or keep float images as they are), `standard` for float tables. */
 export function defaultNormalize(ds: Pick<Dataset, 'kind' | 'values'>): NormalizeMethod {
-  return ds.kind === 'table' && !(ds.values instanceof Uint8Array) ? 'standard' : 'unit';
+  return ds.kind === 'table' && !isBytes(ds.values) ? 'standard' : 'unit';
 }
 
 /** The statistics of `method` over the samples `trainIdx` (the training split), one per channel. */
 export function computeNormalization(ds: Dataset, trainIdx: ArrayLike<number>, method: NormalizeMethod): Normalization {
   const c = ds.channels;
-  const bytes = ds.values instanceof Uint8Array;
+  const bytes = isBytes(ds.values);
   if (method === 'unit') return { method, shift: new Array<number>(c).fill(0), div: new Array<number>(c).fill(bytes ? 255 : 1) };
   if (trainIdx.length === 0) throw new DatasetError(`normalize "${method}" needs training samples to compute its statistics, and the training split is empty`);
   const size = sampleSize(ds);
-  const values = ds.values;
+  const stored = ds.values;
+  // Streamed samples are read one at a time (in order: each chunk once).
+  const scratch = stored instanceof DiskBytes ? new Uint8Array(size) : null;
+  const sorted = stored instanceof DiskBytes ? Uint32Array.from(trainIdx).sort() : trainIdx;
   const min = new Array<number>(c).fill(Infinity);
   const max = new Array<number>(c).fill(-Infinity);
   const sum = new Float64Array(c);
   const sumSq = new Float64Array(c);
-  for (let k = 0; k < trainIdx.length; k++) {
-    const base = (trainIdx[k] as number) * size;
+  for (let k = 0; k < sorted.length; k++) {
+    let values: ArrayLike<number>;
+    let base: number;
+    if (scratch !== null) {
+      (stored as DiskBytes).read(sorted[k] as number, scratch, 0);
+      values = scratch;
+      base = 0;
+    } else {
+      values = stored as Uint8Array | Float32Array;
+      base = (sorted[k] as number) * size;
+    }
     for (let j = 0; j < size; j++) {
       const v = values[base + j] as number;
       const ch = j % c;
@@ -54,7 +67,7 @@ export const BYTE_TO_UNIT: Readonly<Float32Array> = new Float32Array(256).map((_
 
 /** The `unit` normalisation of a dataset (what runs written before normalization.json used). */
 export function unitNormalization(ds: Pick<Dataset, 'channels' | 'values'>): Normalization {
-  return { method: 'unit', shift: new Array<number>(ds.channels).fill(0), div: new Array<number>(ds.channels).fill(ds.values instanceof Uint8Array ? 255 : 1) };
+  return { method: 'unit', shift: new Array<number>(ds.channels).fill(0), div: new Array<number>(ds.channels).fill(isBytes(ds.values) ? 255 : 1) };
 }
 
 /** Checks a stored normalisation against the dataset it is applied to. */
@@ -119,7 +132,8 @@ export function batchToFloat(
   const checkIndex = (idx: number): void => {
     if (!(idx >= 0 && idx < ds.count)) throw new RangeError(`sample index ${idx} is outside the dataset (0..${ds.count - 1})`);
   };
-  if (values instanceof Uint8Array) {
+  if (!(values instanceof Float32Array)) {
+    const disk = values instanceof DiskBytes ? values : null;
     let lut: Float32Array | Readonly<Float32Array> = BYTE_TO_UNIT;
     if (norm !== undefined && !(norm.method === 'unit' && norm.div.every((d) => d === 255))) {
       lut = tableCache.get(norm) ?? byteTables(norm);
@@ -129,13 +143,20 @@ export function batchToFloat(
     for (let k = 0; k < n; k++) {
       const idx = indices[start + k] as number;
       checkIndex(idx);
-      let s = idx * size;
+      let src: Uint8Array;
+      let s: number;
+      if (disk) {
+        ({ bytes: src, offset: s } = disk.locate(idx));
+      } else {
+        src = values as Uint8Array;
+        s = idx * size;
+      }
       let o = k * size;
       const stop = o + size;
       if (!perChannel) {
-        while (o < stop) dst[o++] = lut[values[s++] as number] as number;
+        while (o < stop) dst[o++] = lut[src[s++] as number] as number;
       } else {
-        while (o < stop) for (let ch = 0; ch < c; ch++) dst[o++] = lut[ch * 256 + (values[s++] as number)] as number;
+        while (o < stop) for (let ch = 0; ch < c; ch++) dst[o++] = lut[ch * 256 + (src[s++] as number)] as number;
       }
     }
     return dst;

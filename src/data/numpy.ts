@@ -4,10 +4,14 @@
  * streamed straight into the dataset's own store (bytes stay bytes), so a file is never held twice.
  */
 import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { parse as parseNpy } from 'npyjs';
 import * as yauzl from 'yauzl';
 import { inferImageShape } from './csv';
+import { type DiskPart, DiskBytes, memoryBudgetBytes } from './disk';
 import { DatasetError, type Dataset } from './types';
 import { fileError, formatCount, shortName } from './util';
 
@@ -25,6 +29,8 @@ interface ArraySource {
   readonly where: string;
   readonly file: string;
   open(): Promise<Readable>;
+  /** Where the array's bytes (its npy header first) lie in `file` as they are, or null when compressed. */
+  locate(): Promise<number | null>;
 }
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
@@ -238,7 +244,8 @@ async function stringLabels(src: ArraySource, header: NpyHeader, n: number): Pro
 }
 
 /** x arrays (one, or x_train and x_test) read into one store, in order. */
-async function readSamples(parts: readonly { src: ArraySource; header: NpyHeader }[]): Promise<{ values: Uint8Array | Float32Array; layout: Pick<Dataset, 'kind' | 'height' | 'width' | 'channels'>; counts: number[] }> {
+async function readSamples(parts: readonly { src: ArraySource; header: NpyHeader }[], budget: number): Promise<{ values: Uint8Array | Float32Array | DiskBytes; layout: Pick<Dataset, 'kind' | 'height' | 'width' | 'channels'>; counts: number[] }> {
+  const parts0 = parts;
   const first = parts[0]!;
   const layout = sampleLayout(first.src, first.header);
   for (const p of parts.slice(1)) {
@@ -251,6 +258,24 @@ async function readSamples(parts: readonly { src: ArraySource; header: NpyHeader
   const size = layout.height * layout.width * layout.channels;
   const total = counts.reduce((a, b) => a + b, 0);
   if (total === 0) throw new DatasetError(`${first.src.where}: holds no samples (shape ${shapeText(first.header.shape)})`, first.src.file);
+  if (first.header.dtype === 'u1' && total * size > budget) {
+    // Larger than the memory budget: streamed from the file (stored arrays as they lie, compressed ones inflated to a temporary file once).
+    const parts: DiskPart[] = [];
+    for (const [k, p] of parts0.entries()) {
+      const at = await p.src.locate();
+      const bytes = counts[k]! * size;
+      if (at !== null) {
+        const { size: fileSize } = await fsp.stat(p.src.file);
+        if (at + p.header.headerBytes + bytes > fileSize) {
+          throw new DatasetError(`${p.src.where}: truncated: its header announces shape ${shapeText(p.header.shape)} (${formatCount(bytes)} bytes of data), the file is shorter`, p.src.file);
+        }
+        parts.push({ file: p.src.file, offset: at + p.header.headerBytes, count: counts[k]! });
+      } else {
+        parts.push({ file: await inflateToTemp(p.src, p.header, bytes), offset: 0, count: counts[k]! });
+      }
+    }
+    return { values: new DiskBytes(parts, size, total, budget), layout, counts };
+  }
   if (first.header.dtype === 'u1' || first.header.dtype === 'f4') {
     // Streamed straight into the final store: no second copy of the file's data.
     const values = first.header.dtype === 'u1' ? new Uint8Array(total * size) : new Float32Array(total * size);
@@ -291,9 +316,9 @@ interface NumpyParts {
   readonly keras: boolean;
 }
 
-async function assemble(parts: NumpyParts, describe: string, file: string): Promise<Dataset> {
+async function assemble(parts: NumpyParts, describe: string, file: string, budget: number): Promise<Dataset> {
   if (parts.y) parts.x.forEach((x, i) => checkLengths(x, parts.y![i]!));
-  const { values, layout, counts } = await readSamples(parts.x);
+  const { values, layout, counts } = await readSamples(parts.x, budget);
   let labels: Uint8Array | null = null;
   let numClasses = 0;
   let classNames: string[] | undefined;
@@ -320,7 +345,7 @@ async function assemble(parts: NumpyParts, describe: string, file: string): Prom
   }
   const count = counts.reduce((a, b) => a + b, 0);
   const shape = layout.kind === 'table' ? `${layout.channels} features` : `${layout.height}x${layout.width}x${layout.channels}`;
-  const kind = values instanceof Uint8Array ? 'uint8' : 'float';
+  const kind = values instanceof Float32Array ? 'float' : values instanceof DiskBytes ? 'uint8, streamed from disk' : 'uint8';
   const split = parts.keras ? `, ${formatCount(counts[0]!)} train + ${formatCount(counts[1]!)} test` : '';
   return {
     source: `${describe} (${formatCount(count)} samples ${shape}, ${kind}${split}, ${labels ? `${numClasses} classes` : 'no labels'})`,
@@ -336,10 +361,27 @@ async function assemble(parts: NumpyParts, describe: string, file: string): Prom
   };
 }
 
+/** Inflates a compressed array's data once into a temporary file (streamed arrays of a compressed .npz); its path. */
+async function inflateToTemp(src: ArraySource, header: NpyHeader, bytes: number): Promise<string> {
+  const dir = path.join(os.tmpdir(), 'latent-studio-npz');
+  await fsp.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${process.pid}-${Math.random().toString(36).slice(2)}.bin`);
+  const handle = await fsp.open(file, 'w');
+  try {
+    const writes: Promise<unknown>[] = [];
+    await streamData(src, header, bytes, (chunk, at) => void writes.push(handle.write(Uint8Array.from(chunk), 0, chunk.length, at)));
+    await Promise.all(writes);
+  } finally {
+    await handle.close();
+  }
+  return file;
+}
+
 function fileSource(file: string): ArraySource {
   return {
     where: shortName(file),
     file,
+    locate: () => Promise.resolve(0),
     open: () =>
       new Promise((resolve, reject) => {
         const stream = fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
@@ -349,16 +391,35 @@ function fileSource(file: string): ArraySource {
   };
 }
 
+export interface NumpyLoadOptions {
+  /** Bytes uint8 samples may take in memory; above it they are streamed from disk (default: memoryBudgetBytes()). */
+  readonly budgetBytes?: number;
+}
+
 /** `npy:<x.npy>[,<y.npy>]`. */
-export async function loadNpy(xFile: string, yFile: string | null): Promise<Dataset> {
+export async function loadNpy(xFile: string, yFile: string | null, opts: NumpyLoadOptions = {}): Promise<Dataset> {
   const x = fileSource(xFile);
   const xPart = { src: x, header: await readHeader(x) };
   const yPart = yFile === null ? null : { src: fileSource(yFile), header: await readHeader(fileSource(yFile)) };
-  return assemble({ x: [xPart], y: yPart ? [yPart] : null, keras: false }, `NumPy ${shortName(xFile)}`, xFile);
+  return assemble({ x: [xPart], y: yPart ? [yPart] : null, keras: false }, `NumPy ${shortName(xFile)}`, xFile, opts.budgetBytes ?? memoryBudgetBytes());
+}
+
+/** Where a stored (uncompressed) zip entry's data begins: after its local header (30 bytes, the name and the extra field); null when compressed. */
+async function storedOffset(file: string, entry: yauzl.Entry): Promise<number | null> {
+  if (entry.compressionMethod !== 0) return null;
+  const handle = await fsp.open(file, 'r');
+  try {
+    const local = Buffer.alloc(30);
+    await handle.read(local, 0, 30, entry.relativeOffsetOfLocalHeader);
+    if (local.readUInt32LE(0) !== 0x04034b50) throw new DatasetError(`${file}: a damaged zip (no local header for ${entry.fileName})`, file);
+    return entry.relativeOffsetOfLocalHeader + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** `npz:<file>`: x_train, y_train, x_test, y_test (Keras layout; the test arrays are the test split) or x[, y]. */
-export async function loadNpz(file: string): Promise<Dataset> {
+export async function loadNpz(file: string, opts: NumpyLoadOptions = {}): Promise<Dataset> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
@@ -372,7 +433,7 @@ export async function loadNpz(file: string): Promise<Dataset> {
     for await (const entry of zip.eachEntry()) entries.set(entry.fileName.replace(/\.npy$/, ''), entry);
     const source = (name: string): ArraySource => {
       const entry = entries.get(name)!;
-      return { where: `${shortName(file)}: ${name}`, file, open: () => zip.openReadStreamPromise(entry) };
+      return { where: `${shortName(file)}: ${name}`, file, open: () => zip.openReadStreamPromise(entry), locate: () => storedOffset(file, entry) };
     };
     const part = async (name: string): Promise<{ src: ArraySource; header: NpyHeader }> => ({ src: source(name), header: await readHeader(source(name)) });
     const has = (name: string): boolean => entries.has(name);
@@ -390,7 +451,7 @@ export async function loadNpz(file: string): Promise<Dataset> {
         file,
       );
     }
-    return await assemble(parts, `NumPy ${shortName(file)}`, file);
+    return await assemble(parts, `NumPy ${shortName(file)}`, file, opts.budgetBytes ?? memoryBudgetBytes());
   } finally {
     zip.close();
   }

@@ -84,7 +84,7 @@ function labelsOf(cells: readonly string[]): { labels: Uint8Array; numClasses: n
 const quote = (text: string): string => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 
 /** Loads a table: one sample per data row, the label column apart. */
-export async function loadTable(file: string, layout: TableLayout): Promise<Dataset> {
+export async function loadTable(file: string, layout: TableLayout): Promise<Dataset<Float32Array>> {
   let columns: string[] = [];
   let labelCol = -1;
   let features: string[] = [];

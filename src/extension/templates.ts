@@ -1,6 +1,27 @@
 /** "New Model from Template…": every sample graph, written to a new file or into an empty one. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseJsonText } from '../core/canonical';
+import { parseJsonText, serializeGraph } from '../core/canonical';
+import { formatDataSpec, parseDataSpec } from '../data/spec';
+
+/**
+ * The template's text with a relative dataset path ("csv:data/table.csv", beside the sample) made
+ * absolute, so the new graph reads the sample's data wherever it is saved.
+ */
+export function anchorDatasetPaths(text: string, templateDir: string): string {
+  const parsed = parseJsonText(text);
+  if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null) return text;
+  const doc = parsed.value as { training?: { dataset?: unknown } };
+  const spec = doc.training?.dataset;
+  if (typeof spec !== 'string' || !spec.includes(':')) return text;
+  try {
+    // The parser training uses resolves the paths against the template's folder.
+    doc.training!.dataset = formatDataSpec(parseDataSpec(spec, templateDir)).split(path.sep).join('/');
+  } catch {
+    return text;
+  }
+  return serializeGraph(doc as Record<string, unknown>);
+}
 
 interface Template {
   readonly label: string;
@@ -34,7 +55,7 @@ export async function newFromTemplate(extensionUri: vscode.Uri, target?: vscode.
   const templates = await readTemplates(extensionUri);
   const pick = await vscode.window.showQuickPick(templates, { title: 'New model from template', placeHolder: 'Pick the tutorial model to start from', matchOnDetail: true });
   if (!pick) return;
-  const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(pick.uri));
+  const text = anchorDatasetPaths(new TextDecoder().decode(await vscode.workspace.fs.readFile(pick.uri)), path.dirname(pick.uri.fsPath));
   if (target && target.getText().trim() === '') {
     const edit = new vscode.WorkspaceEdit();
     edit.replace(target.uri, new vscode.Range(0, 0, target.lineCount, 0), text);

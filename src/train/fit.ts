@@ -11,7 +11,6 @@ import * as tf from '@tensorflow/tfjs';
 import type { ResolvedStage } from '../core/stages';
 import { constant } from '../backend/constants';
 import { takeGpuError } from '../backend/select';
-import { shuffleInPlace } from '../data/random';
 import { TrainingError } from './errors';
 import { minimizeStep } from './optimizers';
 import { type Feeder, collectExtraLosses, lossFn, metricSum, predictForLoss } from './scoring';
@@ -53,7 +52,7 @@ export interface FitOptions {
 /** Run the stage's epochs from `firstEpoch`; `stopped` when a cancel ended it mid-epoch (that epoch is not reported). */
 export async function fit(opts: FitOptions, callbacks: FitCallbacks): Promise<{ stopped: boolean }> {
   for (let epoch = opts.firstEpoch; epoch <= opts.stage.epochs; epoch++) {
-    shuffleInPlace(opts.order, opts.rng);
+    opts.feeder.shuffle(opts.order, opts.rng);
     opts.feeder.startEpoch(opts.order);
     let logs: EpochLogs | null;
     try {

@@ -10,14 +10,16 @@ import { type ClassifierPreview } from '../core/runFormat';
 import type { Shape } from '../core/shape';
 import { collectExtraLosses, hasExtraLosses } from '../compile/customLayers';
 import { LOGITS_OF, softmaxDense } from '../compile/fusedLayers';
-import { type Normalization, batchToFloat, oneHot, sharedByteTable, toDisplay, unitNormalization } from '../data/index';
-import type { Dataset } from '../data/types';
+import { DiskBytes, type Normalization, batchToFloat, oneHot, sharedByteTable, shuffleForDisk, toDisplay, unitNormalization } from '../data/index';
+import { type Rng, shuffleInPlace } from '../data/random';
+import { type Dataset, isBytes } from '../data/types';
 import { constant } from '../backend/constants';
 import { gatherBytes, packBytes } from '../backend/kernels/webgpu/batches';
 import { uploadNow } from '../backend/kernels/webgpu/program';
 import { fusedLoss } from '../backend/kernels/fusedLoss';
 import { TrainingError } from './errors';
 import { type GridCell, imageGrid, imageStrip, reconstructionGrid } from './png';
+import { tableBars } from './tablePictures';
 
 /** The training loop adds the loss terms of a model's layers (a variational Bottleneck's KL) through these. */
 export { collectExtraLosses, hasExtraLosses };
@@ -135,6 +137,22 @@ export class Feeder {
     this.norm = norm ?? unitNormalization(ds);
   }
 
+  /** Samples are streamed from disk (larger than the memory budget): orders should visit them chunk by chunk. */
+  get streamed(): boolean {
+    return this.ds.values instanceof DiskBytes;
+  }
+
+  /** Shuffles an epoch's training order in place: Fisher–Yates, or chunk-locally for samples streamed from disk (each chunk read once an epoch). */
+  shuffle(order: Uint32Array, rng: Rng): void {
+    if (this.ds.values instanceof DiskBytes) shuffleForDisk(order, this.ds.values, rng);
+    else shuffleInPlace(order, rng);
+  }
+
+  /** `idx` in the order that reads it fastest: as it is in memory, sorted (chunk by chunk) when streamed. Sums over it do not depend on the order. */
+  scoringOrder(idx: Uint32Array): Uint32Array {
+    return this.streamed ? Uint32Array.from(idx).sort() : idx;
+  }
+
   /** Assemble the batches of `indices` (this epoch's order, not changed until endEpoch) on the device, where that pays. */
   startEpoch(indices: Uint32Array): void {
     this.endEpoch();
@@ -227,7 +245,8 @@ export interface Score {
 }
 
 /** Mean loss and metrics (and confusion counts) of `model` over `idx`, with one read-back in all. */
-export async function scoreSplit(model: tf.LayersModel, feeder: Feeder, idx: Uint32Array, spec: ScoreSpec): Promise<Score> {
+export async function scoreSplit(model: tf.LayersModel, feeder: Feeder, split: Uint32Array, spec: ScoreSpec): Promise<Score> {
+  const idx = feeder.scoringOrder(split);
   const k = spec.classes;
   const withConfusion = spec.confusion && spec.target === 'labels' && k > 0;
   if (idx.length === 0) return { loss: null, metrics: {}, confusion: withConfusion ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined };
@@ -277,7 +296,7 @@ export function toCells(data: Float32Array, count: number, ds: Pick<Dataset, 'ki
     const shown = norm.method === 'standard' ? data.map((v) => (v + 3) / 6) : data;
     return Array.from({ length: count }, (_, i) => upscaleStrip(shown.subarray(i * per, (i + 1) * per)));
   }
-  const display = toDisplay(data, norm, ds.values instanceof Uint8Array);
+  const display = toDisplay(data, norm, isBytes(ds.values));
   return Array.from({ length: count }, (_, i) => cellOfImage(display.subarray(i * per, (i + 1) * per), ds));
 }
 
@@ -341,6 +360,11 @@ export async function reconstructionPreview(model: tf.LayersModel, feeder: Feede
     // In inference mode the model's noise layers pass the (already noisy) input through.
     return [noisy, model.apply(noisy, { training: false }) as tf.Tensor];
   });
+  if (feeder.ds.kind === 'table' && noise.length === 0) {
+    const reconstructed = Float32Array.from(await out[0]!.data());
+    tf.dispose(out);
+    return tableBars(originals, reconstructed, n, feeder.ds.channels, feeder.norm);
+  }
   const rows = await Promise.all(out.map(async (t) => toCells((await t.data()) as Float32Array, n, feeder.ds, feeder.norm)));
   tf.dispose(out);
   const originalCells = toCells(originals, n, feeder.ds, feeder.norm);

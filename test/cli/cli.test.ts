@@ -298,3 +298,33 @@ test('train --stage and --init-from: the classifier trained on a frozen autoenco
   assert.equal(what.code, 1);
   assert.match(what.stderr, /"biases" is not something to inspect: use weights, features or latent/);
 });
+
+test('train on bad own data exits 1 with the sentence naming the file, and writes no run folder', () => {
+  const dir = path.join(tmp, 'own-data');
+  fs.mkdirSync(path.join(dir, 'empty-folder'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'sensors.csv'), 'temperature,pressure,label\n20.5,101.3,normal\n21,,fault\n');
+  const graph = path.join(dir, 'table.latent.json');
+  fs.writeFileSync(
+    graph,
+    JSON.stringify({
+      formatVersion: 1,
+      name: 'table',
+      nodes: [{ id: 'input', type: 'Input', params: { shape: [2] } }, { id: 'd', type: 'Dense', params: { units: 2, activation: 'linear' } }, { id: 'out', type: 'Output', params: { target: 'input' } }],
+      edges: [{ from: 'input', to: 'd' }, { from: 'd', to: 'out' }],
+      training: { dataset: 'csv:sensors.csv', loss: 'meanSquaredError', epochs: 1 },
+    }),
+  );
+  const runs = path.join(dir, 'runs');
+  for (const [args, message] of [
+    [[], /sensors\.csv: empty value at row 3, column 2 \("pressure"\); fill it in or drop the row/],
+    [['--data', 'folder:empty-folder'], /empty-folder: an empty folder: no images/],
+    [['--label-column', 'outcome'], /sensors\.csv: has no label column "outcome" \(training\.labelColumn\)/],
+    [['--data', 'npz:missing.npz'], /missing\.npz: file not found/],
+  ] as const) {
+    const r = cli(['train', graph, '--out', runs, ...args], dir);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.ok(!fs.existsSync(runs) || fs.readdirSync(runs).length === 0, 'no run folder');
+  }
+});

@@ -66,6 +66,7 @@ describe('CSV loader', () => {
   it('reads a file without a header (label in column 1), through loadDataset', async () => {
     const f = write('no-header.csv', csv(ROWS));
     const ds = await loadDataset({ kind: 'csv', file: f });
+    assert.ok(ds.values instanceof Uint8Array);
     assert.deepEqual(Array.from(ds.values), PIXELS);
     assert.deepEqual(Array.from(ds.labels ?? []), LABELS);
   });

@@ -7,12 +7,12 @@ import { defaultCacheDir } from '../../src/data/cache';
 import { embeddedCacheFile, loadFashionMnist, loadMnist } from '../../src/data/embedded';
 import { loadDataset } from '../../src/data/index';
 import { resolvePackageDir, runtimeRequire } from '../../src/platform/runtimeRequire';
-import type { Dataset } from '../../src/data/types';
+import type { Dataset, Values } from '../../src/data/types';
 
 const HEADER = 40;
 let cacheDir = '';
 /** The first (uncached) MNIST load, the reference for cache round trips. */
-let mnist: Dataset | null = null;
+let mnist: Dataset<Uint8Array> | null = null;
 
 function classCounts(ds: Dataset): number[] {
   const counts = new Array<number>(ds.numClasses).fill(0);
@@ -22,11 +22,11 @@ function classCounts(ds: Dataset): number[] {
 }
 
 /** Byte-for-byte equality without a slow element-wise deepEqual over megabytes. */
-function sameBytes(a: Uint8Array | Float32Array | null, b: Uint8Array | Float32Array | null): boolean {
+function sameBytes(a: Values | null, b: Values | null): boolean {
   return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }
 
-function checkBasics(ds: Dataset): void {
+function checkBasics(ds: Dataset<Uint8Array>): void {
   assert.deepEqual([ds.height, ds.width, ds.channels], [28, 28, 1]);
   assert.equal(ds.numClasses, 10);
   assert.equal(ds.values.length, ds.count * 784);

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { zipSync } from 'fflate';
 import { dump } from 'npyjs';
 import {
+  DiskBytes,
   adaptToInput,
   batchToFloat,
   computeNormalization,
@@ -21,8 +22,10 @@ import {
   loadForInput,
   loadNpy,
   loadNpz,
+  mulberry32,
   parseDataSpec,
   resolveClasses,
+  shuffleForDisk,
   splitDataset,
   toDisplay,
 } from '../../src/data/index';
@@ -60,6 +63,12 @@ async function png(file: string, width: number, height: number, channels: 1 | 3 
   return file;
 }
 
+/** A dataset's values held in memory (asserted). */
+function mem(ds: Dataset): Uint8Array | Float32Array {
+  assert.ok(!(ds.values instanceof DiskBytes), `${ds.source} is in memory`);
+  return ds.values as Uint8Array | Float32Array;
+}
+
 /** Asserts a DatasetError whose message matches, and that names `file` when given. */
 async function rejects(promise: Promise<unknown>, re: RegExp, file?: string): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
@@ -92,8 +101,8 @@ describe('image folders', () => {
     assert.ok(ds.values instanceof Uint8Array);
     // d.png is grey: as RGB its three channels are equal; a.png keeps its red channel.
     const d = 1 * 6 * 8 * 3;
-    assert.deepEqual(Array.from(ds.values.subarray(d + 3, d + 6)), [30, 30, 30]);
-    assert.equal(ds.values[3 * 6 * 8 * 3], 200);
+    assert.deepEqual(Array.from(mem(ds).subarray(d + 3, d + 6)), [30, 30, 30]);
+    assert.equal(mem(ds)[3 * 6 * 8 * 3], 200);
     assert.deepEqual(ds.notes, ['skipped 1 file that is not an image (1 .txt)']);
   });
 
@@ -104,12 +113,12 @@ describe('image folders', () => {
     await rejects(loadFolder(at('sizes'), { cacheDir: null, target: { height: 10, width: 10, channels: 1 } }), /wide\.png is 20x10 but the Input takes 10x10 images: set training\.resize/, 'wide.png');
     const fit = await loadFolder(at('sizes'), { cacheDir: null, target: { height: 10, width: 10, channels: 1, resize: 'fit' } });
     assert.equal(fit.channels, 1);
-    assert.equal(fit.values.length, 2 * 100);
+    assert.equal(mem(fit).length, 2 * 100);
     // "fit" squeezes the whole image (the second, after square.png): its left half is black, its right half white.
-    assert.ok((fit.values[100] as number) < 30 && (fit.values[109] as number) > 225);
+    assert.ok((mem(fit)[100] as number) < 30 && (mem(fit)[109] as number) > 225);
     const crop = await loadFolder(at('sizes'), { cacheDir: null, target: { height: 10, width: 10, channels: 1, resize: 'crop' } });
     // "crop" keeps the centre 10x10: the middle columns, half black and half white.
-    assert.ok((crop.values[100] as number) < 30 && (crop.values[109] as number) > 225);
+    assert.ok((mem(crop)[100] as number) < 30 && (mem(crop)[109] as number) > 225);
     assert.deepEqual(crop.notes, ['resized 1 image to 10x10 (crop)']);
 
     const cacheDir = at('cache');
@@ -157,12 +166,12 @@ describe('NumPy files', () => {
     const ds = await loadDataset(parseDataSpec(`npy:${x},${y}`, '/'));
     assert.deepEqual([ds.kind, ds.height, ds.width, ds.channels, ds.count], ['image', 4, 4, 1, 3]);
     assert.ok(ds.values instanceof Uint8Array);
-    assert.equal(ds.values[47], 47);
+    assert.equal(mem(ds)[47], 47);
     assert.deepEqual(Array.from(ds.labels ?? []), [2, 0, 1]);
     assert.equal(ds.numClasses, 3);
     const table = await loadNpy(write('table.npy', npy(Float64Array.from([1.5, -2, 3, 4e3, 0.25, -6]), [3, 2])), null);
     assert.deepEqual([table.kind, table.channels, table.count], ['table', 2, 3]);
-    assert.deepEqual(Array.from(table.values), [1.5, -2, 3, 4000, 0.25, -6]);
+    assert.deepEqual(Array.from(mem(table)), [1.5, -2, 3, 4000, 0.25, -6]);
     assert.equal(defaultNormalize(table), 'standard');
     assert.equal(defaultNormalize(ds), 'unit');
   });
@@ -179,7 +188,7 @@ describe('NumPy files', () => {
     assert.equal(split.validation.length, 4, 'validation is 20 % of the training arrays');
     assert.equal(split.train.length, 16);
     assert.ok([...split.train, ...split.validation].every((i) => i < 20));
-    assert.ok(Array.from(ds.values.subarray(20 * 9)).every((v) => v === 255), 'x_test follows x_train');
+    assert.ok(Array.from(mem(ds).subarray(20 * 9)).every((v) => v === 255), 'x_test follows x_train');
     assert.deepEqual(Array.from(ds.labels!.subarray(20)), [1, 1, 0, 0, 1]);
   });
 
@@ -220,7 +229,7 @@ describe('tables in CSV files', () => {
     assert.deepEqual(ds.featureNames, ['temperature', 'pressure, kPa', 'vibration']);
     assert.deepEqual(ds.classNames, ['fault', 'normal']);
     assert.deepEqual(Array.from(ds.labels ?? []), [1, 0, 1]);
-    assert.deepEqual(Array.from(ds.values), Array.from(Float32Array.from([20.5, 101.3, 0.01, 21, 99.8, -0.2, 19.75, 100, 0.001])));
+    assert.deepEqual(Array.from(mem(ds)), Array.from(Float32Array.from([20.5, 101.3, 0.01, 21, 99.8, -0.2, 19.75, 100, 0.001])));
     assert.deepEqual(resolveClasses(ds, ['normal'], 'csv:sensors.csv'), [1]);
     assert.deepEqual(resolveClasses(ds, ['FAULT', 1], 'csv:sensors.csv'), [0, 1]);
   });
@@ -269,12 +278,12 @@ describe('normalisation', () => {
     const ds: Dataset = { source: 'img', kind: 'image', count: 2, height: 1, width: 2, channels: 3, values: Uint8Array.from([0, 100, 200, 255, 50, 25, 10, 20, 30, 40, 50, 60]), labels: null, numClasses: 0, skipped: 0 };
     const idx = Uint32Array.from([0, 1]);
     const unit = computeNormalization(ds, idx, 'unit');
-    assert.deepEqual(Array.from(batchToFloat(ds, idx, 0, 2, undefined, unit)), Array.from(ds.values, (v) => Math.fround(v / 255)));
+    assert.deepEqual(Array.from(batchToFloat(ds, idx, 0, 2, undefined, unit)), Array.from(mem(ds), (v) => Math.fround(v / 255)));
     const std = computeNormalization(ds, idx, 'standard');
     assert.equal(std.shift.length, 3);
     const z = batchToFloat(ds, idx, 0, 2, undefined, std);
     const shown = toDisplay(z, std, true);
-    shown.forEach((v, i) => assert.ok(Math.abs(v - ds.values[i]! / 255) < 1e-5, `value ${i} goes back to its picture value`));
+    shown.forEach((v, i) => assert.ok(Math.abs(v - mem(ds)[i]! / 255) < 1e-5, `value ${i} goes back to its picture value`));
   });
 });
 
@@ -283,13 +292,13 @@ describe('bringing images to the Input', () => {
     const grey: Dataset = { source: 'IDX x (2 images 2x2)', kind: 'image', count: 2, height: 2, width: 2, channels: 1, values: Uint8Array.from([0, 50, 100, 150, 200, 250, 10, 20]), labels: null, numClasses: 0, skipped: 0 };
     const rgb = await adaptToInput(grey, [2, 2, 3], undefined);
     assert.equal(rgb.channels, 3);
-    assert.deepEqual(Array.from(rgb.values.subarray(0, 6)), [0, 0, 0, 50, 50, 50]);
+    assert.deepEqual(Array.from(mem(rgb).subarray(0, 6)), [0, 0, 0, 50, 50, 50]);
     const back = await adaptToInput(rgb, [2, 2, 1], undefined);
-    assert.deepEqual(back.values, grey.values);
+    assert.deepEqual(mem(back), grey.values);
     assert.deepEqual(rgb.notes, ['converted grey to RGB for the Input']);
     await rejects(adaptToInput(grey, [4, 4, 1], undefined), /holds 2x2 images but the Input takes 4x4: set training\.resize/);
     const big = await adaptToInput(grey, [4, 4, 1], 'fit');
-    assert.equal(big.values.length, 2 * 16);
+    assert.equal(mem(big).length, 2 * 16);
     assert.equal(big.height, 4);
     assert.ok((await adaptToInput(grey, [4], undefined)) === grey, 'a flat Input takes the images as they are');
   });
@@ -298,5 +307,63 @@ describe('bringing images to the Input', () => {
     await png(at('for-input', 'a', 'x.png'), 6, 6, 3, (_x, _y, c) => c * 100);
     const ds = await loadForInput(parseDataSpec(`folder:${at('for-input')}`, '/'), [3, 3, 1], { resize: 'fit' }, { cacheDir: null });
     assert.deepEqual([ds.height, ds.width, ds.channels], [3, 3, 1]);
+  });
+});
+
+describe('larger than memory: streamed from disk', () => {
+  it('streams an image folder from its decode cache, chunk by chunk, with the same bytes and labels', async () => {
+    for (let i = 0; i < 40; i++) await png(at('stream', i % 2 ? 'odd' : 'even', `${String(i).padStart(2, '0')}.png`), 64, 64, 3, (x, y, c) => (x * 3 + y * 5 + c * 70 + i * 11) % 256);
+    const inMemory = await loadFolder(at('stream'), { cacheDir: at('stream-cache') });
+    // 40 images of 12 KiB (480 KiB): a budget of 200 KiB streams them.
+    const streamed = await loadFolder(at('stream'), { cacheDir: at('stream-cache-2'), budgetBytes: 200 * 1024 });
+    assert.ok(streamed.values instanceof DiskBytes, 'streamed');
+    assert.ok(inMemory.values instanceof Uint8Array, 'in memory');
+    assert.deepEqual(streamed.labels, inMemory.labels);
+    const all = Uint32Array.from({ length: 40 }, (_, i) => 39 - i);
+    assert.deepEqual(batchToFloat(streamed, all, 0, 40), batchToFloat(inMemory, all, 0, 40));
+    // A second load reads the cache file: nothing is decoded again.
+    let decoded = 0;
+    const again = await loadFolder(at('stream'), { cacheDir: at('stream-cache-2'), budgetBytes: 200 * 1024, onProgress: () => decoded++ });
+    assert.equal(decoded, 0);
+    assert.deepEqual(batchToFloat(again, all, 0, 40), batchToFloat(inMemory, all, 0, 40));
+  });
+
+  it('shuffles an epoch chunk-locally: a permutation whose windows each read their chunks once', () => {
+    const sample = 300_000; // 3 samples per 1 MiB chunk
+    const file = write('disk.bin', new Uint8Array(sample * 30).map((_, i) => Math.floor(i / sample)));
+    const disk = new DiskBytes([{ file, offset: 0, count: 30 }], sample, 30, 4 * (3 * sample));
+    assert.equal(disk.chunks, 10);
+    assert.equal(disk.windowChunks, 2);
+    const order = Uint32Array.from({ length: 30 }, (_, i) => i);
+    shuffleForDisk(order, disk, mulberry32(3));
+    assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i), 'every sample once');
+    assert.notDeepEqual(Array.from(order), Array.from({ length: 30 }, (_, i) => i), 'shuffled');
+    const dst = new Uint8Array(sample);
+    for (const i of order) {
+      disk.read(i, dst, 0);
+      assert.equal(dst[0], i, `sample ${i} reads its own bytes`);
+    }
+    assert.equal(disk.reads, disk.chunks, 'each chunk read once in the epoch');
+    disk.close();
+  });
+
+  it('streams uint8 arrays of an npz (stored and compressed) and an npy, equal to reading them whole', async () => {
+    const x = Uint8Array.from({ length: 30 * 8 * 8 }, (_, i) => (i * 7) % 256);
+    const entries = { 'x_train.npy': npy(x.subarray(0, 20 * 64), [20, 8, 8], { dtype: 'u1' }), 'y_train.npy': npy(new Uint8Array(20), [20], { dtype: 'u1' }), 'x_test.npy': npy(x.subarray(20 * 64), [10, 8, 8], { dtype: 'u1' }), 'y_test.npy': npy(new Uint8Array(10), [10], { dtype: 'u1' }) };
+    const all = Uint32Array.from({ length: 30 }, (_, i) => i);
+    for (const level of [0, 6] as const) {
+      const file = write(`big-${level}.npz`, zipSync(entries, { level }));
+      const whole = await loadNpz(file);
+      const streamed = await loadNpz(file, { budgetBytes: 100 });
+      assert.ok(streamed.values instanceof DiskBytes, `level ${level}: streamed`);
+      assert.equal(streamed.testStart, 20);
+      assert.deepEqual(batchToFloat(streamed, all, 0, 30), batchToFloat(whole, all, 0, 30), `level ${level}`);
+    }
+    const single = write('big.npy', npy(x, [30, 8, 8], { dtype: 'u1' }));
+    const fromNpy = await loadNpy(single, null, { budgetBytes: 100 });
+    assert.ok(fromNpy.values instanceof DiskBytes);
+    assert.deepEqual(batchToFloat(fromNpy, all, 0, 30), batchToFloat(await loadNpy(single, null), all, 0, 30));
+    const truncated = write('big-truncated.npy', npy(x, [30, 8, 8], { dtype: 'u1' }).subarray(0, 1000));
+    await rejects(loadNpy(truncated, null, { budgetBytes: 100 }), /big-truncated\.npy: truncated/);
   });
 });

@@ -58,7 +58,7 @@ test('Select Dataset → an image folder: the card on the Input block shows its 
   assert.match(fs.readFileSync(graph, 'utf8'), /"dataset": "folder:data\/fashion-colour"/, 'the folder is written relative to the graph');
 
   editor = await webviewWith(vscode, 'dataset-card', 'the dataset card', 30_000);
-  const card = await waitUntil(() => textOf(editor, 'dataset-card'), (t) => /fashion-colour/.test(t), 'the folder card', 60_000);
+  const card = await waitUntil(() => textOf(editor, 'dataset-card'), (t) => /600 images/.test(t), 'the folder card', 60_000);
   assert.match(card, /600 images 32x32x3, 10 classes/);
   assert.match(card, /420 train · 60 val · 120 test/);
   const classes = await editor.locator('[data-testid="dataset-classes"] li').allTextContents();

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type InspectRequest, type InspectResult, InspectRequestSchema, InspectResultSchema, ScoreResultSchema } from '../../src/core/inspect';
 import { type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
 import { type CompiledGraph, compileGraph } from '../../src/compile/compile';
-import { type Dataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
+import { type Dataset, batchToFloat, loadMnist, splitIndices } from '../../src/data/index';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { inspectRun } from '../../src/run/client';
 import { runInspect } from '../../src/train/jobs/inspect/index';
@@ -24,7 +24,7 @@ import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 import { RUN_FILES } from '../../src/core/runFormat';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-inspect-'));
-let mnist: Dataset;
+let mnist: Dataset<Uint8Array>;
 /** The split of graphs with validation 0.1, test 0.2, seed 42 (10 000 MNIST digits: 1 000 / 2 000). */
 let split: ReturnType<typeof splitIndices>;
 
@@ -86,7 +86,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 before(async () => {
   tf.env().set('PROD', true);
-  mnist = await loadDataset({ kind: 'mnist' });
+  mnist = await loadMnist();
   split = splitIndices(mnist.count, { validation: 0.1, test: 0.2 }, 42);
   const timed = async (name: string, f: () => Promise<string>): Promise<string> => {
     const t0 = performance.now();

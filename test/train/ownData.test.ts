@@ -12,9 +12,10 @@ import { after, before, test } from 'node:test';
 import { zipSync } from 'fflate';
 import { dump } from 'npyjs';
 import { InspectRequestSchema, type ScoreResult } from '../../src/core/inspect';
-import { type FromWorker, type TrainRequest, TrainRequestSchema } from '../../src/core/protocol';
+import { ExportRequestSchema, type FromWorker, type TrainRequest, TrainRequestSchema } from '../../src/core/protocol';
 import { type EpochRecord, RUN_FILES, parseRunJson } from '../../src/core/runFormat';
 import { loadMnist } from '../../src/data/index';
+import { runExport } from '../../src/train/jobs/export';
 import { runInspect } from '../../src/train/jobs/inspect/index';
 import { decodePng } from '../../src/train/png';
 import { train } from '../../src/train/trainer';
@@ -74,6 +75,22 @@ test('tabular sample: an autoencoder trained on benign samples scores malignant 
   assert.equal(explained.length, 3);
   assert.ok(explained.every((f) => config.value.dataset.featureNames!.includes(f.name)));
   assert.ok(explained[0]!.share >= explained[1]!.share && explained[1]!.share >= explained[2]!.share);
+
+  // The pictures of a table: bars of inputs (blue) and reconstructions (orange), not an image grid.
+  const png = decodePng(fs.readFileSync(path.join(trained.runDir, RUN_FILES.reconstructions)));
+  let blue = 0;
+  let orange = 0;
+  for (let i = 0; i < png.width * png.height; i++) {
+    const [r, g, b] = [png.data[i * 4]!, png.data[i * 4 + 1]!, png.data[i * 4 + 2]!];
+    if (b > 200 && r < 100 && g > 90) blue++;
+    if (r > 200 && b < 100 && g > 90) orange++;
+  }
+  assert.ok(blue > 100 && orange > 100, `bars in reconstructions.png (${blue} blue, ${orange} orange pixels)`);
+
+  // Export writes the run's normalisation beside the models.
+  const out = path.join(tmp, 'exported');
+  await runExport(ExportRequestSchema.parse({ runDir: trained.runDir, outDir: out }));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'normalization.json'), 'utf8')), norm.value);
 });
 
 test('image folder: a conv autoencoder on real colour images learns, and its reconstructions are in colour', async (t) => {

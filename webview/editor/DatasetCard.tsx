@@ -60,13 +60,26 @@ function SmallTable({ table, labels }: { table: NonNullable<DatasetCard['table']
   );
 }
 
+/** `training.dataset` as the document says now (the card may still describe the one before). */
+function useDatasetSpec(): string | undefined {
+  return useEditor((s) => {
+    if (s.document.kind !== 'graph') return undefined;
+    const training = s.document.value.training;
+    const spec = typeof training === 'object' && training !== null ? (training as { dataset?: unknown }).dataset : undefined;
+    return typeof spec === 'string' ? spec : 'mnist';
+  });
+}
+
 function DatasetCardImpl({ inputId }: { inputId: string }) {
   const card = useEditor((s) => s.datasetCard);
   const inputShape = useInputShape(inputId);
+  const spec = useDatasetSpec();
   if (!card) return null;
-  const mismatch = card.shape !== undefined && inputShape !== undefined && shapeText(card.shape) !== shapeText(inputShape);
+  const stale = spec !== undefined && card.spec !== '' && card.spec !== spec;
+  const mismatch = !stale && card.shape !== undefined && inputShape !== undefined && shapeText(card.shape) !== shapeText(inputShape);
   return (
-    <section className="dataset-card" data-testid="dataset-card">
+    <section className={`dataset-card${stale ? ' stale' : ''}`} data-testid="dataset-card" aria-busy={stale}>
+      {stale && <div className="card-note">Reading {spec}…</div>}
       {card.source && <div className="card-source" title={card.spec}>{card.source}</div>}
       {card.split && (
         <div className="card-split" data-testid="dataset-split">

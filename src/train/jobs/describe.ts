@@ -93,11 +93,12 @@ function samples(ds: Dataset, order: Uint32Array): Pick<DatasetCardInput, 'sampl
   if (idx.length === 0) return {};
   const names = classNamesFor(ds, ds.numClasses);
   const sampleLabels = ds.labels ? Array.from(idx, (i) => names[ds.labels![i]!]!) : undefined;
-  if (ds.kind === 'table') {
+  if (ds.kind === 'table' && ds.values instanceof Float32Array) {
+    const values = ds.values;
     const f = ds.channels;
     const shown = Math.min(f, TABLE_COLUMNS);
     const columns = (ds.featureNames ?? []).slice(0, shown);
-    const rows = Array.from(idx, (i) => Array.from(ds.values.subarray(i * f, i * f + shown), (v) => Number(v.toPrecision(5))));
+    const rows = Array.from(idx, (i) => Array.from(values.subarray(i * f, i * f + shown), (v) => Number(v.toPrecision(5))));
     return { table: { columns, rows, moreColumns: f - shown }, ...(sampleLabels ? { sampleLabels } : {}) };
   }
   const norm = unitNormalization(ds);

@@ -1,11 +1,14 @@
 /**
  * The export job: every model the run's graph names (autoencoder, encoder, decoder, classifier, …)
- * with the checkpoint's weights, each written to `<outDir>/<name>/` in the tfjs layers format.
+ * with the checkpoint's weights, each written to `<outDir>/<name>/` in the tfjs layers format, and
+ * the run's normalization.json beside them (how raw values become the models' inputs).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import type { ExportRequestSchema, ExportedModel } from '../../core/protocol';
+import { RUN_FILES } from '../../core/runFormat';
+import { readOptionalRunJson, writeFileAtomic } from '../../run/runFolder';
 import { TrainingError } from '../errors';
 import { saveModel } from '../modelFiles';
 import { compileRun, openRunGraph } from './openRun';
@@ -32,6 +35,11 @@ export async function runExport(request: ResolvedExportRequest): Promise<Exporte
     if (!fs.statSync(t.dir).isDirectory()) throw new TrainingError(`${t.dir} already exists and is not a folder: it cannot be overwritten with a model`);
   }
 
+  const norm = readOptionalRunJson(saved.runDir, 'normalization');
+  if (!norm.ok) throw new TrainingError(`${norm.error}; the exported models would not say how to normalize their inputs`);
+  const normFile = path.join(outDir, RUN_FILES.normalization);
+  if (norm.value && fs.existsSync(normFile) && !request.overwrite) throw new TrainingError(`${normFile} already exists: choose another folder or overwrite it`);
+
   // Weights only pass through memory here: the plain JS backend is enough and always there.
   const { compiled } = await compileRun(opened, 'cpu');
   try {
@@ -42,6 +50,7 @@ export async function runExport(request: ResolvedExportRequest): Promise<Exporte
       await saveModel(model, t.dir);
       exported.push({ name: t.name, dir: t.dir, params: model.countParams(), inputShape: [...model.inputs[0]!.shape], outputShape: [...model.outputs[0]!.shape] });
     }
+    if (norm.value) writeFileAtomic(normFile, `${JSON.stringify(norm.value, null, 2)}\n`);
     return exported;
   } finally {
     compiled.dispose();

@@ -15,7 +15,7 @@ import { type LatentRequestSchema, type LatentResult } from '../../../core/inspe
 import { pca2 } from '../../../core/pca';
 import { TrainingError } from '../../errors';
 import { writeFileAtomic } from '../../../run/runFolder';
-import { batchToFloat, toDisplay } from '../../../data/index';
+import { batchToFloat, isBytes, toDisplay } from '../../../data/index';
 import { EVAL_BATCH, classNamesFor } from '../../scoring';
 import { dataFields, reconstructionStage, toBytes } from './common';
 import { type Send, type TrainedModel, openTrainedRun } from '../openRun';
@@ -93,7 +93,7 @@ export async function runLatent(request: ResolvedLatentRequest, send: Send = () 
 
     const per = ds.height * ds.width * ds.channels;
     // Inputs as picture bytes: back from model space to stored values (a byte dataset's own bytes under `unit`).
-    const bytes = ds.values instanceof Uint8Array;
+    const bytes = isBytes(ds.values);
     const inputBytes = new Uint8Array(n * per);
     toBytes(toDisplay(batchToFloat(ds, idx, 0, n, undefined, feeder.norm), feeder.norm, bytes), inputBytes, 0);
     const reconStage = reconstructionStage(run);

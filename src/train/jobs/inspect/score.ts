@@ -14,6 +14,7 @@ import { anomalyCsv, type ScoreRequestSchema, type ScoreResult } from '../../../
 import { batchToFloat } from '../../../data/index';
 import { TrainingError } from '../../errors';
 import { reconstructionGrid } from '../../png';
+import { tableBars } from '../../tablePictures';
 import { writeFileAtomic, writeRunJson } from '../../../run/runFolder';
 import { classNamesFor } from '../../scoring';
 import { cellOf, dataFields, predictAll, quantile, reconstructionErrors, requireReconstruction } from './common';
@@ -109,10 +110,13 @@ export async function runScore(request: ResolvedScoreRequest, send: Send = () =>
       ...(labels ? { label: labels[i]! } : {}),
       ...(ds.kind === 'table' ? { features: topFeatures(originals, reconstructions, k, ds.featureNames ?? []) } : {}),
     }));
-    const worstPng = reconstructionGrid(
-      worstAt.map((_, k) => cellOf(ds, originals, feeder.norm, k)),
-      worstAt.map((_, k) => cellOf(ds, reconstructions, feeder.norm, k)),
-    );
+    const worstPng =
+      ds.kind === 'table'
+        ? tableBars(originals, reconstructions, worstAt.length, ds.channels, feeder.norm)
+        : reconstructionGrid(
+            worstAt.map((_, k) => cellOf(ds, originals, feeder.norm, k)),
+            worstAt.map((_, k) => cellOf(ds, reconstructions, feeder.norm, k)),
+          );
 
     const csvFile = path.join(run.saved.runDir, RUN_FILES.scores);
     const result: ScoreResult = {

@@ -7,8 +7,9 @@
  *   pattern the unit responds to.
  * - Dense on anything else (codes, hidden units): the incoming weights laid out as the most square
  *   rectangle h × w = inputs with h ≤ w (128 → 8×16, 64 → 8×8; a prime count is a single row).
- * - Conv2D: one kh × kw tile per filter, averaged over its input channels, upscaled (×8 for a 3×3
- *   kernel) so it can be seen.
+ * - Conv2D: one kh × kw tile per filter, upscaled (×8 for a 3×3 kernel) so it can be seen: in
+ *   colour when the filter reads the RGB image itself (3 input channels, the Input's), otherwise
+ *   averaged over its input channels.
  *
  * Writes weights.png: the tiles 16 to a row, at most `maxUnits` of them.
  */
@@ -112,7 +113,10 @@ export async function runWeights(request: ResolvedWeightsRequest, send: Send = (
       const [kh, kw, inChannels, filters] = shape as [number, number, number, number];
       units = filters;
       tile = [kh, kw];
-      tileValues = (f) => {
+      const rgb = inChannels === 3 && inputImage(run)?.[2] === 3;
+      if (rgb) channels = 3;
+      // kernel[y, x, c, f] row-major: filter f's weight of pixel p and channel c at (p * inChannels + c) * filters + f.
+      tileValues = rgb ? (f) => Float32Array.from({ length: kh * kw * 3 }, (_, i) => values[i * filters + f]!) : (f) => {
         const t = new Float32Array(kh * kw);
         for (let p = 0; p < kh * kw; p++) {
           let s = 0;
