@@ -50,9 +50,18 @@ test('Select Dataset → an image folder: the card on the Input block shows its 
   // VS Code's folder picker (the simple dialog in code-server): type the folder, then accept it.
   const box = vscode.page.locator('.quick-input-widget input.input');
   await box.waitFor({ state: 'visible', timeout: 10_000 });
-  await box.fill(`${folder}/`);
-  await vscode.page.waitForTimeout(500);
-  await vscode.page.keyboard.press('Enter');
+  // The dialog fills in its start folder asynchronously (and may do it again after we typed): type the
+  // folder until it stays, accept, and repeat if the dialog is still open.
+  const dialog = vscode.page.locator('.quick-input-widget');
+  await waitUntil(() => box.inputValue(), (v) => v.startsWith('/'), 'the folder dialog to show its folder', 20_000);
+  for (let attempt = 1; attempt <= 4 && (await dialog.isVisible()); attempt++) {
+    await box.fill(`${folder}/`);
+    await vscode.page.waitForTimeout(700);
+    if ((await box.inputValue()) !== `${folder}/`) continue;
+    await vscode.screenshot('1b-folder-dialog');
+    await dialog.getByRole('button', { name: /Use Folder/i }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+  }
   await waitUntil(() => vscode.isDirty(), (d) => d, 'the graph to change', 15_000);
   await vscode.save();
   assert.match(fs.readFileSync(graph, 'utf8'), /"dataset": "folder:data\/fashion-colour"/, 'the folder is written relative to the graph');
@@ -79,4 +88,30 @@ test('Select Dataset → an image folder: the card on the Input block shows its 
   const share = colourShare(thumb.replace(/^data:image\/png;base64,/, ''));
   assert.ok(share > 0.15, `the reconstructions are in colour (${(share * 100).toFixed(0)} % coloured pixels)`);
   await vscode.screenshot('4-colour-reconstructions');
+});
+
+test('a table that does not fit the Input is a problem on the Input block and in the Problems panel; Match Input to dataset fixes it, undoably', async () => {
+  const tabular = path.join(workspace, 'samples', 'tabular-anomaly.latent.json');
+  fs.writeFileSync(tabular, fs.readFileSync(tabular, 'utf8').replace('"shape": [30]', '"shape": [31]'));
+  // The editor at full width (the training panel of the first test closed with the rest).
+  await vscode.runCommand('View: Close All Editors');
+  await vscode.openFile('samples/tabular-anomaly.latent.json');
+  const editor = await webviewWith(vscode, 'dataset-problem', 'the dataset problem on the Input block', 60_000);
+  const problem = await waitUntil(() => textOf(editor, 'dataset-problem'), (t) => /Input expects 31/.test(t), 'the sentence on the Input block', 60_000);
+  assert.match(problem, /holds 30 features \(30 values each\) but the Input expects 31 \(31 values\): set the Input's shape to \[30\]/);
+  assert.equal((await editor.locator('[data-testid="dataset-table"] th').first().textContent())?.trim(), 'mean radius');
+  assert.match(await textOf(editor, 'dataset-classes'), /benign 357.*malignant 212/s);
+  await vscode.screenshot('5-table-does-not-fit');
+  const problems = await vscode.problemsText({ waitFor: 'but the Input expects 31' });
+  assert.match(problems, /breast-cancer-wisconsin\.csv/);
+  await vscode.openFile('samples/tabular-anomaly.latent.json');
+  const again = await webviewWith(vscode, 'match-input', 'Match Input to dataset', 30_000);
+  await again.locator('[data-testid="match-input"]').click();
+  await waitUntil(() => textOf(again, 'shape-input'), (t) => t === '30', 'the Input to take the table\'s 30 features', 15_000);
+  await waitUntil(() => again.locator('[data-testid="dataset-problem"]').count(), (n) => n === 0, 'the problem to go once the card is read again', 60_000);
+  await vscode.screenshot('6-input-matched');
+  // One undoable edit: Ctrl+Z in the editor puts the 31 back.
+  await again.locator('.react-flow__pane').click({ position: { x: 10, y: 10 } });
+  await again.locator('.react-flow__pane').press('Control+z');
+  await waitUntil(() => textOf(again, 'shape-input'), (t) => t === '31', 'undo to restore the Input shape', 15_000);
 });

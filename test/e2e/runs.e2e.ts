@@ -146,12 +146,14 @@ test('Export Model writes the autoencoder, encoder and decoder in the tfjs layer
   await box.fill(`${target}/`);
   await waitUntil(() => box.inputValue(), (v) => v === `${target}/`, 'the typed folder', 10_000);
   await vscode.page.locator('.quick-input-widget').getByRole('button', { name: /Export Here/i }).click();
+  // One folder per model, and the run's normalization.json beside them.
   const models = await waitUntil(
-    async () => (fs.existsSync(target) ? fs.readdirSync(target).sort() : []),
-    (names) => names.length >= 3 && names.every((n) => fs.existsSync(path.join(target, n, 'model.json'))),
+    async () => (fs.existsSync(target) ? fs.readdirSync(target, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort() : []),
+    (names) => names.length >= 3 && names.every((n) => fs.existsSync(path.join(target, n, 'model.json'))) && fs.existsSync(path.join(target, 'normalization.json')),
     'the exported model folders',
     60_000,
   );
+  assert.equal((JSON.parse(fs.readFileSync(path.join(target, 'normalization.json'), 'utf8')) as { method: string }).method, 'unit');
   assert.deepEqual(models.filter((m) => ['autoencoder', 'encoder', 'decoder'].includes(m)), ['autoencoder', 'decoder', 'encoder']);
   const encoder = JSON.parse(fs.readFileSync(path.join(target, 'encoder', 'model.json'), 'utf8')) as { format: string; weightsManifest: unknown[] };
   assert.equal(encoder.format, 'layers-model');

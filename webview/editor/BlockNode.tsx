@@ -43,7 +43,7 @@ function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
   if (preview) classes.push('with-thumbnail');
   if (role === 'unused') classes.push('stage-unused');
   const expandable = COMPOSITES.has(v.type) && v.layers.length > 0;
-  return (
+  const block = (
     <div className={classes.join(' ')} data-testid={`block-${v.id}`} title={[...v.errors, ...(datasetProblem ? [datasetProblem] : []), ...v.warnings].join('\n') || undefined}>
       {v.hasInput && <Handle type="target" position={Position.Top} />}
       {badge && role && (
@@ -81,9 +81,17 @@ function BlockNodeImpl({ data, selected }: NodeProps<BlockNodeType>) {
         </table>
       )}
       {preview && <OutputThumbnail preview={preview} />}
-      {v.type === 'Input' && <DatasetCardView inputId={v.id} />}
       {v.errors.length > 0 && <div className="block-error" data-testid={`error-${v.id}`}>{v.errors[0]}</div>}
       {v.hasOutput && <Handle type="source" position={Position.Bottom} />}
+    </div>
+  );
+  if (v.type !== 'Input') return block;
+  // The dataset card beside the Input block, inside the node: fitting the view shows it, and the
+  // handles stay on the block (they are positioned within it).
+  return (
+    <div className="input-with-card">
+      {block}
+      <DatasetCardView inputId={v.id} />
     </div>
   );
 }

@@ -9,6 +9,7 @@ import { analyzeGraph } from '../../core/analyze';
 import { parseJsonText } from '../../core/canonical';
 import { CARD_SAMPLES, type DatasetCardInput, type DescribeRequest } from '../../core/datasetCard';
 import { UserError } from '../../core/errors';
+import { TrainingSchema } from '../../core/format';
 import { resolveStages } from '../../core/stages';
 import { type Dataset, batchToFloat, datasetShape, loadDataset, loadForInput, parseDataSpec, resolveClasses, restrictSplit, splitDataset, unitNormalization } from '../../data/index';
 import { imageStrip } from '../png';
@@ -24,9 +25,11 @@ const sentence = (e: unknown): string => (e instanceof Error ? e.message : Strin
 export async function runDescribe(request: DescribeRequest): Promise<DatasetCardInput> {
   const parsed = parseJsonText(request.graphText);
   const analysis = parsed.ok ? analyzeGraph(parsed.value) : undefined;
-  const doc = analysis?.document;
-  if (!analysis || !doc) return { spec: '', problem: 'The graph has errors; its dataset is read once they are fixed.' };
-  const training = doc.training;
+  // A graph with errors elsewhere (a shape that does not fit the data, say) still names its dataset.
+  const rawTraining = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null ? (parsed.value as { training?: unknown }).training : undefined;
+  const fallback = TrainingSchema.safeParse(rawTraining ?? {});
+  const training = analysis?.document?.training ?? (fallback.success ? fallback.data : undefined);
+  if (!analysis || !training) return { spec: '', problem: 'The graph cannot be read; its dataset is read once it can.' };
   const spec = training.dataset;
   const inputShape = analysis.inputId ? analysis.nodes.get(analysis.inputId)?.outputShape : undefined;
   let dataSpec;
@@ -50,9 +53,10 @@ export async function runDescribe(request: DescribeRequest): Promise<DatasetCard
       return { spec, problem };
     }
   }
-  if (problem === undefined && inputShape && analysis.ok) {
+  if (problem === undefined && inputShape) {
     try {
-      assertDatasetFits(ds, inputShape, resolveStages(analysis));
+      // The stages (whether one needs labels) only where the graph is valid; the shape check always.
+      assertDatasetFits(ds, inputShape, analysis.ok ? resolveStages(analysis) : []);
     } catch (e) {
       problem = sentence(e);
     }
