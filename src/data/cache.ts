@@ -41,6 +41,16 @@ export function fingerprint(text: string): number {
 
 /** A cache file written by writeCache, or null (missing, other source, truncated, inconsistent) so the caller rebuilds it. */
 export async function readCache(file: string, expectedFingerprint: number): Promise<CachedImages | null> {
+  return (await readCacheFile(file, expectedFingerprint, true)) as CachedImages | null;
+}
+
+/** A cache file's header and labels, checked against its size, without reading the pixels (they are streamed, disk.ts). */
+export async function readCacheHeader(file: string, expectedFingerprint: number): Promise<Omit<CachedImages, 'pixels'> | null> {
+  return readCacheFile(file, expectedFingerprint, false);
+}
+
+/** The one reader of the format: header checked against the file's size, labels checked, pixels read when asked for. */
+async function readCacheFile(file: string, expectedFingerprint: number, withPixels: boolean): Promise<(Omit<CachedImages, 'pixels'> & { pixels?: Uint8Array }) | null> {
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(file, 'r');
@@ -62,16 +72,18 @@ export async function readCache(file: string, expectedFingerprint: number): Prom
     const pixelBytes = count * height * width * channels;
     const labelBytes = hasLabels ? count : 0;
     if (size !== HEADER_BYTES + pixelBytes + labelBytes) return null;
-    // Separate allocations (not views into one buffer) so callers may transfer them to workers.
-    const pixels = new Uint8Array(pixelBytes);
-    if (!(await readFully(handle, pixels, HEADER_BYTES))) return null;
     let labels: Uint8Array | null = null;
     if (hasLabels) {
       labels = new Uint8Array(count);
       if (!(await readFully(handle, labels, HEADER_BYTES + pixelBytes))) return null;
       for (let i = 0; i < count; i++) if ((labels[i] as number) >= numClasses) return null;
     }
-    return { count, height, width, channels, numClasses, skipped, pixels, labels };
+    const meta = { count, height, width, channels, numClasses, skipped, labels };
+    if (!withPixels) return meta;
+    // Separate allocations (not views into one buffer) so callers may transfer them to workers.
+    const pixels = new Uint8Array(pixelBytes);
+    if (!(await readFully(handle, pixels, HEADER_BYTES))) return null;
+    return { ...meta, pixels };
   } catch {
     return null;
   } finally {
@@ -129,37 +141,6 @@ export async function writeCache(file: string, fp: number, data: CachedImages): 
 
 /** Where a cache file's pixels start (the header is fixed-size). */
 export const CACHE_PIXELS_OFFSET = HEADER_BYTES;
-
-/** A cache file's header and labels, checked against its size, without reading the pixels (they are streamed, disk.ts). */
-export async function readCacheHeader(file: string, expectedFingerprint: number): Promise<Omit<CachedImages, 'pixels'> | null> {
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size < HEADER_BYTES) return null;
-    const header = Buffer.alloc(HEADER_BYTES);
-    if ((await handle.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES) return null;
-    const u = (i: number): number => header.readUInt32LE(i * 4);
-    if (u(0) !== MAGIC || u(1) !== FORMAT_VERSION || u(2) !== expectedFingerprint) return null;
-    const [count, height, width, channels, numClasses, skipped, hasLabels] = [u(3), u(4), u(5), u(6), u(7), u(8), u(9)];
-    const pixelBytes = count * height * width * channels;
-    if (count === 0 || pixelBytes === 0 || hasLabels > 1 || size !== HEADER_BYTES + pixelBytes + (hasLabels ? count : 0)) return null;
-    let labels: Uint8Array | null = null;
-    if (hasLabels) {
-      labels = new Uint8Array(count);
-      if (!(await readFully(handle, labels, HEADER_BYTES + pixelBytes))) return null;
-    }
-    return { count, height, width, channels, numClasses, skipped, labels };
-  } catch {
-    return null;
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-}
 
 /**
  * Writes a cache file image by image (a dataset too large to hold in memory): `write(i, bytes)`

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { parse as parseNpy } from 'npyjs';
+import { float16ToFloat32, parse as parseNpy } from 'npyjs';
 import * as yauzl from 'yauzl';
 import { inferImageShape } from './csv';
 import { type DiskPart, DiskBytes, memoryBudgetBytes } from './disk';
@@ -133,7 +133,7 @@ function toFloat32(buffer: ArrayBuffer, dtype: string, n: number): Float32Array 
     case 'f2': {
       const out = new Float32Array(n);
       const halves = new Uint16Array(buffer, 0, n);
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(halves[i]!);
+      for (let i = 0; i < n; i++) out[i] = float16ToFloat32(halves[i]!);
       return out;
     }
     case 'b1':
@@ -159,16 +159,6 @@ function toFloat32(buffer: ArrayBuffer, dtype: string, n: number): Float32Array 
     default:
       throw new RangeError(`no float32 conversion for dtype ${dtype}`);
   }
-}
-
-/** IEEE 754 half → float: npyjs' float16ToFloat32, applied to data we stream ourselves. */
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
 /** The sample layout of an x array's shape, or a sentence. */
@@ -245,7 +235,6 @@ async function stringLabels(src: ArraySource, header: NpyHeader, n: number): Pro
 
 /** x arrays (one, or x_train and x_test) read into one store, in order. */
 async function readSamples(parts: readonly { src: ArraySource; header: NpyHeader }[], budget: number): Promise<{ values: Uint8Array | Float32Array | DiskBytes; layout: Pick<Dataset, 'kind' | 'height' | 'width' | 'channels'>; counts: number[] }> {
-  const parts0 = parts;
   const first = parts[0]!;
   const layout = sampleLayout(first.src, first.header);
   for (const p of parts.slice(1)) {
@@ -260,8 +249,8 @@ async function readSamples(parts: readonly { src: ArraySource; header: NpyHeader
   if (total === 0) throw new DatasetError(`${first.src.where}: holds no samples (shape ${shapeText(first.header.shape)})`, first.src.file);
   if (first.header.dtype === 'u1' && total * size > budget) {
     // Larger than the memory budget: streamed from the file (stored arrays as they lie, compressed ones inflated to a temporary file once).
-    const parts: DiskPart[] = [];
-    for (const [k, p] of parts0.entries()) {
+    const regions: DiskPart[] = [];
+    for (const [k, p] of parts.entries()) {
       const at = await p.src.locate();
       const bytes = counts[k]! * size;
       if (at !== null) {
@@ -269,12 +258,12 @@ async function readSamples(parts: readonly { src: ArraySource; header: NpyHeader
         if (at + p.header.headerBytes + bytes > fileSize) {
           throw new DatasetError(`${p.src.where}: truncated: its header announces shape ${shapeText(p.header.shape)} (${formatCount(bytes)} bytes of data), the file is shorter`, p.src.file);
         }
-        parts.push({ file: p.src.file, offset: at + p.header.headerBytes, count: counts[k]! });
+        regions.push({ file: p.src.file, offset: at + p.header.headerBytes, count: counts[k]! });
       } else {
-        parts.push({ file: await inflateToTemp(p.src, p.header, bytes), offset: 0, count: counts[k]! });
+        regions.push({ file: await inflateToTemp(p.src, p.header, bytes), offset: 0, count: counts[k]! });
       }
     }
-    return { values: new DiskBytes(parts, size, total, budget), layout, counts };
+    return { values: new DiskBytes(regions, size, total, budget), layout, counts };
   }
   if (first.header.dtype === 'u1' || first.header.dtype === 'f4') {
     // Streamed straight into the final store: no second copy of the file's data.

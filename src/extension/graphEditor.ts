@@ -175,10 +175,8 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
     const subscriptions = [
       { dispose: detach },
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) {
-          sendDocument();
-          this.cards.update(document);
-        }
+        // The dataset card follows the change through GraphDiagnostics (every graph document).
+        if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) sendDocument();
       }),
       this.cards.onDidChangeCard((e) => {
         if (e.uri.toString() === document.uri.toString()) send({ type: 'datasetCard', card: e.card });

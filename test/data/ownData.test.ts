@@ -173,6 +173,10 @@ describe('NumPy files', () => {
     assert.deepEqual([table.kind, table.channels, table.count], ['table', 2, 3]);
     assert.deepEqual(Array.from(mem(table)), [1.5, -2, 3, 4000, 0.25, -6]);
     assert.equal(defaultNormalize(table), 'standard');
+    // Half floats (1.0, -2.0, 0.5, 65504) become float32.
+    const halves = Uint8Array.from([0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38, 0xff, 0x7b]);
+    const half = await loadNpy(write('half.npy', rawNpy('<f2', [2, 2], halves)), null);
+    assert.deepEqual(Array.from(mem(half)), [1, -2, 0.5, 65504]);
     assert.equal(defaultNormalize(ds), 'unit');
   });
 

@@ -168,6 +168,7 @@ test('bad data stops the run before any run folder exists, with the sentence nam
     { name: 'csv cell', dataset: 'csv:cells.csv', input: [2], make: () => fs.writeFileSync(path.join(tmp, 'bad', 'cells.csv'), 'a,b\n1,2\n3,?\n'), re: /cells\.csv: non-numeric value "\?" at row 3, column 2 \("b"\)/ },
     { name: 'label column', dataset: 'csv:cells2.csv', input: [2], training: { labelColumn: 'kind' }, make: () => fs.writeFileSync(path.join(tmp, 'bad', 'cells2.csv'), 'a,b\n1,2\n'), re: /cells2\.csv: has no label column "kind"/ },
     { name: 'class name', dataset: 'csv:named.csv', input: [1], training: { classes: ['ok'] }, make: () => fs.writeFileSync(path.join(tmp, 'bad', 'named.csv'), 'a,label\n1,good\n2,bad\n'), re: /training\.classes names class "ok", which csv:named\.csv lacks: its classes are "bad", "good"/ },
+    { name: 'bce on z-scores', dataset: 'csv:zs.csv', input: [2], training: { loss: 'binaryCrossentropy' }, make: () => fs.writeFileSync(path.join(tmp, 'bad', 'zs.csv'), 'a,b\n1,2\n3,5\n4,4\n'), re: /reconstructs its input with binaryCrossentropy, which needs targets in \[0, 1\], but normalize is "standard"/ },
     { name: 'table vs Input', dataset: 'csv:wide.csv', input: [3], make: () => fs.writeFileSync(path.join(tmp, 'bad', 'wide.csv'), 'a,b\n1,2\n'), re: /holds 2 features \(2 values each\) but the Input expects 3 \(3 values\): set the Input's shape to \[2\]\./ },
   ];
   for (const c of cases) {
