@@ -130,20 +130,27 @@ export async function scanFolder(dir: string): Promise<FolderScan> {
 /** Size and channels of the images when no Input says: the first image's size, RGB if any image has colour. */
 async function inferTarget(scan: FolderScan, resize: ResizeMode | undefined): Promise<ImageTarget> {
   const sharp = loadSharp();
-  let first: { width: number; height: number; file: string } | undefined;
+  // Headers are read several at once; sizes are compared afterwards in file order, so the sentence
+  // about mixed sizes names the same two files whichever header arrived first.
+  const sizes: { width: number; height: number }[] = new Array(scan.files.length);
   let colour = false;
-  await forEachLimited(scan.files, async (f) => {
+  await forEachLimited(scan.files, async (f, i) => {
     const meta = await sharp(f.file).metadata().catch((err: unknown) => {
       throw imageError(f.file, err);
     });
     if (meta.width === undefined || meta.height === undefined) throw new DatasetError(`${f.file}: not a readable image (no size in its header)`, f.file);
-    if (first === undefined) first = { width: meta.width, height: meta.height, file: f.file };
-    else if (resize === undefined && (meta.width !== first.width || meta.height !== first.height)) {
-      throw new DatasetError(`${f.file} is ${meta.width}x${meta.height} but ${path.basename(first.file)} is ${first.width}x${first.height}: images of mixed sizes need training.resize ("fit" or "crop")`, f.file);
-    }
+    sizes[i] = { width: meta.width, height: meta.height };
     if (meta.channels >= 3 && meta.space !== 'b-w') colour = true;
   });
-  return { height: first!.height, width: first!.width, channels: colour ? 3 : 1, ...(resize ? { resize } : {}) };
+  const first = sizes[0]!;
+  if (resize === undefined) {
+    const odd = sizes.findIndex((s) => s.width !== first.width || s.height !== first.height);
+    if (odd >= 0) {
+      const f = scan.files[odd]!.file;
+      throw new DatasetError(`${f} is ${sizes[odd]!.width}x${sizes[odd]!.height} but ${path.basename(scan.files[0]!.file)} is ${first.width}x${first.height}: images of mixed sizes need training.resize ("fit" or "crop")`, f);
+    }
+  }
+  return { height: first.height, width: first.width, channels: colour ? 3 : 1, ...(resize ? { resize } : {}) };
 }
 
 function imageError(file: string, err: unknown): DatasetError {
