@@ -52,6 +52,7 @@ export default tseslint.config(
             zone(src('backend'), [src('compile'), src('train'), src('run'), src('extension'), src('cli'), src('data')], 'src/backend sits below src/compile and src/train: it imports only src/core and src/platform.'),
             zone(src('data'), [src('compile'), src('backend'), src('train'), src('run'), src('extension'), src('cli')], 'src/data loads datasets into typed arrays: it imports only src/core and src/platform.'),
             zone(src('train'), [src('extension'), src('cli')], 'The worker never imports the extension or the CLI.'),
+            zone(src('export'), [src('run'), src('extension'), src('cli'), src('train'), src('compile'), src('backend')], 'src/export turns graphs and runs into other formats (PyTorch code): it imports src/core and src/data only, so the host can use it.'),
             zone('./webview', './src', 'The webviews run in a browser: they import src/core only.', ['./core']),
           ],
         },

@@ -19,6 +19,10 @@ import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun }
 import { CliError, backendOption, err, fmt, out, positiveInt, printLogs } from './common';
 import { registerInspectCommands } from './inspect';
 import { readGraphSnapshot } from '../run/runFolder';
+import { exportPytorch } from '../run/pytorchExport';
+import { PytorchSession } from '../run/pytorchEngine';
+import { defaultCacheDir } from '../data/cache';
+import { ENGINES, type Engine } from '../core/format';
 import { UserError } from '../core/errors';
 import { DATA_SPEC_HELP } from '../data/spec';
 
@@ -62,6 +66,10 @@ interface TrainOptions {
   /** Stage names to train, or every stage ("all", as when the option is left out). */
   stage?: string[] | 'all';
   initFrom?: string;
+  engine: Engine;
+  python?: string;
+  device?: string;
+  processes?: number;
 }
 
 /**
@@ -146,20 +154,33 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
     }
   };
 
-  const session = new TrainingSession(
-    {
-      ...target,
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      backend: o.backend,
-      data: o.data,
-      labelColumn: o.labelColumn,
-      limitSamples: o.limit,
-      stages: o.stage === 'all' ? undefined : o.stage,
-      initFrom: o.initFrom !== undefined ? path.resolve(o.initFrom) : undefined,
-    },
-    { onMessage },
-  );
+  if (o.engine === 'pytorch') {
+    if (o.stage !== undefined && o.stage !== 'all') throw new CliError('--stage is not in the PyTorch engine yet: it trains every stage');
+    if (o.initFrom !== undefined) throw new CliError('--init-from is not in the PyTorch engine yet');
+    if (o.backend !== 'auto') throw new CliError(`--backend ${o.backend} chooses a tfjs backend; the PyTorch engine takes --device (cuda, mps, cpu)`);
+  } else if (o.python !== undefined || o.device !== undefined || o.processes !== undefined) {
+    throw new CliError('--python, --device and --processes go with --engine pytorch');
+  }
+  const session =
+    o.engine === 'pytorch'
+      ? new PytorchSession(
+          { ...target, epochs: o.epochs, batchSize: o.batchSize, data: o.data, labelColumn: o.labelColumn, limitSamples: o.limit, device: o.device, processes: o.processes, cacheDir: defaultCacheDir(), python: { option: o.python } },
+          { onMessage },
+        )
+      : new TrainingSession(
+          {
+            ...target,
+            epochs: o.epochs,
+            batchSize: o.batchSize,
+            backend: o.backend,
+            data: o.data,
+            labelColumn: o.labelColumn,
+            limitSamples: o.limit,
+            stages: o.stage === 'all' ? undefined : o.stage,
+            initFrom: o.initFrom !== undefined ? path.resolve(o.initFrom) : undefined,
+          },
+          { onMessage },
+        );
   let interrupts = 0;
   const onSigint = (): void => {
     interrupts++;
@@ -226,7 +247,26 @@ async function evaluateCommand(o: EvaluateOptions): Promise<void> {
   out(o.json ? JSON.stringify(evaluationJson(evaluation)) : formatEvaluation(evaluation));
 }
 
-async function exportCommand(o: { run: string; out: string; overwrite?: boolean; json?: boolean }): Promise<void> {
+interface ExportOptions {
+  run?: string;
+  out: string;
+  format: 'tfjs' | 'pytorch';
+  overwrite?: boolean;
+  json?: boolean;
+}
+
+async function exportCommand(graph: string | undefined, o: ExportOptions): Promise<void> {
+  if (o.format === 'pytorch') {
+    const done = await exportPytorch({ graphFile: graph === undefined ? undefined : path.resolve(graph), runDir: o.run === undefined ? undefined : path.resolve(o.run), outDir: o.out, overwrite: o.overwrite === true });
+    if (o.json) out(JSON.stringify(done));
+    else {
+      out(`PyTorch code for ${done.models.join(', ')}${o.run ? ` with the trained weights of ${done.weights} layers` : ''}:`);
+      for (const f of done.files) out(`  ${f}`);
+    }
+    return;
+  }
+  if (graph !== undefined) throw new CliError('export --format tfjs writes a run\'s trained models: give --run <runDir> instead of a graph file (or --format pytorch for code)');
+  if (o.run === undefined) throw new CliError('export --format tfjs needs --run <runDir>: the run whose trained models to write');
   const models = await exportRun({ runDir: path.resolve(o.run), outDir: path.resolve(o.out), overwrite: o.overwrite === true });
   if (o.json) out(JSON.stringify({ models }));
   else {
@@ -317,6 +357,10 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'train on at most n samples (quick checks)', positiveInt('--limit'))
     .option('--stage <names>', 'train only these stages (comma-separated names; default: all); the others are skipped', stageList)
     .option('--init-from <runDir>', "start from another run's checkpoint: the layers whose names and shapes match (e.g. --stage classifier --init-from <autoencoder run>)")
+    .addOption(new Option('--engine <engine>', 'tfjs (in-process) or pytorch (generated code run by your Python: CUDA, MPS or CPU)').choices([...ENGINES]).default('tfjs'))
+    .option('--python <path>', 'the Python with torch for --engine pytorch (default: LATENT_STUDIO_PYTHON, then python3 / python on the PATH)')
+    .option('--device <device>', '--engine pytorch: cuda, cuda:1, mps or cpu (default: the best there is)')
+    .option('--processes <n>', '--engine pytorch: processes on this machine (torchrun --nproc_per_node; batch size and learning rate are per process)', positiveInt('--processes'))
     .option('--json', 'one JSON object per epoch on stdout, then {runDir, backend}')
     .action((file: string | undefined, o: TrainOptions, cmd: Command) => trainCommand(file, { ...o, verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose }));
 
@@ -333,12 +377,14 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description("Write a run's models (checkpoint weights) to <out>/<model name>/ in the TensorFlow.js layers format.")
-    .requiredOption('--run <dir>', 'a run folder (.latent/runs/<time>-<name>)')
-    .requiredOption('--out <dir>', 'folder that receives one sub-folder per model')
-    .option('--overwrite', 'replace model folders that already exist')
-    .option('--json', 'print {models: [{name, dir, params, inputShape, outputShape}]}')
-    .action((o: { run: string; out: string; overwrite?: boolean; json?: boolean }) => exportCommand(o));
+    .description("Write a run's models (checkpoint weights) to <out>/<model name>/ in the TensorFlow.js layers format, or a graph as PyTorch code (--format pytorch: model.py; with --run also its trained weights).")
+    .argument('[graph]', 'a *.latent.json file (--format pytorch without --run)')
+    .option('--run <dir>', 'a run folder (.latent/runs/<time>-<name>): its trained weights')
+    .requiredOption('--out <dir>', 'folder that receives the export')
+    .addOption(new Option('--format <format>', 'tfjs: the trained models; pytorch: runnable PyTorch code').choices(['tfjs', 'pytorch']).default('tfjs'))
+    .option('--overwrite', 'replace files or model folders that already exist')
+    .option('--json', 'print what was written as JSON ({models: [...]} for tfjs, {outDir, files, models, weights} for pytorch)')
+    .action((graph: string | undefined, o: ExportOptions) => exportCommand(graph, o));
 
   program
     .command('generate')

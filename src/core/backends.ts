@@ -44,3 +44,7 @@ export function parseBackendPreference(s: string): BackendPreference {
     throw new Error(`Unknown backend "${s}". Valid names: auto, ${BACKEND_NAMES.join(', ')}.`);
   }
 }
+
+/** What ran a run: a tfjs backend, or the PyTorch engine ("pytorch", torch's version in tfBackend, the device in detail). */
+export const RunBackendInfoSchema = BackendInfoSchema.extend({ name: z.enum([...BACKEND_NAMES, 'pytorch']) });
+export type RunBackendInfo = z.infer<typeof RunBackendInfoSchema>;

@@ -23,6 +23,10 @@ export const DEFAULT_LEARNING_RATE: Record<OptimizerName, number> = {
   sgd: 0.01,
 };
 
+/** The training engines: the tfjs worker (in-process, every backend tfjs has) and PyTorch (generated code run by the user's Python: CUDA, MPS, CPU, torchrun). */
+export const ENGINES = ['tfjs', 'pytorch'] as const;
+export type Engine = (typeof ENGINES)[number];
+
 export const METRICS = ['accuracy', 'meanSquaredError', 'meanAbsoluteError'] as const;
 export type MetricName = (typeof METRICS)[number];
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { INSPECT_KINDS, InspectResultSchema, PanelInspectRequestSchema } from './inspect';
 import { type Parsed, RejectedSchema, parseWith, request } from './messages';
-import { BackendInfoSchema } from './backends';
+import { RunBackendInfoSchema } from './backends';
 import { StagePlanSchema } from './protocol';
 import { ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema, RUN_STATES } from './runFormat';
 
@@ -14,7 +14,7 @@ export const RunInfoSchema = z
     graphName: z.string(),
     graphFile: z.string(),
     runDir: z.string().nullable(),
-    backend: BackendInfoSchema.nullable(),
+    backend: RunBackendInfoSchema.nullable(),
     dataset: z.string().nullable(),
     stages: z.array(StagePlanSchema),
   })

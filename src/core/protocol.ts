@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-import { BackendInfoSchema, BackendPreferenceSchema } from './backends';
+import { BackendInfoSchema, BackendPreferenceSchema, RunBackendInfoSchema } from './backends';
 import { DatasetCardSchema, DescribeRequestSchema } from './datasetCard';
 import { InspectRequestSchema, InspectResultSchema } from './inspect';
 import { type Parsed, RequestIdSchema, parseWith } from './messages';
@@ -160,7 +160,7 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
       type: z.literal('started'),
       inReplyTo: z.number().int(),
       runDir: z.string(),
-      backend: BackendInfoSchema,
+      backend: RunBackendInfoSchema,
       dataset: z.object({ source: z.string(), train: z.number().int(), validation: z.number().int(), test: z.number().int(), skipped: z.number().int() }).strict(),
       stages: z.array(StagePlanSchema),
     })

@@ -10,9 +10,9 @@
  * with a sentence instead of being misread.
  */
 import { z } from 'zod';
-import { BackendInfoSchema } from './backends';
+import { RunBackendInfoSchema } from './backends';
 import { OutputTargetSchema } from './catalog';
-import { LOSSES, METRICS, NORMALIZE_METHODS, OPTIMIZERS } from './format';
+import { ENGINES, LOSSES, METRICS, NORMALIZE_METHODS, OPTIMIZERS } from './format';
 import { ScoreResultSchema } from './inspect';
 import { type Parsed, firstIssue } from './messages';
 
@@ -27,6 +27,10 @@ export const RUN_FILES = {
   metrics: 'metrics.jsonl',
   /** The trained model in the TensorFlow.js layers format (model.json + weights.bin). */
   model: 'model',
+  /** A PyTorch run's trained layers as a state dict (torch.save of model.py's Layers). */
+  pytorchModel: 'model.pt',
+  /** A PyTorch run: the code it trained with (model.py, train.py), exported into the run folder. */
+  pytorchCode: 'pytorch',
   reconstructions: 'reconstructions.png',
   /** Folder with the last completed epoch's weights, optimizer and shuffle state. */
   checkpoint: 'checkpoint',
@@ -141,8 +145,11 @@ export const RunOverridesSchema = z.object({
 export type RunOverrides = z.infer<typeof RunOverridesSchema>;
 
 export const RunConfigSchema = z.object({
-  /** Which engine wrote the run. */
-  engine: z.enum(['tfjs']).default('tfjs'),
+  /** Which engine wrote the run: the tfjs worker, or the PyTorch engine's train.py (src/export/pytorch). */
+  engine: z.enum(ENGINES).default('tfjs'),
+  /** The PyTorch engine: the device it trained on ("cuda:0 (NVIDIA H200)", "mps", "cpu") and its number of processes (torchrun). */
+  device: z.string().optional(),
+  worldSize: z.number().int().min(1).optional(),
   /** The graph file trained (absolute path; anchors relative dataset paths). */
   graphFile: z.string(),
   graphSha256: sha256Hex,
@@ -168,7 +175,8 @@ export const RunConfigSchema = z.object({
   /** Samples in each part of the split as trained (after `training.classes` and limits). */
   split: z.object({ train: z.number().int().min(0), validation: z.number().int().min(0), test: z.number().int().min(0) }),
   stages: z.array(RunStageSchema),
-  backend: BackendInfoSchema,
+  /** The tfjs backend; a PyTorch run says "pytorch" here, with torch's version and the device in the detail. */
+  backend: RunBackendInfoSchema,
   overrides: RunOverridesSchema.default({}),
   /** The run whose checkpoint the layers started from (`--init-from`). */
   initFrom: z.string().optional(),

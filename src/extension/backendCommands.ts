@@ -1,5 +1,7 @@
 /** "Select Backend" and "Show Backend Info": which TensorFlow.js backend trains, why, and how to get a faster one. */
 import * as vscode from 'vscode';
+import { findPython, pythonReport } from '../run/python';
+import { pythonChoices } from './pythonEnvironment';
 import { backendReport } from '../core/backendReport';
 import { BACKEND_NAMES, type BackendPreference } from '../core/backends';
 import { nodePathEnv, probeBackend } from '../run/client';
@@ -44,10 +46,12 @@ export async function selectBackend(): Promise<void> {
 export async function showBackendInfo(): Promise<void> {
   const setting = vscode.workspace.getConfiguration('latentStudio').get<BackendPreference>('backend', 'auto');
   try {
-    const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Checking TensorFlow.js backends…' }, () =>
+    const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Checking TensorFlow.js backends and Python…' }, () =>
       probeBackend({ backend: setting, env: workerEnv() }),
     );
-    reports.set(REPORT_URI.toString(), backendReport(info, setting, { platform: process.platform, arch: process.arch }));
+    const engine = vscode.workspace.getConfiguration('latentStudio').get<string>('engine', 'tfjs');
+    const python = await findPython(await pythonChoices());
+    reports.set(REPORT_URI.toString(), `${backendReport(info, setting, { platform: process.platform, arch: process.arch })}\n${pythonReport(python, engine)}`);
     changed.fire(REPORT_URI);
     const doc = await vscode.workspace.openTextDocument(REPORT_URI);
     await vscode.window.showTextDocument(doc, { preview: true });

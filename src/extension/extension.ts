@@ -1,5 +1,6 @@
 /** Activation: wiring only (DESIGN.md: a thin extension.ts). */
 import * as vscode from 'vscode';
+import { exportAsPytorch } from './pytorchCommands';
 import { registerReportDocuments, selectBackend, showBackendInfo } from './backendCommands';
 import { GraphDiagnostics } from './diagnostics';
 import { InspectCommands } from './inspectCommands';
@@ -49,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('latentStudio.resumeTraining', (target?: RunTarget) => runs.resume(target)),
     vscode.commands.registerCommand('latentStudio.evaluateModel', (target?: RunTarget) => runs.evaluate(target)),
     vscode.commands.registerCommand('latentStudio.exportModel', (target?: RunTarget) => runs.export(target)),
+    vscode.commands.registerCommand('latentStudio.exportPytorch', (target?: RunTarget) => exportAsPytorch(channel, target instanceof vscode.Uri ? target : activeGraphUri(undefined), typeof target === 'object' && target !== null && 'runDir' in target ? target.runDir : undefined)),
     vscode.commands.registerCommand('latentStudio.compareRuns', (target?: RunTarget) => runs.compare(target)),
     vscode.commands.registerCommand('latentStudio.generateSamples', (target?: RunTarget) => runs.generate(target)),
     vscode.commands.registerCommand('latentStudio.scoreAnomalies', (target?: RunTarget) => inspect.command('score', target)),

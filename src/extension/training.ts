@@ -16,12 +16,24 @@ import { workerEnv } from './backendCommands';
 import type { EditorHub } from './graphEditor';
 import { snapshotFromRunFolder } from '../run/panelSnapshot';
 import type { TrainingPanel } from './trainingPanel';
-import { readGraphSnapshot } from '../run/runFolder';
+import { readGraphSnapshot, readOptionalRunJson } from '../run/runFolder';
+import { PytorchSession } from '../run/pytorchEngine';
+import { defaultCacheDir } from '../data/cache';
+import type { Engine } from '../core/format';
+import { pythonChoices } from './pythonEnvironment';
 import { graphProblemsSentence } from '../core/problems';
+
+/** What both engines' sessions offer: the tfjs worker's and the PyTorch engine's. */
+interface EngineSession {
+  readonly result: Promise<{ runDir: string; backend: string; stopped: boolean; epochsCompleted: number; bestValLoss: number | null }>;
+  readonly pid: number | undefined;
+  cancel(): void;
+  kill(): void;
+}
 
 interface ActiveRun {
   readonly uri: vscode.Uri;
-  readonly session: TrainingSession;
+  readonly session: EngineSession;
   readonly snapshot: PanelSnapshot;
   /** Per-stage batch timing for the ETA. */
   epochStartedAt: number;
@@ -91,16 +103,20 @@ export class TrainingController implements vscode.Disposable {
       ? { ...snapshotFromRunFolder(resume.runDir), run, status: 'starting', message: null }
       : emptySnapshot(run);
     const runsDir = resume ? path.dirname(resume.runDir) : path.join(folder, '.latent', 'runs');
-    const session = new TrainingSession(
-      { graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir },
-      { onMessage: (m) => this.onWorkerMessage(key, m), env: workerEnv() },
-    );
+    // A resumed run continues on the engine that started it.
+    const resumedEngine = resume ? readOptionalRunJson(resume.runDir, 'config') : undefined;
+    const engine: Engine = resumedEngine?.ok && resumedEngine.value ? resumedEngine.value.engine : vscode.workspace.getConfiguration('latentStudio').get<Engine>('engine', 'tfjs');
+    const onMessage = (m: FromWorker): void => this.onWorkerMessage(key, m);
+    const session: EngineSession =
+      engine === 'pytorch'
+        ? new PytorchSession({ graphText: text, graphPath: uri.fsPath, runsDir, resumeFrom: resume?.runDir, cacheDir: defaultCacheDir(), python: await pythonChoices(uri) }, { onMessage })
+        : new TrainingSession({ graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir }, { onMessage, env: workerEnv() });
     const active: ActiveRun = { uri, session, snapshot, epochStartedAt: Date.now() };
     this.active.set(key, active);
     this.panel.showRun(key, snapshot);
     this.updateStatusBar(active);
     this.editors.setTraining(uri, true);
-    this.log.appendLine(`[train] ${uri.fsPath}: worker pid ${session.pid ?? '?'}`);
+    this.log.appendLine(`[train] ${uri.fsPath}: ${engine} engine, pid ${session.pid ?? '(starting)'}`);
 
     void vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `${resume ? 'Resuming' : 'Training'} ${analysis.document!.name}`, cancellable: true },

@@ -20,6 +20,8 @@ export interface RunEntry {
   readonly dataset: string | undefined;
   /** Epochs planned over all stages, when known. */
   readonly plannedEpochs: number | undefined;
+  /** The PyTorch engine's device and process count ("cuda:0 (NVIDIA H200) x 2"), when it trained. */
+  readonly device?: string;
   readonly hasCheckpoint: boolean;
   /** Why config.json could not be read (a run that is starting has none yet), as a sentence. */
   readonly problem: string | undefined;
@@ -49,6 +51,7 @@ function readFolder(runDir: string): FolderRead {
     graphFile: c?.graphFile,
     dataset: c?.dataset.spec,
     plannedEpochs: c?.stages.reduce((sum, s) => sum + s.epochs, 0),
+    ...(c?.device ? { device: `${c.device}${c.worldSize && c.worldSize > 1 ? ` x ${c.worldSize}` : ''}` } : {}),
     hasCheckpoint: hasCheckpoint(runDir),
     problem: config.ok ? undefined : config.error,
   };
@@ -146,7 +149,7 @@ export function describeRun(entry: RunEntry): string {
     status.bestValLoss !== null ? `val ${status.bestValLoss.toFixed(4)}` : undefined,
     entry.plannedEpochs !== undefined ? `${status.epochsCompleted}/${entry.plannedEpochs} ep` : `${status.epochsCompleted} ep`,
     seconds !== undefined ? formatDuration(seconds) : undefined,
-    status.backend,
+    entry.device ? `${status.backend ?? 'pytorch'} ${entry.device}` : status.backend,
   ]
     .filter((p): p is string => p !== undefined)
     .join(' · ');

@@ -1,0 +1,779 @@
+/**
+ * The generic part of the generated train.py: the command line, devices and torchrun, the run
+ * folder in Latent Studio's run format (config.json, run.json, metrics.jsonl, checkpoints the tfjs
+ * jobs read, previews), the fit loop of a stage as src/train/fit.ts runs it (same shuffling rng,
+ * same losses, metrics and KL term, the loss read back only every half second), validation as
+ * src/train/scoring.ts scores it, Stop (SIGINT/SIGTERM) after the running batch, and --evaluate.
+ * The graph-specific part (CONFIG, GRAPH_TEXT) is written by trainCode.ts above it.
+ */
+
+const lines = (code: string): string[] => code.replace(/^\n/, '').replace(/\n$/, '').split('\n');
+
+export const TRAIN_RUNTIME = lines(String.raw`
+# ---------------------------------------------------------------------------------------------
+# Run folders (Latent Studio's run format: docs/run-format.md)
+
+RUN_FORMAT_VERSION = 1
+CHECKPOINT_FORMAT = 1
+PREVIEW_COUNT = 10
+EVAL_BATCH = 512
+PROGRESS_SECONDS = 0.5
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def write_atomic(path, data):
+    """Write via a temporary file and a rename, so a reader never sees half a file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb" if isinstance(data, bytes) else "w", **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, value):
+    write_atomic(path, json.dumps(value, indent=2) + "\n")
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"{path}: cannot be read ({e})")
+
+
+def run_name():
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", re.sub(r"\.latent\.json$|\.json$", "", os.path.basename(CONFIG["graphFile"]), flags=re.I)).strip("-")[:60]
+    return base or "graph"
+
+
+def create_run_dir(runs_dir):
+    os.makedirs(runs_dir, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
+    for i in range(1, 10000):
+        path = os.path.join(runs_dir, f"{stamp}-{run_name()}" + ("" if i == 1 else f"-{i}"))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise SystemExit(f"{runs_dir}: cannot create a run folder")
+
+
+def png_bytes(pixels):
+    """A PNG of an (H, W, 3) uint8 array (zlib and struct: a writer is a few lines, no Pillow needed)."""
+    h, w, _ = pixels.shape
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def image_grid(rows, scale=2, gap=2):
+    """Rows of (H, W, C) float images in [0, 1] drawn side by side, each row below the last."""
+    h, w = rows[0][0].shape[:2]
+    cols = max(len(r) for r in rows)
+    grid = np.full((len(rows) * (h * scale + gap) + gap, cols * (w * scale + gap) + gap, 3), 40, np.uint8)
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            img = np.clip(img, 0, 1)
+            img = np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img[:, :, :3]
+            big = np.kron((img * 255 + 0.5).astype(np.uint8), np.ones((scale, scale, 1), np.uint8))
+            y, x = gap + r * (h * scale + gap), gap + c * (w * scale + gap)
+            grid[y:y + h * scale, x:x + w * scale] = big
+    return png_bytes(grid)
+
+
+class Run:
+    """One run folder: what train.py writes, in the same files and schemas as the tfjs engine."""
+
+    def __init__(self, run_dir, resumed):
+        self.dir = run_dir
+        self.status = read_json(os.path.join(run_dir, "run.json")) if resumed else None
+        self.config = read_json(os.path.join(run_dir, "config.json")) if resumed else None
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write_status(self, **fields):
+        self.status = {**(self.status or {}), "runFormatVersion": RUN_FORMAT_VERSION, **fields}
+        write_json(self.path("run.json"), {k: v for k, v in self.status.items() if v is not None or k == "bestValLoss"})
+
+    def append_epoch(self, record):
+        with open(self.path("metrics.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def trim_metrics(self, keep):
+        path = self.path("metrics.jsonl")
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            kept = [line for line in f if line.strip() and keep(json.loads(line))]
+        write_atomic(path, "".join(kept))
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices and torchrun
+
+
+def pick_device(wanted, local_rank):
+    if wanted:
+        if wanted.startswith("cuda") and not torch.cuda.is_available():
+            raise SystemExit(f"--device {wanted}: this PyTorch sees no CUDA device (torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'})")
+        if wanted == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise SystemExit("--device mps: this PyTorch has no usable Apple GPU (MPS)")
+        device = torch.device(wanted)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", local_rank)
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device):
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+class Dist:
+    """The process group under torchrun (WORLD_SIZE > 1): NCCL on CUDA, Gloo otherwise; rank 0 writes the run folder."""
+
+    def __init__(self, device_arg):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = pick_device(device_arg, local)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def sum(self, tensor):
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+    def broadcast_text(self, text):
+        if self.world == 1:
+            return text
+        box = [text]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def close(self):
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+def rank_share(order, rank, world):
+    """This process's samples of the epoch's order: every world-th, the order padded from its start to a multiple of world (as DistributedSampler pads), so every process runs the same number of steps."""
+    if world == 1:
+        return order
+    total = -(-len(order) // world) * world
+    padded = np.concatenate([order, order[: total - len(order)]]) if total > len(order) else order
+    return padded[rank::world]
+
+
+# ---------------------------------------------------------------------------------------------
+# Events: what a person reads on the terminal, or JSON lines for Latent Studio (--json)
+
+
+class Events:
+    def __init__(self, as_json, enabled):
+        self.as_json, self.enabled = as_json, enabled
+
+    def emit(self, event, text=None, **fields):
+        if not self.enabled:
+            return
+        if self.as_json:
+            print(json.dumps({"event": event, **fields}), flush=True)
+        elif text:
+            print(text, flush=True)
+
+
+STOP = {"requested": False}
+
+
+def request_stop(signum, _frame):
+    if STOP["requested"]:
+        raise KeyboardInterrupt
+    STOP["requested"] = True
+    print("Stopping after the running batch (again to stop at once)...", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data on the device
+
+
+class Feeder:
+    """The dataset's values normalised into model inputs, batch by batch: on the device when it fits (one upload), else gathered on the host."""
+
+    def __init__(self, ds, norm, device, input_shape):
+        self.ds, self.device, self.input_shape = ds, device, tuple(input_shape)
+        values = ds.values
+        self.is_bytes = values.dtype == np.uint8
+        self.shift = torch.tensor(norm["shift"], dtype=torch.float32, device=device)
+        self.div = torch.tensor(norm["div"], dtype=torch.float32, device=device)
+        per = int(np.prod(values.shape[1:]))
+        self.on_device = values.nbytes <= DEVICE_DATA_LIMIT
+        flat = values.reshape(len(values), per)
+        self.values = torch.from_numpy(np.ascontiguousarray(flat)).to(device) if self.on_device else flat
+        labels = ds.labels if ds.labels is not None else np.zeros(len(values), np.uint8)
+        self.labels = torch.from_numpy(labels.astype(np.int64)).to(device)
+        self.channels = len(norm["shift"])
+
+    def inputs(self, idx):
+        """Model inputs of samples idx (a LongTensor on the device, or a numpy array)."""
+        if self.on_device:
+            raw = self.values[idx]
+        else:
+            raw = torch.from_numpy(self.values[idx.cpu().numpy() if torch.is_tensor(idx) else idx]).to(self.device, non_blocking=True)
+        x = raw.to(torch.float32).reshape(len(raw), -1, self.channels)
+        x = (x - self.shift) / self.div
+        return x.reshape((len(raw),) + self.input_shape)
+
+    def targets(self, idx, target, classes):
+        if target == "input":
+            return None
+        index = idx if torch.is_tensor(idx) else torch.from_numpy(np.asarray(idx, np.int64)).to(self.device)
+        return torch.nn.functional.one_hot(self.labels[index.to(self.labels.device)], classes).to(torch.float32)
+
+
+DEVICE_DATA_LIMIT = 2 * 1024 ** 3
+
+
+def forward(model, x, loss, head_logits):
+    """The model's output and, for categorical cross-entropy on a softmax Dense, its logits (as Latent Studio computes that loss)."""
+    if head_logits and loss == "categoricalCrossentropy":
+        logits = model(x, logits=True)
+        return torch.softmax(logits, -1), logits
+    return model(x), None
+
+
+def stage_loss(stage, module, y, out, logits):
+    loss = loss_fn(stage["loss"], y, out, logits)
+    kl = graph_models.added_losses(module)
+    return (loss + kl if kl is not None else loss), kl
+
+
+def score_split(ctx, stage, module, idx):
+    """Mean loss, metrics (and kl) and the confusion counts of a split, one read-back in all (src/train/scoring.ts scoreSplit)."""
+    classes = stage["classes"]
+    metrics = stage["metrics"]
+    if len(idx) == 0:
+        return None, {}, None
+    was_training = module.training
+    module.eval()
+    device = ctx.feeder.device
+    sums = torch.zeros(2 + len(metrics), device=device)
+    confusion = torch.zeros(classes * classes, device=device) if stage["target"] == "labels" else None
+    idx_t = torch.from_numpy(np.asarray(idx, np.int64)).to(device)
+    with torch.no_grad():
+        for start in range(0, len(idx), EVAL_BATCH):
+            batch = idx_t[start:start + EVAL_BATCH]
+            x = ctx.feeder.inputs(batch)
+            y = ctx.feeder.targets(batch, stage["target"], classes)
+            y = x if y is None else y
+            out, logits = forward(module, x, stage["loss"], stage["headLogits"])
+            total, kl = stage_loss(stage, module, y, out, logits)
+            n = len(batch)
+            parts = [total * n, (kl * n) if kl is not None else torch.zeros((), device=device)] + [metric_sum(m, y, out) for m in metrics]
+            sums += torch.stack([p.reshape(()).to(torch.float32) for p in parts])
+            if confusion is not None:
+                confusion += torch.bincount(y.argmax(-1) * classes + out.argmax(-1), minlength=classes * classes).to(torch.float32)
+    module.train(was_training)
+    values = sums.cpu().tolist()
+    n = len(idx)
+    result = {m: values[2 + i] / n for i, m in enumerate(metrics)}
+    if graph_models.added_losses(module) is not None:
+        result["kl"] = values[1] / n
+    matrix = None if confusion is None else confusion.reshape(classes, classes).round().to(torch.int64).cpu().tolist()
+    return values[0] / n, result, matrix
+
+
+def camel(prefix, name):
+    return prefix + name[0].upper() + name[1:]
+
+
+def display(ctx, x):
+    """Model inputs or outputs (N, ...) back to stored values in [0, 1] as images (N, H, W, C); table rows as strips."""
+    ds = ctx.ds
+    x = x.detach().to(torch.float32).cpu().reshape(len(x), -1, ctx.feeder.channels)
+    x = x * ctx.feeder.div.cpu() + ctx.feeder.shift.cpu()
+    if ctx.feeder.is_bytes:
+        x = x / 255
+    if ds.kind == "table":
+        if ctx.norm["method"] == "standard":
+            x = (x - ctx.feeder.shift.cpu()) / ctx.feeder.div.cpu()
+            x = (x + 3) / 6
+        return x.reshape(len(x), 1, -1, 1).numpy()
+    return x.reshape(len(x), ds.height, ds.width, ds.channels).numpy()
+
+
+def preview(ctx, stage, module):
+    """reconstructions.png: originals over reconstructions of the first test images (written by rank 0)."""
+    if stage["target"] != "input" or len(ctx.preview_idx) == 0:
+        return None
+    was_training = module.training
+    module.eval()
+    with torch.no_grad():
+        idx = torch.from_numpy(np.asarray(ctx.preview_idx, np.int64)).to(ctx.feeder.device)
+        x = ctx.feeder.inputs(idx)
+        y = module(x)
+    module.train(was_training)
+    png = image_grid([list(display(ctx, x)), list(display(ctx, y))])
+    write_atomic(ctx.run.path("reconstructions.png"), png)
+    return "reconstructions.png"
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints: layer weights as the tfjs engine names them (so Evaluate, Export, the inspect views
+# and Detect Anomalies read them), the stage's order, and PyTorch's optimizer state beside them.
+
+
+def save_checkpoint(ctx, stage_index, stage, stage_epoch, optimizer, order):
+    ckpt_dir = ctx.run.path("checkpoint")
+    os.makedirs(ckpt_dir, exist_ok=True)
+    tag = f"{ctx.epochs_completed}-{secrets.token_hex(4)}"
+    entries = graph_models.tfjs_weights(ctx.models) + [("state/order", np.asarray(order, np.int32))]
+    data = b"".join(np.ascontiguousarray(v, dtype="<i4" if v.dtype == np.int32 else "<f4").tobytes() for _, v in entries)
+    weights_file = f"weights-{tag}.bin"
+    write_atomic(os.path.join(ckpt_dir, weights_file), data)
+    torch.save({"optimizer": optimizer.state_dict(), "optimizerName": stage["optimizer"], "torchRng": torch.get_rng_state()}, os.path.join(ckpt_dir, f"pytorch-{tag}.pt"))
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "stageIndex": stage_index,
+        "stageName": stage["name"],
+        "stageEpoch": stage_epoch,
+        "stageEpochs": stage["epochs"],
+        "epochsCompleted": ctx.epochs_completed,
+        "bestValLoss": ctx.best_val_loss,
+        "graphSha256": GRAPH_SHA256,
+        "savedAt": now_iso(),
+        "backend": "pytorch",
+        "optimizer": stage["optimizer"],
+        "rngState": ctx.rng.state,
+        "trainSamples": len(order),
+        "weightsFile": weights_file,
+        "weightsBytes": len(data),
+        "weightsSha256": hashlib.sha256(data).hexdigest(),
+        "weights": [{"name": n, "shape": list(v.shape), "dtype": "int32" if v.dtype == np.int32 else "float32"} for n, v in entries],
+    }
+    write_json(os.path.join(ckpt_dir, "checkpoint.json"), meta)
+    for name in os.listdir(ckpt_dir):
+        if (name.startswith("weights-") or name.startswith("pytorch-")) and tag not in name:
+            os.remove(os.path.join(ckpt_dir, name))
+
+
+def load_checkpoint(run_dir):
+    """(meta, layer arrays, PyTorch state or None) of a run's checkpoint."""
+    manifest = os.path.join(run_dir, "checkpoint", "checkpoint.json")
+    meta = read_json(manifest)
+    if meta is None:
+        raise SystemExit(f"{run_dir} has no checkpoint (no completed epoch): there is nothing to resume or evaluate")
+    if meta.get("graphSha256") != GRAPH_SHA256:
+        raise SystemExit(f"{manifest}: the checkpoint was written for another graph than this train.py's ({CONFIG['graphName']})")
+    arrays = graph_models.read_weights_file(manifest)
+    state_file = os.path.join(run_dir, "checkpoint", meta["weightsFile"].replace("weights-", "pytorch-").replace(".bin", ".pt"))
+    state = torch.load(state_file, map_location="cpu") if os.path.exists(state_file) else None
+    return meta, arrays, state
+`);
+
+export const TRAIN_MAIN = lines(String.raw`
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+class Context:
+    pass
+
+
+def stage_plan(args):
+    stages = [dict(s) for s in CONFIG["stages"]]
+    for s in stages:
+        if args.epochs:
+            s["epochs"] = args.epochs
+        if args.batch_size:
+            s["batchSize"] = args.batch_size
+    return stages
+
+
+def prepare_data(ctx, args):
+    """Dataset, split, limits and normalisation exactly as Latent Studio draws them (src/train/prepare.ts)."""
+    spec = args.data or CONFIG["dataset"]
+    ctx.ds = load_dataset(spec, base_dir=CONFIG["dataDir"], builtin_dir=args.builtin_dir or HERE, label_column=args.label_column or CONFIG["labelColumn"], shape=CONFIG["inputShape"], resize=CONFIG["resize"])
+    check_fits(ctx.ds)
+    train, validation, test = split_dataset(len(ctx.ds.values), ctx.ds.test_start, CONFIG["split"]["validation"], CONFIG["split"]["test"], CONFIG["seed"])
+    classes = resolve_classes(CONFIG["classes"], ctx.ds.class_names, ctx.ds.num_classes) if CONFIG["classes"] is not None else None
+    if classes is not None:
+        train, validation, test = restrict_to_classes((train, validation, test), ctx.ds.labels, classes)
+    ctx.train_idx = train[: args.limit] if args.limit else train
+    if len(ctx.train_idx) == 0:
+        raise SystemExit("The training split is empty: lower the validation and test fractions" + (" or check training.classes against the dataset's labels" if classes else ""))
+    ctx.validation_idx = validation
+    ctx.test_idx = test
+    ctx.preview_idx = (test if len(test) else validation)[:PREVIEW_COUNT]
+    saved = read_json(os.path.join(ctx.run.dir, "normalization.json")) if ctx.run else None
+    method = CONFIG["normalize"] or ("standard" if ctx.ds.kind == "table" else "unit")
+    ctx.norm = saved or compute_normalization(ctx.ds.values, ctx.ds.channels, ctx.train_idx, method, ctx.ds.values.dtype == np.uint8)
+    if ctx.norm["method"] == "standard" and any(s["loss"] == "binaryCrossentropy" and s["target"] == "input" for s in CONFIG["stages"]):
+        raise SystemExit("Binary cross-entropy needs reconstruction targets in [0, 1], but training.normalize \"standard\" gives z-scores: use meanSquaredError, or normalize \"minmax\"")
+
+
+def check_fits(ds):
+    size = int(np.prod(ds.values.shape[1:]))
+    want = int(np.prod(CONFIG["inputShape"]))
+    if size != want:
+        raise SystemExit(f"{ds.source}: a sample has {size} values ({'x'.join(map(str, ds.values.shape[1:]))}) but the Input takes {want} ({'x'.join(map(str, CONFIG['inputShape']))})")
+
+
+def set_frozen(ctx, stage):
+    for attr, module in ctx.layers.named_children():
+        for p in module.parameters():
+            p.requires_grad_(attr not in stage["frozenLayers"])
+
+
+def epoch_record(ctx, stage_index, stage, module, epoch, logs):
+    val_loss, val_metrics, confusion = score_split(ctx, stage, module, ctx.validation_idx)
+    metrics = dict(logs["metrics"]) if logs else {}
+    for k, v in val_metrics.items():
+        metrics[camel("val", k)] = v
+    seconds = logs["seconds"] if logs else 0
+    record = {
+        "stage": stage["name"], "stageIndex": stage_index, "epoch": epoch,
+        "loss": logs["loss"] if logs else None, "valLoss": val_loss, "metrics": metrics,
+        "seconds": seconds, "samplesPerSec": logs["samples"] / seconds if logs and seconds > 0 else 0,
+        "backend": "pytorch", "liveTensors": 0, "endedAt": int(time.time() * 1000),
+    }
+    return record, confusion
+
+
+def train_epoch(ctx, stage_index, stage, model, module, optimizer, order, epoch):
+    """One epoch of a fit stage; None when a Stop ended it. Losses stay on the device: read back every PROGRESS_SECONDS."""
+    share = rank_share(order, ctx.dist.rank, ctx.dist.world)
+    bs = stage["batchSize"]
+    batches = -(-len(share) // bs)
+    device = ctx.feeder.device
+    names = stage["metrics"] + (["kl"] if stage["hasKl"] else [])
+    sums = torch.zeros(1 + len(names), device=device)
+    order_t = torch.from_numpy(np.asarray(share, np.int64)).to(device)
+    module.train()
+    start = last = time.monotonic()
+    for b in range(batches):
+        idx = order_t[b * bs:(b + 1) * bs]
+        n = len(idx)
+        x = ctx.feeder.inputs(idx)
+        y = ctx.feeder.targets(idx, stage["target"], stage["classes"])
+        y = x if y is None else y
+        out, logits = forward(model, x, stage["loss"], stage["headLogits"])
+        total, kl = stage_loss(stage, module, y, out, logits)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        with torch.no_grad():
+            parts = [total.detach() * n] + [metric_sum(m, y, out) for m in stage["metrics"]] + ([kl.detach() * n] if stage["hasKl"] else [])
+            sums += torch.stack([p.reshape(()).to(torch.float32) for p in parts])
+        now = time.monotonic()
+        if now - last >= PROGRESS_SECONDS or b == batches - 1:
+            last = now
+            value = total.item()
+            if not math.isfinite(value):
+                raise TrainingFailed(f"The loss became {value} in stage \"{stage['name']}\", epoch {epoch}, by batch {b + 1} of {batches}: lower the learning rate (now {stage['learningRate']}) or check the data.")
+            ctx.events.emit("batch", stageIndex=stage_index, epoch=epoch, batch=b + 1, batches=batches, loss=value)
+        if STOP["requested"]:
+            return None
+    ctx.dist.sum(sums)
+    seen = len(share) * ctx.dist.world
+    values = sums.cpu().tolist()
+    loss = values[0] / seen
+    if not math.isfinite(loss):
+        raise TrainingFailed(f"The loss became {loss} in stage \"{stage['name']}\", epoch {epoch}: lower the learning rate (now {stage['learningRate']}) or check the data.")
+    return {"loss": loss, "metrics": {m: values[1 + i] / seen for i, m in enumerate(names)}, "seconds": time.monotonic() - start, "samples": seen}
+
+
+class TrainingFailed(Exception):
+    pass
+
+
+def snapshot(ctx):
+    return {k: v.detach().clone() for k, v in ctx.layers.state_dict().items()}
+
+
+def run_fit_stage(ctx, stage_index, stage, done, resume_state):
+    """Train one fit stage from done epochs; True when a Stop ended it."""
+    module = ctx.models[stage["model"]]
+    set_frozen(ctx, stage)
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise TrainingFailed(f"Stage \"{stage['name']}\" has nothing to train: every block it uses is frozen.")
+    optimizer = make_optimizer(stage["optimizer"], params, stage["learningRate"])
+    order = np.array(ctx.train_idx, dtype=np.int64)
+    if done > 0 and resume_state is not None:
+        if resume_state["state"] is not None and resume_state["state"].get("optimizerName") == stage["optimizer"]:
+            optimizer.load_state_dict(resume_state["state"]["optimizer"])
+        saved_order = resume_state["order"]
+        if saved_order is not None and len(saved_order) == len(order):
+            order = np.array(saved_order, dtype=np.int64)
+    elif ctx.dist.main:
+        record, _ = epoch_record(ctx, stage_index, stage, module, 0, None)
+        ctx.run.append_epoch(record)
+        ctx.events.emit("epoch", epoch_text(record), record=record)
+    model = DistributedDataParallel(module, device_ids=[ctx.feeder.device] if ctx.feeder.device.type == "cuda" else None) if ctx.dist.world > 1 else module
+    kept = snapshot(ctx)
+    for epoch in range(done + 1, stage["epochs"] + 1):
+        shuffle_in_place(order, ctx.rng)
+        logs = train_epoch(ctx, stage_index, stage, model, module, optimizer, order, epoch)
+        if logs is None:
+            ctx.layers.load_state_dict(kept)  # back to the last completed epoch (the checkpoint's)
+            return True
+        ctx.epochs_completed += 1
+        if ctx.dist.main:
+            record, confusion = epoch_record(ctx, stage_index, stage, module, epoch, logs)
+            if record["valLoss"] is not None and (ctx.best_val_loss is None or record["valLoss"] < ctx.best_val_loss):
+                ctx.best_val_loss = record["valLoss"]
+            ctx.run.append_epoch(record)
+            picture = preview(ctx, stage, module)
+            save_checkpoint(ctx, stage_index, stage, epoch, optimizer, order)
+            ctx.run.write_status(status="running", epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss)
+            ctx.events.emit("epoch", epoch_text(record), record=record, preview=picture, confusion=confusion)
+        ctx.dist.barrier()
+        kept = snapshot(ctx)
+    return False
+
+
+def epoch_text(r):
+    metrics = "".join(f"  {k} {v:.4f}" for k, v in r["metrics"].items())
+    loss = "—" if r["loss"] is None else f"{r['loss']:.4f}"
+    val = "—" if r["valLoss"] is None else f"{r['valLoss']:.4f}"
+    return f"{r['stage']} epoch {r['epoch']}: loss {loss}  val_loss {val}{metrics}  ({r['seconds']:.1f} s, {r['samplesPerSec']:.0f} samples/s)"
+
+
+def epochs_done(stages, meta):
+    if meta is None:
+        return [0] * len(stages)
+    return [s["epochs"] if i < meta["stageIndex"] else min(meta["stageEpoch"], s["epochs"]) if i == meta["stageIndex"] else 0 for i, s in enumerate(stages)]
+
+
+def write_config(ctx, args, stages, resumed):
+    ds = ctx.ds
+    config = {
+        "engine": "pytorch",
+        "device": describe_device(ctx.feeder.device),
+        "worldSize": ctx.dist.world,
+        "graphFile": CONFIG["graphPath"],
+        "graphSha256": GRAPH_SHA256,
+        "graphName": CONFIG["graphName"],
+        "seed": CONFIG["seed"],
+        "dataset": {
+            "spec": args.data or CONFIG["dataset"], "source": ds.source, "count": len(ds.values), "skipped": ds.skipped,
+            "shape": [ds.height, ds.width, ds.channels], "kind": ds.kind,
+            **({"classNames": list(ds.class_names)} if ds.class_names else {}),
+            **({"featureNames": list(ds.feature_names)} if ds.feature_names else {}),
+        },
+        "split": {"train": len(ctx.train_idx), "validation": len(ctx.validation_idx), "test": len(ctx.test_idx)},
+        "stages": [{k: v for k, v in s.items() if k in RUN_STAGE_FIELDS} for s in stages],
+        "backend": {"name": "pytorch", "tfBackend": f"torch {torch.__version__}", "detail": f"{describe_device(ctx.feeder.device)}{f' x {ctx.dist.world} processes' if ctx.dist.world > 1 else ''}", "skipped": []},
+        "overrides": {k: v for k, v in {"epochs": args.epochs, "batchSize": args.batch_size, "data": args.data, "labelColumn": args.label_column, "limitSamples": args.limit}.items() if v is not None},
+        "versions": {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__, "latentStudio": CONFIG["version"]},
+        "startedAt": now_iso(),
+    }
+    if resumed and ctx.run.config:
+        previous = ctx.run.config
+        config["startedAt"] = previous.get("startedAt", config["startedAt"])
+        config["resumes"] = previous.get("resumes", []) + [{"startedAt": now_iso(), "afterEpoch": ctx.epochs_completed, "backend": "pytorch"}]
+    write_json(ctx.run.path("config.json"), config)
+
+
+RUN_STAGE_FIELDS = {"name", "kind", "outputId", "target", "loss", "optimizer", "learningRate", "epochs", "batchSize", "metrics", "freeze", "encoder", "skipped"}
+
+
+def load_start_weights(ctx, args):
+    """The first stage's starting point: --weights, else weights.json beside this script (an export with --run)."""
+    manifest = args.weights or (os.path.join(HERE, "weights.json") if os.path.exists(os.path.join(HERE, "weights.json")) else None)
+    if manifest:
+        graph_models.load_tfjs_weights(ctx.models, manifest)
+        ctx.events.emit("log", f"Starting from the weights in {manifest}.", level="info", message=f"Starting from the weights in {manifest}.")
+
+
+def setup(args, run_dir, resumed):
+    ctx = Context()
+    ctx.dist = Dist(args.device)
+    ctx.events = Events(args.json, ctx.dist.main)
+    ctx.run = Run(run_dir, resumed) if run_dir else None
+    torch.manual_seed(CONFIG["seed"] + ctx.dist.rank)
+    ctx.models = graph_models.build_models()
+    ctx.layers = _shared_layers(ctx.models)
+    for m in ctx.models.values():
+        m.to(ctx.dist.device)
+    return ctx
+
+
+def _shared_layers(models):
+    """One module holding every layer once (the models share them), for state dicts and freezing."""
+    holder = torch.nn.Module()
+    for model in models.values():
+        for attr, module in model.named_children():
+            if not hasattr(holder, attr):
+                holder.add_module(attr, module)
+    return holder
+
+
+def train_main(args):
+    resumed = args.resume is not None
+    ctx = setup(args, None, resumed)
+    if ctx.dist.main:
+        run_dir = os.path.abspath(args.resume) if resumed else (os.path.abspath(args.run_dir) if args.run_dir else create_run_dir(os.path.abspath(args.out)))
+        os.makedirs(run_dir, exist_ok=True)
+    else:
+        run_dir = None
+    run_dir = ctx.dist.broadcast_text(run_dir)
+    ctx.run = Run(run_dir, resumed)
+    stages = stage_plan(args)
+    meta = None
+    resume_state = None
+    if resumed:
+        meta, arrays, state = load_checkpoint(run_dir)
+        if all(d >= s["epochs"] for d, s in zip(epochs_done(stages, meta), stages)):
+            raise SystemExit(f"{run_dir} finished all {meta['epochsCompleted']} epochs; nothing to resume")
+        graph_models.load_tfjs_weights(ctx.models, os.path.join(run_dir, "checkpoint", "checkpoint.json"))
+        resume_state = {"state": state, "order": arrays.get("state/order")}
+        if state is not None:
+            torch.set_rng_state(state["torchRng"])
+    else:
+        load_start_weights(ctx, args)
+    ctx.epochs_completed = meta["epochsCompleted"] if meta else 0
+    ctx.best_val_loss = meta["bestValLoss"] if meta else None
+    ctx.rng = Mulberry32(CONFIG["seed"] ^ 0x5EED)
+    if meta:
+        ctx.rng.state = meta["rngState"]
+    try:
+        prepare_data(ctx, args)
+        ctx.feeder = Feeder(ctx.ds, ctx.norm, ctx.dist.device, CONFIG["inputShape"])
+        for s in stages:
+            s["classes"] = ctx.ds.num_classes if s["target"] == "labels" else 0
+        if ctx.dist.main:
+            if not resumed:
+                write_atomic(ctx.run.path("graph.latent.json"), GRAPH_TEXT)
+                ctx.run.trim_metrics(lambda r: False)
+            else:
+                ctx.run.trim_metrics(lambda r: r["stageIndex"] < meta["stageIndex"] or (r["stageIndex"] == meta["stageIndex"] and r["epoch"] <= meta["stageEpoch"]))
+            write_json(ctx.run.path("normalization.json"), ctx.norm)
+            write_config(ctx, args, stages, resumed)
+            ctx.run.write_status(status="running", graphName=CONFIG["graphName"], startedAt=(ctx.run.status or {}).get("startedAt", now_iso()), backend="pytorch", epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss, pid=os.getpid(), endedAt=None, error=None)
+            ctx.events.emit("started", f"Training {CONFIG['graphName']} on {describe_device(ctx.feeder.device)}{f' x {ctx.dist.world}' if ctx.dist.world > 1 else ''}: {len(ctx.train_idx)} train / {len(ctx.validation_idx)} validation samples -> {run_dir}",
+                            runDir=run_dir, device=describe_device(ctx.feeder.device), worldSize=ctx.dist.world, torch=torch.__version__,
+                            dataset={"source": ctx.ds.source, "train": len(ctx.train_idx), "validation": len(ctx.validation_idx), "test": len(ctx.test_idx), "skipped": ctx.ds.skipped},
+                            stages=[{"name": s["name"], "kind": s["kind"], "epochs": s["epochs"], "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"resumedAfterEpoch": d} if resumed else {})} for s, d in zip(stages, epochs_done(stages, meta))])
+        done = epochs_done(stages, meta)
+        stopped = False
+        for i, stage in enumerate(stages):
+            if done[i] >= stage["epochs"]:
+                continue
+            if stage["kind"] != "fit":
+                raise TrainingFailed(f"Stage \"{stage['name']}\" is layer-wise pretraining, which the PyTorch engine does not run yet: train this graph with the tfjs engine")
+            if run_fit_stage(ctx, i, stage, done[i], resume_state if i == (meta or {}).get("stageIndex") else None):
+                stopped = True
+                break
+        if ctx.dist.main:
+            torch.save(ctx.layers.state_dict(), ctx.run.path("model.pt"))
+            ctx.run.write_status(status="stopped" if stopped else "completed", endedAt=now_iso(), epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss, pid=None)
+            ctx.events.emit("done", f"{'Stopped' if stopped else 'Finished'} after {ctx.epochs_completed} epochs: {run_dir}", runDir=run_dir, stopped=stopped, epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss)
+    except (TrainingFailed, SystemExit, ValueError, RuntimeError) as e:
+        message = str(e)
+        if ctx.dist.main and ctx.run and os.path.exists(ctx.run.path("run.json")):
+            ctx.run.write_status(status="failed", endedAt=now_iso(), error=message, pid=None)
+        ctx.events.emit("failed", None, runDir=run_dir, message=message)
+        raise SystemExit(message if not isinstance(e, RuntimeError) else f"PyTorch failed: {message}")
+    finally:
+        ctx.dist.close()
+
+
+def evaluate_main(args):
+    """--evaluate: the test (or validation) loss and metrics of the weights, the JSON of latent-studio evaluate --json."""
+    run_dir = os.path.abspath(args.run) if args.run else None
+    ctx = setup(args, run_dir, True)
+    stages = stage_plan(args)
+    if run_dir:
+        meta, _, _ = load_checkpoint(run_dir)
+        graph_models.load_tfjs_weights(ctx.models, os.path.join(run_dir, "checkpoint", "checkpoint.json"))
+        fit = [i for i, s in enumerate(stages) if s["kind"] == "fit"]
+        stage_index = ([i for i in fit if i <= meta["stageIndex"]] or fit)[-1]
+    else:
+        load_start_weights(ctx, args)
+        stage_index = [i for i, s in enumerate(stages) if s["kind"] == "fit"][-1]
+    stage = stages[stage_index]
+    prepare_data(ctx, args)
+    ctx.feeder = Feeder(ctx.ds, ctx.norm, ctx.dist.device, CONFIG["inputShape"])
+    stage["classes"] = ctx.ds.num_classes if stage["target"] == "labels" else 0
+    idx = ctx.test_idx if args.split == "test" else ctx.validation_idx
+    if args.eval_limit:
+        idx = idx[: args.eval_limit]
+    loss, metrics, confusion = score_split(ctx, stage, ctx.models[stage["model"]], idx)
+    result = {"runDir": run_dir or HERE, "split": args.split, "dataset": ctx.ds.source, "samples": len(idx), "stage": stage["name"], "outputId": stage["outputId"], "target": stage["target"], "lossName": stage["loss"], "loss": loss, "metrics": metrics, "backend": "pytorch", "evaluatedAt": now_iso()}
+    if confusion is not None:
+        result["classifier"] = {"classNames": [ (ctx.ds.class_names or [])[i] if ctx.ds.class_names and i < len(ctx.ds.class_names) else str(i) for i in range(stage["classes"])], "confusion": confusion}
+    print(json.dumps(result))
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=f"Train {CONFIG['graphName']} with PyTorch as Latent Studio trains it, into a Latent Studio run folder.")
+    p.add_argument("--epochs", type=positive_int, help="epochs per stage (overrides the graph)")
+    p.add_argument("--batch-size", type=positive_int, help="batch size per process (overrides the graph)")
+    p.add_argument("--limit", type=positive_int, help="train on at most n samples (quick checks)")
+    p.add_argument("--out", default=os.path.join(".latent", "runs"), help="folder for run folders (default ./.latent/runs)")
+    p.add_argument("--run-dir", help="write the run into this (empty) folder instead of a new one under --out")
+    p.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best there is)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run from its checkpoint")
+    p.add_argument("--data", help="another dataset, as training.dataset says it (e.g. npz:data.npz)")
+    p.add_argument("--label-column", help="a CSV table's label column")
+    p.add_argument("--weights", help="start from this weights manifest (default: weights.json beside train.py, if there)")
+    p.add_argument("--builtin-dir", help="folder with mnist.npz / fashion-mnist.npz (default: beside train.py)")
+    p.add_argument("--evaluate", action="store_true", help="print the test loss and metrics of the weights (--run's checkpoint, else --weights / weights.json) as JSON")
+    p.add_argument("--run", help="with --evaluate: a run folder")
+    p.add_argument("--split", choices=["test", "validation"], default="test", help="with --evaluate: which split")
+    p.add_argument("--eval-limit", type=positive_int, help="with --evaluate: score at most n samples")
+    p.add_argument("--json", action="store_true", help="one JSON object per event on stdout (what Latent Studio reads)")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGINT, request_stop)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, request_stop)
+    if args.evaluate:
+        evaluate_main(args)
+    else:
+        train_main(args)
+
+
+if __name__ == "__main__":
+    main()
+`);

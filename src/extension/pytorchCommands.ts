@@ -1,0 +1,52 @@
+/**
+ * "Export as PyTorch…": the graph in the active editor (or a run's graph with its trained weights,
+ * from the Runs view) written as model.py and train.py into a folder the user picks.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { UserError } from '../core/errors';
+import { exportPytorch } from '../run/pytorchExport';
+import { hasCheckpoint } from '../run/runFolder';
+
+/** Export target: a graph file, or a run folder (a Runs view item's runDir). */
+export async function exportAsPytorch(log: vscode.OutputChannel, graph: vscode.Uri | undefined, runDir?: string): Promise<void> {
+  if (!graph && !runDir) {
+    void vscode.window.showInformationMessage('Open a *.latent.json graph (or pick a run in the Runs view) to export it as PyTorch.');
+    return;
+  }
+  const withRun = runDir && hasCheckpoint(runDir) ? runDir : undefined;
+  const picked = await vscode.window.showOpenDialog({
+    canSelectFolders: true,
+    canSelectFiles: false,
+    canSelectMany: false,
+    openLabel: 'Export Here',
+    title: `Export as PyTorch: model.py and train.py${withRun ? ' with the run\'s trained weights' : ''}`,
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+  });
+  const outDir = picked?.[0]?.fsPath;
+  if (!outDir) return;
+  const run = (overwrite: boolean) =>
+    exportPytorch({ graphFile: withRun ? undefined : graph?.fsPath, runDir: withRun, outDir, overwrite });
+  try {
+    let done;
+    try {
+      done = await run(false);
+    } catch (e) {
+      if (!(e instanceof UserError) || !/already exists?/.test(e.message)) throw e;
+      const answer = await vscode.window.showWarningMessage(`${e.message}\nReplace them?`, { modal: true }, 'Replace');
+      if (answer !== 'Replace') return;
+      done = await run(true);
+    }
+    log.appendLine(`Exported as PyTorch to ${done.outDir}: ${done.files.map((f) => path.basename(f)).join(', ')}`);
+    const modelPy = done.files.find((f) => f.endsWith('model.py'));
+    const choice = await vscode.window.showInformationMessage(
+      `Exported ${done.models.join(', ')} as PyTorch to ${vscode.workspace.asRelativePath(done.outDir)}${done.weights ? ` with ${done.weights} trained layers` : ''}. Run \`python train.py\` there to train.`,
+      'Open model.py',
+    );
+    if (choice && modelPy && fs.existsSync(modelPy)) await vscode.window.showTextDocument(vscode.Uri.file(modelPy));
+  } catch (e) {
+    log.appendLine(`[export pytorch] ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    void vscode.window.showErrorMessage(`Export as PyTorch failed: ${e instanceof Error ? e.message : String(e)}`, 'Show Output').then((c) => c && log.show(true));
+  }
+}

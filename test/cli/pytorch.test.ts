@@ -1,0 +1,138 @@
+/**
+ * The PyTorch engine from the command line, as a user runs it: export a sample as PyTorch, run the
+ * generated train.py (alone, and under torchrun with 2 processes), read the run folder back in our
+ * run format, evaluate it with `latent-studio evaluate` and with `train.py --evaluate` (the same
+ * numbers), export a trained run's weights and evaluate those, and `latent-studio train --engine
+ * pytorch`. Real MNIST throughout. Needs the built CLI (dist/cli.js) and a Python with torch
+ * (skipped with the reason without one).
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
+import { findPython } from '../../src/run/python';
+import { ROOT, SAMPLES_DIR } from '../helpers/samples';
+
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-pytorch-cli-'));
+let python: string | undefined;
+let skipReason: string | undefined;
+
+before(async () => {
+  const found = await findPython();
+  if (found.ok) python = found.command;
+  else skipReason = found.message;
+});
+
+function run(command: string, args: string[], cwd = tmp, timeout = 300_000): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+const cli = (args: string[]) => run(process.execPath, [CLI, ...args]);
+const py = (args: string[], cwd = tmp) => run(python!, args, cwd);
+const sample = (name: string): string => path.join(SAMPLES_DIR, `${name}.latent.json`);
+
+function readJson(file: string): unknown {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+/** The run folder train.py wrote, read with our own schemas: what every reader of runs reads. */
+function readRun(runDir: string) {
+  const config = RunConfigSchema.parse(readJson(path.join(runDir, 'config.json')));
+  const status = RunStatusSchema.parse(readJson(path.join(runDir, 'run.json')));
+  const metrics = parseMetricsText(fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8'), 'metrics.jsonl');
+  assert.deepEqual(metrics.bad, [], 'every line of metrics.jsonl is an epoch record');
+  return { config, status, epochs: metrics.records };
+}
+
+const relative = (a: number, b: number): number => Math.abs(a - b) / Math.max(1e-12, Math.abs(b));
+
+describe('PyTorch engine from the command line', () => {
+  let exportDir: string;
+  let runDir: string;
+
+  it('export --format pytorch writes model.py, train.py and the built-in dataset; train.py trains MNIST into a run folder in our format', (t) => {
+    if (!python) return t.skip(skipReason);
+    exportDir = path.join(tmp, 'dense');
+    const exported = cli(['export', sample('dense-autoencoder'), '--format', 'pytorch', '--out', exportDir, '--json']);
+    assert.equal(exported.code, 0, exported.stderr);
+    const done = JSON.parse(exported.stdout) as { files: string[]; models: string[] };
+    assert.deepEqual(done.files.map((f) => path.basename(f)).sort(), ['mnist.npz', 'model.py', 'train.py']);
+    assert.deepEqual(done.models, ['autoencoder', 'encoder', 'decoder']);
+    assert.match(fs.readFileSync(path.join(exportDir, 'train.py'), 'utf8'), /written by Latent Studio \d+\.\d+\.\d+ from dense-autoencoder\.latent\.json/);
+
+    const trained = py([path.join(exportDir, 'train.py'), '--epochs', '2', '--limit', '3000', '--out', path.join(tmp, 'runs'), '--device', 'cpu']);
+    assert.equal(trained.code, 0, trained.stderr + trained.stdout);
+    runDir = fs.readdirSync(path.join(tmp, 'runs')).map((d) => path.join(tmp, 'runs', d))[0]!;
+    const { config, status, epochs } = readRun(runDir);
+    assert.equal(config.engine, 'pytorch');
+    assert.equal(config.worldSize, 1);
+    assert.equal(config.device, 'cpu');
+    assert.equal(config.backend.name, 'pytorch');
+    assert.deepEqual(config.split, { train: 3000, validation: 1000, test: 2000 });
+    assert.equal(status.status, 'completed');
+    assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2]);
+    assert.ok(epochs[2]!.valLoss! < epochs[0]!.valLoss!, `validation loss did not drop: ${epochs.map((e) => e.valLoss).join(', ')}`);
+    for (const f of ['graph.latent.json', 'normalization.json', 'reconstructions.png', 'model.pt', 'checkpoint/checkpoint.json']) assert.ok(fs.existsSync(path.join(runDir, f)), f);
+  });
+
+  it('latent-studio evaluate reads the PyTorch run, and train.py --evaluate gives the same test loss', (t) => {
+    if (!python || !runDir) return t.skip(skipReason ?? 'no run');
+    const ours = cli(['evaluate', '--run', runDir, '--json']);
+    assert.equal(ours.code, 0, ours.stderr);
+    const e = JSON.parse(ours.stdout) as { loss: number; samples: number; split: string };
+    const theirs = py([path.join(exportDir, 'train.py'), '--evaluate', '--run', runDir, '--device', 'cpu']);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    const p = JSON.parse(theirs.stdout.trim().split('\n').at(-1)!) as { loss: number; samples: number; split: string };
+    assert.deepEqual([p.samples, p.split], [e.samples, e.split]);
+    assert.ok(relative(p.loss, e.loss) <= 1e-4, `test loss: PyTorch ${p.loss}, tfjs ${e.loss}`);
+  });
+
+  it('export --run carries the trained weights: the exported train.py --evaluate gives the run\'s test loss', (t) => {
+    if (!python || !runDir) return t.skip(skipReason ?? 'no run');
+    const out = path.join(tmp, 'with-weights');
+    const exported = cli(['export', '--run', runDir, '--format', 'pytorch', '--out', out, '--json']);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.ok(fs.existsSync(path.join(out, 'weights.json')) && fs.existsSync(path.join(out, 'weights.bin')));
+    const ours = JSON.parse(cli(['evaluate', '--run', runDir, '--json']).stdout) as { loss: number };
+    const theirs = py([path.join(out, 'train.py'), '--evaluate', '--device', 'cpu']);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    const p = JSON.parse(theirs.stdout.trim().split('\n').at(-1)!) as { loss: number };
+    assert.ok(relative(p.loss, ours.loss) <= 1e-4, `test loss: exported ${p.loss}, run ${ours.loss}`);
+    const again = cli(['export', '--run', runDir, '--format', 'pytorch', '--out', out]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exist/);
+  });
+
+  it('torchrun --nproc_per_node 2 (Gloo): the run completes, config.json records world size 2, the loss drops', (t) => {
+    if (!python || !exportDir) return t.skip(skipReason ?? 'no export');
+    const runs = path.join(tmp, 'ddp-runs');
+    // --redirects/--tee 2: Debian's torch 1.13 on Python 3.11 fails with torchrun's default (see src/run/pytorchEngine.ts).
+    const r = py(['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '--redirects', '2', '--tee', '2', path.join(exportDir, 'train.py'), '--epochs', '2', '--limit', '2000', '--out', runs, '--device', 'cpu']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const dirs = fs.readdirSync(runs);
+    assert.equal(dirs.length, 1, 'rank 0 alone writes one run folder');
+    const { config, status, epochs } = readRun(path.join(runs, dirs[0]!));
+    assert.equal(config.worldSize, 2);
+    assert.equal(status.status, 'completed');
+    assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2]);
+    assert.ok(epochs[2]!.loss! < epochs[1]!.loss!, `training loss did not drop: ${epochs.map((e) => e.loss).join(', ')}`);
+  });
+
+  it('latent-studio train --engine pytorch: epochs as JSON lines, then the run folder', (t) => {
+    if (!python) return t.skip(skipReason);
+    const r = cli(['train', sample('dense-autoencoder'), '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--epochs', '1', '--limit', '1000', '--out', path.join(tmp, 'engine-runs'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines.slice(0, -1).map((l) => l.epoch), [0, 1]);
+    assert.equal(lines[1]!.backend, 'pytorch');
+    const last = lines.at(-1)!;
+    assert.deepEqual([last.backend, last.stopped, last.epochsCompleted], ['pytorch', false, 1]);
+    assert.ok(fs.existsSync(path.join(last.runDir as string, 'pytorch', 'train.py')), 'the code it trained with is in the run folder');
+    const bad = cli(['train', sample('dense-autoencoder'), '--engine', 'pytorch', '--python', path.join(tmp, 'no-python'), '--epochs', '1']);
+    assert.equal(bad.code, 1);
+  });
+});
