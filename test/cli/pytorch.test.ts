@@ -107,6 +107,71 @@ describe('PyTorch engine from the command line', () => {
     assert.match(again.stderr, /already exist/);
   });
 
+  it('a table with standard normalisation: train.py and latent-studio evaluate agree on the test loss', (t) => {
+    if (!python) return t.skip(skipReason);
+    const out = path.join(tmp, 'tabular');
+    assert.equal(cli(['export', sample('tabular-anomaly'), '--format', 'pytorch', '--out', out]).code, 0);
+    const runs = path.join(tmp, 'tabular-runs');
+    const trained = py([path.join(out, 'train.py'), '--epochs', '3', '--out', runs, '--device', 'cpu']);
+    assert.equal(trained.code, 0, trained.stderr);
+    const dir = path.join(runs, fs.readdirSync(runs)[0]!);
+    const norm = readJson(path.join(dir, 'normalization.json')) as { method: string };
+    assert.equal(norm.method, 'standard');
+    const ours = cli(['evaluate', '--run', dir, '--json']);
+    assert.equal(ours.code, 0, ours.stderr);
+    const e = JSON.parse(ours.stdout) as { loss: number; metrics: Record<string, number> };
+    const p = JSON.parse(py([path.join(out, 'train.py'), '--evaluate', '--run', dir, '--device', 'cpu']).stdout.trim().split('\n').at(-1)!) as { loss: number; metrics: Record<string, number> };
+    assert.ok(relative(p.loss, e.loss) <= 1e-4, `test loss: PyTorch ${p.loss}, tfjs ${e.loss}`);
+    assert.ok(relative(p.metrics.meanAbsoluteError!, e.metrics.meanAbsoluteError!) <= 1e-4, 'mean absolute error');
+  });
+
+  it('Stop (SIGINT) ends after the running batch and keeps the last epoch; --resume continues with the run\'s own settings', async (t) => {
+    if (!python || !exportDir) return t.skip(skipReason ?? 'no export');
+    const runs = path.join(tmp, 'stop-runs');
+    const { spawn } = await import('node:child_process');
+    const child = spawn(python, [path.join(exportDir, 'train.py'), '--epochs', '3', '--limit', '2000', '--batch-size', '16', '--out', runs, '--device', 'cpu', '--json'], { cwd: tmp });
+    let stdout = '';
+    const ended = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (/"event": "epoch".*"epoch": 1,/.test(stdout) && !child.killed) child.kill('SIGINT');
+    });
+    assert.equal(await ended, 0, stdout);
+    const dir = path.join(runs, fs.readdirSync(runs)[0]!);
+    const stopped = readRun(dir);
+    assert.equal(stopped.status.status, 'stopped');
+    const kept = stopped.status.epochsCompleted;
+    assert.ok(kept >= 1 && kept < 3, `stopped after ${kept} epochs`);
+    const resumed = py([path.join(exportDir, 'train.py'), '--resume', dir, '--device', 'cpu']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const done = readRun(dir);
+    assert.equal(done.status.status, 'completed');
+    assert.deepEqual(done.epochs.map((e) => e.epoch), [0, 1, 2, 3], 'each epoch once, the resumed ones after the kept ones');
+    assert.equal(done.config.resumes?.length, 1);
+    assert.equal(done.config.overrides.batchSize, 16, 'the run kept its batch size');
+    const again = py([path.join(exportDir, 'train.py'), '--resume', dir, '--device', 'cpu']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /finished all 3 epochs; nothing to resume/);
+  });
+
+  it('a loss that becomes NaN fails the run with the sentence, and run.json says so', (t) => {
+    if (!python) return t.skip(skipReason);
+    const graph = JSON.parse(fs.readFileSync(sample('dense-autoencoder'), 'utf8')) as { nodes: { id: string; params?: Record<string, unknown> }[]; training: Record<string, unknown> };
+    for (const n of graph.nodes) if (n.params && 'stages' in n.params) (n.params.stages as Record<string, unknown>[]).forEach((s) => (s.activation = 'linear'));
+    Object.assign(graph.training, { loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 100 });
+    const file = path.join(tmp, 'exploding.latent.json');
+    fs.writeFileSync(file, JSON.stringify(graph));
+    const out = path.join(tmp, 'exploding');
+    assert.equal(cli(['export', file, '--format', 'pytorch', '--out', out]).code, 0);
+    const runs = path.join(tmp, 'nan-runs');
+    const r = py([path.join(out, 'train.py'), '--epochs', '2', '--limit', '2000', '--out', runs, '--device', 'cpu']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /The loss became (nan|inf|-inf) in stage "train", epoch 1.*lower the learning rate \(now 100\)/);
+    const status = readRun(path.join(runs, fs.readdirSync(runs)[0]!)).status;
+    assert.equal(status.status, 'failed');
+    assert.match(status.error ?? '', /The loss became/);
+  });
+
   it('torchrun --nproc_per_node 2 (Gloo): the run completes, config.json records world size 2, the loss drops', (t) => {
     if (!python || !exportDir) return t.skip(skipReason ?? 'no export');
     const runs = path.join(tmp, 'ddp-runs');

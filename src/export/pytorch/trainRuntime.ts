@@ -223,21 +223,33 @@ def request_stop(signum, _frame):
 
 
 class Feeder:
-    """The dataset's values normalised into model inputs, batch by batch: on the device when it fits (one upload), else gathered on the host."""
+    """The dataset's values normalised into model inputs, batch by batch, bit for bit as Latent Studio's batchToFloat: bytes through one 256-entry table per channel, floats in float64 (float32 on MPS, which has no float64). On the device when the data fits (one upload), else gathered on the host."""
 
     def __init__(self, ds, norm, device, input_shape):
         self.ds, self.device, self.input_shape = ds, device, tuple(input_shape)
         values = ds.values
         self.is_bytes = values.dtype == np.uint8
+        self.channels = len(norm["shift"])
+        shift = np.asarray(norm["shift"], np.float64)
+        div = np.asarray(norm["div"], np.float64)
         self.shift = torch.tensor(norm["shift"], dtype=torch.float32, device=device)
         self.div = torch.tensor(norm["div"], dtype=torch.float32, device=device)
+        if self.is_bytes:
+            # Row c holds channel c's (byte - shift) / div: a gather per batch, exact.
+            tables = ((np.arange(256, dtype=np.float64)[None, :] - shift[:, None]) / div[:, None]).astype(np.float32)
+            self.tables = torch.from_numpy(tables).reshape(-1).to(device)
+            self.table_offsets = torch.arange(self.channels, device=device) * 256
+        else:
+            wide = torch.float32 if device.type == "mps" else torch.float64
+            self.shift_wide = torch.tensor(shift, dtype=wide, device=device)
+            self.div_wide = torch.tensor(div, dtype=wide, device=device)
+            self.identity = not shift.any() and bool((div == 1).all())
         per = int(np.prod(values.shape[1:]))
         self.on_device = values.nbytes <= DEVICE_DATA_LIMIT
         flat = values.reshape(len(values), per)
         self.values = torch.from_numpy(np.ascontiguousarray(flat)).to(device) if self.on_device else flat
         labels = ds.labels if ds.labels is not None else np.zeros(len(values), np.uint8)
         self.labels = torch.from_numpy(labels.astype(np.int64)).to(device)
-        self.channels = len(norm["shift"])
 
     def inputs(self, idx):
         """Model inputs of samples idx (a LongTensor on the device, or a numpy array)."""
@@ -245,9 +257,15 @@ class Feeder:
             raw = self.values[idx]
         else:
             raw = torch.from_numpy(self.values[idx.cpu().numpy() if torch.is_tensor(idx) else idx]).to(self.device, non_blocking=True)
-        x = raw.to(torch.float32).reshape(len(raw), -1, self.channels)
-        x = (x - self.shift) / self.div
-        return x.reshape((len(raw),) + self.input_shape)
+        n = len(raw)
+        raw = raw.reshape(n, -1, self.channels)
+        if self.is_bytes:
+            x = self.tables[raw.to(torch.int64) + self.table_offsets]
+        elif self.identity:
+            x = raw.to(torch.float32)
+        else:
+            x = ((raw.to(self.shift_wide.dtype) - self.shift_wide) / self.div_wide).to(torch.float32)
+        return x.reshape((n,) + self.input_shape)
 
     def targets(self, idx, target, classes):
         if target == "input":
@@ -635,6 +653,13 @@ def _shared_layers(models):
     return holder
 
 
+def keep_overrides(args, overrides):
+    """A resumed run keeps the settings it started with (epochs, batch size, data, limit) unless given again."""
+    for arg, key in (("epochs", "epochs"), ("batch_size", "batchSize"), ("data", "data"), ("label_column", "labelColumn"), ("limit", "limitSamples")):
+        if getattr(args, arg) is None and overrides.get(key) is not None:
+            setattr(args, arg, overrides[key])
+
+
 def train_main(args):
     resumed = args.resume is not None
     ctx = setup(args, None, resumed)
@@ -645,6 +670,12 @@ def train_main(args):
         run_dir = None
     run_dir = ctx.dist.broadcast_text(run_dir)
     ctx.run = Run(run_dir, resumed)
+    if resumed:
+        if ctx.run.config is None:
+            raise SystemExit(f"{run_dir}: not a run folder (no readable config.json)")
+        if ctx.run.config.get("engine") != "pytorch":
+            raise SystemExit(f"{run_dir} was trained by the {ctx.run.config.get('engine', 'tfjs')} engine: resume it with latent-studio train --resume")
+        keep_overrides(args, ctx.run.config.get("overrides", {}))
     stages = stage_plan(args)
     meta = None
     resume_state = None
