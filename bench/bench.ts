@@ -17,6 +17,7 @@
  * leaves it alone). `npm run bench -- --streaming` runs the streaming line alone; `--help` lists
  * the rest.
  */
+import { benchPytorchEngine, pytorchEngineSection } from './pytorchEngine';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -465,6 +466,7 @@ interface Options {
   batches?: number;
   maxBatchSeconds: number;
   comparePytorch?: boolean;
+  engine?: 'pytorch';
   pytorchThreads?: number;
   python?: string;
   streaming?: boolean;
@@ -489,6 +491,7 @@ async function main(): Promise<void> {
     .option('--python <path>', `Python for --compare-pytorch (default: the first of ${PYTHONS.join(', ')} that can import torch)`)
     .option('--streaming', 'run only the panel-streaming line')
     .option('--skip-streaming', 'leave out the panel-streaming line')
+    .addOption(new Option('--engine <name>', 'pytorch: run only the PyTorch engine lines (generated train.py against plain eager)').choices(['pytorch']))
     .option('--own-data', 'run only the own-data lines (image folder, NPZ: decode, load, epochs in memory and streamed)')
     .option('--skip-own-data', 'leave out the own-data lines')
     .addOption(new Option('--own-data-case <name>').choices([...OWN_DATA_CASES]).hideHelp())
@@ -517,6 +520,21 @@ async function main(): Promise<void> {
     return;
   }
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  if (opts.engine === 'pytorch') {
+    const torch = findTorchPython(opts.python ? [opts.python] : PYTHONS);
+    if ('reason' in torch) {
+      emit({ bench: 'pytorch-engine', skipped: torch.reason });
+      return;
+    }
+    const cuda = spawnSync(torch.python, ['-c', 'import torch; print(torch.cuda.is_available())'], { encoding: 'utf8' }).stdout.trim() === 'True';
+    const lines = await benchPytorchEngine(torch.python, cuda ? ['cuda', 'cpu'] : ['cpu'], emit);
+    if (opts.docs !== false) {
+      const blas = runPytorch(torch.python, ['dense-autoencoder'], 'cpu', 1).lines.find((p) => p.blas)?.blas;
+      updateSection(path.resolve(opts.docs), pytorchEngineSection(lines, torch.version, blas));
+      log(`Updated the PyTorch engine section of ${path.resolve(opts.docs)}`);
+    }
+    return;
+  }
   if (opts.ownData) {
     const lines = await benchOwnData(__filename, emit, log);
     if (opts.docs !== false) {

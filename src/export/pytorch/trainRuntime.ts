@@ -245,9 +245,14 @@ class Feeder:
             self.div_wide = torch.tensor(div, dtype=wide, device=device)
             self.identity = not shift.any() and bool((div == 1).all())
         per = int(np.prod(values.shape[1:]))
-        self.on_device = values.nbytes <= DEVICE_DATA_LIMIT
         flat = values.reshape(len(values), per)
+        # Normalised once on the device when the float32 inputs fit: a batch is then one gather, as in a plain PyTorch loop.
+        self.ready = len(values) * per * 4 <= DEVICE_DATA_LIMIT
+        self.on_device = self.ready or values.nbytes <= DEVICE_DATA_LIMIT
         self.values = torch.from_numpy(np.ascontiguousarray(flat)).to(device) if self.on_device else flat
+        if self.ready:
+            chunk = max(1, (64 << 20) // max(1, per))
+            self.values = torch.cat([self._normalize(self.values[i:i + chunk]) for i in range(0, len(values), chunk)]) if len(values) else self.values.to(torch.float32)
         labels = ds.labels if ds.labels is not None else np.zeros(len(values), np.uint8)
         self.labels = torch.from_numpy(labels.astype(np.int64)).to(device)
 
@@ -257,6 +262,10 @@ class Feeder:
             raw = self.values[idx]
         else:
             raw = torch.from_numpy(self.values[idx.cpu().numpy() if torch.is_tensor(idx) else idx]).to(self.device, non_blocking=True)
+        x = raw if self.ready else self._normalize(raw)
+        return x.reshape((len(raw),) + self.input_shape)
+
+    def _normalize(self, raw):
         n = len(raw)
         raw = raw.reshape(n, -1, self.channels)
         if self.is_bytes:
@@ -265,7 +274,7 @@ class Feeder:
             x = raw.to(torch.float32)
         else:
             x = ((raw.to(self.shift_wide.dtype) - self.shift_wide) / self.div_wide).to(torch.float32)
-        return x.reshape((n,) + self.input_shape)
+        return x.reshape(n, -1)
 
     def targets(self, idx, target, classes):
         if target == "input":
@@ -506,8 +515,10 @@ def train_epoch(ctx, stage_index, stage, model, module, optimizer, order, epoch)
         total.backward()
         optimizer.step()
         with torch.no_grad():
-            parts = [total.detach() * n] + [metric_sum(m, y, out) for m in stage["metrics"]] + ([kl.detach() * n] if stage["hasKl"] else [])
-            sums += torch.stack([p.reshape(()).to(torch.float32) for p in parts])
+            sums[0] += total.detach() * n
+            if len(names) > 0:
+                parts = [metric_sum(m, y, out) for m in stage["metrics"]] + ([kl.detach() * n] if stage["hasKl"] else [])
+                sums[1:] += torch.stack([p.reshape(()).to(torch.float32) for p in parts])
         now = time.monotonic()
         if now - last >= PROGRESS_SECONDS or b == batches - 1:
             last = now
@@ -790,12 +801,15 @@ def parse_args(argv=None):
     p.add_argument("--run", help="with --evaluate: a run folder")
     p.add_argument("--split", choices=["test", "validation"], default="test", help="with --evaluate: which split")
     p.add_argument("--eval-limit", type=positive_int, help="with --evaluate: score at most n samples")
+    p.add_argument("--threads", type=positive_int, help="torch.set_num_threads on the CPU (default: torch's own choice)")
     p.add_argument("--json", action="store_true", help="one JSON object per event on stdout (what Latent Studio reads)")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     signal.signal(signal.SIGINT, request_stop)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, request_stop)
