@@ -112,7 +112,8 @@ describe('PyTorch engine from the command line', () => {
     const out = path.join(tmp, 'tabular');
     assert.equal(cli(['export', sample('tabular-anomaly'), '--format', 'pytorch', '--out', out]).code, 0);
     const runs = path.join(tmp, 'tabular-runs');
-    const trained = py([path.join(out, 'train.py'), '--epochs', '3', '--out', runs, '--device', 'cpu']);
+    // --limit: the statistics come from 150 training rows, not from all of them.
+    const trained = py([path.join(out, 'train.py'), '--epochs', '3', '--limit', '150', '--out', runs, '--device', 'cpu']);
     assert.equal(trained.code, 0, trained.stderr);
     const dir = path.join(runs, fs.readdirSync(runs)[0]!);
     const norm = readJson(path.join(dir, 'normalization.json')) as { method: string };
@@ -123,6 +124,11 @@ describe('PyTorch engine from the command line', () => {
     const p = JSON.parse(py([path.join(out, 'train.py'), '--evaluate', '--run', dir, '--device', 'cpu']).stdout.trim().split('\n').at(-1)!) as { loss: number; metrics: Record<string, number> };
     assert.ok(relative(p.loss, e.loss) <= 1e-4, `test loss: PyTorch ${p.loss}, tfjs ${e.loss}`);
     assert.ok(relative(p.metrics.meanAbsoluteError!, e.metrics.meanAbsoluteError!) <= 1e-4, 'mean absolute error');
+    // Exported with its weights, the script normalises with the run's statistics (normalization.json beside it).
+    const withWeights = path.join(tmp, 'tabular-weights');
+    assert.equal(cli(['export', '--run', dir, '--format', 'pytorch', '--out', withWeights]).code, 0);
+    const q = JSON.parse(py([path.join(withWeights, 'train.py'), '--evaluate', '--device', 'cpu']).stdout.trim().split('\n').at(-1)!) as { loss: number };
+    assert.ok(relative(q.loss, e.loss) <= 1e-4, `exported: ${q.loss}, run: ${e.loss}`);
   });
 
   it('Stop (SIGINT) ends after the running batch and keeps the last epoch; --resume continues with the run\'s own settings', async (t) => {

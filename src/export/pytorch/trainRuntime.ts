@@ -457,7 +457,10 @@ def prepare_data(ctx, args):
     ctx.validation_idx = validation
     ctx.test_idx = test
     ctx.preview_idx = (test if len(test) else validation)[:PREVIEW_COUNT]
+    # A run's own statistics; else those exported beside this script with a run's weights (drawn from that run's training samples).
     saved = read_json(os.path.join(ctx.run.dir, "normalization.json")) if ctx.run else None
+    if saved is None and not args.data and os.path.exists(os.path.join(HERE, "weights.json")):
+        saved = read_json(os.path.join(HERE, "normalization.json"))
     method = CONFIG["normalize"] or ("standard" if ctx.ds.kind == "table" else "unit")
     ctx.norm = saved or compute_normalization(ctx.ds.values, ctx.ds.channels, ctx.train_idx, method, ctx.ds.values.dtype == np.uint8)
     if ctx.norm["method"] == "standard" and any(s["loss"] == "binaryCrossentropy" and s["target"] == "input" for s in CONFIG["stages"]):
