@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { BUILTIN_DATASETS } from '../core/format';
-import { type FromWorker, StagePlanSchema } from '../core/protocol';
+import { DENOISING_CAPTION, type FromWorker, StagePlanSchema } from '../core/protocol';
 import { EpochRecordSchema, RUN_FILES } from '../core/runFormat';
 import { LATENT_STUDIO_VERSION } from '../core/version';
 import { writeBuiltinNpz } from '../export/pytorch/builtinData';
@@ -55,7 +55,7 @@ export interface PytorchSessionOptions {
 const EventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('started'), runDir: z.string(), device: z.string(), worldSize: z.number().int(), torch: z.string(), dataset: z.object({ source: z.string(), train: z.number().int(), validation: z.number().int(), test: z.number().int(), skipped: z.number().int() }), stages: z.array(StagePlanSchema) }),
   z.object({ event: z.literal('batch'), stageIndex: z.number().int(), epoch: z.number().int(), batch: z.number().int(), batches: z.number().int(), loss: z.number() }),
-  z.object({ event: z.literal('epoch'), record: EpochRecordSchema, preview: z.string().nullable().optional(), confusion: z.unknown().optional() }),
+  z.object({ event: z.literal('epoch'), record: EpochRecordSchema, preview: z.object({ file: z.string(), denoising: z.boolean() }).nullable().optional(), confusion: z.unknown().optional() }),
   z.object({ event: z.literal('log'), level: z.enum(['debug', 'info', 'warn']), message: z.string() }),
   z.object({ event: z.literal('done'), runDir: z.string(), stopped: z.boolean(), epochsCompleted: z.number().int(), bestValLoss: z.number().nullable() }),
   z.object({ event: z.literal('failed'), runDir: z.string().nullable().optional(), message: z.string() }),
@@ -203,10 +203,10 @@ export class PytorchSession {
         this.send({ type: 'epoch', record: event.record });
         if (event.preview) {
           try {
-            const png = fs.readFileSync(path.join(runDir, event.preview));
+            const png = fs.readFileSync(path.join(runDir, path.basename(event.preview.file)));
             const stage = readOptionalRunJson(runDir, 'config');
             const outputId = stage.ok ? stage.value?.stages[event.record.stageIndex]?.outputId : undefined;
-            this.send({ type: 'preview', stageIndex: event.record.stageIndex, epoch: event.record.epoch, kind: 'reconstructions', pngBase64: png.toString('base64'), ...(outputId ? { outputId } : {}) });
+            this.send({ type: 'preview', stageIndex: event.record.stageIndex, epoch: event.record.epoch, kind: 'reconstructions', pngBase64: png.toString('base64'), ...(outputId ? { outputId } : {}), ...(event.preview.denoising ? { caption: DENOISING_CAPTION } : {}) });
           } catch {
             // A preview that cannot be read is only a missing picture.
           }

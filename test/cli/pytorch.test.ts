@@ -178,6 +178,17 @@ describe('PyTorch engine from the command line', () => {
     assert.match(status.error ?? '', /The loss became/);
   });
 
+  it("a denoising autoencoder's preview is noisy, reconstructed, clean (three rows, as the tfjs engine draws it)", (t) => {
+    if (!python) return t.skip(skipReason);
+    const out = path.join(tmp, 'denoising');
+    assert.equal(cli(['export', sample('denoising-autoencoder'), '--format', 'pytorch', '--out', out]).code, 0);
+    const runs = path.join(tmp, 'denoising-runs');
+    const r = py([path.join(out, 'train.py'), '--epochs', '1', '--limit', '500', '--out', runs, '--device', 'cpu']);
+    assert.equal(r.code, 0, r.stderr);
+    const png = fs.readFileSync(path.join(runs, fs.readdirSync(runs)[0]!, 'reconstructions.png'));
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [10 * 56 + 11 * 2, 3 * 56 + 4 * 2]);
+  });
+
   it('torchrun --nproc_per_node 2 (Gloo): the run completes, config.json records world size 2, the loss drops', (t) => {
     if (!python || !exportDir) return t.skip(skipReason ?? 'no export');
     const runs = path.join(tmp, 'ddp-runs');

@@ -360,14 +360,26 @@ def preview(ctx, stage, module):
         return None
     was_training = module.training
     module.eval()
+    # A denoising autoencoder's noise blocks come first: its rows are noisy, reconstructed, clean (as the tfjs engine draws them).
+    noise = []
+    for _, child in module.named_children():
+        if type(child).__name__ not in ("GaussianNoise", "MaskingNoise"):
+            break
+        noise.append(child)
     with torch.no_grad():
         idx = torch.from_numpy(np.asarray(ctx.preview_idx, np.int64)).to(ctx.feeder.device)
         x = ctx.feeder.inputs(idx)
-        y = module(x)
+        noisy = x
+        for layer in noise:  # elementwise: the layout does not matter
+            layer.train()
+            noisy = layer(noisy)
+            layer.eval()
+        y = module(noisy)
     module.train(was_training)
-    png = image_grid([list(display(ctx, x)), list(display(ctx, y))])
+    rows = [list(display(ctx, x)), list(display(ctx, y))] if not noise else [list(display(ctx, noisy)), list(display(ctx, y)), list(display(ctx, x))]
+    png = image_grid(rows)
     write_atomic(ctx.run.path("reconstructions.png"), png)
-    return "reconstructions.png"
+    return {"file": "reconstructions.png", "denoising": bool(noise)}
 
 
 # ---------------------------------------------------------------------------------------------
