@@ -4,7 +4,7 @@
  * weights: training one trains the others, and a later stage starts where the last one ended.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AnalyzedNode, GraphAnalysis, ModelPlan } from '../core/analyze';
+import { type AnalyzedNode, type GraphAnalysis, type ModelPlan, modelChain } from '../core/analyze';
 import type { Activation } from '../core/format';
 import type { LayerSpec } from '../core/layers';
 import { shapeSize } from '../core/shape';
@@ -135,16 +135,9 @@ export function compileGraph(analysis: GraphAnalysis, opts: { seed?: number } = 
     outputs.set(id, apply(node, from));
   }
 
-  /** Nodes strictly after `from` up to and including `to`, following the single-input chain back. */
   const chain = (plan: ModelPlan): AnalyzedNode[] => {
-    const nodes: AnalyzedNode[] = [];
-    let cur: string | undefined = plan.to;
-    while (cur && cur !== plan.from) {
-      const node: AnalyzedNode = analysis.nodes.get(cur)!;
-      nodes.unshift(node);
-      cur = node.inputs[0];
-    }
-    if (cur !== plan.from) throw new CompileError(`"${plan.to}" does not depend on "${plan.from}" alone`, plan.to);
+    const nodes = modelChain(analysis, plan);
+    if (!nodes) throw new CompileError(`"${plan.to}" does not depend on "${plan.from}" alone`, plan.to);
     return nodes;
   };
 

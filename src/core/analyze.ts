@@ -620,6 +620,19 @@ function checkTraining(
 }
 
 /** Block types that corrupt their input while training only. */
+/** The nodes a model runs: strictly after `plan.from` up to and including `plan.to` along first inputs; undefined when `to` does not depend on `from` alone. */
+export function modelChain(analysis: GraphAnalysis, plan: Pick<ModelPlan, 'from' | 'to'>): AnalyzedNode[] | undefined {
+  const nodes: AnalyzedNode[] = [];
+  let cur: string | undefined = plan.to;
+  while (cur !== undefined && cur !== plan.from) {
+    const node: AnalyzedNode | undefined = analysis.nodes.get(cur);
+    if (!node || nodes.includes(node)) return undefined;
+    nodes.unshift(node);
+    cur = node.inputs[0];
+  }
+  return cur === plan.from ? nodes : undefined;
+}
+
 export const NOISE_BLOCKS: ReadonlySet<string> = new Set(['Noise', 'GaussianNoise']);
 
 /** Whether the graph corrupts its input while training (a Noise or GaussianNoise block right after the Input): a denoising autoencoder. */

@@ -11,7 +11,7 @@
  * kernels and zero biases, BatchNormalization with Keras' momentum and tfjs' biased variance,
  * Dropout / noise / sampling active in training only, and the KL term scaled as our loss scales it.
  */
-import type { AnalyzedLayer, AnalyzedNode, GraphAnalysis, ModelPlan } from '../../core/analyze';
+import { type AnalyzedLayer, type AnalyzedNode, type GraphAnalysis, type ModelPlan, modelChain } from '../../core/analyze';
 import type { Activation } from '../../core/format';
 import type { LayerSpec, Padding } from '../../core/layers';
 import { type Shape, formatShape, shapeSize } from '../../core/shape';
@@ -222,16 +222,9 @@ function forwardLines(code: LayerCode, input: Shape, ins: readonly string[], out
   }
 }
 
-/** Nodes strictly after `from` up to and including `to` (the single-input chain back from `to`). */
 function chainOf(analysis: GraphAnalysis, plan: ModelPlan): AnalyzedNode[] {
-  const nodes: AnalyzedNode[] = [];
-  let cur: string | undefined = plan.to;
-  while (cur && cur !== plan.from) {
-    const node: AnalyzedNode = analysis.nodes.get(cur)!;
-    nodes.unshift(node);
-    cur = node.inputs[0];
-  }
-  if (cur !== plan.from) throw new Error(`"${plan.to}" does not depend on "${plan.from}" alone`);
+  const nodes = modelChain(analysis, plan);
+  if (!nodes) throw new Error(`"${plan.to}" does not depend on "${plan.from}" alone`);
   return nodes;
 }
 

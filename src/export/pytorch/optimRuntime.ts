@@ -27,17 +27,31 @@ export const OPTIM_RUNTIME: readonly string[] = lines(String.raw`
 # so from the same gradients they give the same weights; none reads anything back to the host.
 
 
-def _sparse_check(p):
-    if p.grad.is_sparse:
-        raise RuntimeError("Latent Studio's optimisers do not take sparse gradients")
-
-
 def _scalar_like(p, value):
     """A float32 0-dim tensor on p's device (a state value a step divides or multiplies by)."""
     return torch.full((), value, dtype=p.dtype, device=p.device)
 
 
-class KerasAdadelta(torch.optim.Optimizer):
+class _TfjsOptimizer(torch.optim.Optimizer):
+    """The loop every optimiser below shares: the closure, then update(p, g, state, group) for each parameter with a dense gradient."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError("Latent Studio's optimisers do not take sparse gradients")
+                self.update(p, p.grad, self.state[p], group)
+        return loss
+
+
+class KerasAdadelta(_TfjsOptimizer):
     """tfjs' Adadelta: rho = 0.95, eps = 1e-7 (Keras'), lr = 1.0.
 
     update = sqrt(accum_var + eps) / sqrt(accum_grad + eps) * g, with accum_grad as it was before
@@ -51,32 +65,19 @@ class KerasAdadelta(torch.optim.Optimizer):
             raise ValueError(f"Adadelta: invalid lr={lr}, rho={rho} or eps={eps}")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            rho, one_minus_rho, eps, neg_lr = group["rho"], 1 - group["rho"], group["eps"], -group["lr"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                _sparse_check(p)
-                g = p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["accum_grad"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["accum_var"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                accum_grad, accum_var = state["accum_grad"], state["accum_var"]
-                update = (accum_var + eps).sqrt_().div_((accum_grad + eps).sqrt_()).mul_(g)
-                accum_grad.mul_(rho).add_((g * g).mul_(one_minus_rho))
-                accum_var.mul_(rho).add_((update * update).mul_(one_minus_rho))
-                p.add_(update.mul_(neg_lr))
-        return loss
+    def update(self, p, g, state, group):
+        rho, eps = group["rho"], group["eps"]
+        if len(state) == 0:
+            state["accum_grad"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["accum_var"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        accum_grad, accum_var = state["accum_grad"], state["accum_var"]
+        update = (accum_var + eps).sqrt_().div_((accum_grad + eps).sqrt_()).mul_(g)
+        accum_grad.mul_(rho).add_((g * g).mul_(1 - rho))
+        accum_var.mul_(rho).add_((update * update).mul_(1 - rho))
+        p.add_(update.mul_(-group["lr"]))
 
 
-class KerasAdam(torch.optim.Optimizer):
+class KerasAdam(_TfjsOptimizer):
     """tfjs' Adam: beta1 = 0.9, beta2 = 0.999, eps = 1e-7 (Keras'), lr = 1e-3.
 
     m = beta1 * m + (1 - beta1) * g, v = beta2 * v + (1 - beta2) * g^2,
@@ -89,38 +90,25 @@ class KerasAdam(torch.optim.Optimizer):
             raise ValueError(f"Adam: invalid lr={lr}, beta1={beta1}, beta2={beta2} or eps={eps}")
         super().__init__(params, dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2, eps, neg_lr = group["beta1"], group["beta2"], group["eps"], -group["lr"]
-            one_minus_beta1, one_minus_beta2 = 1 - beta1, 1 - beta2
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                _sparse_check(p)
-                g = p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["m"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["acc_beta1"] = _scalar_like(p, beta1)
-                    state["acc_beta2"] = _scalar_like(p, beta2)
-                m, v, acc_beta1, acc_beta2 = state["m"], state["v"], state["acc_beta1"], state["acc_beta2"]
-                m.mul_(beta1).add_(g * one_minus_beta1)
-                v.mul_(beta2).add_((g * g).mul_(one_minus_beta2))
-                m_hat = m / (1 - acc_beta1)
-                v_hat = v / (1 - acc_beta2)
-                p.add_(m_hat.div_(v_hat.sqrt_().add_(eps)).mul_(neg_lr))
-                acc_beta1.mul_(beta1)
-                acc_beta2.mul_(beta2)
-        return loss
+    def update(self, p, g, state, group):
+        beta1, beta2, eps, neg_lr = group["beta1"], group["beta2"], group["eps"], -group["lr"]
+        one_minus_beta1, one_minus_beta2 = 1 - beta1, 1 - beta2
+        if len(state) == 0:
+            state["m"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["acc_beta1"] = _scalar_like(p, beta1)
+            state["acc_beta2"] = _scalar_like(p, beta2)
+        m, v, acc_beta1, acc_beta2 = state["m"], state["v"], state["acc_beta1"], state["acc_beta2"]
+        m.mul_(beta1).add_(g * one_minus_beta1)
+        v.mul_(beta2).add_((g * g).mul_(one_minus_beta2))
+        m_hat = m / (1 - acc_beta1)
+        v_hat = v / (1 - acc_beta2)
+        p.add_(m_hat.div_(v_hat.sqrt_().add_(eps)).mul_(neg_lr))
+        acc_beta1.mul_(beta1)
+        acc_beta2.mul_(beta2)
 
 
-class KerasRMSprop(torch.optim.Optimizer):
+class KerasRMSprop(_TfjsOptimizer):
     """tfjs' RMSprop: rho (tfjs' decay) = 0.9, momentum = 0, eps = 1e-7 (Keras'), lr = 1e-3.
 
     rms = rho * rms + (1 - rho) * g^2; momentum = momentum * momentum_buffer + lr * g / sqrt(rms + eps)
@@ -133,40 +121,27 @@ class KerasRMSprop(torch.optim.Optimizer):
             raise ValueError(f"RMSprop: invalid lr={lr}, rho={rho}, momentum={momentum} or eps={eps}")
         super().__init__(params, dict(lr=lr, rho=rho, momentum=momentum, eps=eps, centered=bool(centered)))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            rho, one_minus_rho, momentum, eps, lr = group["rho"], 1 - group["rho"], group["momentum"], group["eps"], group["lr"]
-            centered = group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                _sparse_check(p)
-                g = p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["rms"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["momentum"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if centered and "mg" not in state:
-                    state["mg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                rms, moments = state["rms"], state["momentum"]
-                rms.mul_(rho).add_((g * g).mul_(one_minus_rho))
-                if centered:
-                    mg = state["mg"]
-                    mg.mul_(rho).add_(g * one_minus_rho)
-                    contribution = (g * lr).div_((rms - (mg * mg).add_(eps)).sqrt_())
-                else:
-                    contribution = (g * lr).div_((rms + eps).sqrt_())
-                moments.mul_(momentum).add_(contribution)
-                p.sub_(moments)
-        return loss
+    def update(self, p, g, state, group):
+        rho, one_minus_rho, momentum, eps, lr = group["rho"], 1 - group["rho"], group["momentum"], group["eps"], group["lr"]
+        centered = group["centered"]
+        if len(state) == 0:
+            state["rms"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["momentum"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        if centered and "mg" not in state:
+            state["mg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        rms, moments = state["rms"], state["momentum"]
+        rms.mul_(rho).add_((g * g).mul_(one_minus_rho))
+        if centered:
+            mg = state["mg"]
+            mg.mul_(rho).add_(g * one_minus_rho)
+            contribution = (g * lr).div_((rms - (mg * mg).add_(eps)).sqrt_())
+        else:
+            contribution = (g * lr).div_((rms + eps).sqrt_())
+        moments.mul_(momentum).add_(contribution)
+        p.sub_(moments)
 
 
-class KerasSGD(torch.optim.Optimizer):
+class KerasSGD(_TfjsOptimizer):
     """tfjs' SGD: p = (-lr) * g + p (no momentum), lr = 0.01."""
 
     def __init__(self, params, lr=0.01):
@@ -174,20 +149,8 @@ class KerasSGD(torch.optim.Optimizer):
             raise ValueError(f"SGD: invalid lr={lr}")
         super().__init__(params, dict(lr=lr))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            neg_lr = -group["lr"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                _sparse_check(p)
-                p.add_(p.grad * neg_lr)
-        return loss
+    def update(self, p, g, state, group):
+        p.add_(g * -group["lr"])
 
 
 OPTIMIZERS = {"adadelta": KerasAdadelta, "adam": KerasAdam, "rmsprop": KerasRMSprop, "sgd": KerasSGD}
