@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
+import { PretrainingSchema, RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
 import { findPython } from '../../src/run/python';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
 
@@ -202,6 +202,64 @@ describe('PyTorch engine from the command line', () => {
     assert.equal(status.status, 'completed');
     assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2]);
     assert.ok(epochs[2]!.loss! < epochs[1]!.loss!, `training loss did not drop: ${epochs.map((e) => e.loss).join(', ')}`);
+  });
+
+  it('the stacked sample\'s layer-wise pipeline on real MNIST: the same steps as the tfjs engine, the same test accuracy band before and after fine-tuning', (t) => {
+    if (!python) return t.skip(skipReason);
+    // test/train/layerwise.test.ts' protocol, 5 epochs per step: 7 200 training images (800 held
+    // out for validation), 2 000 test images, batch 32. Measured: 86.3 % / 94.3 % (PyTorch) and
+    // 86.3 % / 93.2 % (tfjs, wasm) before / after fine-tuning.
+    const dir = path.join(tmp, 'stacked');
+    fs.mkdirSync(dir, { recursive: true });
+    const graph = path.join(dir, 'stacked.latent.json');
+    const text = fs.readFileSync(sample('stacked-autoencoder'), 'utf8').replace('"split": {"validation": 0.1, "test": 0.2}', '"split": {"validation": 0.08, "test": 0.2}');
+    assert.match(text, /"validation": 0\.08/);
+    fs.writeFileSync(graph, text);
+    const exported = cli(['export', graph, '--format', 'pytorch', '--out', path.join(dir, 'code')]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const args = ['--epochs', '5', '--batch-size', '32'];
+    const pt = py([path.join(dir, 'code', 'train.py'), ...args, '--out', path.join(dir, 'pt'), '--device', 'cpu', '--json']);
+    assert.equal(pt.code, 0, pt.stderr + pt.stdout);
+    const tf = cli(['train', graph, ...args, '--out', path.join(dir, 'tf'), '--backend', 'wasm']);
+    assert.equal(tf.code, 0, tf.stderr);
+    const started = pt.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; stages?: { name: string; kind: string; epochs: number }[] }).find((e) => e.event === 'started');
+    assert.deepEqual(started?.stages?.map((s) => [s.name, s.kind, s.epochs]), [['pretrain', 'layerwise', 15], ['fine-tune', 'fit', 5]], 'a layer-wise stage announces 5 epochs for each of its 3 steps');
+
+    const engines = ['pt', 'tf'].map((name) => {
+      const runDir = path.join(dir, name, fs.readdirSync(path.join(dir, name))[0]!);
+      const { status, epochs } = readRun(runDir);
+      const pretraining = PretrainingSchema.parse(readJson(path.join(runDir, 'pretraining.json')));
+      return { name, runDir, status, epochs, pretraining };
+    });
+    const [p, f] = engines as [(typeof engines)[0], (typeof engines)[0]];
+    // The same timeline: each step's label and epoch numbers, then fine-tuning from epoch 0.
+    const steps = (e: typeof p) => e.epochs.map((r) => [r.stageIndex, r.stage, r.epoch]);
+    assert.deepEqual(steps(p), steps(f));
+    assert.deepEqual([...new Set(p.epochs.filter((r) => r.stageIndex === 0).map((r) => r.stage))], ['pretrain · layer 1 (784→128)', 'pretrain · layer 2 (128→64)', 'pretrain · softmax']);
+    for (const e of engines) {
+      assert.equal(e.status.status, 'completed', e.name);
+      assert.equal(e.status.epochsCompleted, 20, e.name);
+      for (const step of new Set(e.epochs.filter((r) => r.stageIndex === 0).map((r) => r.stage))) {
+        const rs = e.epochs.filter((r) => r.stage === step);
+        assert.ok(rs.at(-1)!.valLoss! < rs[0]!.valLoss!, `${e.name} ${step}: validation loss ${rs[0]!.valLoss} -> ${rs.at(-1)!.valLoss}`);
+      }
+      // Fine-tuning starts from the pretrained stack: its epoch 0 scores the softmax step's last epoch.
+      const last = e.epochs.filter((r) => r.stage === 'pretrain · softmax').at(-1)!;
+      const tune0 = e.epochs.find((r) => r.stageIndex === 1 && r.epoch === 0)!;
+      assert.ok(Math.abs(tune0.metrics.valAccuracy! - last.metrics.valAccuracy!) < 1e-6, `${e.name}: fine-tuning starts from the pretrained weights`);
+      const { before: b, after: a } = e.pretraining;
+      assert.ok(a && a.testAccuracy! > b.testAccuracy!, `${e.name}: fine-tuning improves ${b.testAccuracy} -> ${a?.testAccuracy}`);
+      assert.ok(b.testAccuracy! >= 0.8 && a.testAccuracy! >= 0.92, `${e.name}: test accuracy ${b.testAccuracy} before, ${a.testAccuracy} after fine-tuning`);
+    }
+    // One band: the engines start from different random weights, so within a few points, not equal.
+    assert.ok(Math.abs(p.pretraining.before.testAccuracy! - f.pretraining.before.testAccuracy!) <= 0.04, `before fine-tuning: PyTorch ${p.pretraining.before.testAccuracy}, tfjs ${f.pretraining.before.testAccuracy}`);
+    assert.ok(Math.abs(p.pretraining.after!.testAccuracy! - f.pretraining.after!.testAccuracy!) <= 0.02, `after fine-tuning: PyTorch ${p.pretraining.after!.testAccuracy}, tfjs ${f.pretraining.after!.testAccuracy}`);
+    // The tfjs side reads the PyTorch run: evaluate gives the accuracy train.py recorded after fine-tuning.
+    const ev = cli(['evaluate', '--run', p.runDir, '--json']);
+    assert.equal(ev.code, 0, ev.stderr);
+    const evaluation = JSON.parse(ev.stdout) as { metrics: { accuracy: number }; samples: number };
+    assert.equal(evaluation.samples, 2000);
+    assert.ok(Math.abs(evaluation.metrics.accuracy - p.pretraining.after!.testAccuracy!) < 1e-9, `evaluate: ${evaluation.metrics.accuracy}, train.py: ${p.pretraining.after!.testAccuracy}`);
   });
 
   it('latent-studio train --engine pytorch: epochs as JSON lines, then the run folder', (t) => {

@@ -26,7 +26,7 @@ export interface ModelCodeMeta {
 }
 
 /** One layer of the graph as a PyTorch attribute of the shared `Layers` module (or an inline op). */
-interface LayerCode {
+export interface LayerCode {
   readonly layer: AnalyzedLayer;
   readonly node: AnalyzedNode;
   /** The attribute name, when the layer is a module (parameter-free reshapes and activations are inline). */
@@ -71,10 +71,10 @@ function activate(a: Activation, e: string, channelAxis: number): string {
   }
 }
 
-const isImage = (s: Shape): boolean => s.length === 3;
+export const isImage = (s: Shape): boolean => s.length === 3;
 /** The axis Keras' last axis is at inside the PyTorch code (channels are axis 1 in NCHW). */
 const lastAxis = (s: Shape): number => (isImage(s) ? 1 : -1);
-const toNhwc = (e: string, s: Shape): string => (isImage(s) ? `${e}.permute(0, 2, 3, 1)` : e);
+export const toNhwc = (e: string, s: Shape): string => (isImage(s) ? `${e}.permute(0, 2, 3, 1)` : e);
 
 /** The (first) input shape of a node's layer: the layer it reads (a variational code's branches name theirs), else the one before. */
 function inputShapeOf(node: AnalyzedNode, layer: number): Shape {
@@ -163,12 +163,12 @@ function poolGeometry(spec: { padding: Padding; poolSize: readonly [number, numb
   return ceilMatches ? { ceil: true } : { ceil: false, pads: [wl, wr, ht, hb] };
 }
 
-/** The forward lines of one layer: reads `ins` (variables), assigns `out`. */
-function forwardLines(code: LayerCode, input: Shape, ins: readonly string[], out: string): string[] {
+/** The forward lines of one layer: reads `ins` (variables), assigns `out`; modules are attributes of `holder`. */
+function forwardLines(code: LayerCode, input: Shape, ins: readonly string[], out: string, holder = 'self'): string[] {
   const { layer } = code;
   const spec = layer.spec;
   const x = ins[0]!;
-  const self = `self.${code.attr}`;
+  const self = `${holder}.${code.attr}`;
   const o = layer.outputShape;
   switch (spec.kind) {
     case 'dense':
@@ -222,6 +222,40 @@ function forwardLines(code: LayerCode, input: Shape, ins: readonly string[], out
   }
 }
 
+/**
+ * The forward lines of a chain of nodes from `x` to `x` (modules are attributes of `holder`);
+ * `head`, a softmax Dense, returns its logits when the function's `logits` argument is true.
+ */
+export function chainLines(nodes: readonly AnalyzedNode[], codes: ReadonlyMap<AnalyzedLayer, LayerCode>, holder: string, head: AnalyzedLayer | undefined, comments = true): string[] {
+  const vars = new Identifiers(['x', 'self', 'layers', 'logits', 'torch', 'nn', 'F']);
+  const body: string[] = [];
+  for (const node of nodes) {
+    if (node.layers.length === 0) continue;
+    if (comments) body.push(`# ${node.id} (${node.type})`);
+    const branched = node.layers.some((l) => l.from !== undefined);
+    const outs: string[] = [];
+    node.layers.forEach((layer, i) => {
+      const ins = (layer.from ?? [i - 1]).map((j) => (j < 0 ? 'x' : outs[j]!));
+      const last = i === node.layers.length - 1;
+      const out = branched && !last ? vars.take(layer.name.split('.').at(-1)!) : 'x';
+      const code = codes.get(layer)!;
+      if (layer === head) {
+        body.push(`x = ${holder}.${code.attr}(${ins[0]})`);
+        body.push('if logits:');
+        body.push("    return x  # the softmax's logits");
+        body.push('x = F.softmax(x, dim=-1)');
+      } else body.push(...forwardLines(code, inputShapeOf(node, i), ins, out, holder));
+      outs.push(out);
+    });
+  }
+  return body;
+}
+
+/** The forward lines of some layers of one node, applied one after another to `x`, as a flat vector's (layer-wise pretraining's codes). */
+export function layerLines(layers: readonly AnalyzedLayer[], codes: ReadonlyMap<AnalyzedLayer, LayerCode>, holder: string): string[] {
+  return layers.flatMap((layer) => forwardLines(codes.get(layer)!, [0], ['x'], 'x', holder));
+}
+
 function chainOf(analysis: GraphAnalysis, plan: ModelPlan): AnalyzedNode[] {
   const nodes = modelChain(analysis, plan);
   if (!nodes) throw new Error(`"${plan.to}" does not depend on "${plan.from}" alone`);
@@ -229,7 +263,7 @@ function chainOf(analysis: GraphAnalysis, plan: ModelPlan): AnalyzedNode[] {
 }
 
 /** The layer a model's output comes from, when it is a Dense with softmax: its logits are offered too (cross-entropy from logits, as tf.keras and our training compute it). */
-function softmaxHead(nodes: readonly AnalyzedNode[]): AnalyzedLayer | undefined {
+export function softmaxHead(nodes: readonly AnalyzedNode[]): AnalyzedLayer | undefined {
   const last = nodes.flatMap((n) => n.layers).at(-1);
   return last && last.spec.kind === 'dense' && last.spec.activation === 'softmax' && last.outputShape.length === 1 ? last : undefined;
 }
@@ -248,29 +282,10 @@ function modelClass(analysis: GraphAnalysis, plan: ModelPlan, className: string,
   const outputShape = analysis.nodes.get(plan.to)!.outputShape!;
   const used = nodes.flatMap((n) => n.layers.map((l) => codes.get(l)!)).filter((c) => c.attr !== undefined);
   const head = softmaxHead(nodes);
-  const vars = new Identifiers(['x', 'self', 'logits', 'torch', 'nn', 'F']);
   const body: string[] = [];
   body.push(`_check_input(x, ${pyTuple(inputShape)}, ${pyStr(plan.name)})`);
   if (isImage(inputShape)) body.push('x = x.permute(0, 3, 1, 2)  # NHWC (as in files and tfjs) -> NCHW');
-  for (const node of nodes) {
-    if (node.layers.length === 0) continue;
-    body.push(`# ${node.id} (${node.type})`);
-    const branched = node.layers.some((l) => l.from !== undefined);
-    const outs: string[] = [];
-    node.layers.forEach((layer, i) => {
-      const ins = (layer.from ?? [i - 1]).map((j) => (j < 0 ? 'x' : outs[j]!));
-      const last = i === node.layers.length - 1;
-      const out = branched && !last ? vars.take(layer.name.split('.').at(-1)!) : 'x';
-      const code = codes.get(layer)!;
-      if (layer === head) {
-        body.push(`x = self.${code.attr}(${ins[0]})`);
-        body.push('if logits:');
-        body.push('    return x  # the softmax\'s logits');
-        body.push('x = F.softmax(x, dim=-1)');
-      } else body.push(...forwardLines(code, inputShapeOf(node, i), ins, out));
-      outs.push(out);
-    });
-  }
+  body.push(...chainLines(nodes, codes, 'self', head));
   body.push(isImage(outputShape) ? 'return x.permute(0, 2, 3, 1)  # NCHW -> NHWC' : 'return x');
   const description = `${plan.name}: ${formatShape(inputShape)} -> ${formatShape(outputShape)} (${nodes.map((n) => n.id).join(' -> ')}).`;
   const lines = [
@@ -292,7 +307,7 @@ function describeSpec(layer: AnalyzedLayer): string {
 }
 
 /** Every layer's code, in graph order; a module's attribute name is taken in this order (train.py relies on the same names). */
-function layerCodes(analysis: GraphAnalysis, valuesPerSample: number): Map<AnalyzedLayer, LayerCode> {
+export function layerCodes(analysis: GraphAnalysis, valuesPerSample: number): Map<AnalyzedLayer, LayerCode> {
   const attrs = new Identifiers(['training', 'layers', 'forward']);
   const codes = new Map<AnalyzedLayer, LayerCode>();
   for (const id of analysis.order) {

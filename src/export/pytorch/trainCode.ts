@@ -8,6 +8,7 @@
 import type { GraphAnalysis } from '../../core/analyze';
 import { resolveStages } from '../../core/stages';
 import { DATA_RUNTIME } from './dataRuntime';
+import { layerwiseCode } from './layerwiseCode';
 import { modelFacts } from './modelCode';
 import { OPTIM_RUNTIME } from './optimRuntime';
 import { pyPretty, pyStr, wrap } from './python';
@@ -112,6 +113,7 @@ export function pytorchTrainCode(analysis: GraphAnalysis, meta: TrainCodeMeta): 
     'import numpy as np',
     'import torch',
     'import torch.distributed as dist',
+    'import torch.nn.functional as F',
     'from torch.nn.parallel import DistributedDataParallel',
     '',
     'HERE = os.path.dirname(os.path.abspath(__file__))',
@@ -134,6 +136,9 @@ export function pytorchTrainCode(analysis: GraphAnalysis, meta: TrainCodeMeta): 
     '',
     '',
     ...TRAIN_RUNTIME,
+    '',
+    '',
+    ...layerwiseCode(analysis),
     '',
     '',
     ...TRAIN_MAIN,

@@ -395,7 +395,7 @@ def save_checkpoint(ctx, stage_index, stage, stage_epoch, optimizer, order):
     data = b"".join(np.ascontiguousarray(v, dtype="<i4" if v.dtype == np.int32 else "<f4").tobytes() for _, v in entries)
     weights_file = f"weights-{tag}.bin"
     write_atomic(os.path.join(ckpt_dir, weights_file), data)
-    torch.save({"optimizer": optimizer.state_dict(), "optimizerName": stage["optimizer"], "torchRng": torch.get_rng_state()}, os.path.join(ckpt_dir, f"pytorch-{tag}.pt"))
+    torch.save({"optimizer": optimizer.state_dict() if optimizer is not None else None, "optimizerName": stage["optimizer"], "torchRng": torch.get_rng_state()}, os.path.join(ckpt_dir, f"pytorch-{tag}.pt"))
     meta = {
         "format": CHECKPOINT_FORMAT,
         "stageIndex": stage_index,
@@ -602,6 +602,207 @@ def run_fit_stage(ctx, stage_index, stage, done, resume_state):
     return False
 
 
+class _StepNet(torch.nn.Module):
+    """One layer-wise step as it trains: the step's own layers (the graph's, from model.py) and, for an autoencoder step, its temporary decoder."""
+
+    def __init__(self, layers, step, decoder, decoder_activation):
+        super().__init__()
+        self.holder = [layers]  # a list: not registered again as a child
+        self.parts = torch.nn.ModuleList([getattr(layers, m) for m in step["modules"]])
+        self.decoder = decoder
+        self.decoder_activation = decoder_activation
+        self.step = step
+
+    def forward(self, x, logits=False):
+        if self.decoder is None:
+            return self.step["apply"](self.holder[0], x, logits=logits)
+        y = self.decoder(self.step["apply"](self.holder[0], x))
+        return torch.sigmoid(y) if self.decoder_activation == "sigmoid" else y
+
+
+class _Evaluating:
+    """Modules in eval mode for a while (dropout and noise off), as they were after."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __enter__(self):
+        self.was = self.module.training
+        self.module.eval()
+
+    def __exit__(self, *exc):
+        self.module.train(self.was)
+
+
+def _map_rows(count, fn):
+    with torch.no_grad():
+        parts = [fn(start, min(count, start + CODE_BATCH)) for start in range(0, count, CODE_BATCH)]
+    return torch.cat(parts) if parts else None
+
+
+CODE_BATCH = 1024
+
+
+def _step_scores(net, loss_name, is_head, head_logits, codes, labels):
+    """(mean loss, mean accuracy or None) of a step on the validation codes."""
+    if codes is None or len(codes) == 0:
+        return None, None
+    sums = torch.zeros(2, device=codes.device)
+    with _Evaluating(net), torch.no_grad():
+        for start in range(0, len(codes), EVAL_BATCH):
+            x = codes[start:start + EVAL_BATCH]
+            y = labels[start:start + EVAL_BATCH] if is_head else x
+            out, logits = forward(net, x, loss_name, head_logits and is_head)
+            sums[0] += loss_fn(loss_name, y, out, logits) * len(x)
+            if is_head:
+                sums[1] += metric_sum("accuracy", y, out)
+    values = (sums / len(codes)).cpu().tolist()
+    return values[0], (values[1] if is_head else None)
+
+
+def run_layerwise_stage(ctx, stage_index, stage):
+    """Greedy layer-wise pretraining (src/train/layerwise.ts): each Encoder layer as its own autoencoder on the codes of the one before (sigmoid + binary cross-entropy on the inputs, linear + MSE deeper), then the softmax step on the last codes. True when a Stop ended it."""
+    plan = LAYERWISE[stage_index]
+    if "error" in plan:
+        raise TrainingFailed(plan["error"])
+    device = ctx.feeder.device
+    for p in ctx.layers.parameters():
+        p.requires_grad_(True)  # a layer-wise stage trains its steps' layers whatever is frozen later
+    train_t = torch.from_numpy(np.asarray(ctx.train_idx, np.int64)).to(device)
+    val_t = torch.from_numpy(np.asarray(ctx.validation_idx, np.int64)).to(device)
+    with _Evaluating(ctx.layers):
+        codes = _map_rows(len(train_t), lambda a, b: plan["codes"](ctx.layers, ctx.feeder.inputs(train_t[a:b])))
+        val_codes = _map_rows(len(val_t), lambda a, b: plan["codes"](ctx.layers, ctx.feeder.inputs(val_t[a:b]))) if len(val_t) else None
+    classes = ctx.ds.num_classes if plan["headOutputId"] is not None else 0
+    labels = ctx.feeder.targets(train_t, "labels", classes) if classes else None
+    val_labels = ctx.feeder.targets(val_t, "labels", classes) if classes and len(val_t) else None
+    kept = snapshot(ctx)
+    epoch_at = 0
+    bs = stage["batchSize"]
+    for step_index, step in enumerate(plan["steps"]):
+        is_head = step["kind"] == "head"
+        first = step_index == 0
+        loss_name = "categoricalCrossentropy" if is_head else "binaryCrossentropy" if first else "meanSquaredError"
+        in_dim = codes.shape[1]
+        decoder = None
+        if not is_head:
+            decoder = torch.nn.Linear(getattr(ctx.layers, step["modules"][0]).out_features, in_dim)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(CONFIG["seed"] + step_index)
+                graph_models.keras_init(decoder)
+            decoder.to(device)
+        net = _StepNet(ctx.layers, step, decoder, "sigmoid" if first else "linear")
+        head_logits = is_head and plan["headLogits"]
+        label = f"{stage['name']} · {step['label']}" + ("" if is_head else f" ({in_dim}→{getattr(ctx.layers, step['modules'][0]).out_features})")
+        optimizer = make_optimizer(stage["optimizer"], list(net.parameters()), stage["learningRate"])
+        model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None) if ctx.dist.world > 1 else net
+        order = np.arange(len(codes), dtype=np.int64)
+        for e in range(1, stage["epochs"] + 1):
+            epoch = epoch_at + e
+            shuffle_in_place(order, ctx.rng)
+            share = rank_share(order, ctx.dist.rank, ctx.dist.world)
+            batches = -(-len(share) // bs)
+            order_t = torch.from_numpy(np.asarray(share, np.int64)).to(device)
+            sums = torch.zeros(2, device=device)
+            net.train()
+            start = last = time.monotonic()
+            for b in range(batches):
+                idx = order_t[b * bs:(b + 1) * bs]
+                x = codes[idx]
+                y = labels[idx] if is_head else x
+                out, logits = forward(model, x, loss_name, head_logits)
+                loss = loss_fn(loss_name, y, out, logits)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    sums[0] += loss.detach() * len(idx)
+                    if is_head:
+                        sums[1] += metric_sum("accuracy", y, out)
+                now = time.monotonic()
+                if now - last >= PROGRESS_SECONDS or b == batches - 1:
+                    last = now
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        raise TrainingFailed(f"The loss became {value} in stage \"{label}\", epoch {epoch}: lower the learning rate (now {stage['learningRate']}) or check the data.")
+                    ctx.events.emit("batch", stageIndex=stage_index, epoch=epoch, batch=b + 1, batches=batches, loss=value)
+                if STOP["requested"]:
+                    ctx.layers.load_state_dict(kept)  # back to the stage's start: a layer-wise stage checkpoints once it has finished
+                    return True
+            ctx.dist.sum(sums)
+            seen = len(share) * ctx.dist.world
+            values = (sums / seen).cpu().tolist()
+            seconds = time.monotonic() - start
+            ctx.epochs_completed += 1
+            if ctx.dist.main:
+                val_loss, val_accuracy = _step_scores(net, loss_name, is_head, head_logits, val_codes, val_labels)
+                metrics = {"accuracy": values[1], **({"valAccuracy": val_accuracy} if val_accuracy is not None else {})} if is_head else {}
+                record = {
+                    "stage": label, "stageIndex": stage_index, "epoch": epoch, "loss": values[0], "valLoss": val_loss, "metrics": metrics,
+                    "seconds": seconds, "samplesPerSec": seen / seconds if seconds > 0 else 0, "backend": "pytorch", "liveTensors": 0, "endedAt": int(time.time() * 1000),
+                }
+                ctx.run.append_epoch(record)
+                ctx.run.write_status(status="running", epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss)
+                ctx.events.emit("epoch", epoch_text(record), record=record)
+        epoch_at += stage["epochs"]
+        if not is_head:
+            with _Evaluating(ctx.layers):
+                codes = _map_rows(len(codes), lambda a, b: step["apply"](ctx.layers, codes[a:b]))
+                val_codes = _map_rows(len(val_codes), lambda a, b: step["apply"](ctx.layers, val_codes[a:b])) if val_codes is not None else None
+    if plan["headModel"] is not None and ctx.dist.main:
+        # The pretrained stack as a classifier, before any fine-tuning.
+        spec = _head_spec(plan, classes)
+        module = ctx.models[plan["headModel"]]
+        val_loss, val_metrics, _ = score_split(ctx, spec, module, ctx.validation_idx)
+        test_loss, test_metrics, _ = score_split(ctx, spec, module, ctx.test_idx)
+        ctx.pretrained = {"stage": stage["name"], "outputId": plan["headOutputId"], "model": plan["headModel"], "spec": spec,
+                          "before": {"valLoss": val_loss, "valAccuracy": val_metrics.get("accuracy"), "testLoss": test_loss, "testAccuracy": test_metrics.get("accuracy")}}
+        write_json(ctx.run.path("pretraining.json"), {k: ctx.pretrained[k] for k in ("stage", "outputId", "before")})
+        ctx.events.emit("log", f"Stage \"{stage['name']}\" done: the pretrained stack scores {_pct(test_metrics.get('accuracy'))} on the test split before fine-tuning.", level="info",
+                        message=f"Stage \"{stage['name']}\" done: the pretrained stack scores {_pct(test_metrics.get('accuracy'))} on the test split before fine-tuning.")
+    if ctx.dist.main:
+        save_checkpoint(ctx, stage_index, stage, stage["epochs"], None, ctx.train_idx)
+    ctx.dist.barrier()
+    return False
+
+
+def _head_spec(plan, classes):
+    """How the pretrained stack is scored as a classifier: categorical cross-entropy and accuracy on its labels."""
+    return {"loss": "categoricalCrossentropy", "metrics": ["accuracy"], "target": "labels", "classes": classes, "headLogits": plan["headLogits"]}
+
+
+def _pct(v):
+    return "-" if v is None else f"{v * 100:.2f}%"
+
+
+def score_pretrained_after(ctx):
+    """The pretrained classifier scored again on the same test split once every later stage has trained (fine-tuning)."""
+    before = getattr(ctx, "pretrained", None)
+    if before is None or not ctx.dist.main:
+        return
+    test_loss, test_metrics, _ = score_split(ctx, before["spec"], ctx.models[before["model"]], ctx.test_idx)
+    write_json(ctx.run.path("pretraining.json"), {"stage": before["stage"], "outputId": before["outputId"], "before": before["before"], "after": {"testLoss": test_loss, "testAccuracy": test_metrics.get("accuracy")}})
+    message = f"Test accuracy {_pct(before['before']['testAccuracy'])} after pretraining, {_pct(test_metrics.get('accuracy'))} after fine-tuning."
+    ctx.events.emit("log", message, level="info", message=message)
+
+
+def stage_epochs(index, stage):
+    """Epochs a stage runs in all: a layer-wise stage runs its epochs for each layer it pretrains and again for the softmax step."""
+    plan = LAYERWISE.get(index) if stage["kind"] == "layerwise" else None
+    return stage["epochs"] * len(plan["steps"]) if plan and "steps" in plan else stage["epochs"]
+
+
+def restore_pretrained(ctx, stages, meta):
+    """A resumed run past its layer-wise stage: the pretrained stack's scores it wrote (pretraining.json), so they are scored again after fine-tuning."""
+    saved = read_json(ctx.run.path("pretraining.json"))
+    if not saved or meta is None:
+        return
+    for i, s in enumerate(stages):
+        plan = LAYERWISE.get(i) if s["kind"] == "layerwise" else None
+        if plan and "steps" in plan and s["name"] == saved.get("stage") and i <= meta["stageIndex"] and plan["headModel"] is not None:
+            ctx.pretrained = {"stage": s["name"], "outputId": saved["outputId"], "model": plan["headModel"], "spec": _head_spec(plan, ctx.ds.num_classes), "before": saved["before"]}
+
+
 def epoch_text(r):
     metrics = "".join(f"  {k} {v:.4f}" for k, v in r["metrics"].items())
     loss = "—" if r["loss"] is None else f"{r['loss']:.4f}"
@@ -725,6 +926,8 @@ def train_main(args):
         ctx.feeder = Feeder(ctx.ds, ctx.norm, ctx.dist.device, CONFIG["inputShape"])
         for s in stages:
             s["classes"] = ctx.ds.num_classes if s["target"] == "labels" else 0
+        if resumed:
+            restore_pretrained(ctx, stages, meta)
         if ctx.dist.main:
             if not resumed:
                 write_atomic(ctx.run.path("graph.latent.json"), GRAPH_TEXT)
@@ -737,17 +940,23 @@ def train_main(args):
             ctx.events.emit("started", f"Training {CONFIG['graphName']} on {describe_device(ctx.feeder.device)}{f' x {ctx.dist.world}' if ctx.dist.world > 1 else ''}: {len(ctx.train_idx)} train / {len(ctx.validation_idx)} validation samples -> {run_dir}",
                             runDir=run_dir, device=describe_device(ctx.feeder.device), worldSize=ctx.dist.world, torch=torch.__version__,
                             dataset={"source": ctx.ds.source, "train": len(ctx.train_idx), "validation": len(ctx.validation_idx), "test": len(ctx.test_idx), "skipped": ctx.ds.skipped},
-                            stages=[{"name": s["name"], "kind": s["kind"], "epochs": s["epochs"], "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"resumedAfterEpoch": d} if resumed else {})} for s, d in zip(stages, epochs_done(stages, meta))])
+                            stages=[{"name": s["name"], "kind": s["kind"], "epochs": stage_epochs(i, s), "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"resumedAfterEpoch": d} if resumed else {})} for i, (s, d) in enumerate(zip(stages, epochs_done(stages, meta)))])
         done = epochs_done(stages, meta)
         stopped = False
         for i, stage in enumerate(stages):
             if done[i] >= stage["epochs"]:
                 continue
-            if stage["kind"] != "fit":
-                raise TrainingFailed(f"Stage \"{stage['name']}\" is layer-wise pretraining, which the PyTorch engine does not run yet: train this graph with the tfjs engine")
+            if stage["kind"] == "layerwise":
+                # A layer-wise stage checkpoints only once it has finished: done, or run again whole.
+                if run_layerwise_stage(ctx, i, stage):
+                    stopped = True
+                    break
+                continue
             if run_fit_stage(ctx, i, stage, done[i], resume_state if i == (meta or {}).get("stageIndex") else None):
                 stopped = True
                 break
+        if not stopped:
+            score_pretrained_after(ctx)
         if ctx.dist.main:
             torch.save(ctx.layers.state_dict(), ctx.run.path("model.pt"))
             ctx.run.write_status(status="stopped" if stopped else "completed", endedAt=now_iso(), epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss, pid=None)
