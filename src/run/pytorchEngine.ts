@@ -55,7 +55,7 @@ export interface PytorchSessionOptions {
 const EventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('started'), runDir: z.string(), device: z.string(), worldSize: z.number().int(), torch: z.string(), dataset: z.object({ source: z.string(), train: z.number().int(), validation: z.number().int(), test: z.number().int(), skipped: z.number().int() }), stages: z.array(StagePlanSchema) }),
   z.object({ event: z.literal('batch'), stageIndex: z.number().int(), epoch: z.number().int(), batch: z.number().int(), batches: z.number().int(), loss: z.number() }),
-  z.object({ event: z.literal('epoch'), record: EpochRecordSchema, preview: z.object({ file: z.string(), denoising: z.boolean() }).nullable().optional(), confusion: z.unknown().optional() }),
+  z.object({ event: z.literal('epoch'), record: EpochRecordSchema, preview: z.object({ file: z.string(), denoising: z.boolean() }).nullable().optional(), classifier: z.object({ file: z.string(), strip: z.string().nullable() }).nullable().optional() }),
   z.object({ event: z.literal('log'), level: z.enum(['debug', 'info', 'warn']), message: z.string() }),
   z.object({ event: z.literal('done'), runDir: z.string(), stopped: z.boolean(), epochsCompleted: z.number().int(), bestValLoss: z.number().nullable() }),
   z.object({ event: z.literal('failed'), runDir: z.string().nullable().optional(), message: z.string() }),
@@ -190,6 +190,23 @@ export class PytorchSession {
     });
   }
 
+  /** A classifier stage's epoch: confusion.json (checked with the run format's schema) and predictions.png as the panel's classifier message. */
+  private sendClassifier(runDir: string, stageIndex: number, epoch: number, strip: string | null): void {
+    const confusion = readOptionalRunJson(runDir, 'confusion');
+    if (!confusion.ok || !confusion.value) {
+      if (!confusion.ok) this.send({ type: 'log', level: 'warn', message: `The classifier pictures were not shown: ${confusion.error}` });
+      return;
+    }
+    const c = confusion.value;
+    let stripPngBase64 = '';
+    try {
+      if (strip) stripPngBase64 = fs.readFileSync(path.join(runDir, path.basename(strip))).toString('base64');
+    } catch {
+      // Predictions without their strip: the matrix still shows.
+    }
+    this.send({ type: 'classifier', stageIndex, epoch, outputId: c.outputId, preview: { classNames: c.classNames, confusion: c.confusion, stripPngBase64, labels: c.labels, predicted: c.predicted, confidence: c.confidence } });
+  }
+
   /** One event as the worker's message; the done message when training ended. */
   private handle(event: TrainEvent, runDir: string): DoneMessage | undefined {
     switch (event.event) {
@@ -211,6 +228,7 @@ export class PytorchSession {
             // A preview that cannot be read is only a missing picture.
           }
         }
+        if (event.classifier) this.sendClassifier(runDir, event.record.stageIndex, event.record.epoch, event.classifier.strip);
         return undefined;
       }
       case 'log':

@@ -12,8 +12,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PretrainingSchema, RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
+import { ConfusionFileSchema, PretrainingSchema, RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
 import { findPython } from '../../src/run/python';
+import { PytorchSession } from '../../src/run/pytorchEngine';
+import { snapshotFromRunFolder } from '../../src/run/panelSnapshot';
+import type { FromWorker } from '../../src/core/protocol';
+import { decodePng } from '../../src/train/png';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -260,6 +264,40 @@ describe('PyTorch engine from the command line', () => {
     const evaluation = JSON.parse(ev.stdout) as { metrics: { accuracy: number }; samples: number };
     assert.equal(evaluation.samples, 2000);
     assert.ok(Math.abs(evaluation.metrics.accuracy - p.pretraining.after!.testAccuracy!) < 1e-9, `evaluate: ${evaluation.metrics.accuracy}, train.py: ${p.pretraining.after!.testAccuracy}`);
+  });
+
+  it("a classifier stage's pictures: confusion.json and predictions.png as the tfjs engine writes them, the panel's classifier message live and from the folder", async (t) => {
+    if (!python) return t.skip(skipReason);
+    const graph = sample('autoencoder-classifier');
+    const messages: FromWorker[] = [];
+    const session = new PytorchSession({ graphText: fs.readFileSync(graph, 'utf8'), graphPath: graph, runsDir: path.join(tmp, 'classifier-pt'), epochs: 1, limitSamples: 1000, device: 'cpu', cacheDir: path.join(tmp, 'cache'), python: { option: python } }, { onMessage: (m) => messages.push(m) });
+    const done = await session.result;
+    const tf = cli(['train', graph, '--epochs', '1', '--limit', '1000', '--out', path.join(tmp, 'classifier-tf'), '--backend', 'wasm']);
+    assert.equal(tf.code, 0, tf.stderr);
+    const tfRun = path.join(tmp, 'classifier-tf', fs.readdirSync(path.join(tmp, 'classifier-tf'))[0]!);
+
+    const [mine, theirs] = [done.runDir, tfRun].map((d) => ConfusionFileSchema.parse(readJson(path.join(d, 'confusion.json'))));
+    assert.deepEqual([mine!.stage, mine!.stageIndex, mine!.epoch, mine!.outputId, mine!.samples], [theirs!.stage, theirs!.stageIndex, theirs!.epoch, theirs!.outputId, theirs!.samples]);
+    assert.deepEqual(mine!.classNames, theirs!.classNames);
+    assert.deepEqual(mine!.labels, theirs!.labels, 'the same preview images (the same split)');
+    assert.equal(mine!.confusion.flat().reduce((a, b) => a + b, 0), mine!.samples, 'every validation sample is counted once');
+    for (let r = 0; r < 10; r++) assert.equal(mine!.confusion[r]!.reduce((a, b) => a + b, 0), theirs!.confusion[r]!.reduce((a, b) => a + b, 0), `class ${r}: as many validation samples in both engines`);
+    const diagonal = mine!.confusion.reduce((a, row, i) => a + row[i]!, 0);
+    const record = readRun(done.runDir).epochs.find((r) => r.stageIndex === 1 && r.epoch === 1)!;
+    assert.ok(Math.abs(diagonal / mine!.samples - record.metrics.valAccuracy!) < 1e-6, `the matrix's diagonal (${diagonal} of ${mine!.samples}) is the epoch's validation accuracy ${record.metrics.valAccuracy}`);
+    assert.ok(mine!.confidence.every((c, i) => c > 0 && c <= 1 && Number.isInteger(mine!.predicted[i])));
+    const [a, b] = [done.runDir, tfRun].map((d) => decodePng(fs.readFileSync(path.join(d, 'predictions.png'))));
+    assert.deepEqual([a!.width, a!.height], [b!.width, b!.height], 'predictions.png: the same strip');
+
+    // Live: the panel's classifier message, the strip that was written; after a reload: the same from the folder.
+    const live = messages.filter((m) => m.type === 'classifier');
+    assert.equal(live.length, 1);
+    assert.ok(live[0]!.type === 'classifier');
+    assert.deepEqual([live[0]!.stageIndex, live[0]!.epoch, live[0]!.outputId], [1, 1, 'classes']);
+    assert.equal(live[0]!.preview.stripPngBase64, fs.readFileSync(path.join(done.runDir, 'predictions.png')).toString('base64'));
+    assert.deepEqual(live[0]!.preview.confusion, mine!.confusion);
+    const snapshot = snapshotFromRunFolder(done.runDir);
+    assert.deepEqual(snapshot.classifier?.preview.labels, mine!.labels);
   });
 
   it('latent-studio train --engine pytorch: epochs as JSON lines, then the run folder', (t) => {

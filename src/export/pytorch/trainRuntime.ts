@@ -382,6 +382,38 @@ def preview(ctx, stage, module):
     return {"file": "reconstructions.png", "denoising": bool(noise)}
 
 
+def class_names(ds, classes):
+    """The dataset's class names, else the class numbers (src/train/scoring.ts classNamesFor)."""
+    names = list(ds.class_names or [])
+    return [names[i] if i < len(names) else str(i) for i in range(classes)]
+
+
+def classifier_preview(ctx, stage_index, stage, module, epoch, confusion):
+    """A classifier stage's newest confusion matrix on the validation split (confusion.json) and its preview images with their labels, predictions and confidences (predictions.png), as the tfjs engine writes them."""
+    if stage["target"] != "labels" or confusion is None:
+        return None
+    if ctx.ds.labels is None:
+        raise TrainingFailed(f"{ctx.ds.source} has no labels, but this stage trains a classifier.")
+    idx = ctx.preview_idx
+    labels = [int(ctx.ds.labels[i]) for i in idx]
+    predicted, confidence = [], []
+    if len(idx) > 0:
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            x = ctx.feeder.inputs(torch.from_numpy(np.asarray(idx, np.int64)).to(ctx.feeder.device))
+            probs = module(x).to(torch.float32)
+        module.train(was_training)
+        predicted = probs.argmax(-1).cpu().tolist()
+        confidence = probs.max(-1).values.cpu().tolist()
+        write_atomic(ctx.run.path("predictions.png"), image_grid([list(display(ctx, x))]))
+    write_json(ctx.run.path("confusion.json"), {
+        "stage": stage["name"], "stageIndex": stage_index, "epoch": epoch, "outputId": stage["outputId"], "split": "validation", "samples": len(ctx.validation_idx),
+        "classNames": class_names(ctx.ds, stage["classes"]), "confusion": confusion, "labels": labels, "predicted": predicted, "confidence": confidence,
+    })
+    return {"file": "confusion.json", "strip": "predictions.png" if len(idx) > 0 else None}
+
+
 # ---------------------------------------------------------------------------------------------
 # Checkpoints: layer weights as the tfjs engine names them (so Evaluate, Export, the inspect views
 # and Detect Anomalies read them), the stage's order, and PyTorch's optimizer state beside them.
@@ -594,9 +626,10 @@ def run_fit_stage(ctx, stage_index, stage, done, resume_state):
                 ctx.best_val_loss = record["valLoss"]
             ctx.run.append_epoch(record)
             picture = preview(ctx, stage, module)
+            classifier = classifier_preview(ctx, stage_index, stage, module, epoch, confusion)
             save_checkpoint(ctx, stage_index, stage, epoch, optimizer, order)
             ctx.run.write_status(status="running", epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss)
-            ctx.events.emit("epoch", epoch_text(record), record=record, preview=picture, confusion=confusion)
+            ctx.events.emit("epoch", epoch_text(record), record=record, preview=picture, classifier=classifier)
         ctx.dist.barrier()
         kept = snapshot(ctx)
     return False
@@ -994,7 +1027,7 @@ def evaluate_main(args):
     loss, metrics, confusion = score_split(ctx, stage, ctx.models[stage["model"]], idx)
     result = {"runDir": run_dir or HERE, "split": args.split, "dataset": ctx.ds.source, "samples": len(idx), "stage": stage["name"], "outputId": stage["outputId"], "target": stage["target"], "lossName": stage["loss"], "loss": loss, "metrics": metrics, "backend": "pytorch", "evaluatedAt": now_iso()}
     if confusion is not None:
-        result["classifier"] = {"classNames": [ (ctx.ds.class_names or [])[i] if ctx.ds.class_names and i < len(ctx.ds.class_names) else str(i) for i in range(stage["classes"])], "confusion": confusion}
+        result["classifier"] = {"classNames": class_names(ctx.ds, stage["classes"]), "confusion": confusion}
     print(json.dumps(result))
 
 
