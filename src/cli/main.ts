@@ -15,7 +15,7 @@ import { type FromWorker } from '../core/protocol';
 import { type BackendPreference } from '../core/backends';
 import { type EpochRecord, type Evaluation, RUN_FILES } from '../core/runFormat';
 import { formatSummaryTable, summarize } from '../core/summary';
-import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun } from '../run/client';
+import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun, tfjsTopologies } from '../run/client';
 import { CliError, backendOption, err, fmt, out, positiveInt, printLogs } from './common';
 import { registerInspectCommands } from './inspect';
 import { readGraphSnapshot } from '../run/runFolder';
@@ -165,7 +165,7 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
     o.engine === 'pytorch'
       ? new PytorchSession(
           { ...target, epochs: o.epochs, batchSize: o.batchSize, data: o.data, labelColumn: o.labelColumn, limitSamples: o.limit, device: o.device, processes: o.processes, cacheDir: defaultCacheDir(), python: { option: o.python } },
-          { onMessage },
+          { onMessage, describeModels: (r) => tfjsTopologies(r) },
         )
       : new TrainingSession(
           {
@@ -257,7 +257,8 @@ interface ExportOptions {
 
 async function exportCommand(graph: string | undefined, o: ExportOptions): Promise<void> {
   if (o.format === 'pytorch') {
-    const done = await exportPytorch({ graphFile: graph === undefined ? undefined : path.resolve(graph), runDir: o.run === undefined ? undefined : path.resolve(o.run), outDir: o.out, overwrite: o.overwrite === true });
+    const done = await exportPytorch({ graphFile: graph === undefined ? undefined : path.resolve(graph), runDir: o.run === undefined ? undefined : path.resolve(o.run), outDir: o.out, overwrite: o.overwrite === true, describeModels: (r) => tfjsTopologies(r) });
+    for (const w of done.warnings) process.stderr.write(`warning: ${w}\n`);
     if (o.json) out(JSON.stringify(done));
     else {
       out(`PyTorch code for ${done.models.join(', ')}${o.run ? ` with the trained weights of ${done.weights} layers` : ''}:`);

@@ -110,6 +110,34 @@ export const GeneratedSchema = z
   .strict();
 export type Generated = z.infer<typeof GeneratedSchema>;
 
+/** What a worker answers for `topology`: a graph's models in the TensorFlow.js layers format, without weights. */
+export const TopologyRequestSchema = z.object({ graphText: z.string(), graphPath: z.string() }).strict();
+export type TopologyRequest = z.input<typeof TopologyRequestSchema>;
+
+/**
+ * A graph's models as tfjs would save them, less the weight values (train.py's tfjs-models.json):
+ * each model's Keras topology and weight specs in tfjs' order, each weight with the key our weights
+ * files give it (`layer/<layer name>/<index>`), so another engine can write model.json + weights.bin.
+ */
+export const TfjsModelsSchema = z
+  .object({
+    format: z.literal(1),
+    models: z.record(
+      z.string(),
+      z
+        .object({
+          modelTopology: z.record(z.string(), z.unknown()),
+          format: z.string().optional(),
+          generatedBy: z.string().optional(),
+          convertedBy: z.string().nullable().optional(),
+          weights: z.array(z.object({ name: z.string(), key: z.string(), shape: z.array(z.number().int().min(0)), dtype: z.enum(['float32', 'int32']) }).strict()),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+export type TfjsModels = z.infer<typeof TfjsModelsSchema>;
+
 /** Every message to the worker is a request with an `id`; the worker answers each (core/messages.ts). */
 export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), id: RequestIdSchema, request: TrainRequestSchema }).strict(),
@@ -124,6 +152,8 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('inspect'), id: RequestIdSchema, request: InspectRequestSchema }).strict(),
   /** The dataset card of a graph (core/datasetCard.ts): its dataset read for its Input, no training. */
   z.object({ type: z.literal('describe'), id: RequestIdSchema, request: DescribeRequestSchema }).strict(),
+  /** A graph's models in the tfjs layers format without weights (for the PyTorch engine's model/), no training. */
+  z.object({ type: z.literal('topology'), id: RequestIdSchema, request: TopologyRequestSchema }).strict(),
 ]);
 export type ToWorker = z.input<typeof ToWorkerSchema>;
 
@@ -195,6 +225,7 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('generated'), inReplyTo: z.number().int(), generated: GeneratedSchema }).strict(),
   z.object({ type: z.literal('inspected'), inReplyTo: z.number().int(), result: InspectResultSchema }).strict(),
   z.object({ type: z.literal('described'), inReplyTo: z.number().int(), card: DatasetCardSchema }).strict(),
+  z.object({ type: z.literal('topologies'), inReplyTo: z.number().int(), models: TfjsModelsSchema }).strict(),
   z
     .object({
       type: z.literal('done'),

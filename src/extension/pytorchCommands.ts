@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { UserError } from '../core/errors';
+import { tfjsTopologies } from '../run/client';
 import { exportPytorch } from '../run/pytorchExport';
+import { workerEnv } from './backendCommands';
 import { hasCheckpoint } from '../run/runFolder';
 
 /** Export target: a graph file, or a run folder (a Runs view item's runDir). */
@@ -27,7 +29,7 @@ export async function exportAsPytorch(log: vscode.OutputChannel, graph: vscode.U
   const outDir = picked?.[0]?.fsPath;
   if (!outDir) return;
   const run = (overwrite: boolean) =>
-    exportPytorch({ graphFile: withRun ? undefined : graph?.fsPath, runDir: withRun, outDir, overwrite });
+    exportPytorch({ graphFile: withRun ? undefined : graph?.fsPath, runDir: withRun, outDir, overwrite, describeModels: (r) => tfjsTopologies(r, { env: workerEnv() }) });
   try {
     let done;
     try {
@@ -39,6 +41,7 @@ export async function exportAsPytorch(log: vscode.OutputChannel, graph: vscode.U
       done = await run(true);
     }
     log.appendLine(`Exported as PyTorch to ${done.outDir}: ${done.files.map((f) => path.basename(f)).join(', ')}`);
+    for (const w of done.warnings) log.appendLine(`[export pytorch] ${w}`);
     const modelPy = done.files.find((f) => f.endsWith('model.py'));
     const choice = await vscode.window.showInformationMessage(
       `Exported ${done.models.join(', ')} as PyTorch to ${vscode.workspace.asRelativePath(done.outDir)}${done.weights ? ` with ${done.weights} trained layers` : ''}. Run \`python train.py\` there to train.`,

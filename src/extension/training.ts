@@ -10,7 +10,7 @@ import { parseJsonText } from '../core/canonical';
 import { type BatchPoint, type PanelSnapshot, type RunInfo, emptySnapshot } from '../core/panelProtocol';
 import type { FromWorker } from '../core/protocol';
 import type { BackendPreference } from '../core/backends';
-import { TrainingFailure, TrainingSession } from '../run/client';
+import { TrainingFailure, TrainingSession, tfjsTopologies } from '../run/client';
 import type { RunEntry } from '../run/runStore';
 import { workerEnv } from './backendCommands';
 import type { EditorHub } from './graphEditor';
@@ -109,7 +109,7 @@ export class TrainingController implements vscode.Disposable {
     const onMessage = (m: FromWorker): void => this.onWorkerMessage(key, m);
     const session: EngineSession =
       engine === 'pytorch'
-        ? new PytorchSession({ graphText: text, graphPath: uri.fsPath, runsDir, resumeFrom: resume?.runDir, cacheDir: defaultCacheDir(), python: await pythonChoices(uri) }, { onMessage })
+        ? new PytorchSession({ graphText: text, graphPath: uri.fsPath, runsDir, resumeFrom: resume?.runDir, cacheDir: defaultCacheDir(), python: await pythonChoices(uri) }, { onMessage, describeModels: (r) => tfjsTopologies(r, { env: workerEnv() }) })
         : new TrainingSession({ graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir }, { onMessage, env: workerEnv() });
     const active: ActiveRun = { uri, session, snapshot, epochStartedAt: Date.now() };
     this.active.set(key, active);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { DatasetCard, DescribeRequest } from '../core/datasetCard';
 import type { InspectRequest, InspectResult } from '../core/inspect';
 import { RequestIds, createReceiver } from '../core/messages';
-import { type EvaluateRequest, type ExportRequest, type ExportedModel, type FromWorker, FromWorkerSchema, type GenerateRequest, type Generated, type ToWorker, type TrainRequest } from '../core/protocol';
+import { type EvaluateRequest, type ExportRequest, type ExportedModel, type FromWorker, FromWorkerSchema, type GenerateRequest, type Generated, type TfjsModels, type ToWorker, type TopologyRequest, type TrainRequest } from '../core/protocol';
 import { type BackendInfo, type BackendPreference } from '../core/backends';
 import type { Evaluation } from '../core/runFormat';
 import { markRunFailed } from './runFolder';
@@ -220,6 +220,11 @@ export function inspectRun(request: InspectRequest, opts: WorkerOptions = {}): P
 /** The dataset card of a graph (its dataset read for its Input), in a fresh worker. */
 export function describeDataset(request: DescribeRequest, opts: WorkerOptions = {}): Promise<DatasetCard> {
   return new WorkerJob({ type: 'describe', request }, (m) => (m.type === 'described' ? m.card : undefined), 'reading the dataset', opts).result;
+}
+
+/** A graph's models in the tfjs layers format without weights (the PyTorch engine writes model/ from it), in a fresh worker. */
+export function tfjsTopologies(request: TopologyRequest, opts: WorkerOptions = {}): Promise<TfjsModels> {
+  return new WorkerJob({ type: 'topology', request }, (m) => (m.type === 'topologies' ? m.models : undefined), 'describing the models', opts).result;
 }
 
 export interface TrainingSessionOptions extends WorkerOptions {

@@ -22,6 +22,7 @@ import { pytorchModelCode } from '../export/pytorch/modelCode';
 import { pytorchTrainCode } from '../export/pytorch/trainCode';
 import { TrainingFailure } from './client';
 import { type PythonChoices, findPython } from './python';
+import { type DescribeModels, TFJS_MODELS, describedModels } from './pytorchExport';
 import { createRunDir, markRunFailed, readOptionalRunJson, writeFileAtomic } from './runFolder';
 
 export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
@@ -49,6 +50,8 @@ export interface PytorchSessionOptions {
   readonly onMessage?: (m: FromWorker) => void;
   /** How long a Stop may take before the process is killed. */
   readonly cancelGraceMs?: number;
+  /** The graph's models in the tfjs layers format (a worker's topology job), so the run gets model/ as a tfjs run does. */
+  readonly describeModels?: DescribeModels;
 }
 
 /** One JSON line of train.py --json. */
@@ -67,8 +70,8 @@ function builtinOf(spec: string): (typeof BUILTIN_DATASETS)[number] | undefined 
   return BUILTIN_DATASETS.find((b) => b === spec.trim());
 }
 
-/** Writes model.py and train.py for the graph into `dir`. */
-export function writePytorchCode(dir: string, graphText: string, graphPath: string): void {
+/** Writes model.py and train.py for the graph into `dir`, and tfjs-models.json when given (train.py writes model/ from it). */
+export function writePytorchCode(dir: string, graphText: string, graphPath: string, tfjsModels?: string): void {
   const parsed = parseJsonText(graphText);
   if (!parsed.ok) throw new TrainingFailure(`${graphPath}:${parsed.error.line}:${parsed.error.column}: invalid JSON: ${parsed.error.message}`);
   const analysis = analyzeGraph(parsed.value);
@@ -77,6 +80,7 @@ export function writePytorchCode(dir: string, graphText: string, graphPath: stri
   const label = path.basename(graphPath);
   writeFileAtomic(path.join(dir, 'model.py'), pytorchModelCode(analysis, { graphFile: label, version: LATENT_STUDIO_VERSION }));
   writeFileAtomic(path.join(dir, 'train.py'), pytorchTrainCode(analysis, { graphText, graphPath, graphFile: label, version: LATENT_STUDIO_VERSION }));
+  if (tfjsModels) writeFileAtomic(path.join(dir, TFJS_MODELS), tfjsModels);
 }
 
 /** The built-in dataset as `<cacheDir>/pytorch/<name>.npz`, written once; returns its folder. */
@@ -133,7 +137,9 @@ export class PytorchSession {
     this.send({ type: 'log', level: 'info', message: `PyTorch engine: ${found.command} (${found.source}), Python ${found.python}, torch ${found.torch}, devices: ${found.devices.map((d) => `${d.kind} ${d.name}`).join(', ')}` });
     const runDir = req.resumeFrom ?? createRunDir(req.runsDir, req.graphPath);
     const codeDir = path.join(runDir, RUN_FILES.pytorchCode);
-    writePytorchCode(codeDir, req.graphText, req.graphPath);
+    const described = await describedModels(this.opts.describeModels, req.graphText, req.graphPath);
+    if (described.warning) this.send({ type: 'log', level: 'warn', message: described.warning });
+    writePytorchCode(codeDir, req.graphText, req.graphPath, described.text);
     const spec = req.data ?? (analyzeGraph(parseJsonOrNull(req.graphText)).document?.training.dataset ?? '');
     const builtins = await builtinDir(req.cacheDir, spec);
     const args = [

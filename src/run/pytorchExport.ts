@@ -18,6 +18,7 @@ import { writeBuiltinNpz } from '../export/pytorch/builtinData';
 import { pytorchModelCode } from '../export/pytorch/modelCode';
 import { pytorchTrainCode } from '../export/pytorch/trainCode';
 import { BUILTIN_DATASETS } from '../core/format';
+import { type TfjsModels, TfjsModelsSchema, type TopologyRequest } from '../core/protocol';
 import { readGraphSnapshot, readOptionalRunJson, sha256, writeFileAtomic } from './runFolder';
 
 export interface PytorchExportRequest {
@@ -27,6 +28,22 @@ export interface PytorchExportRequest {
   readonly runDir?: string;
   readonly outDir: string;
   readonly overwrite?: boolean;
+  /** The graph's models in the tfjs layers format (a worker's topology job): written as tfjs-models.json, from which train.py writes a run's model/. */
+  readonly describeModels?: DescribeModels;
+}
+
+/** Asks tfjs for a graph's models without weights (src/run/client.ts tfjsTopologies). */
+export type DescribeModels = (request: TopologyRequest) => Promise<TfjsModels>;
+
+/** tfjs-models.json's text for a graph, or why there is none (train.py then writes no model/ and says so). */
+export async function describedModels(describe: DescribeModels | undefined, graphText: string, graphPath: string): Promise<{ text?: string; warning?: string }> {
+  if (!describe) return {};
+  try {
+    const models = TfjsModelsSchema.parse(await describe({ graphText, graphPath }));
+    return { text: `${JSON.stringify(models)}\n` };
+  } catch (e) {
+    return { warning: `${TFJS_MODELS} was not written, so train.py writes no model/ (the TensorFlow.js layers format): ${e instanceof Error ? e.message : String(e)}` };
+  }
 }
 
 export interface PytorchExport {
@@ -36,10 +53,14 @@ export interface PytorchExport {
   readonly models: readonly string[];
   /** Layers whose trained weights were written (with a run). */
   readonly weights: number;
+  /** What was left out, and why (tfjs-models.json when tfjs could not describe the models). */
+  readonly warnings: readonly string[];
 }
 
 export const WEIGHTS_MANIFEST = 'weights.json';
 export const WEIGHTS_DATA = 'weights.bin';
+/** The graph's models in the tfjs layers format without weights, beside train.py (trainRuntime.ts write_tfjs_model). */
+export const TFJS_MODELS = 'tfjs-models.json';
 
 interface Source {
   readonly text: string;
@@ -126,6 +147,10 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<PytorchE
   const runConfig = req.runDir ? readOptionalRunJson(req.runDir, 'config') : undefined;
   const graphPath = req.graphFile ? path.resolve(req.graphFile) : runConfig?.ok && runConfig.value ? runConfig.value.graphFile : path.join(path.resolve(req.runDir!), RUN_FILES.graph);
   files.set('train.py', pytorchTrainCode(analysis, { graphText: source.text, graphPath, graphFile: source.label, version: LATENT_STUDIO_VERSION }));
+  const warnings: string[] = [];
+  const described = await describedModels(req.describeModels, source.text, graphPath);
+  if (described.text) files.set(TFJS_MODELS, described.text);
+  if (described.warning) warnings.push(described.warning);
   let layers = 0;
   if (req.runDir) {
     const w = trainedWeights(req.runDir);
@@ -154,5 +179,5 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<PytorchE
     if (!fs.existsSync(file) || req.overwrite) await writeBuiltinNpz(builtin, file);
     written.push(file);
   }
-  return { outDir, files: written, models: analysis.models.map((m) => m.name), weights: layers };
+  return { outDir, files: written, models: analysis.models.map((m) => m.name), weights: layers, warnings };
 }

@@ -18,6 +18,7 @@ import { runEvaluation } from './jobs/evaluate';
 import { runExport } from './jobs/export';
 import { runGenerate } from './jobs/generate';
 import { runInspect } from './jobs/inspect/index';
+import { runTopology } from './jobs/topology';
 import { train } from './trainer';
 
 function send(message: FromWorker): Promise<void> {
@@ -59,6 +60,8 @@ function runJob(msg: JobRequest): Promise<FromWorker> {
       return runInspect(msg.request, log).then((result) => ({ type: 'inspected', inReplyTo, result }));
     case 'describe':
       return runDescribe(msg.request).then((card) => ({ type: 'described', inReplyTo, card: DatasetCardSchema.parse(card) }));
+    case 'topology':
+      return runTopology(msg.request).then((models) => ({ type: 'topologies', inReplyTo, models }));
     case 'start':
       return train(msg.request, log, cancel, inReplyTo).then((result) => ({ type: 'done', inReplyTo, ...result }));
   }

@@ -18,6 +18,11 @@ import { PytorchSession } from '../../src/run/pytorchEngine';
 import { snapshotFromRunFolder } from '../../src/run/panelSnapshot';
 import type { FromWorker } from '../../src/core/protocol';
 import { decodePng } from '../../src/train/png';
+import * as tf from '@tensorflow/tfjs';
+import { analyzeGraph } from '../../src/core/analyze';
+import { compileGraph } from '../../src/compile/compile';
+import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
+import { loadModel } from '../../src/train/modelFiles';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -64,7 +69,7 @@ describe('PyTorch engine from the command line', () => {
     const exported = cli(['export', sample('dense-autoencoder'), '--format', 'pytorch', '--out', exportDir, '--json']);
     assert.equal(exported.code, 0, exported.stderr);
     const done = JSON.parse(exported.stdout) as { files: string[]; models: string[] };
-    assert.deepEqual(done.files.map((f) => path.basename(f)).sort(), ['mnist.npz', 'model.py', 'train.py']);
+    assert.deepEqual(done.files.map((f) => path.basename(f)).sort(), ['mnist.npz', 'model.py', 'tfjs-models.json', 'train.py']);
     assert.deepEqual(done.models, ['autoencoder', 'encoder', 'decoder']);
     assert.match(fs.readFileSync(path.join(exportDir, 'train.py'), 'utf8'), /written by Latent Studio \d+\.\d+\.\d+ from dense-autoencoder\.latent\.json/);
 
@@ -80,7 +85,7 @@ describe('PyTorch engine from the command line', () => {
     assert.equal(status.status, 'completed');
     assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2]);
     assert.ok(epochs[2]!.valLoss! < epochs[0]!.valLoss!, `validation loss did not drop: ${epochs.map((e) => e.valLoss).join(', ')}`);
-    for (const f of ['graph.latent.json', 'normalization.json', 'reconstructions.png', 'model.pt', 'checkpoint/checkpoint.json']) assert.ok(fs.existsSync(path.join(runDir, f)), f);
+    for (const f of ['graph.latent.json', 'normalization.json', 'reconstructions.png', 'model.pt', 'model/model.json', 'model/weights.bin', 'checkpoint/checkpoint.json']) assert.ok(fs.existsSync(path.join(runDir, f)), f);
   });
 
   it('latent-studio evaluate reads the PyTorch run, and train.py --evaluate gives the same test loss', (t) => {
@@ -93,6 +98,35 @@ describe('PyTorch engine from the command line', () => {
     const p = JSON.parse(theirs.stdout.trim().split('\n').at(-1)!) as { loss: number; samples: number; split: string };
     assert.deepEqual([p.samples, p.split], [e.samples, e.split]);
     assert.ok(relative(p.loss, e.loss) <= 1e-4, `test loss: PyTorch ${p.loss}, tfjs ${e.loss}`);
+  });
+
+  it("model/ is the trained autoencoder in the TensorFlow.js layers format: it loads in tfjs and gives the checkpoint's outputs", async (t) => {
+    if (!python || !runDir) return t.skip(skipReason ?? 'no run');
+    await tf.setBackend('cpu');
+    const loaded = await loadModel(path.join(runDir, 'model'));
+    const analysis = analyzeGraph(JSON.parse(fs.readFileSync(path.join(runDir, 'graph.latent.json'), 'utf8')));
+    const compiled = compileGraph(analysis);
+    const ckpt = loadCheckpoint(runDir);
+    try {
+      applyLayerWeights(compiled, ckpt);
+      const reference = compiled.models.get('autoencoder')!;
+      assert.deepEqual(loaded.layers.map((l) => l.name), reference.layers.map((l) => l.name));
+      assert.equal(loaded.countParams(), reference.countParams());
+      const x = tf.tidy(() => tf.randomUniform([6, 784], 0, 1, 'float32', 3));
+      const [a, b] = [loaded, reference].map((m) => (m.predict(x) as tf.Tensor).dataSync() as Float32Array);
+      x.dispose();
+      let worst = 0;
+      for (let i = 0; i < a!.length; i++) worst = Math.max(worst, Math.abs(a![i]! - b![i]!));
+      assert.equal(worst, 0, `model/ and the checkpoint differ by up to ${worst}`);
+      // Not the untrained graph: the weights are the run's.
+      const fresh = compileGraph(analysis, { seed: 1234 });
+      assert.notDeepEqual(Array.from((fresh.models.get('autoencoder')!.getWeights()[0]!).dataSync().slice(0, 8)), Array.from(loaded.getWeights()[0]!.dataSync().slice(0, 8)));
+      fresh.dispose();
+    } finally {
+      ckpt.dispose();
+      compiled.dispose();
+      loaded.dispose();
+    }
   });
 
   it('export --run carries the trained weights: the exported train.py --evaluate gives the run\'s test loss', (t) => {
@@ -258,6 +292,8 @@ describe('PyTorch engine from the command line', () => {
     // One band: the engines start from different random weights, so within a few points, not equal.
     assert.ok(Math.abs(p.pretraining.before.testAccuracy! - f.pretraining.before.testAccuracy!) <= 0.04, `before fine-tuning: PyTorch ${p.pretraining.before.testAccuracy}, tfjs ${f.pretraining.before.testAccuracy}`);
     assert.ok(Math.abs(p.pretraining.after!.testAccuracy! - f.pretraining.after!.testAccuracy!) <= 0.02, `after fine-tuning: PyTorch ${p.pretraining.after!.testAccuracy}, tfjs ${f.pretraining.after!.testAccuracy}`);
+    const classifierJson = readJson(path.join(p.runDir, 'model', 'model.json')) as { modelTopology: { config: { name: string } } };
+    assert.equal(classifierJson.modelTopology.config.name, 'classifier', "model/ is the fine-tuned classifier, as the tfjs engine's");
     // The tfjs side reads the PyTorch run: evaluate gives the accuracy train.py recorded after fine-tuning.
     const ev = cli(['evaluate', '--run', p.runDir, '--json']);
     assert.equal(ev.code, 0, ev.stderr);
@@ -310,6 +346,8 @@ describe('PyTorch engine from the command line', () => {
     const last = lines.at(-1)!;
     assert.deepEqual([last.backend, last.stopped, last.epochsCompleted], ['pytorch', false, 1]);
     assert.ok(fs.existsSync(path.join(last.runDir as string, 'pytorch', 'train.py')), 'the code it trained with is in the run folder');
+    const modelJson = readJson(path.join(last.runDir as string, 'model', 'model.json')) as { modelTopology: { config: { name: string } }; weightsManifest: { weights: unknown[] }[] };
+    assert.equal(modelJson.modelTopology.config.name, 'autoencoder', 'model/ is the model the run trained, in the tfjs layers format');
     const bad = cli(['train', sample('dense-autoencoder'), '--engine', 'pytorch', '--python', path.join(tmp, 'no-python'), '--epochs', '1']);
     assert.equal(bad.code, 1);
   });

@@ -414,6 +414,34 @@ def classifier_preview(ctx, stage_index, stage, module, epoch, confusion):
     return {"file": "confusion.json", "strip": "predictions.png" if len(idx) > 0 else None}
 
 
+def write_tfjs_model(ctx, name):
+    """model/: the model the run trained last in the TensorFlow.js layers format (model.json + weights.bin, as tfjs saves it), from the topology Latent Studio wrote beside this script (tfjs-models.json) and the weights trained here."""
+    spec_file = os.path.join(HERE, TFJS_MODELS)
+    described = read_json(spec_file)
+    if described is None:
+        message = f"model/ (the TensorFlow.js layers format) is not written: {TFJS_MODELS} is not beside {os.path.basename(__file__)} (export with Latent Studio to get it); model.pt and the checkpoint are."
+        ctx.events.emit("log", message, level="info", message=message)
+        return
+    model = (described.get("models") or {}).get(name)
+    if model is None:
+        raise ValueError(f"{spec_file} has no model {name!r}")
+    arrays = dict(graph_models.tfjs_weights(ctx.models))
+    parts = []
+    for w in model["weights"]:
+        value = arrays.get(w["key"])
+        if value is None or list(value.shape) != list(w["shape"]):
+            raise ValueError(f"{spec_file}: {w['name']} is {w['shape']} ({w['key']}), but the trained weights have {'none' if value is None else list(value.shape)}")
+        parts.append(np.ascontiguousarray(value, dtype="<i4" if w["dtype"] == "int32" else "<f4").tobytes())
+    out = ctx.run.path("model")
+    os.makedirs(out, exist_ok=True)
+    write_atomic(os.path.join(out, "weights.bin"), b"".join(parts))
+    manifest = [{"paths": ["weights.bin"], "weights": [{"name": w["name"], "shape": w["shape"], "dtype": w["dtype"]} for w in model["weights"]]}]
+    write_json(os.path.join(out, "model.json"), {"modelTopology": model["modelTopology"], "weightsManifest": manifest, "format": model.get("format"), "generatedBy": model.get("generatedBy"), "convertedBy": model.get("convertedBy")})
+
+
+TFJS_MODELS = "tfjs-models.json"
+
+
 # ---------------------------------------------------------------------------------------------
 # Checkpoints: layer weights as the tfjs engine names them (so Evaluate, Export, the inspect views
 # and Detect Anomalies read them), the stage's order, and PyTorch's optimizer state beside them.
@@ -976,14 +1004,17 @@ def train_main(args):
                             stages=[{"name": s["name"], "kind": s["kind"], "epochs": stage_epochs(i, s), "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"resumedAfterEpoch": d} if resumed else {})} for i, (s, d) in enumerate(zip(stages, epochs_done(stages, meta)))])
         done = epochs_done(stages, meta)
         stopped = False
+        last_model = None  # the model the run trained last: written as model/
         for i, stage in enumerate(stages):
-            if done[i] >= stage["epochs"]:
-                continue
             if stage["kind"] == "layerwise":
                 # A layer-wise stage checkpoints only once it has finished: done, or run again whole.
-                if run_layerwise_stage(ctx, i, stage):
+                if done[i] < stage["epochs"] and run_layerwise_stage(ctx, i, stage):
                     stopped = True
                     break
+                last_model = (LAYERWISE.get(i) or {}).get("headModel") or last_model
+                continue
+            last_model = stage["model"]
+            if done[i] >= stage["epochs"]:
                 continue
             if run_fit_stage(ctx, i, stage, done[i], resume_state if i == (meta or {}).get("stageIndex") else None):
                 stopped = True
@@ -992,6 +1023,8 @@ def train_main(args):
             score_pretrained_after(ctx)
         if ctx.dist.main:
             torch.save(ctx.layers.state_dict(), ctx.run.path("model.pt"))
+            if last_model is not None:
+                write_tfjs_model(ctx, last_model)
             ctx.run.write_status(status="stopped" if stopped else "completed", endedAt=now_iso(), epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss, pid=None)
             ctx.events.emit("done", f"{'Stopped' if stopped else 'Finished'} after {ctx.epochs_completed} epochs: {run_dir}", runDir=run_dir, stopped=stopped, epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss)
     except (TrainingFailed, SystemExit, ValueError, RuntimeError) as e:
