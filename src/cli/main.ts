@@ -155,8 +155,6 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
   };
 
   if (o.engine === 'pytorch') {
-    if (o.stage !== undefined && o.stage !== 'all') throw new CliError('--stage is not in the PyTorch engine yet: it trains every stage');
-    if (o.initFrom !== undefined) throw new CliError('--init-from is not in the PyTorch engine yet');
     if (o.backend !== 'auto') throw new CliError(`--backend ${o.backend} chooses a tfjs backend; the PyTorch engine takes --device (cuda, mps, cpu)`);
   } else if (o.python !== undefined || o.device !== undefined || o.processes !== undefined) {
     throw new CliError('--python, --device and --processes go with --engine pytorch');
@@ -164,7 +162,7 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
   const session =
     o.engine === 'pytorch'
       ? new PytorchSession(
-          { ...target, epochs: o.epochs, batchSize: o.batchSize, data: o.data, labelColumn: o.labelColumn, limitSamples: o.limit, device: o.device, processes: o.processes, cacheDir: defaultCacheDir(), python: { option: o.python } },
+          { ...target, epochs: o.epochs, batchSize: o.batchSize, data: o.data, labelColumn: o.labelColumn, limitSamples: o.limit, device: o.device, processes: o.processes, stages: o.stage === 'all' ? undefined : o.stage, initFrom: o.initFrom !== undefined ? path.resolve(o.initFrom) : undefined, cacheDir: defaultCacheDir(), python: { option: o.python } },
           { onMessage, describeModels: (r) => tfjsTopologies(r) },
         )
       : new TrainingSession(

@@ -37,6 +37,10 @@ export interface PytorchTrainRequest {
   readonly data?: string;
   readonly labelColumn?: string;
   readonly limitSamples?: number;
+  /** Train only these stages (the others are skipped); all without. */
+  readonly stages?: readonly string[];
+  /** Start from another run's checkpoint: the layers that match by name and shape. */
+  readonly initFrom?: string;
   /** "cuda", "cuda:1", "mps", "cpu"; train.py picks the best without. */
   readonly device?: string;
   /** Processes on this machine (torchrun --nproc_per_node); 1 runs train.py directly. */
@@ -152,6 +156,8 @@ export class PytorchSession {
       ...(req.data ? ['--data', req.data] : []),
       ...(req.labelColumn ? ['--label-column', req.labelColumn] : []),
       ...(req.device ? ['--device', req.device] : []),
+      ...(req.stages ? ['--stage', req.stages.join(',')] : []),
+      ...(req.initFrom ? ['--init-from', req.initFrom] : []),
       ...(builtins ? ['--builtin-dir', builtins] : []),
     ];
     const processes = req.processes ?? 1;

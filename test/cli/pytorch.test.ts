@@ -336,6 +336,55 @@ describe('PyTorch engine from the command line', () => {
     assert.deepEqual(snapshot.classifier?.preview.labels, mine!.labels);
   });
 
+  it('--stage and --init-from: an autoencoder stage alone, then the classifier from its run (the frozen encoder keeps its weights), as the tfjs engine runs them', (t) => {
+    if (!python) return t.skip(skipReason);
+    const graph = sample('autoencoder-classifier');
+    const common = ['--epochs', '1', '--limit', '1000'];
+    const train = (engine: 'pytorch' | 'tfjs', out: string, more: string[]) => {
+      const r = cli(['train', graph, ...common, '--out', path.join(tmp, out), '--json', ...more, ...(engine === 'pytorch' ? ['--engine', 'pytorch', '--python', python!, '--device', 'cpu'] : ['--backend', 'wasm'])]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { runDir: string }).runDir;
+    };
+    const runs = (['pytorch', 'tfjs'] as const).map((engine) => {
+      const first = train(engine, `stage-${engine}`, ['--stage', 'autoencoder']);
+      const second = train(engine, `init-${engine}`, ['--stage', 'classifier', '--init-from', first]);
+      return { engine, first: readRun(first), second: readRun(second), firstDir: first, secondDir: second };
+    });
+    const [pt, tf] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    const skips = (c: typeof pt.first.config) => c.stages.map((s) => [s.name, s.skipped ?? null]);
+    assert.deepEqual(skips(pt.first.config), [['autoencoder', null], ['classifier', 'not selected with --stage']]);
+    assert.deepEqual(skips(pt.first.config), skips(tf.first.config));
+    assert.deepEqual(skips(pt.second.config), skips(tf.second.config));
+    assert.deepEqual(pt.first.config.overrides.stages, ['autoencoder']);
+    assert.equal(pt.second.config.initFrom, pt.firstDir);
+    for (const r of runs) {
+      assert.deepEqual([...new Set(r.first.epochs.map((e) => e.stage))], ['autoencoder'], `${r.engine}: the first run trains the autoencoder alone`);
+      assert.deepEqual([...new Set(r.second.epochs.map((e) => e.stage))], ['classifier'], `${r.engine}: the second run trains the classifier alone`);
+      // The classifier stage freezes encoder and bottleneck: they end as the first run left them.
+      const weights = (dir: string) => {
+        const meta = readJson(path.join(dir, 'checkpoint', 'checkpoint.json')) as { weightsFile: string; weights: { name: string; shape: number[] }[] };
+        const bytes = fs.readFileSync(path.join(dir, 'checkpoint', meta.weightsFile));
+        const out = new Map<string, string>();
+        let offset = 0;
+        for (const w of meta.weights) {
+          const size = w.shape.reduce((a, b) => a * b, 1) * 4;
+          out.set(w.name, bytes.subarray(offset, offset + size).toString('base64'));
+          offset += size;
+        }
+        return out;
+      };
+      const [a, b] = [weights(r.firstDir), weights(r.secondDir)];
+      const encoder = [...a.keys()].filter((k) => /^layer\/(encoder|bottleneck)/.test(k));
+      assert.ok(encoder.length >= 2, `${r.engine}: the encoder has weights (${[...a.keys()].join(', ')})`);
+      for (const k of encoder) assert.equal(b.get(k), a.get(k), `${r.engine}: ${k} started from the first run and stayed frozen`);
+      const head = [...b.keys()].filter((k) => /^layer\/head/.test(k));
+      assert.ok(head.length > 0 && head.some((k) => b.get(k) !== a.get(k)), `${r.engine}: the classifier head trained`);
+    }
+    const refused = cli(['train', graph, '--engine', 'pytorch', '--python', python!, '--stage', 'nope', ...common, '--out', path.join(tmp, 'stage-bad')]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /has no stage "nope": its stages are "autoencoder", "classifier"/);
+  });
+
   it('latent-studio train --engine pytorch: epochs as JSON lines, then the run folder', (t) => {
     if (!python) return t.skip(skipReason);
     const r = cli(['train', sample('dense-autoencoder'), '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--epochs', '1', '--limit', '1000', '--out', path.join(tmp, 'engine-runs'), '--json']);

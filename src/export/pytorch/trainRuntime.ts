@@ -511,7 +511,56 @@ def stage_plan(args):
             s["epochs"] = args.epochs
         if args.batch_size:
             s["batchSize"] = args.batch_size
+    if args.stages:
+        names = [s["name"] for s in stages]
+        unknown = [n for n in args.stages if n not in names]
+        if unknown:
+            only_default = names == ["train"]
+            raise SystemExit(f"{os.path.basename(CONFIG['graphFile'])} has no stage {', '.join(repr_name(n) for n in unknown)}: its stages are {', '.join(repr_name(n) for n in names)}" + (' (without training.stages a graph trains one stage, "train")' if only_default else ""))
+        for s in stages:
+            if s["name"] not in args.stages:
+                s["skipped"] = NOT_SELECTED
     return stages
+
+
+NOT_SELECTED = "not selected with --stage"
+
+
+def repr_name(name):
+    return f'"{name}"'
+
+
+def init_from(ctx, run_dir):
+    """--init-from: another run's checkpoint loaded into the layers that match by name and shape (each layer whole or not at all); the others keep their initial weights."""
+    manifest = os.path.join(os.path.abspath(run_dir), "checkpoint", "checkpoint.json")
+    if not os.path.isdir(run_dir):
+        raise SystemExit(f"--init-from {run_dir}: no such run folder")
+    if not os.path.exists(manifest):
+        raise SystemExit(f"--init-from {run_dir}: the run has no checkpoint (it ended before its first epoch did), so there are no weights to start from")
+    arrays = graph_models.read_weights_file(manifest)
+    loaded, mismatched, missing = [], [], []
+    shapes = lambda xs: " ".join("none" if x is None else "[" + ", ".join(str(d) for d in x) + "]" for x in xs)
+    for name, module in graph_models._layers(ctx.models).items():
+        slots = graph_models._slots(module)
+        keys = [f"layer/{name}/{i}" for i in range(len(slots))]
+        if not any(k in arrays for k in keys):
+            missing.append(name)
+            continue
+        values = [graph_models._to_torch(module, i, arrays[k]) if k in arrays else None for i, k in enumerate(keys)]
+        if any(v is None or tuple(v.shape) != tuple(slot.shape) for v, slot in zip(values, slots)):
+            mismatched.append((name, shapes([graph_models._to_keras(module, i, slot.detach().cpu().numpy()).shape for i, slot in enumerate(slots)]), shapes([arrays[k].shape if k in arrays else None for k in keys])))
+            continue
+        with torch.no_grad():
+            for v, slot in zip(values, slots):
+                slot.copy_(torch.from_numpy(np.ascontiguousarray(v)))
+        loaded.append(name)
+    total = len(loaded) + len(mismatched) + len(missing)
+    if not loaded:
+        detail = "; ".join(f'"{n}" is {g} here but {c} there' for n, g, c in mismatched[:3])
+        raise SystemExit(f"--init-from {run_dir}: none of its checkpoint's layers match this graph's {total} layers with weights by name and shape{f' ({detail})' if detail else ''}: nothing to start from")
+    kept = ([f"{len(missing)} not in that run ({', '.join(missing)})"] if missing else []) + ([f"{len(mismatched)} of another shape ({', '.join(n for n, _, _ in mismatched)})"] if mismatched else [])
+    message = f"Started from {os.path.basename(os.path.abspath(run_dir))}: loaded {len(loaded)} of {total} layers ({', '.join(loaded)})" + (f"; kept the initial weights of {' and '.join(kept)}" if kept else "") + "."
+    ctx.events.emit("log", message, level="info", message=message)
 
 
 def prepare_data(ctx, args):
@@ -848,7 +897,9 @@ def score_pretrained_after(ctx):
 
 
 def stage_epochs(index, stage):
-    """Epochs a stage runs in all: a layer-wise stage runs its epochs for each layer it pretrains and again for the softmax step."""
+    """Epochs a stage runs in all: a layer-wise stage runs its epochs for each layer it pretrains and again for the softmax step; a skipped stage none."""
+    if stage.get("skipped"):
+        return 0
     plan = LAYERWISE.get(index) if stage["kind"] == "layerwise" else None
     return stage["epochs"] * len(plan["steps"]) if plan and "steps" in plan else stage["epochs"]
 
@@ -896,12 +947,15 @@ def write_config(ctx, args, stages, resumed):
         "split": {"train": len(ctx.train_idx), "validation": len(ctx.validation_idx), "test": len(ctx.test_idx)},
         "stages": [{k: v for k, v in s.items() if k in RUN_STAGE_FIELDS} for s in stages],
         "backend": {"name": "pytorch", "tfBackend": f"torch {torch.__version__}", "detail": f"{describe_device(ctx.feeder.device)}{f' x {ctx.dist.world} processes' if ctx.dist.world > 1 else ''}", "skipped": []},
-        "overrides": {k: v for k, v in {"epochs": args.epochs, "batchSize": args.batch_size, "data": args.data, "labelColumn": args.label_column, "limitSamples": args.limit}.items() if v is not None},
+        "overrides": {k: v for k, v in {"epochs": args.epochs, "batchSize": args.batch_size, "data": args.data, "labelColumn": args.label_column, "limitSamples": args.limit, "stages": args.stages}.items() if v is not None},
+        **({"initFrom": ctx.init_from} if getattr(ctx, "init_from", None) else {}),
         "versions": {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__, "latentStudio": CONFIG["version"]},
         "startedAt": now_iso(),
     }
     if resumed and ctx.run.config:
         previous = ctx.run.config
+        if previous.get("initFrom"):
+            config["initFrom"] = previous["initFrom"]
         config["startedAt"] = previous.get("startedAt", config["startedAt"])
         config["resumes"] = previous.get("resumes", []) + [{"startedAt": now_iso(), "afterEpoch": ctx.epochs_completed, "backend": "pytorch"}]
     write_json(ctx.run.path("config.json"), config)
@@ -943,7 +997,7 @@ def _shared_layers(models):
 
 def keep_overrides(args, overrides):
     """A resumed run keeps the settings it started with (epochs, batch size, data, limit) unless given again."""
-    for arg, key in (("epochs", "epochs"), ("batch_size", "batchSize"), ("data", "data"), ("label_column", "labelColumn"), ("limit", "limitSamples")):
+    for arg, key in (("epochs", "epochs"), ("batch_size", "batchSize"), ("data", "data"), ("label_column", "labelColumn"), ("limit", "limitSamples"), ("stages", "stages")):
         if getattr(args, arg) is None and overrides.get(key) is not None:
             setattr(args, arg, overrides[key])
 
@@ -958,6 +1012,8 @@ def train_main(args):
         run_dir = None
     run_dir = ctx.dist.broadcast_text(run_dir)
     ctx.run = Run(run_dir, resumed)
+    if resumed and args.init_from:
+        raise SystemExit(f"--init-from starts a new run from another run's weights, but a resumed run ({os.path.basename(os.path.abspath(args.resume))}) continues from its own checkpoint: leave out one of the two")
     if resumed:
         if ctx.run.config is None:
             raise SystemExit(f"{run_dir}: not a run folder (no readable config.json)")
@@ -969,12 +1025,15 @@ def train_main(args):
     resume_state = None
     if resumed:
         meta, arrays, state = load_checkpoint(run_dir)
-        if all(d >= s["epochs"] for d, s in zip(epochs_done(stages, meta), stages)):
+        if all(d >= s["epochs"] or s.get("skipped") for d, s in zip(epochs_done(stages, meta), stages)):
             raise SystemExit(f"{run_dir} finished all {meta['epochsCompleted']} epochs; nothing to resume")
         graph_models.load_tfjs_weights(ctx.models, os.path.join(run_dir, "checkpoint", "checkpoint.json"))
         resume_state = {"state": state, "order": arrays.get("state/order")}
         if state is not None:
             torch.set_rng_state(state["torchRng"])
+    elif args.init_from:
+        init_from(ctx, args.init_from)
+        ctx.init_from = os.path.abspath(args.init_from)
     else:
         load_start_weights(ctx, args)
     ctx.epochs_completed = meta["epochsCompleted"] if meta else 0
@@ -1001,11 +1060,14 @@ def train_main(args):
             ctx.events.emit("started", f"Training {CONFIG['graphName']} on {describe_device(ctx.feeder.device)}{f' x {ctx.dist.world}' if ctx.dist.world > 1 else ''}: {len(ctx.train_idx)} train / {len(ctx.validation_idx)} validation samples -> {run_dir}",
                             runDir=run_dir, device=describe_device(ctx.feeder.device), worldSize=ctx.dist.world, torch=torch.__version__,
                             dataset={"source": ctx.ds.source, "train": len(ctx.train_idx), "validation": len(ctx.validation_idx), "test": len(ctx.test_idx), "skipped": ctx.ds.skipped},
-                            stages=[{"name": s["name"], "kind": s["kind"], "epochs": stage_epochs(i, s), "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"resumedAfterEpoch": d} if resumed else {})} for i, (s, d) in enumerate(zip(stages, epochs_done(stages, meta)))])
+                            stages=[{"name": s["name"], "kind": s["kind"], "epochs": stage_epochs(i, s), "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"skipped": s["skipped"]} if s.get("skipped") else {}), **({"resumedAfterEpoch": d} if resumed else {})} for i, (s, d) in enumerate(zip(stages, epochs_done(stages, meta)))])
         done = epochs_done(stages, meta)
         stopped = False
         last_model = None  # the model the run trained last: written as model/
         for i, stage in enumerate(stages):
+            if stage.get("skipped"):
+                ctx.events.emit("log", f"Stage \"{stage['name']}\" skipped: {stage['skipped']}.", level="info", message=f"Stage \"{stage['name']}\" skipped: {stage['skipped']}.")
+                continue
             if stage["kind"] == "layerwise":
                 # A layer-wise stage checkpoints only once it has finished: done, or run again whole.
                 if done[i] < stage["epochs"] and run_layerwise_stage(ctx, i, stage):
@@ -1074,6 +1136,15 @@ def positive_int(text):
     return value
 
 
+def stage_list(text):
+    if text.strip() == "all":
+        return None
+    names = [n.strip() for n in text.split(",")]
+    if any(n == "" for n in names):
+        raise argparse.ArgumentTypeError('--stage takes "all" or stage names separated by commas, e.g. autoencoder,classifier')
+    return names
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=f"Train {CONFIG['graphName']} with PyTorch as Latent Studio trains it, into a Latent Studio run folder.")
     p.add_argument("--epochs", type=positive_int, help="epochs per stage (overrides the graph)")
@@ -1085,6 +1156,8 @@ def parse_args(argv=None):
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run from its checkpoint")
     p.add_argument("--data", help="another dataset, as training.dataset says it (e.g. npz:data.npz)")
     p.add_argument("--label-column", help="a CSV table's label column")
+    p.add_argument("--stage", dest="stages", type=stage_list, help="train only these stages (comma-separated names, or all); the others are skipped")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="start from another run's checkpoint: the layers whose names and shapes match (e.g. --stage classifier --init-from <autoencoder run>)")
     p.add_argument("--weights", help="start from this weights manifest (default: weights.json beside train.py, if there)")
     p.add_argument("--builtin-dir", help="folder with mnist.npz / fashion-mnist.npz (default: beside train.py)")
     p.add_argument("--evaluate", action="store_true", help="print the test loss and metrics of the weights (--run's checkpoint, else --weights / weights.json) as JSON")
