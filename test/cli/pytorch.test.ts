@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { ConfusionFileSchema, PretrainingSchema, RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
 import { findPython } from '../../src/run/python';
 import { PytorchSession } from '../../src/run/pytorchEngine';
+import { exportPytorch } from '../../src/run/pytorchExport';
 import { snapshotFromRunFolder } from '../../src/run/panelSnapshot';
 import type { FromWorker } from '../../src/core/protocol';
 import { decodePng } from '../../src/train/png';
@@ -383,6 +384,24 @@ describe('PyTorch engine from the command line', () => {
     const refused = cli(['train', graph, '--engine', 'pytorch', '--python', python!, '--stage', 'nope', ...common, '--out', path.join(tmp, 'stage-bad')]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /has no stage "nope": its stages are "autoencoder", "classifier"/);
+  });
+
+  it('a train.py without tfjs-models.json beside it (code written without tfjs) trains, says why there is no model/, and writes none', async (t) => {
+    if (!python) return t.skip(skipReason);
+    const dir = path.join(tmp, 'no-topology');
+    const done = await exportPytorch({ graphFile: sample('simple-autoencoder'), outDir: dir });
+    assert.deepEqual(done.warnings, []);
+    assert.ok(!fs.existsSync(path.join(dir, 'tfjs-models.json')));
+    const r = py([path.join(dir, 'train.py'), '--epochs', '1', '--limit', '300', '--out', path.join(dir, 'runs'), '--device', 'cpu', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const logs = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; message?: string; runDir?: string });
+    assert.ok(logs.some((e) => e.event === 'log' && /model\/ \(the TensorFlow\.js layers format\) is not written: tfjs-models\.json is not beside train\.py/.test(e.message ?? '')), 'the run says why');
+    const runDir = logs.find((e) => e.event === 'done')!.runDir!;
+    assert.equal(readRun(runDir).status.status, 'completed');
+    assert.ok(fs.existsSync(path.join(runDir, 'model.pt')) && !fs.existsSync(path.join(runDir, 'model')));
+    // A describe that fails is a warning, not a failed export.
+    const warned = await exportPytorch({ graphFile: sample('simple-autoencoder'), outDir: path.join(tmp, 'warned'), describeModels: () => Promise.reject(new Error('the worker exited')) });
+    assert.match(warned.warnings.join('\n'), /tfjs-models\.json was not written, so train\.py writes no model\/ .*: the worker exited/);
   });
 
   it('latent-studio train --engine pytorch: epochs as JSON lines, then the run folder', (t) => {

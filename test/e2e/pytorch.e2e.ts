@@ -57,6 +57,8 @@ test('Train Model with the PyTorch engine: curves and reconstructions in the pan
   const config = JSON.parse(fs.readFileSync(path.join(workspace, '.latent', 'runs', runs[0]!, 'config.json'), 'utf8')) as { engine: string; device: string };
   assert.equal(config.engine, 'pytorch');
   assert.ok(fs.existsSync(path.join(workspace, '.latent', 'runs', runs[0]!, 'pytorch', 'model.py')));
+  // The extension asked a tfjs worker for the models' topology: the run has model/ as a tfjs run does.
+  assert.ok(fs.existsSync(path.join(workspace, '.latent', 'runs', runs[0]!, 'model', 'model.json')), 'model/ in the TensorFlow.js layers format');
 
   const header = vscode.page.locator('.pane-header', { hasText: 'Latent Studio Runs' }).first();
   if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();

@@ -85,11 +85,12 @@ export function pytorchTrainCode(analysis: GraphAnalysis, meta: TrainCodeMeta): 
     ...wrap(
       "Trains the graph's stages as Latent Studio's own engine does: the same dataset, the same split of the same seed, the same normalisation, " +
         "optimisers with Keras' defaults, the same losses, metrics and shuffling, and writes a Latent Studio run folder (metrics.jsonl, run.json, " +
-        'config.json, checkpoints, reconstructions.png, model.pt) that Latent Studio opens like any other run.',
+        'config.json, checkpoints, reconstructions.png, model.pt, and model/ in the TensorFlow.js layers format from tfjs-models.json beside this file) that Latent Studio opens like any other run.',
     ),
     '',
     'Usage:',
     '    python train.py [--epochs N] [--batch-size N] [--limit N] [--out DIR] [--device cuda|mps|cpu] [--resume RUN_DIR]',
+    '    python train.py --stage classifier --init-from RUN_DIR   one stage, from another run\'s matching layers',
     '    python train.py --evaluate [--run RUN_DIR]      the JSON of `latent-studio evaluate --json`',
     '    torchrun --nproc_per_node 4 train.py ...        DistributedDataParallel; batch size and learning rate are per process',
     '',
