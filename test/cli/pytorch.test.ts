@@ -130,6 +130,27 @@ describe('PyTorch engine from the command line', () => {
     }
   });
 
+  it('Detect Anomalies, Predict, the inspect views and Export (tfjs) read the PyTorch run like any run', (t) => {
+    if (!python || !runDir) return t.skip(skipReason ?? 'no run');
+    const score = cli(['score', '--run', runDir, '--limit', '400', '--json']);
+    assert.equal(score.code, 0, score.stderr);
+    const scored = JSON.parse(score.stdout) as { samples: number; threshold: number };
+    assert.equal(scored.samples, 400);
+    assert.ok(scored.threshold > 0);
+    for (const f of ['anomaly.json', 'scores.csv', 'worst.png']) assert.ok(fs.existsSync(path.join(runDir, f)), f);
+    const predict = cli(['predict', '--run', runDir, '--count', '3', '--json']);
+    assert.equal(predict.code, 0, predict.stderr);
+    assert.match(predict.stdout, /"position":\s*2/);
+    for (const what of ['weights', 'latent']) {
+      const r = cli(['inspect', what, '--run', runDir, '--json', ...(what === 'latent' ? ['--limit', '200'] : [])]);
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    }
+    assert.ok(fs.existsSync(path.join(runDir, 'weights.png')) && fs.existsSync(path.join(runDir, 'latent.csv')));
+    const exported = cli(['export', '--run', runDir, '--out', path.join(tmp, 'dense-tfjs'), '--json']);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.deepEqual((JSON.parse(exported.stdout) as { models: { name: string }[] }).models.map((m) => m.name), ['autoencoder', 'encoder', 'decoder']);
+  });
+
   it('export --run carries the trained weights: the exported train.py --evaluate gives the run\'s test loss', (t) => {
     if (!python || !runDir) return t.skip(skipReason ?? 'no run');
     const out = path.join(tmp, 'with-weights');

@@ -491,8 +491,15 @@ def load_checkpoint(run_dir):
         raise SystemExit(f"{manifest}: the checkpoint was written for another graph than this train.py's ({CONFIG['graphName']})")
     arrays = graph_models.read_weights_file(manifest)
     state_file = os.path.join(run_dir, "checkpoint", meta["weightsFile"].replace("weights-", "pytorch-").replace(".bin", ".pt"))
-    state = torch.load(state_file, map_location="cpu") if os.path.exists(state_file) else None
+    state = _load_state(state_file) if os.path.exists(state_file) else None
     return meta, arrays, state
+
+
+def _load_state(path):
+    """torch.load of our own checkpoint state (tensors, numbers, strings): weights only on torch 2 (the default from 2.6); torch 1.x's weights-only unpickler cannot read floats."""
+    if int(torch.__version__.split(".")[0]) >= 2:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(path, map_location="cpu")
 `);
 
 export const TRAIN_MAIN = lines(String.raw`
