@@ -14,7 +14,7 @@ import { formatProblem, graphProblemsSentence } from '../core/problems';
 import { type FromWorker } from '../core/protocol';
 import { type BackendPreference } from '../core/backends';
 import { type EpochRecord, type Evaluation, RUN_FILES } from '../core/runFormat';
-import { formatSummaryTable, summarize } from '../core/summary';
+import { type ModelSummary, SummaryError, formatSummaryTable, summarize, summarizeModel, summarizeModels } from '../core/summary';
 import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun, tfjsTopologies } from '../run/client';
 import { CliError, backendOption, err, fmt, out, positiveInt, printLogs } from './common';
 import { registerInspectCommands } from './inspect';
@@ -315,17 +315,39 @@ export function buildProgram(): Command {
 
   program
     .command('summary')
-    .description('Print a Keras-style summary: layers, output shapes, parameter counts.')
+    .description('Print a Keras-style summary: layers, output shapes, parameter counts; of the whole graph, or of one model it names.')
     .argument('<graph>', 'a *.latent.json file')
-    .option('--json', 'print {layers, totalParams, trainableParams, nonTrainableParams} as JSON')
-    .action((file: string, o: { json?: boolean }) => {
+    .option('--model <name>', 'one of the models the graph names (autoencoder, encoder, decoder, classifier, …)')
+    .option('--stage <name>', "count trainable parameters as this stage trains them (its frozen blocks are non-trainable)")
+    .option('--json', 'print {layers, totalParams, trainableParams, nonTrainableParams, models: [every named model, alike]} as JSON; with --model, that model')
+    .action((file: string, o: { json?: boolean; model?: string; stage?: string }) => {
       const graph = readGraph(file);
       const analysis = analyzeGraph(graph.value);
       if (!analysis.ok) throw new CliError(graphProblemsSentence(file, analysis.problems));
-      const summary = summarize(analysis);
-      if (o.json) {
-        out(JSON.stringify({ layers: summary.layers.map(({ name, type, outputShape, params, trainable }) => ({ name, type, outputShape, params, trainable })), totalParams: summary.totalParams, trainableParams: summary.trainableParams, nonTrainableParams: summary.nonTrainableParams }));
-      } else out(formatSummaryTable(summary));
+      const asJson = (m: ModelSummary) => ({
+        name: m.name,
+        ...(m.stage ? { stage: m.stage } : {}),
+        layers: m.layers.map(({ name, type, outputShape, params, trainable }) => ({ name, type, outputShape, params, trainable })),
+        totalParams: m.totalParams,
+        trainableParams: m.trainableParams,
+        nonTrainableParams: m.nonTrainableParams,
+      });
+      try {
+        if (o.model !== undefined) {
+          const summary = summarizeModel(analysis, o.model, o.stage);
+          out(o.json ? JSON.stringify(asJson(summary)) : formatSummaryTable(summary));
+          return;
+        }
+        const models = summarizeModels(analysis, o.stage);
+        const summary = summarize(analysis);
+        if (o.json) {
+          const { name: _name, ...whole } = asJson(summary);
+          out(JSON.stringify({ ...whole, models: models.map(asJson) }));
+        } else out([formatSummaryTable(summary), '', `Models: ${models.map((m) => `${m.name} (${m.totalParams.toLocaleString('en-US')} params, ${m.trainableParams.toLocaleString('en-US')} trainable${m.stage ? ` in stage "${m.stage}"` : ''})`).join(', ')}; --model <name> prints one.`].join('\n'));
+      } catch (e) {
+        if (e instanceof SummaryError) throw new CliError(`${file}: ${e.message}`);
+        throw e;
+      }
     });
 
   program

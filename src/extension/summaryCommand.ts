@@ -1,9 +1,14 @@
-/** "Latent Studio: Show Model Summary": the Keras-style table of the active graph in an output channel. */
+/**
+ * "Latent Studio: Show Model Summary": the Keras-style table of the active graph in an output
+ * channel, then one for each model the graph names (autoencoder, encoder, decoder, classifier),
+ * each counted trainable as the stage that trains it trains it (its frozen blocks non-trainable).
+ */
 import * as vscode from 'vscode';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { formatProblem } from '../core/problems';
-import { formatSummaryTable, summarize } from '../core/summary';
+import { formatSummaryTable, summarize, summarizeModel } from '../core/summary';
+import { resolveStages } from '../core/stages';
 import { isGraphDocument } from './diagnostics';
 
 export async function showModelSummary(channel: vscode.OutputChannel, uri: vscode.Uri | undefined): Promise<void> {
@@ -23,6 +28,15 @@ export async function showModelSummary(channel: vscode.OutputChannel, uri: vscod
   if (errors.length > 0) {
     channel.appendLine(`${errors.length} problem(s) keep this graph from compiling:`);
     for (const p of errors) channel.appendLine(`  ${formatProblem(p)}`);
-  } else channel.appendLine(formatSummaryTable(summarize(analysis)));
+  } else {
+    channel.appendLine(formatSummaryTable(summarize(analysis)));
+    const stages = resolveStages(analysis);
+    for (const model of analysis.models) {
+      // The last stage that trains this model's Output, if any: its freezing decides what is trainable.
+      const stage = model.outputId ? stages.filter((s) => s.outputId === model.outputId && s.kind === 'fit').at(-1) : undefined;
+      channel.appendLine('');
+      channel.appendLine(formatSummaryTable(summarizeModel(analysis, model.name, stages.length > 1 ? stage?.name : undefined)));
+    }
+  }
   channel.show(true);
 }

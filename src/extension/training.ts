@@ -13,6 +13,7 @@ import type { BackendPreference } from '../core/backends';
 import { TrainingFailure, TrainingSession, tfjsTopologies } from '../run/client';
 import type { RunEntry } from '../run/runStore';
 import { workerEnv } from './backendCommands';
+import { EtaEstimator } from '../core/eta';
 import type { EditorHub } from './graphEditor';
 import { snapshotFromRunFolder } from '../run/panelSnapshot';
 import type { TrainingPanel } from './trainingPanel';
@@ -35,8 +36,8 @@ interface ActiveRun {
   readonly uri: vscode.Uri;
   readonly session: EngineSession;
   readonly snapshot: PanelSnapshot;
-  /** Per-stage batch timing for the ETA. */
-  epochStartedAt: number;
+  /** The whole run's remaining time, from the progress reports (core/eta.ts). */
+  readonly eta: EtaEstimator;
 }
 
 const MAX_BATCH_POINTS = 5000;
@@ -111,7 +112,7 @@ export class TrainingController implements vscode.Disposable {
       engine === 'pytorch'
         ? new PytorchSession({ graphText: text, graphPath: uri.fsPath, runsDir, resumeFrom: resume?.runDir, cacheDir: defaultCacheDir(), python: await pythonChoices(uri) }, { onMessage, describeModels: (r) => tfjsTopologies(r, { env: workerEnv() }) })
         : new TrainingSession({ graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir }, { onMessage, env: workerEnv() });
-    const active: ActiveRun = { uri, session, snapshot, epochStartedAt: Date.now() };
+    const active: ActiveRun = { uri, session, snapshot, eta: new EtaEstimator() };
     this.active.set(key, active);
     this.panel.showRun(key, snapshot);
     this.updateStatusBar(active);
@@ -199,9 +200,9 @@ export class TrainingController implements vscode.Disposable {
         break;
       case 'batch': {
         this.editors.setTraining(run.uri, true, m.stageIndex);
+        run.eta.observe(Date.now(), m.stageIndex, m.epoch, m.batch, m.batches);
         if (m.loss === undefined) break;
         const point: BatchPoint = { stageIndex: m.stageIndex, epoch: m.epoch, batch: m.batch, batches: m.batches, loss: m.loss };
-        if (m.batch <= 1 || s.batches.at(-1)?.epoch !== m.epoch) run.epochStartedAt = Date.now();
         s.batches.push(point);
         if (s.batches.length > MAX_BATCH_POINTS) s.batches.splice(0, s.batches.length - MAX_BATCH_POINTS);
         this.panel.post(key, { type: 'batch', point });
@@ -210,6 +211,7 @@ export class TrainingController implements vscode.Disposable {
       }
       case 'epoch':
         this.editors.setTraining(run.uri, true, m.record.stageIndex);
+        run.eta.observe(Date.now(), m.record.stageIndex, m.record.epoch, 1, 1); // the epoch's end, its validation included
         s.epochs.push(m.record);
         this.panel.post(key, { type: 'epoch', record: m.record });
         this.updateStatusBar(run);
@@ -247,9 +249,10 @@ export class TrainingController implements vscode.Disposable {
     const plan = run.snapshot.run.stages[b?.stageIndex ?? 0];
     let text = `$(sync~spin) ${run.snapshot.run.graphName}`;
     if (b && plan) {
-      const perBatch = (Date.now() - run.epochStartedAt) / 1000 / Math.max(1, b.batch);
-      const remaining = ((plan.epochs - b.epoch) * b.batches + (b.batches - b.batch)) * perBatch;
-      text += `: epoch ${b.epoch}/${plan.epochs} · batch ${b.batch}/${b.batches} · loss ${b.loss.toFixed(4)} · ETA ${fmtDuration(remaining)}`;
+      const remaining = run.eta.remainingSeconds(run.snapshot.run.stages, Date.now());
+      const stages = run.snapshot.run.stages.filter((st) => !st.skipped).length;
+      const stage = stages > 1 ? ` · ${plan.name}` : '';
+      text += `${stage}: epoch ${b.epoch}/${plan.epochs} · batch ${b.batch}/${b.batches} · loss ${b.loss.toFixed(4)} · ETA ${remaining === undefined ? '…' : fmtDuration(remaining)}`;
     } else text += ': starting…';
     this.statusBar.text = text;
     this.statusBar.tooltip = 'Latent Studio training — click to show the training panel';

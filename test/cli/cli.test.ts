@@ -36,6 +36,21 @@ test('summary --json has layers, totalParams and trainableParams', () => {
   assert.deepEqual(Object.keys(s.layers[0]!), ['name', 'type', 'outputShape', 'params', 'trainable']);
 });
 
+test('summary --model --stage: one named model with the stage\'s trainable counts; --json lists every model', () => {
+  const table = cli(['summary', sample('autoencoder-classifier'), '--model', 'classifier', '--stage', 'classifier']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^Model: "classifier" \(trainable as in stage "classifier"\)/);
+  assert.match(table.stdout, /head \(Dense\)\s+\(None, 10\)\s+170\s+yes/);
+  assert.match(table.stdout, /Total params: 111,514\nTrainable params: 170\nNon-trainable params: 111,344/);
+  const json = cli(['summary', sample('autoencoder-classifier'), '--json']);
+  const s = JSON.parse(json.stdout) as { totalParams: number; models: { name: string; totalParams: number; trainableParams: number }[] };
+  assert.equal(s.totalParams, 222_058);
+  assert.deepEqual(s.models.map((m) => [m.name, m.totalParams]), [['autoencoder', 221_888], ['encoder', 111_344], ['decoder', 110_544], ['classifier', 111_514]]);
+  const bad = cli(['summary', sample('autoencoder-classifier'), '--model', 'decoderr']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /has no model "decoderr": its models are "autoencoder", "encoder", "decoder", "classifier"/);
+});
+
 test('validate: exit 0 without problems, exit 1 with every problem listed', () => {
   const ok = cli(['validate', sample('stacked-autoencoder')]);
   assert.equal(ok.code, 0);

@@ -71,9 +71,12 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
         <span className="totals" data-testid="totals">
           {fmt(analysis.totals.params)} params · {fmt(analysis.totals.trainableParams)} trainable
         </span>
-        <span className={errors ? 'status error' : warnings ? 'status warning' : 'status ok'} data-testid="status">
-          {errors ? `${errors} error${errors > 1 ? 's' : ''}` : warnings ? `${warnings} warning${warnings > 1 ? 's' : ''}` : 'ready to train'}
-        </span>
+        {/* While it trains the header says so (the badge below), not "ready to train". */}
+        {(errors > 0 || warnings > 0 || !training) && (
+          <span className={errors ? 'status error' : warnings ? 'status warning' : 'status ok'} data-testid="status">
+            {errors ? `${errors} error${errors > 1 ? 's' : ''}` : warnings ? `${warnings} warning${warnings > 1 ? 's' : ''}` : 'ready to train'}
+          </span>
+        )}
         {training && (
           <span className="training" data-testid="training-indicator">
             training
