@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { BackendInfoSchema, BackendPreferenceSchema, RunBackendInfoSchema } from './backends';
 import { DatasetCardSchema, DescribeRequestSchema } from './datasetCard';
 import { InspectRequestSchema, InspectResultSchema } from './inspect';
+import { LOSSES } from './format';
 import { type Parsed, RequestIdSchema, parseWith } from './messages';
 import { ClassifierPreviewSchema, EpochRecordSchema, EvaluationSchema } from './runFormat';
 
@@ -172,6 +173,8 @@ export const StagePlanSchema = z
     epochs: z.number().int(),
     batchesPerEpoch: z.number().int(),
     skipped: z.string().optional(),
+    /** A fit stage's loss (a layer-wise stage's steps each have theirs: core/stages.ts layerwiseStepLoss). */
+    loss: z.enum(LOSSES).optional(),
     /** The Output block this stage trains against (where the editor shows its preview thumbnail). */
     outputId: z.string().optional(),
     /** Epochs of this stage already done when a resumed run starts. */

@@ -65,6 +65,31 @@ export type StageRole = 'trained' | 'frozen' | 'fixed' | 'unused';
 export type StageShape = Pick<ResolvedStage, 'kind' | 'outputId' | 'freeze' | 'encoder'>;
 
 /** Nodes strictly between `from` and `to` along first inputs, in order; undefined if `to` does not descend from `from` that way. */
+/**
+ * Layer-wise pretraining's steps (seed 001's recipe, which src/train/layerwise.ts and the exported
+ * train.py both follow): the first layer reconstructs the inputs with a sigmoid layer and binary
+ * cross-entropy, deeper layers reconstruct their codes linearly with mean squared error, and the
+ * softmax step learns the labels with categorical cross-entropy. Epoch records name a step
+ * "<stage> · layer <n> (<in>→<out>)" or "<stage> · softmax".
+ */
+export function layerwiseStepLoss(kind: 'layer' | 'head', first: boolean): LossName {
+  return kind === 'head' ? 'categoricalCrossentropy' : first ? 'binaryCrossentropy' : 'meanSquaredError';
+}
+
+/** A layer-wise step's epoch-record label, as both engines write it. */
+export function layerwiseStepLabel(stageName: string, step: { kind: 'layer' | 'head'; index: number; inDim?: number; units?: number }): string {
+  return step.kind === 'head' ? `${stageName} · softmax` : `${stageName} · layer ${step.index + 1} (${step.inDim}→${step.units})`;
+}
+
+/** Which step an epoch-record label names (the inverse of layerwiseStepLabel), and its loss. */
+export function layerwiseStepOf(label: string): { kind: 'layer' | 'head'; index?: number; loss: LossName } | undefined {
+  if (/ · softmax$/.test(label)) return { kind: 'head', loss: layerwiseStepLoss('head', false) };
+  const m = / · layer (\d+) \(\d+→\d+\)$/.exec(label);
+  if (!m) return undefined;
+  const index = Number(m[1]) - 1;
+  return { kind: 'layer', index, loss: layerwiseStepLoss('layer', index === 0) };
+}
+
 export function chainBetween(analysis: GraphAnalysis, from: string, to: string): string[] | undefined {
   const nodes: string[] = [];
   const seen = new Set<string>();

@@ -27,7 +27,7 @@ class Problems {
 
 /** A run's stage plans as config.json records them. */
 export function stagePlans(config: RunConfig): StagePlan[] {
-  return config.stages.map((st) => ({ name: st.name, kind: st.kind, epochs: st.epochs, batchesPerEpoch: 0 }));
+  return config.stages.map((st) => ({ name: st.name, kind: st.kind, epochs: st.epochs, batchesPerEpoch: 0, ...(st.kind === 'fit' ? { loss: st.loss } : {}) }));
 }
 
 function readPng(file: string): string | null {

@@ -11,7 +11,7 @@ import type { GraphAnalysis } from '../core/analyze';
 import type { LossName } from '../core/format';
 import type { FromWorker } from '../core/protocol';
 import type { EpochRecord } from '../core/runFormat';
-import { type ResolvedStage, chainBetween } from '../core/stages';
+import { type ResolvedStage, chainBetween, layerwiseStepLabel, layerwiseStepLoss } from '../core/stages';
 import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';
 import { constant } from '../backend/constants';
@@ -136,7 +136,7 @@ function stepModel(ctx: LayerwiseContext, step: Step, stepIndex: number, codes: 
   const first = stepIndex === 0;
   const isHead = step.kind === 'head';
   // The seed's recipe: pixels → sigmoid + binary cross-entropy; codes → linear + MSE; head → softmax + cross-entropy.
-  const loss: LossName = isHead ? 'categoricalCrossentropy' : first ? 'binaryCrossentropy' : 'meanSquaredError';
+  const loss: LossName = layerwiseStepLoss(step.kind, first);
   const decoder = isHead
     ? undefined
     : fusedDense({ units: inDim, activation: first ? 'sigmoid' : 'linear', name: `${stage.name}_decoder_${stepIndex + 1}`, kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed + stepIndex }) });
@@ -152,7 +152,7 @@ function stepModel(ctx: LayerwiseContext, step: Step, stepIndex: number, codes: 
   // Build the decoder's weights before collecting the variables.
   tf.tidy(() => void predict(codes.slice([0, 0], [1, inDim]), false));
   const variables = layers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
-  const label = `${stage.name} · ${step.label}${isHead ? '' : ` (${inDim}→${(step.layers[0] as unknown as { units: number }).units})`}`;
+  const label = layerwiseStepLabel(stage.name, { kind: step.kind, index: stepIndex, inDim, units: (step.layers[0] as unknown as { units: number }).units });
   return { label, isHead, loss, layers, decoder, variables, predict };
 }
 

@@ -157,6 +157,7 @@ function stagePlans(run: PreparedRun) {
       kind: s.kind,
       epochs,
       batchesPerEpoch: Math.ceil(run.trainIdx.length / s.batchSize),
+      ...(s.kind === 'fit' ? { loss: s.loss } : {}),
       ...(skipped ? { skipped } : {}),
       outputId: s.outputId,
       resumedAfterEpoch: run.saved ? done[i] : undefined,

@@ -13,7 +13,7 @@ import { SummaryError, formatSummaryTable, summarize, summarizeModel, summarizeM
 import { compileGraph } from '../../src/compile/compile';
 import { SAMPLE_NAMES, sample } from '../helpers/samples';
 
-const count = (ws: readonly tf.LayerVariable[]): number => ws.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+const count = (ws: readonly tf.LayerVariable[]): number => ws.reduce((a, w) => a + w.shape.reduce<number>((x, y) => x * (y ?? 1), 1), 0);
 
 describe('sub-model summaries', () => {
   it("seed 000's classifier: 111,514 parameters, 170 of them trainable in its stage (the whole graph has 222,058)", () => {

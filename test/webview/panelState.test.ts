@@ -4,7 +4,7 @@ import type { EpochRecord, ClassifierPreview, Evaluation } from '../../src/core/
 import { type Overlay, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
 import { DENOISING_CAPTION } from '../../src/core/protocol';
 import type { ScoreResult, WeightsResult } from '../../src/core/inspect';
-import { type PanelAction, type PanelModel, alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, initialModel, inspectionOf, reducePanel, reducePanelModel, stageOffsets, timelineOffsets } from '../../webview/panel/state';
+import { type PanelAction, type PanelModel, alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, initialModel, inspectionOf, reducePanel, reducePanelModel, stageLossSeries, stageOffsets, timelineOffsets } from '../../webview/panel/state';
 
 const record = (stageIndex: number, epoch: number, loss: number | null, valLoss: number, metrics: Record<string, number> = {}): EpochRecord => ({
   stage: `s${stageIndex}`, stageIndex, epoch, loss, valLoss, metrics, seconds: 1, samplesPerSec: 1000, backend: 'wasm', liveTensors: 10,
@@ -272,4 +272,49 @@ test('a snapshot restores the run\'s inspections; the protocol fills in an older
   assert.ok(parsed.ok);
   assert.deepEqual(replay([parsed.value]).data?.inspections, []);
   assert.equal(reducePanel(null, { type: 'inspection', result: weights }), null, 'a result before any snapshot has no run to go to');
+});
+
+test('stageLossSeries: one segment per stage on its own scale, named by its loss; a layer-wise stage one per step', () => {
+  const at = (stageIndex: number, stage: string, epoch: number, loss: number | null, valLoss: number): EpochRecord => ({ ...record(stageIndex, epoch, loss, valLoss), stage });
+  const state: PanelSnapshot = {
+    ...snapshot,
+    run: {
+      ...snapshot.run,
+      stages: [
+        { name: 'pretrain', kind: 'layerwise', epochs: 6, batchesPerEpoch: 4 },
+        { name: 'autoencoder', kind: 'fit', epochs: 2, batchesPerEpoch: 4, loss: 'binaryCrossentropy' },
+        { name: 'classifier', kind: 'fit', epochs: 2, batchesPerEpoch: 4, loss: 'categoricalCrossentropy' },
+      ],
+    },
+    epochs: [
+      at(0, 'pretrain · layer 1 (784→128)', 1, 0.69, 0.6),
+      at(0, 'pretrain · layer 1 (784→128)', 2, 0.5, 0.45),
+      at(0, 'pretrain · layer 2 (128→64)', 3, 0.9, 0.5),
+      at(0, 'pretrain · layer 2 (128→64)', 4, 0.3, 0.2),
+      at(0, 'pretrain · softmax', 5, 2.6, 2.5),
+      at(0, 'pretrain · softmax', 6, 2.4, 2.4),
+      at(1, 'autoencoder', 0, null, 0.69),
+      at(1, 'autoencoder', 2, 0.2, 0.21),
+      at(1, 'autoencoder', 1, 0.3, 0.3),
+      at(2, 'classifier', 0, null, 2.3),
+      at(2, 'classifier', 1, 1.1, 0.9),
+    ],
+  };
+  const groups = stageLossSeries(state);
+  assert.deepEqual(
+    groups.map((g) => [g.label, g.lossText]),
+    [
+      ['pretrain · layer 1 (784→128)', 'binary cross-entropy'],
+      ['pretrain · layer 2 (128→64)', 'mean squared error'],
+      ['pretrain · softmax', 'categorical cross-entropy'],
+      ['autoencoder', 'binary cross-entropy'],
+      ['classifier', 'categorical cross-entropy'],
+    ],
+  );
+  const ae = groups[3]!;
+  assert.deepEqual(ae.x, [0, 1, 2], "a stage's own epochs, in order");
+  assert.deepEqual(ae.loss.map((s) => s.values), [[null, 0.3, 0.2], [0.69, 0.3, 0.21]]);
+  assert.deepEqual(groups[4]!.loss[1]!.values, [2.3, 0.9], "the classifier's curve is its own, not on the autoencoder's axis");
+  // One stage: one group (the panel then draws the one chart it always drew).
+  assert.equal(stageLossSeries({ ...snapshot, epochs: [record(0, 0, null, 1), record(0, 1, 0.5, 0.4)] }).length, 1);
 });

@@ -8,6 +8,7 @@
  * not be lost.
  */
 import type { EpochRecord } from '../../src/core/runFormat';
+import { layerwiseStepOf } from '../../src/core/stages';
 import { INSPECT_KINDS, type InspectKind, type InspectResultOf } from '../../src/core/inspect';
 import type { Overlay, PanelSnapshot, ToPanel } from '../../src/core/panelProtocol';
 
@@ -173,6 +174,55 @@ export function epochSeries(state: NonNullable<PanelState>): { x: number[]; loss
   const names = metricNames(state.epochs).sort();
   const metrics = names.map((n) => ({ label: n, key: n, values: state.epochs.map((e) => e.metrics[n] ?? null) }));
   return { x, loss, metrics };
+}
+
+const LOSS_TEXT: Readonly<Record<string, string>> = {
+  binaryCrossentropy: 'binary cross-entropy',
+  meanSquaredError: 'mean squared error',
+  categoricalCrossentropy: 'categorical cross-entropy',
+};
+
+/** One stage's (or one layer-wise step's) loss curves, on its own scale. */
+export interface StageLoss {
+  /** The epoch records' stage label ("autoencoder", "pretrain · layer 1 (784→128)"). */
+  readonly label: string;
+  readonly stageIndex: number;
+  /** The loss it trains with, as people say it, when known. */
+  readonly lossText: string | undefined;
+  /** The stage's own epochs (0 = before it trained). */
+  readonly x: number[];
+  readonly loss: Series[];
+}
+
+/**
+ * Loss curves one segment per stage, each on its own scale and named by its loss: losses of
+ * different stages are not comparable (binary cross-entropy ~0.7 beside categorical cross-entropy
+ * ~2.3 would make the first a flat line on one axis). A layer-wise stage gives one segment per
+ * step, each with the step's loss (core/stages.ts layerwiseStepOf). In the order the run trained them.
+ */
+export function stageLossSeries(state: NonNullable<PanelState>): StageLoss[] {
+  const groups = new Map<string, { stageIndex: number; label: string; records: EpochRecord[] }>();
+  for (const e of state.epochs) {
+    const key = `${e.stageIndex}\u0000${e.stage}`;
+    const g = groups.get(key) ?? { stageIndex: e.stageIndex, label: e.stage, records: [] };
+    g.records.push(e);
+    groups.set(key, g);
+  }
+  return [...groups.values()].map((g) => {
+    const records = [...g.records].sort((a, b) => a.epoch - b.epoch);
+    const plan = state.run.stages[g.stageIndex];
+    const loss = plan?.kind === 'layerwise' ? layerwiseStepOf(g.label)?.loss : plan?.loss;
+    return {
+      label: g.label,
+      stageIndex: g.stageIndex,
+      lossText: loss ? (LOSS_TEXT[loss] ?? loss) : undefined,
+      x: records.map((r) => r.epoch),
+      loss: [
+        { label: 'loss', key: 'loss', values: records.map((r) => r.loss) },
+        { label: 'val_loss', key: 'val_loss', values: records.map((r) => r.valLoss) },
+      ],
+    };
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import type { ClassifierPreview, Evaluation } from '../../src/core/runFormat';
 import { LineChart, SavePictureButton, dashOf } from './charts';
 import { fmt, fmtMetric, pct } from './format';
 import { pngName } from './inspectData';
-import { batchSeries, comparedEpochSeries, confusionView } from './state';
+import { batchSeries, comparedEpochSeries, confusionView, stageLossSeries } from './state';
 
 /**
  * Rows are true classes, columns predictions. Each cell's background is its share of the row:
@@ -205,6 +205,7 @@ function OverlayLegend({ overlays }: { overlays: readonly Overlay[] }) {
 /** Everything the panel showed before it had tabs. */
 export function TrainingView({ state }: { state: PanelSnapshot }) {
   const epochs = comparedEpochSeries(state);
+  const stageLosses = stageLossSeries(state);
   const batches = batchSeries(state);
   const last = state.epochs.at(-1);
   const trained = state.epochs.filter((e) => e.epoch > 0);
@@ -229,7 +230,23 @@ export function TrainingView({ state }: { state: PanelSnapshot }) {
       {state.evaluation && <EvaluationCard evaluation={state.evaluation} />}
       {state.overlays.length > 0 && <OverlayLegend overlays={state.overlays} />}
       <div className="charts">
-        <LineChart title="Loss per epoch" x={epochs.x} series={epochs.loss} points={epochs.points} testId="loss-chart" pngFile="loss.png" />
+        {stageLosses.length > 1 && state.overlays.length === 0 ? (
+          // Several stages: one chart each, on its own scale, named by its loss (losses of different stages do not compare).
+          <div className="stage-losses" data-testid="stage-losses">
+            {stageLosses.map((g, i) => (
+              <LineChart
+                key={`${g.stageIndex}-${g.label}`}
+                title={`Loss · ${g.label}${g.lossText ? ` (${g.lossText})` : ''}`}
+                x={g.x}
+                series={g.loss}
+                testId={i === 0 ? 'loss-chart' : `loss-chart-${i}`}
+                pngFile={`loss-${i + 1}.png`}
+              />
+            ))}
+          </div>
+        ) : (
+          <LineChart title="Loss per epoch" x={epochs.x} series={epochs.loss} points={epochs.points} testId="loss-chart" pngFile="loss.png" />
+        )}
         {batches.x.length > 1 && (
           <LineChart
             title="Batch loss (smoothed)"

@@ -1067,7 +1067,7 @@ def train_main(args):
             ctx.events.emit("started", f"Training {CONFIG['graphName']} on {describe_device(ctx.feeder.device)}{f' x {ctx.dist.world}' if ctx.dist.world > 1 else ''}: {len(ctx.train_idx)} train / {len(ctx.validation_idx)} validation samples -> {run_dir}",
                             runDir=run_dir, device=describe_device(ctx.feeder.device), worldSize=ctx.dist.world, torch=torch.__version__,
                             dataset={"source": ctx.ds.source, "train": len(ctx.train_idx), "validation": len(ctx.validation_idx), "test": len(ctx.test_idx), "skipped": ctx.ds.skipped},
-                            stages=[{"name": s["name"], "kind": s["kind"], "epochs": stage_epochs(i, s), "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"skipped": s["skipped"]} if s.get("skipped") else {}), **({"resumedAfterEpoch": d} if resumed else {})} for i, (s, d) in enumerate(zip(stages, epochs_done(stages, meta)))])
+                            stages=[{"name": s["name"], "kind": s["kind"], "epochs": stage_epochs(i, s), "batchesPerEpoch": -(-len(rank_share(ctx.train_idx, 0, ctx.dist.world)) // s["batchSize"]), "outputId": s["outputId"], **({"loss": s["loss"]} if s["kind"] == "fit" else {}), **({"skipped": s["skipped"]} if s.get("skipped") else {}), **({"resumedAfterEpoch": d} if resumed else {})} for i, (s, d) in enumerate(zip(stages, epochs_done(stages, meta)))])
         done = epochs_done(stages, meta)
         stopped = False
         last_model = None  # the model the run trained last: written as model/
