@@ -219,7 +219,7 @@ function colourIndex(series: readonly Series[]): Map<string, number> {
 const LINE_HEIGHT = 200;
 
 /** Curves per epoch (or batch); series named in `faint` are drawn thin and translucent under the others (raw batch losses). */
-export function LineChart({ title, x, series, testId, points, pngFile, faint = [] }: { title: string; x: number[]; series: Series[]; testId: string; points?: number; pngFile: string; faint?: readonly string[] }) {
+export function LineChart({ title, x, series, testId, points, pngFile, faint = [], yLabel }: { title: string; x: number[]; series: Series[]; testId: string; points?: number; pngFile: string; faint?: readonly string[]; yLabel?: string }) {
   const labels = series.map((s) => s.label).join('|');
   const colours = colourIndex(series);
   const strokeOf = (s: Series): string => {
@@ -234,7 +234,7 @@ export function LineChart({ title, x, series, testId, points, pngFile, faint = [
         height: LINE_HEIGHT,
         title,
         scales: { x: { time: false } },
-        axes: [axisStyle('epoch', 'x'), { ...axisStyle(), size: 48 }],
+        axes: [axisStyle('epoch', 'x'), { ...axisStyle(yLabel), size: 48 }],
         series: [
           { label: 'epoch' },
           ...series.map((s) =>
@@ -255,7 +255,7 @@ export function LineChart({ title, x, series, testId, points, pngFile, faint = [
     },
     () => LINE_HEIGHT,
     // Recreate only when the set of series changes; data updates go through setData below.
-    [labels, title],
+    [labels, title, yLabel],
   );
   useEffect(() => {
     plot.current?.setData([x, ...series.map((s) => s.values)] as uPlot.AlignedData);

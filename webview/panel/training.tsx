@@ -236,7 +236,8 @@ export function TrainingView({ state }: { state: PanelSnapshot }) {
             {stageLosses.map((g, i) => (
               <LineChart
                 key={`${g.stageIndex}-${g.label}`}
-                title={`Loss · ${g.label}${g.lossText ? ` (${g.lossText})` : ''}`}
+                title={`Loss · ${g.label}`}
+                yLabel={g.lossText}
                 x={g.x}
                 series={g.loss}
                 testId={i === 0 ? 'loss-chart' : `loss-chart-${i}`}
