@@ -1,7 +1,7 @@
 /**
- * "Latent Studio: Show Model Summary": the Keras-style table of the active graph in an output
- * channel, then one for each model the graph names (autoencoder, encoder, decoder, classifier),
- * each counted trainable as the stage that trains it trains it (its frozen blocks non-trainable).
+ * "Latent Studio: Show Model Summary": in an output channel, the Keras-style table of each model
+ * the graph names (autoencoder, encoder, decoder, classifier), each counted trainable as the stage
+ * that trains it trains it (its frozen blocks non-trainable), then the whole graph's.
  */
 import * as vscode from 'vscode';
 import { analyzeGraph } from '../core/analyze';
@@ -29,14 +29,15 @@ export async function showModelSummary(channel: vscode.OutputChannel, uri: vscod
     channel.appendLine(`${errors.length} problem(s) keep this graph from compiling:`);
     for (const p of errors) channel.appendLine(`  ${formatProblem(p)}`);
   } else {
-    channel.appendLine(formatSummaryTable(summarize(analysis)));
     const stages = resolveStages(analysis);
     for (const model of analysis.models) {
       // The last stage that trains this model's Output, if any: its freezing decides what is trainable.
       const stage = model.outputId ? stages.filter((s) => s.outputId === model.outputId && s.kind === 'fit').at(-1) : undefined;
-      channel.appendLine('');
       channel.appendLine(formatSummaryTable(summarizeModel(analysis, model.name, stages.length > 1 ? stage?.name : undefined)));
+      channel.appendLine('');
     }
+    // The whole graph last: the Output view shows the end of the channel.
+    channel.appendLine(formatSummaryTable(summarize(analysis)));
   }
   channel.show(true);
 }
