@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
-import { type VSCodeSession, endTour, startTour, textOf, trainingPanel, waitUntil } from './harness';
+import { type VSCodeSession, endTour, startTour, textOf, trainingPanel, waitUntil, webviewWith } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-train-e2e-'));
@@ -56,6 +56,24 @@ test('Stop in the panel stops a running training and keeps the run', async () =>
   await waitUntil(() => textOf(p, 'epochs-done'), (t) => t === '0', 'the panel showing the new run', 30_000);
   await waitUntil(() => textOf(p, 'epochs-done'), (t) => Number(t) >= 1, 'first epoch of the second run', 120_000);
   await vscode.screenshot('3-running');
+  // The status bar's ETA: the run's remaining time, falling from epoch to epoch, within 50 % of
+  // the remaining epochs × the seconds an epoch takes (read from the panel's speed line).
+  const eta = async (): Promise<{ epoch: number; seconds: number }> => {
+    const text = await waitUntil(async () => ((await vscode.page.locator('.statusbar-item', { hasText: 'ETA' }).first().textContent()) ?? '').trim(), (t) => /epoch \d+\/40 .*ETA \d+:\d\d/.test(t), 'the ETA in the status bar', 60_000);
+    const m = /epoch (\d+)\/40 .*ETA (?:(\d+):)?(\d+):(\d\d)/.exec(text)!;
+    return { epoch: Number(m[1]), seconds: Number(m[2] ?? 0) * 3600 + Number(m[3]) * 60 + Number(m[4]) };
+  };
+  const first = await eta();
+  const done = Number(await textOf(p, 'epochs-done'));
+  await waitUntil(() => textOf(p, 'epochs-done'), (t) => Number(t) >= done + 2, 'two more epochs', 120_000);
+  const second = await eta();
+  const perEpoch = Number(/([\d.]+) s\/epoch/.exec((await p.locator('.facts').textContent()) ?? '')?.[1]);
+  assert.ok(second.seconds < first.seconds, `the ETA falls: ${first.seconds} s at epoch ${first.epoch}, ${second.seconds} s at epoch ${second.epoch}`);
+  const expected = (40 - second.epoch + 1) * perEpoch;
+  assert.ok(Math.abs(second.seconds - expected) <= 0.5 * expected + 2, `ETA ${second.seconds} s at epoch ${second.epoch}; ${40 - second.epoch + 1} epochs × ${perEpoch} s ≈ ${expected.toFixed(0)} s`);
+  // The editor's header says it trains, not "ready to train".
+  const editor = await webviewWith(vscode, 'training-indicator', 'the graph editor badged "training"');
+  assert.equal(await editor.locator('[data-testid="status"]').count(), 0, 'no "ready to train" while training');
   await p.getByRole('button', { name: 'Stop' }).click();
   await waitUntil(() => textOf(p, 'run-status'), (t) => t.startsWith('stopped'), 'run stopped', 30_000);
   await vscode.screenshot('4-stopped');
