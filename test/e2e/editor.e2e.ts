@@ -114,6 +114,29 @@ test('keyboard: Ctrl+D duplicates, Ctrl+C / Ctrl+V copy and paste, Delete remove
   await waitUntil(() => block('dense2').count(), (n) => n === 0, 'pasted copy deleted', 15_000);
 });
 
+test('wiring from the keyboard: the inspector lists the blocks a wire may reach, connects one, and removes a wire', async () => {
+  await block('dense').click();
+  await block('dense').press('Control+d');
+  await block('dense2').waitFor({ timeout: 15_000 });
+  await block('bottleneck').click();
+  const connect = view.locator('[data-testid="inspector"] [data-testid="connect-to"]');
+  const offered = await connect.locator('option').allTextContents();
+  assert.ok(offered.includes('dense2'), `the unwired copy is offered: ${offered.join(', ')}`);
+  assert.ok(!offered.includes('encoder'), 'a block that already has its input is not');
+  await connect.focus();
+  await connect.selectOption('dense2');
+  // Dense 10 on the 16-number code: 16*10 + 10.
+  await waitUntil(() => text(view.locator('[data-testid="params-dense2"]')), (t) => t === '170 params', 'dense2 wired from the keyboard', 10_000);
+  await vscode.screenshot('3d-keyboard-wired');
+  // The bottleneck's inspector lists its new wire; Enter on it removes it.
+  await view.locator('[data-testid="inspector"] button[aria-label="Disconnect bottleneck from dense2"]').press('Enter');
+  await waitUntil(() => text(view.locator('[data-testid="params-dense2"]')), (t) => t === '0 params', 'the wire removed', 10_000);
+  await block('dense2').click({ force: true });
+  await waitUntil(() => view.locator('[data-testid="inspector"] input[aria-label="id"]').inputValue(), (v) => v === 'dense2', 'inspector on dense2', 10_000);
+  await vscode.page.keyboard.press('Delete');
+  await waitUntil(() => block('dense2').count(), (n) => n === 0, 'dense2 deleted', 15_000);
+});
+
 test('a connection that cannot be made is refused with the reason', async () => {
   const edgesBefore = await view.locator('.react-flow__edge').count();
   await dragBetween(block('decoder').locator('.react-flow__handle.source'), block('encoder').locator('.react-flow__handle.target'));

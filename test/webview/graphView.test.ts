@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeGraph } from '../../src/core/analyze';
 import { layoutPositions } from '../../webview/editor/autoLayout';
-import { blockViews, edgeViews, pngFileName, roleBadge, shownStage, stageChips } from '../../webview/editor/graphView';
+import { blockViews, edgeViews, pngFileName, roleBadge, shownStage, stageChips, wiringOf } from '../../webview/editor/graphView';
+import { canConnect } from '../../src/core/edits';
 import { EMPTY_RUN_VIEW, reduceRunView } from '../../webview/editor/previews';
 import { sample } from '../helpers/samples';
 
@@ -132,4 +133,17 @@ test('the exported picture is named after the graph file, else the graph', () =>
   assert.equal(pngFileName('', undefined), 'graph.png');
   assert.equal(pngFileName('../../.latent.json', 'ünïcode ✓'), 'n-code.png');
   for (const name of ['a.latent.json', 'x/.hidden.latent.json', 'weird name!!.json']) assert.match(pngFileName(name, 'g'), /^[\w.-]{1,100}\.png$/);
+});
+
+test('wiringOf: a block\'s wires in and out, and the blocks a keyboard wire may reach (canConnect)', () => {
+  const doc = sample('dense-autoencoder');
+  (doc.nodes as unknown[]).push({ id: 'extra', type: 'Dense', params: { units: 8 } });
+  const enc = wiringOf(doc, 'encoder');
+  assert.deepEqual(enc.inputs, ['input']);
+  assert.deepEqual(enc.outputs, ['bottleneck']);
+  assert.ok(enc.targets.includes('extra'), `an unwired block is offered: ${enc.targets.join(', ')}`);
+  assert.ok(!enc.targets.includes('encoder') && !enc.targets.includes('input'), 'not itself, not the Input');
+  for (const t of enc.targets) assert.ok(canConnect(doc, 'encoder', t).ok, t);
+  // Nothing takes an Output's output.
+  assert.deepEqual(wiringOf(doc, 'reconstruction').targets, []);
 });

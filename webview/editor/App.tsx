@@ -5,7 +5,7 @@ import type { GraphAnalysis } from '../../src/core/analyze';
 import type { GraphEdit } from '../../src/core/edits';
 import { layoutPositions } from './autoLayout';
 import { Canvas } from './Canvas';
-import { blockViews } from './graphView';
+import { blockViews, wiringOf } from './graphView';
 import { BlockInspector, TrainingInspector } from './Inspector';
 import { Palette } from './Palette';
 import { StageBar } from './StageBar';
@@ -155,7 +155,7 @@ function Editor({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
         <Canvas doc={doc} analysis={analysis} selection={selection} />
         <aside className="inspector" aria-label="Inspector">
           {selected && rawNode ? (
-            <BlockInspector view={selected} rawParams={isObject(rawNode.params) ? rawNode.params : {}} send={sendEdit} />
+            <BlockInspector view={selected} rawParams={isObject(rawNode.params) ? rawNode.params : {}} send={sendEdit} wiring={wiringOf(doc, selected.id)} />
           ) : selection.length > 1 ? (
             <div className="inspector-body">
               <h2>{selection.length} blocks selected</h2>

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { getBlock } from '../../src/core/catalog';
 import { METRICS, TrainingSchema } from '../../src/core/format';
 import type { GraphEdit } from '../../src/core/edits';
-import type { BlockView } from './graphView';
+import type { BlockView, Wiring } from './graphView';
 
 interface JsonSchema {
   type?: string | string[];
@@ -195,7 +195,55 @@ function move<T>(list: readonly T[], from: number, to: number): T[] {
   return out;
 }
 
-export function BlockInspector({ view, rawParams, send }: { view: BlockView; rawParams: Record<string, unknown>; send: (edit: GraphEdit) => void }) {
+/** Wiring from the keyboard: the block's wires (each removable) and a list of the blocks its output may go to. */
+function WiringSection({ id, wiring, send }: { id: string; wiring: Wiring; send: (edit: GraphEdit) => void }) {
+  return (
+    <section className="wiring" aria-label="Wiring" data-testid="wiring">
+      <h3>Wiring</h3>
+      {wiring.inputs.length > 0 && (
+        <div className="wires">
+          from{' '}
+          {wiring.inputs.map((f) => (
+            <button key={f} className="wire" title={`Remove the wire ${f} → ${id}`} aria-label={`Disconnect ${f} from ${id}`} onClick={() => send({ kind: 'disconnect', from: f, to: id })}>
+              {f} ×
+            </button>
+          ))}
+        </div>
+      )}
+      {wiring.outputs.length > 0 && (
+        <div className="wires">
+          to{' '}
+          {wiring.outputs.map((t) => (
+            <button key={t} className="wire" title={`Remove the wire ${id} → ${t}`} aria-label={`Disconnect ${id} from ${t}`} onClick={() => send({ kind: 'disconnect', from: id, to: t })}>
+              {t} ×
+            </button>
+          ))}
+        </div>
+      )}
+      <label className="field">
+        <span className="field-name">connect to</span>
+        <select
+          aria-label="Connect this block's output to"
+          data-testid="connect-to"
+          value=""
+          disabled={wiring.targets.length === 0}
+          onChange={(e) => {
+            if (e.target.value) send({ kind: 'connect', from: id, to: e.target.value });
+          }}
+        >
+          <option value="">{wiring.targets.length ? 'pick a block…' : 'no block can take it'}</option>
+          {wiring.targets.map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
+      </label>
+    </section>
+  );
+}
+
+export function BlockInspector({ view, rawParams, send, wiring }: { view: BlockView; rawParams: Record<string, unknown>; send: (edit: GraphEdit) => void; wiring?: Wiring }) {
   const block = getBlock(view.type);
   const schema = useMemo(() => (block ? toJsonSchema(block.params) : undefined), [block]);
   const setParam = (path: Path, value: unknown): void => send({ kind: 'setParam', id: view.id, path: path as (string | number)[], value });
@@ -235,6 +283,7 @@ export function BlockInspector({ view, rawParams, send }: { view: BlockView; raw
           Mirror decoder from this encoder
         </button>
       )}
+      {wiring && <WiringSection id={view.id} wiring={wiring} send={send} />}
       <div className="stats">
         <div>output {view.outputShape ?? '—'}</div>
         <div>{view.params.toLocaleString('en-US')} parameters</div>

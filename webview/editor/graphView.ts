@@ -2,6 +2,7 @@
 import type { GraphAnalysis } from '../../src/core/analyze';
 import { getBlock } from '../../src/core/catalog';
 import { formatShape } from '../../src/core/shape';
+import { canConnect } from '../../src/core/edits';
 import { type StageRole, type StageShape, resolveStages, stageRoles } from '../../src/core/stages';
 
 export interface LayerRow {
@@ -228,4 +229,22 @@ export function pngFileName(fileName: string, graphName: unknown): string {
       .slice(0, 96);
   const name = safe(stem) || (typeof graphName === 'string' ? safe(graphName) : '') || 'graph';
   return `${name}.png`;
+}
+
+/** A block's wiring as the inspector offers it from the keyboard: its wires in and out, and the blocks its output may go to. */
+export interface Wiring {
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** Blocks a new wire from this one may reach (core/edits.ts canConnect), in document order. */
+  readonly targets: readonly string[];
+}
+
+export function wiringOf(doc: Record<string, unknown>, id: string): Wiring {
+  const edges = (Array.isArray(doc.edges) ? doc.edges : []).filter(isObject).map((e) => ({ from: String(e.from), to: String(e.to) }));
+  const ids = (Array.isArray(doc.nodes) ? doc.nodes : []).filter(isObject).map((n) => String(n.id));
+  return {
+    inputs: edges.filter((e) => e.to === id).map((e) => e.from),
+    outputs: edges.filter((e) => e.from === id).map((e) => e.to),
+    targets: ids.filter((t) => t !== id && canConnect(doc, id, t).ok),
+  };
 }
