@@ -39,6 +39,8 @@ test('Train Model from the command palette trains 2 epochs; the panel shows the 
   assert.equal(await textOf(p, 'epochs-done'), '2');
   // Epoch 0 (before training) plus two trained epochs on the loss chart.
   assert.equal(await p.locator('[data-testid="loss-chart"]').getAttribute('data-points'), '3');
+  // The chart in words for screen readers.
+  assert.match(await textOf(p, 'loss-chart-summary'), /^Loss per epoch: loss from [\d.]+ at epoch 1 to [\d.]+ at epoch 2, .*; val_loss from [\d.]+ at epoch 0 to [\d.]+ at epoch 2, lowest [\d.]+ at epoch \d \(3 points\)\.$/);
   const width = await p.locator('[data-testid="preview"]').evaluate((img) => (img as HTMLImageElement).naturalWidth);
   assert.equal(width, 10 * 56 + 11 * 2, 'ten originals over ten reconstructions');
   assert.ok((await vscode.notifications()).some((n) => /Finished training Dense autoencoder: 2 epoch\(s\)/.test(n)));

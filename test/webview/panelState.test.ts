@@ -4,7 +4,7 @@ import type { EpochRecord, ClassifierPreview, Evaluation } from '../../src/core/
 import { type Overlay, type PanelSnapshot, parseToPanel } from '../../src/core/panelProtocol';
 import { DENOISING_CAPTION } from '../../src/core/protocol';
 import type { ScoreResult, WeightsResult } from '../../src/core/inspect';
-import { type PanelAction, type PanelModel, alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, initialModel, inspectionOf, reducePanel, reducePanelModel, stageLossSeries, stageOffsets, timelineOffsets } from '../../webview/panel/state';
+import { type PanelAction, type PanelModel, alignRuns, batchSeries, comparedEpochSeries, confusionView, epochSeries, initialModel, inspectionOf, reducePanel, reducePanelModel, stageLossSeries, stageOffsets, timelineOffsets, chartSummary } from '../../webview/panel/state';
 
 const record = (stageIndex: number, epoch: number, loss: number | null, valLoss: number, metrics: Record<string, number> = {}): EpochRecord => ({
   stage: `s${stageIndex}`, stageIndex, epoch, loss, valLoss, metrics, seconds: 1, samplesPerSec: 1000, backend: 'wasm', liveTensors: 10,
@@ -317,4 +317,13 @@ test('stageLossSeries: one segment per stage on its own scale, named by its loss
   assert.deepEqual(groups[4]!.loss[1]!.values, [2.3, 0.9], "the classifier's curve is its own, not on the autoencoder's axis");
   // One stage: one group (the panel then draws the one chart it always drew).
   assert.equal(stageLossSeries({ ...snapshot, epochs: [record(0, 0, null, 1), record(0, 1, 0.5, 0.4)] }).length, 1);
+});
+
+test('chartSummary: each series in words (first, last, lowest and where), for screen readers', () => {
+  const text = chartSummary('Loss per epoch', 'epoch', [0, 1, 2, 3], [
+    { label: 'loss', values: [null, 0.5, 0.3, 0.35] },
+    { label: 'val_loss', values: [0.69, 0.4, 0.28, 0.29] },
+  ]);
+  assert.equal(text, 'Loss per epoch: loss from 0.500 at epoch 1 to 0.350 at epoch 3, lowest 0.300 at epoch 2 (3 points); val_loss from 0.690 at epoch 0 to 0.290 at epoch 3, lowest 0.280 at epoch 2 (4 points).');
+  assert.equal(chartSummary('Metrics', 'epoch', [], [{ label: 'accuracy', values: [] }]), 'Metrics: no values yet.');
 });

@@ -7,7 +7,7 @@ import { type DependencyList, type ReactNode, type RefObject, useEffect, useRef 
 import uPlot from 'uplot';
 import { type Rgb, type ThemeColours, cssColour, parseColour } from './colours';
 import { postToHost } from './store';
-import type { Series } from './state';
+import { type Series, chartSummary } from './state';
 
 // ── Theme ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -263,7 +263,10 @@ export function LineChart({ title, x, series, testId, points, pngFile, faint = [
   const legend = (): LegendItem[] => series.map((s) => ({ label: s.label, colour: strokeOf(s), shape: 'line', ...(s.overlay === undefined ? {} : { dash: dashOf(s.overlay) }) }));
   return (
     <ChartBox tools={<SavePngButton name={pngFile} png={() => (plot.current ? composeChartPng(plot.current, title, legend()) : null)} />}>
-      <div className="chart" ref={host} data-testid={testId} data-points={points ?? x.length} />
+      <div className="chart" ref={host} data-testid={testId} data-points={points ?? x.length} aria-hidden="true" />
+      <p className="sr-only" data-testid={`${testId}-summary`}>
+        {chartSummary(title, 'epoch', x, series)}
+      </p>
     </ChartBox>
   );
 }

@@ -348,3 +348,22 @@ export function confusionView(classNames: readonly string[], confusion: readonly
   const correct = counts.reduce((a, row, r) => a + row[r]!, 0);
   return { classNames: names, counts, share, rowTotals, recall, total, accuracy: total > 0 ? correct / total : null };
 }
+
+const num = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+
+/**
+ * A chart in words, for screen readers (and anyone who would rather read): each series' first and
+ * last value, its lowest and where, over how many points.
+ */
+export function chartSummary(title: string, xLabel: string, x: readonly number[], series: readonly Series[]): string {
+  const parts = series.flatMap((s) => {
+    const points = s.values.map((v, i) => ({ v, at: x[i] })).filter((p): p is { v: number; at: number } => p.v !== null && Number.isFinite(p.v) && p.at !== undefined);
+    if (points.length === 0) return [];
+    const first = points[0]!;
+    const last = points.at(-1)!;
+    const low = points.reduce((a, b) => (b.v < a.v ? b : a));
+    if (points.length === 1) return [`${s.label} ${num(first.v)} at ${xLabel} ${first.at}`];
+    return [`${s.label} from ${num(first.v)} at ${xLabel} ${first.at} to ${num(last.v)} at ${xLabel} ${last.at}, lowest ${num(low.v)} at ${xLabel} ${low.at} (${points.length} points)`];
+  });
+  return `${title}: ${parts.length ? parts.join('; ') : 'no values yet'}.`;
+}
