@@ -420,6 +420,15 @@ describe('PyTorch engine from the command line', () => {
     const runDir = logs.find((e) => e.event === 'done')!.runDir!;
     assert.equal(readRun(runDir).status.status, 'completed');
     assert.ok(fs.existsSync(path.join(runDir, 'model.pt')) && !fs.existsSync(path.join(runDir, 'model')));
+    // A tfjs-models.json that does not fit the trained weights: the run still completes, and says why model/ is missing.
+    const models = { format: 1, models: { autoencoder: { modelTopology: {}, weights: [{ name: 'x/kernel', key: 'layer/nope/0', shape: [1], dtype: 'float32' }] } } };
+    fs.writeFileSync(path.join(dir, 'tfjs-models.json'), JSON.stringify(models));
+    const bad = py([path.join(dir, 'train.py'), '--epochs', '1', '--limit', '300', '--out', path.join(dir, 'runs-bad'), '--device', 'cpu', '--json']);
+    assert.equal(bad.code, 0, bad.stderr);
+    assert.match(bad.stdout, /model\/ \(the TensorFlow\.js layers format\) was not written: .*x\/kernel/);
+    const badRun = path.join(dir, 'runs-bad', fs.readdirSync(path.join(dir, 'runs-bad'))[0]!);
+    assert.equal(readRun(badRun).status.status, 'completed');
+    assert.ok(!fs.existsSync(path.join(badRun, 'model', 'model.json')));
     // A describe that fails is a warning, not a failed export.
     const warned = await exportPytorch({ graphFile: sample('simple-autoencoder'), outDir: path.join(tmp, 'warned'), describeModels: () => Promise.reject(new Error('the worker exited')) });
     assert.match(warned.warnings.join('\n'), /tfjs-models\.json was not written, so train\.py writes no model\/ .*: the worker exited/);

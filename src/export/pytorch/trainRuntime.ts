@@ -1093,7 +1093,11 @@ def train_main(args):
         if ctx.dist.main:
             torch.save(ctx.layers.state_dict(), ctx.run.path("model.pt"))
             if last_model is not None:
-                write_tfjs_model(ctx, last_model)
+                try:
+                    write_tfjs_model(ctx, last_model)
+                except (OSError, ValueError) as e:  # the run trained: a missing picture of it must not fail it
+                    message = f"model/ (the TensorFlow.js layers format) was not written: {e}"
+                    ctx.events.emit("log", message, level="warn", message=message)
             ctx.run.write_status(status="stopped" if stopped else "completed", endedAt=now_iso(), epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss, pid=None)
             ctx.events.emit("done", f"{'Stopped' if stopped else 'Finished'} after {ctx.epochs_completed} epochs: {run_dir}", runDir=run_dir, stopped=stopped, epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss)
     except (TrainingFailed, SystemExit, ValueError, RuntimeError) as e:
