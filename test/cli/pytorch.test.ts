@@ -8,12 +8,10 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfusionFileSchema, PretrainingSchema, RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
-import { findPython } from '../../src/run/python';
 import { PytorchSession } from '../../src/run/pytorchEngine';
 import { exportPytorch } from '../../src/run/pytorchExport';
 import { snapshotFromRunFolder } from '../../src/run/panelSnapshot';
@@ -24,6 +22,7 @@ import { analyzeGraph } from '../../src/core/analyze';
 import { compileGraph } from '../../src/compile/compile';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { loadModel } from '../../src/train/modelFiles';
+import { runCommand, torchPython } from '../helpers/pytorch';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -32,15 +31,10 @@ let python: string | undefined;
 let skipReason: string | undefined;
 
 before(async () => {
-  const found = await findPython();
-  if (found.ok) python = found.command;
-  else skipReason = found.message;
+  ({ python, skipReason } = await torchPython());
 });
 
-function run(command: string, args: string[], cwd = tmp, timeout = 300_000): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (command: string, args: string[], cwd = tmp, timeout = 300_000) => runCommand(command, args, cwd, timeout);
 const cli = (args: string[]) => run(process.execPath, [CLI, ...args]);
 const py = (args: string[], cwd = tmp) => run(python!, args, cwd);
 const sample = (name: string): string => path.join(SAMPLES_DIR, `${name}.latent.json`);

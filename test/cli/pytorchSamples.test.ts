@@ -6,12 +6,11 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunConfigSchema, RunStatusSchema, parseMetricsText } from '../../src/core/runFormat';
-import { findPython } from '../../src/run/python';
+import { runCommand, torchPython } from '../helpers/pytorch';
 import { ROOT, SAMPLES_DIR, SAMPLE_NAMES } from '../helpers/samples';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -20,15 +19,10 @@ let python: string | undefined;
 let skipReason: string | undefined;
 
 before(async () => {
-  const found = await findPython();
-  if (found.ok) python = found.command;
-  else skipReason = found.message;
+  ({ python, skipReason } = await torchPython());
 });
 
-const run = (command: string, args: string[]) => {
-  const r = spawnSync(command, args, { cwd: tmp, encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-};
+const run = (command: string, args: string[]) => runCommand(command, args, tmp);
 
 describe('every sample through the PyTorch engine', () => {
   for (const name of SAMPLE_NAMES) {

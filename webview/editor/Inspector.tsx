@@ -195,31 +195,28 @@ function move<T>(list: readonly T[], from: number, to: number): T[] {
   return out;
 }
 
+/** A block's wires on one side, each a button that removes it. */
+function WireList({ label, wires, send }: { label: string; wires: readonly { from: string; to: string; name: string }[]; send: (edit: GraphEdit) => void }) {
+  if (wires.length === 0) return null;
+  return (
+    <div className="wires">
+      {label}{' '}
+      {wires.map((w) => (
+        <button key={w.name} className="wire" title={`Remove the wire ${w.from} → ${w.to}`} aria-label={`Disconnect ${w.from} from ${w.to}`} onClick={() => send({ kind: 'disconnect', from: w.from, to: w.to })}>
+          {w.name} ×
+        </button>
+      ))}
+    </div>
+  );
+}
+
 /** Wiring from the keyboard: the block's wires (each removable) and a list of the blocks its output may go to. */
 function WiringSection({ id, wiring, send }: { id: string; wiring: Wiring; send: (edit: GraphEdit) => void }) {
   return (
     <section className="wiring" aria-label="Wiring" data-testid="wiring">
       <h3>Wiring</h3>
-      {wiring.inputs.length > 0 && (
-        <div className="wires">
-          from{' '}
-          {wiring.inputs.map((f) => (
-            <button key={f} className="wire" title={`Remove the wire ${f} → ${id}`} aria-label={`Disconnect ${f} from ${id}`} onClick={() => send({ kind: 'disconnect', from: f, to: id })}>
-              {f} ×
-            </button>
-          ))}
-        </div>
-      )}
-      {wiring.outputs.length > 0 && (
-        <div className="wires">
-          to{' '}
-          {wiring.outputs.map((t) => (
-            <button key={t} className="wire" title={`Remove the wire ${id} → ${t}`} aria-label={`Disconnect ${id} from ${t}`} onClick={() => send({ kind: 'disconnect', from: id, to: t })}>
-              {t} ×
-            </button>
-          ))}
-        </div>
-      )}
+      <WireList label="from" wires={wiring.inputs.map((f) => ({ from: f, to: id, name: f }))} send={send} />
+      <WireList label="to" wires={wiring.outputs.map((t) => ({ from: id, to: t, name: t }))} send={send} />
       <label className="field">
         <span className="field-name">connect to</span>
         <select

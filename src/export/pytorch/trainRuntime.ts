@@ -623,6 +623,18 @@ def epoch_record(ctx, stage_index, stage, module, epoch, logs):
     return record, confusion
 
 
+def report_batch(ctx, last, loss, where, stage, stage_index, epoch, b, batches):
+    """Every PROGRESS_SECONDS and at an epoch's last batch: the loss read back (the only host sync), checked, and sent. Returns when it last reported."""
+    now = time.monotonic()
+    if now - last < PROGRESS_SECONDS and b != batches - 1:
+        return last
+    value = loss.item()
+    if not math.isfinite(value):
+        raise TrainingFailed(f"The loss became {value} in stage \"{where}\", epoch {epoch}, by batch {b + 1} of {batches}: lower the learning rate (now {stage['learningRate']}) or check the data.")
+    ctx.events.emit("batch", stageIndex=stage_index, epoch=epoch, batch=b + 1, batches=batches, loss=value)
+    return now
+
+
 def train_epoch(ctx, stage_index, stage, model, module, optimizer, order, epoch):
     """One epoch of a fit stage; None when a Stop ended it. Losses stay on the device: read back every PROGRESS_SECONDS."""
     share = rank_share(order, ctx.dist.rank, ctx.dist.world)
@@ -650,13 +662,7 @@ def train_epoch(ctx, stage_index, stage, model, module, optimizer, order, epoch)
             if len(names) > 0:
                 parts = [metric_sum(m, y, out) for m in stage["metrics"]] + ([kl.detach() * n] if stage["hasKl"] else [])
                 sums[1:] += torch.stack([p.reshape(()).to(torch.float32) for p in parts])
-        now = time.monotonic()
-        if now - last >= PROGRESS_SECONDS or b == batches - 1:
-            last = now
-            value = total.item()
-            if not math.isfinite(value):
-                raise TrainingFailed(f"The loss became {value} in stage \"{stage['name']}\", epoch {epoch}, by batch {b + 1} of {batches}: lower the learning rate (now {stage['learningRate']}) or check the data.")
-            ctx.events.emit("batch", stageIndex=stage_index, epoch=epoch, batch=b + 1, batches=batches, loss=value)
+        last = report_batch(ctx, last, total, stage["name"], stage, stage_index, epoch, b, batches)
         if STOP["requested"]:
             return None
     ctx.dist.sum(sums)
@@ -836,13 +842,7 @@ def run_layerwise_stage(ctx, stage_index, stage):
                     sums[0] += loss.detach() * len(idx)
                     if is_head:
                         sums[1] += metric_sum("accuracy", y, out)
-                now = time.monotonic()
-                if now - last >= PROGRESS_SECONDS or b == batches - 1:
-                    last = now
-                    value = loss.item()
-                    if not math.isfinite(value):
-                        raise TrainingFailed(f"The loss became {value} in stage \"{label}\", epoch {epoch}: lower the learning rate (now {stage['learningRate']}) or check the data.")
-                    ctx.events.emit("batch", stageIndex=stage_index, epoch=epoch, batch=b + 1, batches=batches, loss=value)
+                last = report_batch(ctx, last, loss, label, stage, stage_index, epoch, b, batches)
                 if STOP["requested"]:
                     ctx.layers.load_state_dict(kept)  # back to the stage's start: a layer-wise stage checkpoints once it has finished
                     return True
