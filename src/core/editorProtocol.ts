@@ -37,6 +37,16 @@ export const GraphEditSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('mirrorDecoder'), encoderId: id, position: position.optional(), transpose: z.boolean().optional(), outputActivation: z.enum(ACTIVATIONS).optional() }).strict(),
 ]);
 
+/**
+ * Where the editor's palette and inspector go (webview/editor/layout.ts): `auto` by the editor's
+ * width, `open` docked, `collapsed` an icon rail. Remembered per workspace by the host.
+ */
+export const PANEL_PREFS = ['auto', 'open', 'collapsed'] as const;
+export type PanelPref = (typeof PANEL_PREFS)[number];
+export const LayoutPrefsSchema = z.object({ palette: z.enum(PANEL_PREFS), inspector: z.enum(PANEL_PREFS) }).strict();
+export type LayoutPrefs = z.infer<typeof LayoutPrefsSchema>;
+export const DEFAULT_LAYOUT: LayoutPrefs = { palette: 'auto', inspector: 'auto' };
+
 /** Editor → host. Each message may carry an `id` (the editor's store numbers them); a rejected one is answered by it. */
 export const ToHostSchema = z.discriminatedUnion('type', [
   request({ type: z.literal('ready') }),
@@ -54,6 +64,8 @@ export const ToHostSchema = z.discriminatedUnion('type', [
     name: z.string().regex(/^[\w.-]{1,100}\.png$/, 'a plain file name ending in .png'),
     pngBase64: z.string().min(1),
   }),
+  /** The person changed where the palette or inspector goes: remember it for this workspace. */
+  request({ type: z.literal('layout'), prefs: LayoutPrefsSchema }),
   /** A host message the editor could not accept (logged in the host's output channel). */
   RejectedSchema,
 ]);
@@ -79,6 +91,8 @@ export const ToEditorSchema = z.discriminatedUnion('type', [
     .strict(),
   /** Draw the graph as a PNG and send it back as `savePng` (the Export Graph as PNG command). */
   z.object({ type: z.literal('exportImage') }).strict(),
+  /** This workspace's palette and inspector preferences: on ready, and when another editor changed them. */
+  z.object({ type: z.literal('layout'), prefs: LayoutPrefsSchema }).strict(),
   /** The dataset card of the graph's Input (core/datasetCard.ts), each time it is read again. */
   z.object({ type: z.literal('datasetCard'), card: DatasetCardSchema }).strict(),
 ]);

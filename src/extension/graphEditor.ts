@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseJsonText, serializeGraph } from '../core/canonical';
 import { type GraphEdit, applyEdit } from '../core/edits';
-import { type ToEditor, type ToHost, ToHostSchema } from '../core/editorProtocol';
+import { DEFAULT_LAYOUT, type LayoutPrefs, LayoutPrefsSchema, type ToEditor, type ToHost, ToHostSchema } from '../core/editorProtocol';
 import { createReceiver } from '../core/messages';
 import { minimalReplacement } from '../core/textDiff';
 import type { DatasetCards } from './datasetCards';
@@ -94,9 +94,22 @@ export class EditorHub {
     return stageIndex === undefined ? { type: 'training', running } : { type: 'training', running, stageIndex };
   }
 
+  /** A message for every open graph editor but `except` (the one it came from). */
+  broadcast(message: ToEditor, except?: (m: ToEditor) => void): void {
+    for (const set of this.editors.values()) for (const view of set) if (view.send !== except) view.send(message);
+  }
+
   private post(key: string, message: ToEditor): void {
     for (const view of this.editors.get(key) ?? []) view.send(message);
   }
+}
+
+/** Where the palette and inspector go in this workspace's graph editors (the person's last choice). */
+export const LAYOUT_KEY = 'latentStudio.editorLayout';
+
+export function storedLayout(state: Pick<vscode.Memento, 'get'>): LayoutPrefs {
+  const parsed = LayoutPrefsSchema.safeParse(state.get(LAYOUT_KEY));
+  return parsed.success ? parsed.data : DEFAULT_LAYOUT;
 }
 
 /**
@@ -144,10 +157,12 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
     private readonly log: vscode.OutputChannel,
     private readonly hub: EditorHub,
     private readonly cards: DatasetCards,
+    /** The workspace's memento: the editors' layout (LAYOUT_KEY). */
+    private readonly workspaceState: vscode.Memento,
   ) {}
 
   static register(context: vscode.ExtensionContext, log: vscode.OutputChannel, hub: EditorHub, cards: DatasetCards): vscode.Disposable {
-    return vscode.window.registerCustomEditorProvider(GraphEditorProvider.viewType, new GraphEditorProvider(context.extensionUri, log, hub, cards), {
+    return vscode.window.registerCustomEditorProvider(GraphEditorProvider.viewType, new GraphEditorProvider(context.extensionUri, log, hub, cards, context.workspaceState), {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: true,
     });
@@ -186,6 +201,7 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
         if (!message) return;
         switch (message.type) {
           case 'ready':
+            send({ type: 'layout', prefs: storedLayout(this.workspaceState) });
             sendDocument();
             this.hub.replay(document.uri, send);
             sendCard();
@@ -211,6 +227,10 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
             break;
           case 'savePng':
             await saveGraphPng(document, message, this.log);
+            break;
+          case 'layout':
+            await this.workspaceState.update(LAYOUT_KEY, message.prefs);
+            this.hub.broadcast({ type: 'layout', prefs: message.prefs }, send);
             break;
           case 'rejected':
             this.log.appendLine(`The graph editor of ${vscode.workspace.asRelativePath(document.uri)} could not accept a message: ${message.error}`);

@@ -1,15 +1,17 @@
 /** The editor shell: header with totals and actions, palette, canvas, inspector; error and empty views. */
 import { ReactFlowProvider, useReactFlow } from '@xyflow/react';
-import { useCallback, useEffect, useMemo } from 'react';
+import { type ReactElement, useCallback, useEffect, useMemo, useState } from 'react';
 import type { GraphAnalysis } from '../../src/core/analyze';
 import type { GraphEdit } from '../../src/core/edits';
 import { layoutPositions } from './autoLayout';
 import { Canvas } from './Canvas';
 import { blockViews, wiringOf } from './graphView';
 import { BlockInspector, TrainingInspector } from './Inspector';
+import { type PanelName, collapse, expand, panelModes, pin } from './layout';
 import { Palette } from './Palette';
+import { Rail, SidePanel } from './SidePanels';
 import { StageBar } from './StageBar';
-import { dismissToast, getState, post, requestExportImage, sendEdit, useEditor } from './store';
+import { dismissToast, getState, post, requestExportImage, sendEdit, setLayout, setOverlay, useEditor } from './store';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
@@ -104,8 +106,23 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
   );
 }
 
+/** The webview's width (the editor group's), following resizes. */
+function useEditorWidth(): number {
+  const [width, setWidth] = useState(() => window.innerWidth);
+  useEffect(() => {
+    const onResize = (): void => setWidth(window.innerWidth);
+    window.addEventListener('resize', onResize);
+    return () => window.removeEventListener('resize', onResize);
+  }, []);
+  return width;
+}
+
 function Editor({ doc, analysis }: { doc: Record<string, unknown>; analysis: GraphAnalysis }) {
   const selection = useEditor((s) => s.selection);
+  const layout = useEditor((s) => s.layout);
+  const overlay = useEditor((s) => s.overlay);
+  const width = useEditorWidth();
+  const modes = panelModes(width, layout);
   const rf = useReactFlow();
   const views = useMemo(() => blockViews(doc, analysis), [doc, analysis]);
   const selected = selection.length === 1 ? views.find((v) => v.id === selection[0]) : undefined;
@@ -121,6 +138,8 @@ function Editor({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
         ? { kind: 'addNode', type, position: { x: from.position.x, y: from.position.y + 150 }, ...(from.hasOutput ? { connectFrom: from.id } : {}) }
         : { kind: 'addNode', type, position: { x: Math.round(center.x), y: Math.round(center.y) } };
       sendEdit(edit);
+      // An overlay palette makes room for the new block (its inspector is the next thing wanted).
+      if (getState().overlay === 'palette') setOverlay(null);
     },
     [rf, views],
   );
@@ -146,25 +165,58 @@ function Editor({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
     return () => window.removeEventListener('keydown', onKey);
   }, [doc]);
 
+  // An overlay belongs to a rail: gone when its panel docks (the window grew, or it was pinned).
+  useEffect(() => {
+    if (overlay && modes[overlay] === 'docked') setOverlay(null);
+  }, [overlay, modes]);
+
+  const inspector = selected && rawNode ? (
+    <BlockInspector view={selected} rawParams={isObject(rawNode.params) ? rawNode.params : {}} send={sendEdit} wiring={wiringOf(doc, selected.id)} />
+  ) : selection.length > 1 ? (
+    <div className="inspector-body">
+      <h2>{selection.length} blocks selected</h2>
+      <p className="muted">Delete removes them; Ctrl+C / Ctrl+V copies them; Ctrl+D duplicates.</p>
+    </div>
+  ) : (
+    <TrainingInspector training={isObject(doc.training) ? doc.training : {}} send={sendEdit} />
+  );
+  const content: Record<PanelName, ReactElement> = { palette: <Palette onAdd={addBlock} />, inspector };
+  const panel = (name: PanelName, mode: 'docked' | 'overlay'): ReactElement => (
+    <SidePanel
+      panel={name}
+      mode={mode}
+      onCollapse={() => setLayout(collapse(layout, name))}
+      onPin={() => setLayout(pin(layout, name))}
+      onClose={() => setOverlay(null)}
+    >
+      {content[name]}
+    </SidePanel>
+  );
+  const rail = (name: PanelName, detail?: string): ReactElement => (
+    <Rail
+      panel={name}
+      detail={detail}
+      onExpand={() => {
+        if (overlay === name) return setOverlay(null);
+        const next = expand(layout, name, width);
+        setLayout(next.prefs, next.overlay ? name : null);
+      }}
+    />
+  );
+  const railDetail = selected ? (selected.label ?? selected.id) : selection.length > 1 ? `${selection.length} blocks` : 'training';
+
   return (
     <div className="app">
       <Header doc={doc} analysis={analysis} />
       <StageBar />
-      <div className="main">
-        <Palette onAdd={addBlock} />
-        <Canvas doc={doc} analysis={analysis} selection={selection} />
-        <aside className="inspector" aria-label="Inspector">
-          {selected && rawNode ? (
-            <BlockInspector view={selected} rawParams={isObject(rawNode.params) ? rawNode.params : {}} send={sendEdit} wiring={wiringOf(doc, selected.id)} />
-          ) : selection.length > 1 ? (
-            <div className="inspector-body">
-              <h2>{selection.length} blocks selected</h2>
-              <p className="muted">Delete removes them; Ctrl+C / Ctrl+V copies them; Ctrl+D duplicates.</p>
-            </div>
-          ) : (
-            <TrainingInspector training={isObject(doc.training) ? doc.training : {}} send={sendEdit} />
-          )}
-        </aside>
+      <div className="main" data-palette={modes.palette} data-inspector={modes.inspector}>
+        {modes.palette === 'docked' ? panel('palette', 'docked') : rail('palette')}
+        <div className="canvas-area">
+          <Canvas doc={doc} analysis={analysis} selection={selection} onNodeDoubleClick={() => modes.inspector === 'rail' && setOverlay('inspector')} onPaneClick={() => setOverlay(null)} />
+          {overlay === 'palette' && modes.palette === 'rail' && panel('palette', 'overlay')}
+          {overlay === 'inspector' && modes.inspector === 'rail' && panel('inspector', 'overlay')}
+        </div>
+        {modes.inspector === 'docked' ? panel('inspector', 'docked') : rail('inspector', railDetail)}
       </div>
     </div>
   );

@@ -14,14 +14,15 @@ import {
   applyNodeChanges,
   useReactFlow,
 } from '@xyflow/react';
-import { type DragEvent, useCallback, useEffect, useMemo, useState } from 'react';
+import { type DragEvent, type RefObject, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { GraphAnalysis } from '../../src/core/analyze';
 import { canConnect } from '../../src/core/edits';
 import { BlockNode, type BlockNodeType } from './BlockNode';
 import { drawGraphPng } from './exportImage';
 import { blockViews, edgeViews, pngFileName } from './graphView';
+import { MINIMAP_MIN_CANVAS } from './layout';
 import { BLOCK_MIME } from './Palette';
-import { getState, post, select, selectShownStage, sendEdit, sendEdits, setExportImage, showToast, useEditor } from './store';
+import { getState, post, select, selectShownStage, sendEdit, sendEdits, setExportImage, setOverlay, showToast, useEditor } from './store';
 
 // Module scope: a new object per render would remount every node (xyflow docs).
 const nodeTypes = { block: BlockNode };
@@ -86,6 +87,38 @@ function useFlowElements(views: ReturnType<typeof blockViews>, wires: ReturnType
   return { nodes, edges, onNodesChange, onEdgesChange };
 }
 
+const FIT = { padding: 0.2, maxZoom: 1.2 } as const;
+
+/**
+ * Re-fit the graph when the canvas changes size (the training panel opened beside the editor, the
+ * window was resized, a side panel docked or collapsed), once the resize settles. A hidden editor
+ * (size 0) keeps its viewport. Returns the canvas width, for what depends on it (the MiniMap).
+ */
+function useRefitOnResize(ref: RefObject<HTMLDivElement | null>, rf: ReactFlowInstance<BlockNodeType, Edge>): number {
+  const [width, setWidth] = useState(0);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return undefined;
+    let last = { w: el.clientWidth, h: el.clientHeight };
+    setWidth(last.w);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const observer = new ResizeObserver(() => {
+      const size = { w: el.clientWidth, h: el.clientHeight };
+      if (size.w === 0 || size.h === 0 || (size.w === last.w && size.h === last.h)) return;
+      last = size;
+      setWidth(size.w);
+      clearTimeout(timer);
+      timer = setTimeout(() => void rf.fitView(FIT), 120);
+    });
+    observer.observe(el);
+    return () => {
+      observer.disconnect();
+      clearTimeout(timer);
+    };
+  }, [ref, rf]);
+  return width;
+}
+
 const onConnect = (c: Connection): void => sendEdit({ kind: 'connect', from: c.source, to: c.target });
 
 function onDelete({ nodes: gone, edges: cut }: { nodes: BlockNodeType[]; edges: Edge[] }): void {
@@ -107,13 +140,27 @@ function onDragOver(e: DragEvent): void {
   e.dataTransfer.dropEffect = 'copy';
 }
 
-export function Canvas({ doc, analysis, selection }: { doc: Record<string, unknown>; analysis: GraphAnalysis; selection: readonly string[] }) {
+export function Canvas({
+  doc,
+  analysis,
+  selection,
+  onNodeDoubleClick,
+  onPaneClick,
+}: {
+  doc: Record<string, unknown>;
+  analysis: GraphAnalysis;
+  selection: readonly string[];
+  onNodeDoubleClick?: () => void;
+  onPaneClick?: () => void;
+}) {
   const views = useMemo(() => blockViews(doc, analysis), [doc, analysis]);
   const wires = useMemo(() => edgeViews(doc, analysis), [doc, analysis]);
   const { nodes, edges, onNodesChange, onEdgesChange } = useFlowElements(views, wires, selection);
   const shownEdges = useStageFading(edges);
   const rf = useReactFlow<BlockNodeType, Edge>();
   useExportImage(rf);
+  const ref = useRef<HTMLDivElement>(null);
+  const width = useRefitOnResize(ref, rf);
 
   const isValidConnection = useCallback((c: Connection | Edge) => canConnect(doc, c.source, c.target).ok, [doc]);
   const onConnectEnd = useCallback(
@@ -133,12 +180,13 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
       e.preventDefault();
       const p = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY });
       sendEdit({ kind: 'addNode', type, position: { x: Math.round(p.x), y: Math.round(p.y) } });
+      setOverlay(null);
     },
     [rf],
   );
 
   return (
-    <div className="canvas" onDrop={onDrop} onDragOver={onDragOver}>
+    <div className="canvas" ref={ref} onDrop={onDrop} onDragOver={onDragOver}>
       <ReactFlow<BlockNodeType, Edge>
         nodes={nodes}
         edges={shownEdges}
@@ -151,15 +199,17 @@ export function Canvas({ doc, analysis, selection }: { doc: Record<string, unkno
         onDelete={onDelete}
         onNodeDragStop={onNodeDragStop}
         onSelectionChange={onSelectionChange}
+        onNodeDoubleClick={onNodeDoubleClick}
+        onPaneClick={onPaneClick}
         deleteKeyCode={['Delete', 'Backspace']}
         fitView
-        fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+        fitViewOptions={FIT}
         minZoom={0.1}
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={24} size={1} />
         <Controls showInteractive={false} />
-        <MiniMap pannable zoomable />
+        {width >= MINIMAP_MIN_CANVAS && <MiniMap pannable zoomable />}
       </ReactFlow>
     </div>
   );

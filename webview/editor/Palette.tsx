@@ -1,4 +1,4 @@
-/** The block palette: searchable, grouped; drag a block onto the canvas or press Enter / click to add it. */
+/** The block palette's content (framed by SidePanel): searchable, grouped; drag a block onto the canvas or press Enter / click to add it. */
 import { useMemo, useState } from 'react';
 import { BLOCKS, type BlockCategory } from '../../src/core/catalog';
 
@@ -15,7 +15,7 @@ export function Palette({ onAdd }: { onAdd: (type: string) => void }) {
     })).filter((g) => g.blocks.length > 0);
   }, [query]);
   return (
-    <aside className="palette" aria-label="Block palette">
+    <>
       <input className="search" type="search" placeholder="Search blocks" aria-label="Search blocks" value={query} onChange={(e) => setQuery(e.target.value)} />
       {groups.map(({ group, blocks }) => (
         <section key={group}>
@@ -47,6 +47,6 @@ export function Palette({ onAdd }: { onAdd: (type: string) => void }) {
         </section>
       ))}
       {groups.length === 0 && <p className="muted">No block matches “{query}”.</p>}
-    </aside>
+    </>
   );
 }

@@ -7,10 +7,11 @@ import { type GraphAnalysis, analyzeGraph } from '../../src/core/analyze';
 import { type JsonParseError, parseJsonText } from '../../src/core/canonical';
 import type { DatasetCard } from '../../src/core/datasetCard';
 import type { GraphEdit } from '../../src/core/edits';
-import { type ToEditor, ToEditorSchema, type ToHost } from '../../src/core/editorProtocol';
+import { DEFAULT_LAYOUT, type LayoutPrefs, type ToEditor, ToEditorSchema, type ToHost } from '../../src/core/editorProtocol';
 import { connectToHost } from '../shared/host';
 import { createStore } from '../shared/store';
 import { type StageChip, shownStage, stageChips } from './graphView';
+import type { PanelName } from './layout';
 import { EMPTY_RUN_VIEW, type OutputPreview, type RunView, reduceRunView } from './previews';
 
 export type DocumentState =
@@ -43,6 +44,10 @@ export interface EditorState {
   readonly pickedStage: number | null | undefined;
   /** The dataset card of the Input block, once the host has read the dataset. */
   readonly datasetCard: DatasetCard | null;
+  /** Where the palette and inspector go (layout.ts); the host remembers it per workspace. */
+  readonly layout: LayoutPrefs;
+  /** The side panel shown as an overlay over the canvas (from its icon rail), if any. */
+  readonly overlay: PanelName | null;
 }
 
 const store = createStore<EditorState>({
@@ -55,6 +60,8 @@ const store = createStore<EditorState>({
   stages: [],
   pickedStage: undefined,
   datasetCard: null,
+  layout: DEFAULT_LAYOUT,
+  overlay: null,
 });
 /** Draws the graph and posts it as `savePng`; set by the canvas once React Flow is up. */
 let exportImage: (() => Promise<void>) | undefined;
@@ -118,6 +125,9 @@ function onHostMessage(m: ToEditor): void {
       break;
     case 'datasetCard':
       setState({ datasetCard: m.card });
+      break;
+    case 'layout':
+      setState({ layout: m.prefs, overlay: null });
       break;
     case 'rejected':
       // The host could not accept one of this editor's messages: say so, as for a refused edit.
@@ -200,6 +210,18 @@ export async function requestExportImage(): Promise<void> {
   } catch (e) {
     showToast(`The graph could not be drawn as a PNG: ${e instanceof Error ? e.message : String(e)}.`);
   }
+}
+
+/** The person moved a side panel: lay it out so now, and let the host remember it for the workspace. */
+export function setLayout(prefs: LayoutPrefs, overlay: PanelName | null = null): void {
+  const before = store.get().layout;
+  setState({ layout: prefs, overlay });
+  if (prefs.palette !== before.palette || prefs.inspector !== before.inspector) post({ type: 'layout', prefs });
+}
+
+/** Open a rail's panel over the canvas, or close the overlay (null). */
+export function setOverlay(overlay: PanelName | null): void {
+  if (store.get().overlay !== overlay) setState({ overlay });
 }
 
 export function ready(): void {
