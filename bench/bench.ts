@@ -28,6 +28,7 @@ import { BACKEND_NAMES } from '../src/core/backends';
 import { train } from '../src/train/trainer';
 import { OWN_DATA_CASES, type OwnDataCase, benchOwnData, runOwnDataCase } from './ownData';
 import { benchStreaming } from './streaming';
+import { type ProductPathLine, benchProductPath, productPathSection } from './productPath';
 
 type Backend = (typeof BACKEND_NAMES)[number];
 
@@ -351,7 +352,7 @@ function updateSection(file: string, section: readonly string[]): void {
   fs.writeFileSync(file, lines.join('\n'));
 }
 
-function writeDocs(file: string, m: Machine, command: string, results: readonly BenchLine[], pytorch: readonly PytorchLine[], ratios: readonly RatioLine[], pytorchNote: string | undefined, streaming: Record<string, unknown> | undefined, opts: { epochs: number; maxBatchSeconds: number; models: readonly ModelSpec[] }, ownData?: readonly Record<string, unknown>[]): void {
+function writeDocs(file: string, m: Machine, command: string, results: readonly BenchLine[], pytorch: readonly PytorchLine[], ratios: readonly RatioLine[], pytorchNote: string | undefined, streaming: Record<string, unknown> | undefined, opts: { epochs: number; maxBatchSeconds: number; models: readonly ModelSpec[] }, ownData?: readonly Record<string, unknown>[], productPath?: readonly ProductPathLine[]): void {
   const now = new Date();
   const models = [...new Set(results.map((r) => r.model))];
   const L: string[] = [];
@@ -416,6 +417,7 @@ function writeDocs(file: string, m: Machine, command: string, results: readonly 
     L.push('Not measured in this run (`--skip-streaming`).', '');
   }
   L.push(...ownDataSection(ownData));
+  L.push(...productPathSection(productPath, results.filter((r) => r.backend === 'wasm')));
   L.push('## Method', '');
   const spec = (name: string): ModelSpec => opts.models.find((x) => x.model === name)!;
   L.push(
@@ -473,6 +475,8 @@ interface Options {
   skipStreaming?: boolean;
   ownData?: boolean;
   skipOwnData?: boolean;
+  productPath?: boolean;
+  skipProductPath?: boolean;
   ownDataCase?: OwnDataCase;
   docs: string | false;
   child?: string;
@@ -494,6 +498,8 @@ async function main(): Promise<void> {
     .addOption(new Option('--engine <name>', 'pytorch: run only the PyTorch engine lines (generated train.py against plain eager)').choices(['pytorch']))
     .option('--own-data', 'run only the own-data lines (image folder, NPZ: decode, load, epochs in memory and streamed)')
     .option('--skip-own-data', 'leave out the own-data lines')
+    .option('--product-path', 'run only the product-path lines (the dense sample trained from VS Code, in code-server)')
+    .option('--skip-product-path', 'leave out the product-path lines')
     .addOption(new Option('--own-data-case <name>').choices([...OWN_DATA_CASES]).hideHelp())
     .addOption(new Option('--docs <file>', 'where to write the report').default(DEFAULT_DOCS, 'docs/benchmarks.md'))
     .option('--no-docs', 'do not write the report')
@@ -532,6 +538,14 @@ async function main(): Promise<void> {
       const blas = runPytorch(torch.python, ['dense-autoencoder'], 'cpu', 1).lines.find((p) => p.blas)?.blas;
       updateSection(path.resolve(opts.docs), pytorchEngineSection(lines, torch.version, blas));
       log(`Updated the PyTorch engine section of ${path.resolve(opts.docs)}`);
+    }
+    return;
+  }
+  if (opts.productPath) {
+    const lines = await benchProductPath(emit);
+    if (opts.docs !== false) {
+      updateSection(path.resolve(opts.docs), productPathSection(lines));
+      log(`Updated the product-path section of ${path.resolve(opts.docs)}`);
     }
     return;
   }
@@ -599,11 +613,14 @@ async function main(): Promise<void> {
   let ownData: Record<string, unknown>[] | undefined;
   if (!opts.skipOwnData) ownData = await benchOwnData(__filename, emit, log);
 
+  let productPath: ProductPathLine[] | undefined;
+  if (!opts.skipProductPath) productPath = await benchProductPath(emit);
+
   if (opts.docs !== false) {
     mach.loadAvgEnd = os.loadavg().map((x) => round(x, 2));
     const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
     const file = path.resolve(opts.docs);
-    writeDocs(file, mach, command, results, pytorch, ratios, pytorchNote, streaming, { epochs: opts.epochs, maxBatchSeconds: opts.maxBatchSeconds, models }, ownData);
+    writeDocs(file, mach, command, results, pytorch, ratios, pytorchNote, streaming, { epochs: opts.epochs, maxBatchSeconds: opts.maxBatchSeconds, models }, ownData, productPath);
     process.stderr.write(`Wrote ${file}\n`);
   }
 }

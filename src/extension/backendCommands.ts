@@ -4,7 +4,7 @@ import { findPython, pythonReport } from '../run/python';
 import { pythonChoices } from './pythonEnvironment';
 import { backendReport } from '../core/backendReport';
 import { BACKEND_NAMES, type BackendPreference } from '../core/backends';
-import { nodePathEnv, probeBackend } from '../run/client';
+import { nodePathEnv, probeBackend, wasmThreadsEnv } from '../run/client';
 
 const DESCRIPTIONS: Record<BackendPreference, string> = {
   auto: 'the best that works here, in the order below',
@@ -27,9 +27,11 @@ export function registerReportDocuments(): vscode.Disposable {
   });
 }
 
+/** The worker's environment: extra node_modules, and the wasm backend's threads (`trainingThreads`). */
 export function workerEnv(): NodeJS.ProcessEnv {
-  const extra = vscode.workspace.getConfiguration('latentStudio').get<string>('nodeModulesPath', '');
-  return nodePathEnv(extra ? [extra] : []);
+  const config = vscode.workspace.getConfiguration('latentStudio');
+  const extra = config.get<string>('nodeModulesPath', '');
+  return { ...nodePathEnv(extra ? [extra] : []), ...wasmThreadsEnv(config.get<number>('trainingThreads', 0)) };
 }
 
 export async function selectBackend(): Promise<void> {

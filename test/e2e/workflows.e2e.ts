@@ -174,6 +174,9 @@ test('Detect Anomalies: clothes-only training flags shoes and bags; the threshol
   const dragged = await waitUntil(() => attrOf(p, 'anomaly-histogram', 'data-flagged'), (v) => Number(v) > before, 'more samples flagged after dragging left', 10_000);
   const threshold = Number(await attrOf(p, 'anomaly-histogram', 'data-threshold'));
   assert.equal(Number(dragged), flaggedAt(threshold));
+  // The chart in words follows the threshold.
+  const words = await waitUntil(() => textOf(p, 'anomaly-histogram-summary'), (t) => t.includes(`, ${Number(dragged).toLocaleString('en-US')} flagged by the threshold`), 'the histogram in words', 10_000);
+  assert.match(words, /^Reconstruction error per image: [\d,]+ images from .*; trained classes: [\d,]+ images .*; held-out classes: [\d,]+ images .* flagged\.$/);
   await vscode.screenshot('4-threshold-dragged');
 
   await byId(p, 'btn-export-scores').click();
@@ -190,6 +193,8 @@ test('Show Latent Space: a scatter of test codes; clicking a point shows its inp
   const p = await panel();
   await waitUntil(() => attrOf(p, 'latent-scatter', 'data-points').catch(() => null), (v) => Number(v) > 100, 'the latent scatter', 180_000);
   assert.equal(await attrOf(p, 'latent-scatter', 'data-projection'), 'pca', 'a 16-number code is projected with PCA');
+  const points = Number(await attrOf(p, 'latent-scatter', 'data-points'));
+  assert.match(await textOf(p, 'latent-scatter-summary'), new RegExp(`^Latent space \\(PCA of 16-number codes\\), PC1 \\([\\d.]+% of variance\\) across, PC2 .* up: ${points.toLocaleString('en-US')} points; .* centred at \\(`));
   const over = byId(p, 'latent-scatter').locator('.u-over, canvas').first();
   const box = (await over.boundingBox())!;
   // The view starts on the first point; a click in the middle of the cloud selects another one.

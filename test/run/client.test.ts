@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendReport } from '../../src/core/backendReport';
-import { TrainingFailure, TrainingSession, type WorkerLaunch, nodePathEnv, probeBackend } from '../../src/run/client';
+import { TrainingFailure, TrainingSession, type WorkerLaunch, nodePathEnv, probeBackend, wasmThreadsEnv } from '../../src/run/client';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 test('a probe worker reports the backend that would train here and why better ones are skipped', async () => {
@@ -26,6 +26,25 @@ test('extra node_modules folders reach the worker through NODE_PATH', () => {
   } finally {
     if (saved === undefined) delete process.env.NODE_PATH;
     else process.env.NODE_PATH = saved;
+  }
+});
+
+test('latentStudio.trainingThreads: a number forces the wasm threads, 0 keeps a core for VS Code', async () => {
+  assert.deepEqual(wasmThreadsEnv(3), { LATENT_WASM_THREADS: '3' });
+  assert.deepEqual(wasmThreadsEnv(20), { LATENT_WASM_THREADS: '8' });
+  assert.deepEqual(wasmThreadsEnv(0), { LATENT_WASM_KEEP_CORES: '1', LATENT_WASM_KEEP_FOR: 'VS Code' });
+  assert.deepEqual(wasmThreadsEnv(1.5), wasmThreadsEnv(0), 'not a whole number: auto');
+  // What a worker started with them reports (the threaded build runs here: SIMD and SharedArrayBuffer).
+  const saved = process.env.LATENT_WASM_THREADS;
+  delete process.env.LATENT_WASM_THREADS;
+  try {
+    assert.equal((await probeBackend({ backend: 'wasm', env: wasmThreadsEnv(2) })).detail, 'SIMD on, threads on (2)');
+    const auto = (await probeBackend({ backend: 'wasm', env: wasmThreadsEnv(0) })).detail ?? '';
+    const cores = os.availableParallelism();
+    if (cores === 2) assert.equal(auto, 'SIMD on, threads off (1 of 2 cores kept for VS Code)');
+    else assert.match(auto, /^SIMD on, threads (on \(\d\)|off \(.+\))$/);
+  } finally {
+    if (saved !== undefined) process.env.LATENT_WASM_THREADS = saved;
   }
 });
 

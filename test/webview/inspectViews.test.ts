@@ -4,7 +4,7 @@ import { countFlagged } from '../../src/core/inspect';
 import { classPalette, hueBetween, parseColour } from '../../webview/panel/colours';
 import {
   binOf, classRows, decodeBase64, flaggedSummary, histogram, histogramRange, latentAxisLabels, nearestPoint, niceStep, pagePositions,
-  parsePositions, pngName, pointsByClass, rankedProbabilities, roundTo, sampleRgba, scoreGroups,
+  parsePositions, pngName, pointsByClass, rankedProbabilities, roundTo, sampleRgba, scoreGroups, scoreHistogramSummary, latentScatterSummary,
 } from '../../webview/panel/inspectData';
 
 /** Two distributions, as an autoencoder trained on some classes scores a test split. */
@@ -167,4 +167,29 @@ test('class colours: the theme\'s chart colours first, then distinct ones betwee
   // Between red and purple on the wheel the shorter way: a magenta, neither of them.
   const m = hueBetween(theme.purple, theme.red);
   assert.ok(m.r > m.g && m.b > m.g);
+});
+
+test('the anomaly histogram in words: range, median, what the threshold flags, per group', () => {
+  const scores = [0.01, 0.02, 0.03, 0.04, 0.5, 0.6];
+  const groups = { names: ['trained classes', 'held-out classes'], of: [0, 0, 0, 0, 1, 1] };
+  assert.equal(
+    scoreHistogramSummary('Reconstruction error per image', scores, 0.035, groups),
+    'Reconstruction error per image: 6 images from 0.01 to 0.6, median 0.035, 3 flagged by the threshold 0.035; ' +
+      'trained classes: 4 images from 0.01 to 0.04, median 0.025, 1 flagged; held-out classes: 2 images from 0.5 to 0.6, median 0.55, 2 flagged.',
+  );
+  // Moving the threshold changes the sentence; no groups: one part.
+  assert.equal(scoreHistogramSummary('E', scores, 0.7, null), 'E: 6 images from 0.01 to 0.6, median 0.035, 0 flagged by the threshold 0.7.');
+  assert.equal(scoreHistogramSummary('E', [], 0.1, null), 'E: no scores by the threshold 0.1.');
+});
+
+test('a latent scatter in words: axes, points and where each class centres', () => {
+  const groups = pointsByClass({ x: [0, 2, 10, 12], y: [1, 3, -1, -3], labels: [0, 0, 1, 1], classNames: ['zero', 'one'] });
+  assert.equal(
+    latentScatterSummary('Latent space (2-number code)', ['z[0]', 'z[1]'], groups),
+    'Latent space (2-number code), z[0] across, z[1] up: 4 points; zero: 2 centred at (1, 2); one: 2 centred at (11, -2).',
+  );
+  const unlabelled = pointsByClass({ x: [1, 3], y: [2, 2] });
+  assert.equal(latentScatterSummary('L', ['PC1', 'PC2'], unlabelled), 'L, PC1 across, PC2 up: 2 points centred at (2, 2).');
+  const many = Array.from({ length: 23 }, (_, i) => ({ name: `c${i}`, x: [i], y: [0] }));
+  assert.match(latentScatterSummary('L', ['a', 'b'], many), /c19: 1 centred at \(19, 0\); 3 more classes\.$/);
 });

@@ -319,6 +319,36 @@ test('stageLossSeries: one segment per stage on its own scale, named by its loss
   assert.equal(stageLossSeries({ ...snapshot, epochs: [record(0, 0, null, 1), record(0, 1, 0.5, 0.4)] }).length, 1);
 });
 
+test('stageLossSeries with compared runs: each overlay joins its stage, on that stage\'s epochs; an overlay-only stage comes last', () => {
+  const at = (stageIndex: number, stage: string, epoch: number, loss: number | null, valLoss: number): EpochRecord => ({ ...record(stageIndex, epoch, loss, valLoss), stage });
+  const stages: Overlay['stages'] = [
+    { name: 'autoencoder', kind: 'fit', epochs: 2, batchesPerEpoch: 4, loss: 'binaryCrossentropy' },
+    { name: 'classifier', kind: 'fit', epochs: 2, batchesPerEpoch: 4, loss: 'categoricalCrossentropy' },
+  ];
+  const state: PanelSnapshot = {
+    ...snapshot,
+    run: { ...snapshot.run, stages },
+    epochs: [at(0, 'autoencoder', 0, null, 0.69), at(0, 'autoencoder', 1, 0.3, 0.3), at(1, 'classifier', 0, null, 2.3), at(1, 'classifier', 1, 1.1, 0.9)],
+    overlays: [
+      overlay('old', stages, [at(0, 'autoencoder', 0, null, 0.7), at(0, 'autoencoder', 1, 0.4, 0.35), at(0, 'autoencoder', 2, 0.25, 0.3), at(1, 'classifier', 0, null, 2.2)]),
+      overlay('tuned', [{ name: 'finetune', kind: 'fit', epochs: 1, batchesPerEpoch: 4, loss: 'meanSquaredError' }], [at(0, 'finetune', 1, 0.05, 0.06)]),
+    ],
+  };
+  const groups = stageLossSeries(state);
+  assert.deepEqual(groups.map((g) => [g.label, g.lossText]), [['autoencoder', 'binary cross-entropy'], ['classifier', 'categorical cross-entropy'], ['finetune', 'mean squared error']]);
+  const [ae, cls, fine] = groups as [(typeof groups)[number], (typeof groups)[number], (typeof groups)[number]];
+  assert.deepEqual(ae.x, [0, 1, 2], 'the union of both runs\' epochs of the stage');
+  assert.deepEqual(ae.loss.map((s) => [s.label, s.overlay, s.values]), [
+    ['loss', undefined, [null, 0.3, null]],
+    ['val_loss', undefined, [0.69, 0.3, null]],
+    ['loss · old', 0, [null, 0.4, 0.25]],
+    ['val_loss · old', 0, [0.7, 0.35, 0.3]],
+  ]);
+  assert.deepEqual(cls.loss.map((s) => s.label), ['loss', 'val_loss', 'loss · old', 'val_loss · old']);
+  assert.deepEqual(cls.loss[3]!.values, [2.2, null], "the overlay's classifier on the classifier's axis, not the autoencoder's");
+  assert.deepEqual(fine.loss.map((s) => [s.label, s.overlay, s.values]), [['loss · tuned', 1, [0.05]], ['val_loss · tuned', 1, [0.06]]], 'this run has no finetune stage: only the overlay draws there');
+});
+
 test('chartSummary: each series in words (first, last, lowest and where), for screen readers', () => {
   const text = chartSummary('Loss per epoch', 'epoch', [0, 1, 2, 3], [
     { label: 'loss', values: [null, 0.5, 0.3, 0.35] },

@@ -311,3 +311,39 @@ export function pngName(...parts: (string | number)[]): string {
     .slice(0, 96);
   return `${base || 'picture'}.png`;
 }
+
+// ── Charts in words (screen readers) ────────────────────────────────────────────────────────────
+
+const sig = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(3))) : '–');
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * The anomaly histogram in words: how many scores, their range and median, what the threshold
+ * flags, and the same per group (trained / held-out classes) when there are groups.
+ */
+export function scoreHistogramSummary(title: string, scores: readonly number[], threshold: number, groups: ScoreGroups | null): string {
+  const describe = (values: readonly number[]): string => {
+    const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+    if (sorted.length === 0) return 'no scores';
+    const over = sorted.filter((v) => v > threshold).length;
+    return `${count(sorted.length)} images from ${sig(sorted[0]!)} to ${sig(sorted.at(-1)!)}, median ${sig(quantileSorted(sorted, 0.5))}, ${count(over)} flagged`;
+  };
+  const parts = [`${describe(scores)} by the threshold ${sig(threshold)}`];
+  for (const [g, name] of (groups?.names ?? []).entries()) parts.push(`${name}: ${describe(scores.filter((_, i) => groups!.of[i] === g))}`);
+  return `${title}: ${parts.join('; ')}.`;
+}
+
+/** A latent scatter in words: its axes, how many points, and where each class's points centre (the first 20 classes). */
+export function latentScatterSummary(title: string, axes: readonly [string, string], groups: readonly { name: string; x: readonly number[]; y: readonly number[] }[]): string {
+  const mean = (v: readonly number[]): number => {
+    const f = v.filter(Number.isFinite);
+    return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+  };
+  const total = groups.reduce((n, g) => n + g.x.length, 0);
+  const centre = (g: (typeof groups)[number]): string => `centred at (${sig(mean(g.x))}, ${sig(mean(g.y))})`;
+  const head = `${title}, ${axes[0]} across, ${axes[1]} up: ${count(total)} points`;
+  if (groups.length === 1 && groups[0]!.name === 'points') return `${head} ${centre(groups[0]!)}.`;
+  const shown = groups.slice(0, 20).map((g) => `${g.name}: ${count(g.x.length)} ${centre(g)}`);
+  const more = groups.length > 20 ? `; ${groups.length - 20} more classes` : '';
+  return `${head}; ${shown.join('; ')}${more}.`;
+}

@@ -199,29 +199,40 @@ export interface StageLoss {
  * different stages are not comparable (binary cross-entropy ~0.7 beside categorical cross-entropy
  * ~2.3 would make the first a flat line on one axis). A layer-wise stage gives one segment per
  * step, each with the step's loss (core/stages.ts layerwiseStepOf). In the order the run trained them.
+ * Overlays (compared runs) join the segment of the stage with the same label, each on that stage's
+ * own epochs; a stage only an overlay has comes after this run's.
  */
 export function stageLossSeries(state: NonNullable<PanelState>): StageLoss[] {
-  const groups = new Map<string, { stageIndex: number; label: string; records: EpochRecord[] }>();
-  for (const e of state.epochs) {
-    const key = `${e.stageIndex}\u0000${e.stage}`;
-    const g = groups.get(key) ?? { stageIndex: e.stageIndex, label: e.stage, records: [] };
-    g.records.push(e);
-    groups.set(key, g);
-  }
-  return [...groups.values()].map((g) => {
-    const records = [...g.records].sort((a, b) => a.epoch - b.epoch);
-    const plan = state.run.stages[g.stageIndex];
-    const loss = plan?.kind === 'layerwise' ? layerwiseStepOf(g.label)?.loss : plan?.loss;
-    return {
-      label: g.label,
-      stageIndex: g.stageIndex,
-      lossText: loss ? (LOSS_TEXT[loss] ?? loss) : undefined,
-      x: records.map((r) => r.epoch),
-      loss: [
-        { label: 'loss', key: 'loss', values: records.map((r) => r.loss) },
-        { label: 'val_loss', key: 'val_loss', values: records.map((r) => r.valLoss) },
-      ],
-    };
+  // Stages by their label, this run's in the order it trained them, then any only an overlay has.
+  const byLabel = new Map<string, { stageIndex: number; lossText: string | undefined; own: EpochRecord[]; overlays: EpochRecord[][] }>();
+  const overlays: readonly Overlay[] = state.overlays ?? [];
+  const add = (e: EpochRecord, plans: NonNullable<PanelState>['run']['stages'], run: number): void => {
+    let g = byLabel.get(e.stage);
+    if (g === undefined) {
+      const plan = plans[e.stageIndex];
+      const loss = plan?.kind === 'layerwise' ? layerwiseStepOf(e.stage)?.loss : plan?.loss;
+      g = { stageIndex: e.stageIndex, lossText: loss ? (LOSS_TEXT[loss] ?? loss) : undefined, own: [], overlays: overlays.map(() => []) };
+      byLabel.set(e.stage, g);
+    }
+    (run < 0 ? g.own : g.overlays[run]!).push(e);
+  };
+  for (const e of state.epochs) add(e, state.run.stages, -1);
+  overlays.forEach((o, r) => o.epochs.forEach((e) => add(e, o.stages, r)));
+  const curves = (records: readonly EpochRecord[]): { x: number[]; series: (number | null)[][] } => ({ x: records.map((r) => r.epoch), series: [records.map((r) => r.loss), records.map((r) => r.valLoss)] });
+  return [...byLabel.entries()].map(([label, g]) => {
+    // One x array for this run and each overlay's records of the same stage (alignRuns sorts by epoch).
+    const aligned = alignRuns([curves(g.own), ...g.overlays.map(curves)]);
+    const loss: Series[] = [];
+    aligned.series.forEach((values, r) => {
+      const overlay = r === 0 ? undefined : r - 1;
+      // A run without this stage draws nothing here.
+      if ((overlay === undefined ? g.own : g.overlays[overlay]!).length === 0) return;
+      const suffix = overlay === undefined ? '' : ` · ${overlays[overlay]!.label}`;
+      const tag = overlay === undefined ? {} : { overlay };
+      loss.push({ label: `loss${suffix}`, key: 'loss', values: values[0]!, ...tag });
+      loss.push({ label: `val_loss${suffix}`, key: 'val_loss', values: values[1]!, ...tag });
+    });
+    return { label, stageIndex: g.stageIndex, lossText: g.lossText, x: aligned.x, loss };
   });
 }
 

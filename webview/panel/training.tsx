@@ -230,8 +230,8 @@ export function TrainingView({ state }: { state: PanelSnapshot }) {
       {state.evaluation && <EvaluationCard evaluation={state.evaluation} />}
       {state.overlays.length > 0 && <OverlayLegend overlays={state.overlays} />}
       <div className="charts">
-        {stageLosses.length > 1 && state.overlays.length === 0 ? (
-          // Several stages: one chart each, on its own scale, named by its loss (losses of different stages do not compare).
+        {stageLosses.length > 1 ? (
+          // Several stages: one chart each, on its own scale, named by its loss (losses of different stages do not compare); compared runs join their stage's chart.
           <div className="stage-losses" data-testid="stage-losses">
             {stageLosses.map((g, i) => (
               <LineChart

@@ -10,7 +10,7 @@ import { cssColour } from '../colours';
 import { ChartBox, type LegendItem, SavePngButton, SavePictureButton, axisStyle, composeChartPng, themeColour, usePlot } from '../charts';
 import { fmtSig, ofTotal, pct } from '../format';
 import { postToHost } from '../store';
-import { type Histogram, type ScoreGroups, classRows, flaggedSummary, histogram, histogramRange, niceStep, roundTo, scoreGroups } from '../inspectData';
+import { type Histogram, type ScoreGroups, classRows, flaggedSummary, histogram, histogramRange, niceStep, roundTo, scoreGroups, scoreHistogramSummary } from '../inspectData';
 import { PixelImage } from './common';
 
 const BINS = 50;
@@ -24,6 +24,8 @@ interface HistogramProps {
   readonly step: number;
   readonly onThreshold: (value: number) => void;
   readonly flagged: number;
+  /** The chart in words (scoreHistogramSummary). */
+  readonly summary: string;
 }
 
 /** Group colours: trained classes in blue, held-out (the anomalies) in orange; the threshold in red. */
@@ -150,7 +152,7 @@ function histogramOptions(width: number, hist: Histogram, names: readonly string
   };
 }
 
-function AnomalyHistogram({ hist, groups, threshold, step, onThreshold, flagged }: HistogramProps) {
+function AnomalyHistogram({ hist, groups, threshold, step, onThreshold, flagged, summary }: HistogramProps) {
   const thresholdRef = useRef(threshold);
   thresholdRef.current = threshold;
   const onThresholdRef = useRef(onThreshold);
@@ -193,7 +195,10 @@ function AnomalyHistogram({ hist, groups, threshold, step, onThreshold, flagged 
   ];
   return (
     <ChartBox tools={<SavePngButton name="anomaly-histogram.png" png={() => (plot.current ? composeChartPng(plot.current, TITLE, legend()) : null)} />}>
-      <div className="chart" ref={host} data-testid="anomaly-histogram" data-threshold={threshold} data-flagged={flagged} data-total={hist.total} />
+      <div className="chart" ref={host} data-testid="anomaly-histogram" data-threshold={threshold} data-flagged={flagged} data-total={hist.total} aria-hidden="true" />
+      <p className="sr-only" data-testid="anomaly-histogram-summary">
+        {summary}
+      </p>
       <div className="readout muted" ref={readout} aria-live="off" />
     </ChartBox>
   );
@@ -331,6 +336,7 @@ export function AnomalyView({ result }: { result: ScoreResult }) {
   // A new result brings its own suggested threshold: the tab keys this view by the result's time.
   const [threshold, setThreshold] = useState(result.threshold);
   const summary = useMemo(() => flaggedSummary(result.scores, threshold, groups), [result, threshold, groups]);
+  const words = useMemo(() => scoreHistogramSummary(TITLE, result.scores, threshold, groups), [result, threshold, groups]);
   const suggested = threshold === result.threshold;
   return (
     <div className="anomaly">
@@ -363,7 +369,7 @@ export function AnomalyView({ result }: { result: ScoreResult }) {
         {suggested ? 'Suggested threshold' : `Suggested threshold ${fmtSig(result.threshold)}`}: {result.thresholdRule}
         {hist.above > 0 && ` ${hist.above} ${hist.above === 1 ? 'image' : 'images'} above ${fmtSig(range[1], 3)} ${hist.above === 1 ? 'is' : 'are'} counted in the last bar.`}
       </p>
-      <AnomalyHistogram hist={hist} groups={groups} threshold={threshold} step={step} onThreshold={setThreshold} flagged={summary.flagged} />
+      <AnomalyHistogram hist={hist} groups={groups} threshold={threshold} step={step} onThreshold={setThreshold} flagged={summary.flagged} summary={words} />
       <div className="anomaly-details">
         {result.worst.some((w) => w.features) ? <WorstRows result={result} /> : <WorstImages result={result} />}
         <ClassTable result={result} threshold={threshold} />

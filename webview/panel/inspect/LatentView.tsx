@@ -9,7 +9,7 @@ import type { LatentResult } from '../../../src/core/inspect';
 import { classPalette, cssColour } from '../colours';
 import { ChartBox, type LegendItem, SavePngButton, axisStyle, composeChartPng, themeColours, themeCss, usePlot } from '../charts';
 import { fmtSig } from '../format';
-import { decodeBase64, latentAxisLabels, nearestPoint, pointsByClass, sampleRgba } from '../inspectData';
+import { decodeBase64, latentAxisLabels, latentScatterSummary, nearestPoint, pointsByClass, sampleRgba } from '../inspectData';
 
 /** uPlot's typings describe only aligned data; faceted mode 2 takes [null, [xs, ys], [xs, ys]…]. */
 type FacetedData = [null, ...[number[], number[]][]];
@@ -124,6 +124,7 @@ function LatentScatter({ result, title, groups, colours, hidden, selected, onSel
   onSelectRef.current = onSelect;
   const [xLabel, yLabel] = latentAxisLabels(result);
   const n = result.x.length;
+  const words = useMemo(() => latentScatterSummary(title, [xLabel, yLabel], groups.filter((_, g) => !hidden.has(g))), [title, xLabel, yLabel, groups, hidden]);
   const { host, plot } = usePlot(
     (el, width) => {
       const radius = (n > 5000 ? 1.5 : n > 1000 ? 2 : 3) * uPlot.pxRatio;
@@ -161,7 +162,10 @@ function LatentScatter({ result, title, groups, colours, hidden, selected, onSel
   const legend = (): LegendItem[] => groups.filter((_, g) => !hidden.has(g)).map((gr) => ({ label: gr.name, colour: colours[groups.indexOf(gr)]!, shape: 'dot' }));
   return (
     <ChartBox tools={<SavePngButton name="latent-space.png" png={() => (plot.current ? composeChartPng(plot.current, title, legend()) : null)} />}>
-      <div className="chart" ref={host} data-testid="latent-scatter" data-points={n} data-projection={result.projection} />
+      <div className="chart" ref={host} data-testid="latent-scatter" data-points={n} data-projection={result.projection} aria-hidden="true" />
+      <p className="sr-only" data-testid="latent-scatter-summary">
+        {words}
+      </p>
     </ChartBox>
   );
 }

@@ -52,44 +52,77 @@ export interface ThreadsChoice {
 }
 
 /**
- * Threads for the wasm backend: LATENT_WASM_THREADS when set (1 = off); else as many cores as are
- * idle right now (at most 8, the workers the build pre-creates). XNNPACK's pool and our kernels
- * split each operation across their threads and wait for the slowest: a thread with no free core
- * to run on stalls every operation (measured on 2 cores beside two other busy processes: threads
- * cut a conv autoencoder's training speed by a quarter to a half). So the idle share of every
- * core is sampled over `sampleMs` (os.cpus() times; this process has not started training yet),
- * and threads = the idle cores, rounded (at least 1).
+ * Threads for the wasm backend, decided once when the backend starts (XNNPACK's pool is created
+ * with the backend, and swapping backends in the middle of a run would move every tensor, so the
+ * count cannot follow the load epoch by epoch):
+ *
+ * - LATENT_WASM_THREADS when set (1 = off);
+ * - else the idle cores, less LATENT_WASM_KEEP_CORES (what the extension keeps for VS Code: 1),
+ *   at most 8 (the workers the build pre-creates), at least 1.
+ *
+ * Why not every core: XNNPACK's pool and our kernels split each operation across their threads
+ * and wait for the slowest, so a thread that shares its core with another program stalls every
+ * operation. Measured on 2 cores (docs/benchmarks.md, "In VS Code"): with VS Code's window drawing
+ * the training panel beside the worker (about half a core), two threads trained the dense and conv
+ * samples 11-41 % slower than one, in every run; beside two busy processes, threads cut the conv autoencoder's
+ * speed by a quarter to a half. Idle cores are sampled over `sampleMs` (os.cpus() times, this
+ * process's own CPU time counted as available: it is ours to use).
  */
 export async function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env, sampleMs = 200): Promise<ThreadsChoice> {
-  const set = env.LATENT_WASM_THREADS?.trim();
-  if (set !== undefined && set !== '') {
-    const n = Number.parseInt(set, 10);
-    if (Number.isFinite(n) && n >= 1) return { threads: Math.min(n, 8), why: n === 1 ? 'LATENT_WASM_THREADS=1' : undefined };
-  }
+  const forced = positiveInt(env.LATENT_WASM_THREADS);
+  if (forced !== undefined) return chooseWasmThreads({ cores: 1, idle: null, forced });
   const os = runtimeRequire()('os') as typeof import('node:os');
-  const cores = Math.max(1, Math.min(typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length, 8));
-  if (cores === 1) return { threads: 1 };
-  const idle = await idleCores(os, sampleMs);
-  if (idle === null) return { threads: cores };
-  const threads = Math.max(1, Math.min(cores, Math.floor(idle + 0.35)));
-  return threads > 1 ? { threads } : { threads: 1, why: `busy machine: ${idle.toFixed(1)} of ${cores} cores idle` };
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const keep = { cores: positiveInt(env.LATENT_WASM_KEEP_CORES) ?? 0, for: env.LATENT_WASM_KEEP_FOR?.trim() || undefined };
+  if (Math.min(cores, 8) - keep.cores <= 1) return chooseWasmThreads({ cores, idle: null, keep });
+  return chooseWasmThreads({ cores, idle: await idleCores(os, sampleMs), keep });
 }
 
-/** Idle cores over the next `ms` (sum over cores of each core's idle share), or null if unknown. */
+const positiveInt = (text: string | undefined): number | undefined => {
+  const n = text === undefined || text.trim() === '' ? Number.NaN : Number(text.trim());
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+};
+
+/**
+ * The rule of wasmThreadsWanted, on what it measured: `idle` cores (null: unknown, all count),
+ * `keep` cores left for other work (named in the reason), `forced` by LATENT_WASM_THREADS.
+ */
+export function chooseWasmThreads(m: { cores: number; idle: number | null; keep?: { cores: number; for?: string }; forced?: number }): ThreadsChoice {
+  if (m.forced !== undefined) return { threads: Math.min(m.forced, 8), why: m.forced === 1 ? 'LATENT_WASM_THREADS=1' : undefined };
+  const cores = Math.max(1, Math.min(m.cores, 8));
+  if (cores === 1) return { threads: 1 };
+  const keep = Math.max(0, m.keep?.cores ?? 0);
+  const usable = Math.max(1, cores - keep);
+  const idle = m.idle === null ? cores : Math.max(1, Math.min(cores, Math.floor(m.idle + 0.35)));
+  const threads = Math.min(usable, idle);
+  if (threads > 1) return { threads };
+  const kept = `${keep} of ${m.cores} cores kept for ${m.keep?.for ?? 'other work'}`;
+  if (usable === 1) return { threads: 1, why: kept };
+  return { threads: 1, why: `busy machine: ${(m.idle ?? 0).toFixed(1)} of ${m.cores} cores idle` };
+}
+
+/**
+ * Idle cores over the next `ms` (sum over cores of each core's idle share, plus the cores this
+ * process kept busy meanwhile), or null if unknown.
+ */
 async function idleCores(os: typeof import('node:os'), ms: number): Promise<number | null> {
   const sample = (): { idle: number; total: number }[] =>
     os.cpus().map((c) => ({ idle: c.times.idle, total: c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq }));
   const before = sample();
+  const ownBefore = process.cpuUsage();
+  const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, ms));
+  const own = process.cpuUsage(ownBefore);
+  const wallUs = (performance.now() - t0) * 1000;
   const after = sample();
-  if (before.length === 0 || before.length !== after.length) return null;
+  if (before.length === 0 || before.length !== after.length || wallUs <= 0) return null;
   let idle = 0;
   for (let i = 0; i < after.length; i++) {
     const total = after[i]!.total - before[i]!.total;
     if (total <= 0) return null;
     idle += (after[i]!.idle - before[i]!.idle) / total;
   }
-  return idle;
+  return Math.min(after.length, idle + (own.user + own.system) / wallUs);
 }
 
 export interface ThreadedWasm {
