@@ -63,8 +63,9 @@ export interface ThreadsChoice {
  * Why not every core: XNNPACK's pool and our kernels split each operation across their threads
  * and wait for the slowest, so a thread that shares its core with another program stalls every
  * operation. Measured on 2 cores (docs/benchmarks.md, "In VS Code"): with VS Code's window drawing
- * the training panel beside the worker (about half a core), two threads trained the dense and conv
- * samples 11-41 % slower than one, in every run; beside two busy processes, threads cut the conv autoencoder's
+ * the training panel beside the worker (about half a core), two threads were slower than one in 7
+ * of 8 paired runs (dense 9-13 %, conv 11-41 %; one conv run went 12 % the other way); beside two
+ * busy processes, threads cut the conv autoencoder's
  * speed by a quarter to a half. Idle cores are sampled over `sampleMs` (os.cpus() times, this
  * process's own CPU time counted as available: it is ours to use).
  */
