@@ -78,7 +78,11 @@ export default tseslint.config(
   },
   {
     files: ['src/extension/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [TFJS] }] },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [TFJS] }],
+      // Nonces and anything else a webview or a stranger could guess come from node:crypto.
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use node:crypto (randomBytes, randomUUID) in the extension host.' }],
+    },
   },
   {
     files: ['src/backend/**/*.ts', 'src/compile/**/*.ts', 'src/train/**/*.ts'],

@@ -95,6 +95,8 @@ export const ToEditorSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('layout'), prefs: LayoutPrefsSchema }).strict(),
   /** The dataset card of the graph's Input (core/datasetCard.ts), each time it is read again. */
   z.object({ type: z.literal('datasetCard'), card: DatasetCardSchema }).strict(),
+  /** Whether the workspace is trusted: in Restricted Mode the editor edits and validates, and Train says why it cannot. */
+  z.object({ type: z.literal('trust'), trusted: z.boolean() }).strict(),
 ]);
 export type ToEditor = z.infer<typeof ToEditorSchema>;
 

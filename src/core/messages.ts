@@ -76,6 +76,8 @@ export interface ReceiverOptions {
   readonly log: (line: string) => void;
   /** Answer a rejected message (a request gets its failure reply); omitted where nobody waits for one. */
   readonly reject?: (rejection: Rejection) => void;
+  /** The most characters (as JSON) a message of this type may have; larger ones are rejected before validation. */
+  readonly maxChars?: (type: string | undefined) => number;
 }
 
 /**
@@ -84,11 +86,31 @@ export interface ReceiverOptions {
  */
 export function createReceiver<S extends z.ZodType>(schema: S, opts: ReceiverOptions): (raw: unknown) => z.output<S> | undefined {
   return (raw) => {
-    const parsed = parseWith(schema, raw, `Malformed ${opts.from} message`);
-    if (parsed.ok) return parsed.value;
     const type = typeOf(raw);
+    const tooBig = opts.maxChars ? oversized(raw, opts.maxChars(type)) : undefined;
+    const parsed: Parsed<z.output<S>> = tooBig !== undefined ? { ok: false, error: `Malformed ${opts.from} message: ${tooBig}` } : parseWith(schema, raw, `Malformed ${opts.from} message`);
+    if (parsed.ok) return parsed.value;
     opts.log(type ? `${parsed.error} (a '${type}' message, rejected)` : `${parsed.error} (rejected)`);
     opts.reject?.({ inReplyTo: requestIdOf(raw), type, error: parsed.error });
     return undefined;
   };
+}
+
+/**
+ * How large a message from a webview may be: a picture to save (savePng) up to 64 M characters of
+ * base64 (a graph drawn at 4x is a few MB), anything else 1 M (a paste of 100 blocks is ~50 k).
+ */
+export function webviewMessageLimit(type: string | undefined): number {
+  return type === 'savePng' ? 64_000_000 : 1_000_000;
+}
+
+/** Why `raw` is over `limit` characters as JSON (or cannot be measured), else undefined. */
+function oversized(raw: unknown, limit: number): string | undefined {
+  let size: number;
+  try {
+    size = JSON.stringify(raw)?.length ?? 0;
+  } catch {
+    return 'it cannot be read as JSON';
+  }
+  return size > limit ? `${size.toLocaleString('en-US')} characters, over the ${limit.toLocaleString('en-US')} such a message may have` : undefined;
 }

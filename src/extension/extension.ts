@@ -13,6 +13,7 @@ import { RunsView } from './runsView';
 import { newFromTemplate } from './templates';
 import { TrainingController } from './training';
 import { TrainingPanel } from './trainingPanel';
+import { requireTrust, trusted } from './trust';
 
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Latent Studio');
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const runs = new RunCommands(training, panel, channel, () => activeGraphUri());
   panel.onDidRequestCommand(({ command, runDir }) => {
     const target = runDir ?? undefined;
+    if (command !== 'compare' && !requireTrust(REQUEST_WHAT[command])) return;
     if (command === 'evaluate') void runs.evaluate(target);
     if (command === 'export') void runs.export(target);
     if (command === 'resume') void runs.resume(target);
@@ -42,22 +44,22 @@ export function activate(context: vscode.ExtensionContext): void {
     panel,
     training,
     new RunsView(panel),
-    vscode.commands.registerCommand('latentStudio.trainModel', (uri?: vscode.Uri) => {
+    vscode.commands.registerCommand('latentStudio.trainModel', trusted('Training', (uri?: vscode.Uri) => {
       const target = graphUri(uri);
       if (target) return training.train(target);
-    }),
+    })),
     vscode.commands.registerCommand('latentStudio.stopTraining', (uri?: vscode.Uri) => training.stop(activeGraphUri(uri))),
-    vscode.commands.registerCommand('latentStudio.resumeTraining', (target?: RunTarget) => runs.resume(target)),
-    vscode.commands.registerCommand('latentStudio.evaluateModel', (target?: RunTarget) => runs.evaluate(target)),
-    vscode.commands.registerCommand('latentStudio.exportModel', (target?: RunTarget) => runs.export(target)),
-    vscode.commands.registerCommand('latentStudio.exportPytorch', (target?: RunTarget) => exportAsPytorch(channel, target instanceof vscode.Uri ? target : activeGraphUri(undefined), typeof target === 'object' && target !== null && 'runDir' in target ? target.runDir : undefined)),
+    vscode.commands.registerCommand('latentStudio.resumeTraining', trusted('Resuming a run', (target?: RunTarget) => runs.resume(target))),
+    vscode.commands.registerCommand('latentStudio.evaluateModel', trusted('Evaluation', (target?: RunTarget) => runs.evaluate(target))),
+    vscode.commands.registerCommand('latentStudio.exportModel', trusted('Export', (target?: RunTarget) => runs.export(target))),
+    vscode.commands.registerCommand('latentStudio.exportPytorch', trusted('Export as PyTorch', (target?: RunTarget) => exportAsPytorch(channel, target instanceof vscode.Uri ? target : activeGraphUri(undefined), typeof target === 'object' && target !== null && 'runDir' in target ? target.runDir : undefined))),
     vscode.commands.registerCommand('latentStudio.compareRuns', (target?: RunTarget) => runs.compare(target)),
-    vscode.commands.registerCommand('latentStudio.generateSamples', (target?: RunTarget) => runs.generate(target)),
-    vscode.commands.registerCommand('latentStudio.scoreAnomalies', (target?: RunTarget) => inspect.command('score', target)),
-    vscode.commands.registerCommand('latentStudio.predict', (target?: RunTarget) => inspect.command('predict', target)),
-    vscode.commands.registerCommand('latentStudio.showWeights', (target?: RunTarget) => inspect.command('weights', target)),
-    vscode.commands.registerCommand('latentStudio.showFeatureMaps', (target?: RunTarget) => inspect.command('features', target)),
-    vscode.commands.registerCommand('latentStudio.showLatentSpace', (target?: RunTarget) => inspect.command('latent', target)),
+    vscode.commands.registerCommand('latentStudio.generateSamples', trusted('Generating samples', (target?: RunTarget) => runs.generate(target))),
+    vscode.commands.registerCommand('latentStudio.scoreAnomalies', trusted('Scoring anomalies', (target?: RunTarget) => inspect.command('score', target))),
+    vscode.commands.registerCommand('latentStudio.predict', trusted('Predicting', (target?: RunTarget) => inspect.command('predict', target))),
+    vscode.commands.registerCommand('latentStudio.showWeights', trusted('Showing weights', (target?: RunTarget) => inspect.command('weights', target))),
+    vscode.commands.registerCommand('latentStudio.showFeatureMaps', trusted('Showing feature maps', (target?: RunTarget) => inspect.command('features', target))),
+    vscode.commands.registerCommand('latentStudio.showLatentSpace', trusted('Showing the latent space', (target?: RunTarget) => inspect.command('latent', target))),
     vscode.commands.registerCommand('latentStudio.exportGraphImage', (uri?: unknown) => exportGraphImage(editors, uri)),
     vscode.commands.registerCommand('latentStudio.selectDataset', (uri?: vscode.Uri) => selectDataset(activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),
@@ -79,6 +81,9 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
 }
+
+/** The panel's buttons, as the trust warning names them. */
+const REQUEST_WHAT = { evaluate: 'Evaluation', export: 'Export', resume: 'Resuming a run', compare: 'Comparing runs', generate: 'Generating samples' } as const;
 
 /** The resource of the active tab, for custom editors (which have no activeTextEditor). */
 function activeTabUri(): vscode.Uri | undefined {

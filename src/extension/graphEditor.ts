@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { parseJsonText, serializeGraph } from '../core/canonical';
 import { type GraphEdit, applyEdit } from '../core/edits';
 import { DEFAULT_LAYOUT, type LayoutPrefs, LayoutPrefsSchema, type ToEditor, type ToHost, ToHostSchema } from '../core/editorProtocol';
-import { createReceiver } from '../core/messages';
+import { createReceiver, webviewMessageLimit } from '../core/messages';
 import { minimalReplacement } from '../core/textDiff';
 import type { DatasetCards } from './datasetCards';
 import { savePngAs } from './saveFile';
@@ -180,6 +180,7 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
     const detach = this.hub.attach(document.uri, send, panel);
     const receive = createReceiver(ToHostSchema, {
       from: 'graph editor',
+      maxChars: webviewMessageLimit,
       log: (line) => this.log.appendLine(line),
       reject: (r) => send({ type: 'rejected', inReplyTo: r.inReplyTo, error: r.error }),
     });
@@ -189,6 +190,8 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
     };
     const subscriptions = [
       { dispose: detach },
+      // Trusting the workspace (there is no way back without a reload) enables Train at once.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => send({ type: 'trust', trusted: true })),
       vscode.workspace.onDidChangeTextDocument((e) => {
         // The dataset card follows the change through GraphDiagnostics (every graph document).
         if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) sendDocument();
@@ -202,6 +205,7 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
         switch (message.type) {
           case 'ready':
             send({ type: 'layout', prefs: storedLayout(this.workspaceState) });
+            send({ type: 'trust', trusted: vscode.workspace.isTrusted });
             sendDocument();
             this.hub.replay(document.uri, send);
             sendCard();

@@ -7,6 +7,7 @@
  * queued one, so clicking quickly never piles up workers.
  */
 import * as vscode from 'vscode';
+import { requireTrust } from './trust';
 import { type GraphAnalysis } from '../core/analyze';
 import { type InspectKind, type InspectRequest, type InspectResult, InspectRequestSchema, type PanelInspectRequest, anomalyCsv, countFlagged } from '../core/inspect';
 import type { BackendPreference } from '../core/backends';
@@ -72,7 +73,9 @@ export class InspectCommands {
     private readonly log: vscode.OutputChannel,
     private readonly activeGraph: () => vscode.Uri | undefined,
   ) {
-    panel.onDidRequestInspect(({ runDir, request }) => void this.start(runDir, fullRequest(runDir, request, backendSetting()), false));
+    panel.onDidRequestInspect(({ runDir, request }) => {
+      if (requireTrust('Inspecting a run')) void this.start(runDir, fullRequest(runDir, request, backendSetting()), false);
+    });
     panel.onDidRequestScoresExport(({ runDir, threshold }) => void this.exportScores(runDir, threshold));
   }
 

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { type FromPanel, FromPanelSchema, type Overlay, type PanelSnapshot, type ToPanel } from '../core/panelProtocol';
-import { createReceiver } from '../core/messages';
+import { createReceiver, webviewMessageLimit } from '../core/messages';
 import type { InspectKind, InspectResult, PanelInspectRequest } from '../core/inspect';
 import type { Evaluation } from '../core/runFormat';
 import { snapshotFromRunFolder } from '../run/panelSnapshot';
@@ -144,6 +144,7 @@ export class TrainingPanel implements vscode.Disposable {
     }, 8_000);
     const receive = createReceiver(FromPanelSchema, {
       from: 'training panel',
+      maxChars: webviewMessageLimit,
       log: (line) => this.log.appendLine(line),
       reject: (r) => void panel.webview.postMessage({ type: 'rejected', inReplyTo: r.inReplyTo, error: r.error } satisfies ToPanel),
     });

@@ -1,9 +1,10 @@
 /** HTML shell for our webviews: CSP with a nonce, scripts and styles only from dist/webview. */
+import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
-function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from({ length: 32 }, () => chars.charAt(Math.floor(Math.random() * chars.length))).join('');
+/** A fresh script nonce per page: 128 bits from the OS's CSPRNG (CSP allows base64url). */
+export function nonce(): string {
+  return randomBytes(16).toString('base64url');
 }
 
 export function webviewHtml(webview: vscode.Webview, root: vscode.Uri, opts: { title: string; script: string; styles: readonly string[] }): string {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CheckpointMeta, RunConfig, RunStatus } from '../core/runFormat';
 import { RunFolderError, readGraphSnapshot, readOptionalRunJson, requireRunJson, runFile, sha256 } from './runFolder';
+import { processAlive } from './runLock';
 
 export interface SavedRun {
   /** Absolute path of the run folder. */
@@ -23,16 +24,6 @@ export interface SavedRun {
 
 /** What a job opens a run for, in the sentence that refuses a run without a checkpoint. */
 export type SavedRunPurpose = 'evaluate' | 'export' | 'generate from' | 'inspect';
-
-/** Whether a process with this id is alive (EPERM: alive, owned by someone else). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function openFolder(runDirArg: string): { runDir: string; name: string; status: RunStatus } {
   const runDir = path.resolve(runDirArg);

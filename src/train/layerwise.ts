@@ -16,7 +16,7 @@ import type { CompiledGraph } from '../compile/compile';
 import { shuffleInPlace } from '../data/random';
 import { constant } from '../backend/constants';
 import { LOGITS_OF, fusedDense } from '../compile/fusedLayers';
-import { TrainingError } from './errors';
+import { TrainingError, checkValidationLoss } from './errors';
 import { makeOptimizer, minimizeStep } from './optimizers';
 import { type Feeder, type Prediction, logitsLayer, lossFn, metricSum } from './scoring';
 
@@ -231,6 +231,7 @@ async function pretrainStep(ctx: LayerwiseContext, step: Step, stepIndex: number
       const logs = await pretrainEpoch(ctx, m, data, optimizer, order, epoch);
       if (!logs) return { epochs: e - 1, stopped: true };
       const { valLoss, valAccuracy } = await validateStep(m, data);
+      checkValidationLoss(valLoss, { stage: m.label, epoch, learningRate: stage.learningRate });
       ctx.onEpoch({
         stage: m.label,
         stageIndex: ctx.stageIndex,

@@ -23,6 +23,7 @@ import { parseDataSpec } from '../data/spec';
 import { type Dataset, datasetShape, describeShape, sampleSize } from '../data/types';
 import { readOptionalRunJson, sha256 } from '../run/runFolder';
 import { type SavedRun, openRunToResume } from '../run/savedRun';
+import { type HeldLock, claimRun } from '../run/runLock';
 import { type LoadedCheckpoint, applyLayerWeights, applyMatchingLayerWeights, loadCheckpoint, readCheckpointMeta } from './checkpoint';
 import { TrainingError } from './errors';
 import { PREVIEW_COUNT } from './scoring';
@@ -261,6 +262,8 @@ export interface PreparedRun extends RunData {
   readonly checkpoint: LoadedCheckpoint | undefined;
   /** The run whose weights the layers started from (`initFrom`, or the resumed run's own). */
   readonly initFrom: string | undefined;
+  /** The resumed folder's claim (src/run/runLock.ts), held while it trains; a new run's folder is claimed when it is made. */
+  readonly lock: HeldLock | undefined;
   dispose(): void;
 }
 
@@ -270,6 +273,17 @@ export async function prepareRun(request: ResolvedTrainRequest, send: Send): Pro
   if (request.resumeFrom !== undefined && request.initFrom !== undefined) {
     throw new TrainingError(`--init-from starts a new run from another run's weights, but a resumed run (${path.basename(request.resumeFrom)}) continues from its own checkpoint: leave out one of the two`);
   }
+  // Claim the folder before reading its status: of two resumes started together, one gets it.
+  const lock = request.resumeFrom !== undefined ? claimRun(path.resolve(request.resumeFrom), 'resuming') : undefined;
+  try {
+    return await prepareClaimed(request, send, lock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+async function prepareClaimed(request: ResolvedTrainRequest, send: Send, lock: HeldLock | undefined): Promise<PreparedRun> {
   const saved = request.resumeFrom !== undefined ? openRunToResume(request.resumeFrom) : undefined;
   const graphText = saved?.graphText ?? request.graphText;
   const graphPath = saved?.graphPath ?? request.graphPath;
@@ -291,7 +305,7 @@ export async function prepareRun(request: ResolvedTrainRequest, send: Send): Pro
       checkpoint?.dispose();
       compiled.dispose();
     };
-    return { ...data, request, saved, settings, graphText, graphPath, graphSha256, backend, compiled, checkpoint, initFrom, dispose };
+    return { ...data, request, saved, settings, graphText, graphPath, graphSha256, backend, compiled, checkpoint, initFrom, lock, dispose };
   } catch (e) {
     checkpoint?.dispose();
     compiled.dispose();

@@ -9,6 +9,7 @@ import type { ClassifierPreview, EpochRecord, Pretraining, RunConfigInput } from
 import { RUN_FILES } from '../core/runFormat';
 import type { CompiledGraph } from '../compile/compile';
 import { type RunStatusInput, appendMetrics, createRunDir, trimMetrics, writeFileAtomic, writeRunJson, writeStatus } from '../run/runFolder';
+import { type HeldLock, claimRun } from '../run/runLock';
 import { type CheckpointState, saveCheckpoint } from './checkpoint';
 import { layerwiseEpochs, planLayerwise } from './layerwise';
 import type { PreparedRun, Send } from './prepare';
@@ -51,6 +52,8 @@ function configOf(run: PreparedRun, startedAt: string): RunConfigInput {
 export class RunRecorder {
   private constructor(
     readonly runDir: string,
+    /** This process's claim on the folder, given back when the run ends (finish, fail, release). */
+    private readonly lock: HeldLock,
     private readonly status: RunStatusInput,
     private readonly send: Send,
     private readonly backend: string,
@@ -63,8 +66,11 @@ export class RunRecorder {
     const { saved } = run;
     let runDir: string;
     let startedAt: string;
+    let lock: HeldLock;
     if (saved) {
       runDir = saved.runDir;
+      if (!run.lock) throw new Error('a resumed run is claimed before it is prepared');
+      lock = run.lock;
       startedAt = saved.status.startedAt;
       const at = saved.checkpoint;
       // Records past the checkpoint (a worker killed between the two writes) would be repeated.
@@ -73,13 +79,14 @@ export class RunRecorder {
       send({ type: 'log', level: 'info', message: `Resuming ${saved.name} after epoch ${at.epochsCompleted} (stage "${at.stageName}", epoch ${at.stageEpoch}).` });
     } else {
       runDir = createRunDir(run.request.runsDir, run.graphPath);
+      lock = claimRun(runDir, 'training');
       startedAt = new Date().toISOString();
       writeFileAtomic(path.join(runDir, RUN_FILES.graph), run.graphText);
     }
     const epochs = saved?.checkpoint.epochsCompleted ?? 0;
     const best = saved?.checkpoint.bestValLoss ?? null;
     const status: RunStatusInput = { status: 'running', graphName: run.doc.name, startedAt, backend: run.backend.name, epochsCompleted: epochs, bestValLoss: best, pid: process.pid };
-    const recorder = new RunRecorder(runDir, status, send, run.backend.name, epochs, best);
+    const recorder = new RunRecorder(runDir, lock, status, send, run.backend.name, epochs, best);
     recorder.writeStatus();
     writeRunJson(runDir, 'config', configOf(run, startedAt));
     writeRunJson(runDir, 'normalization', run.norm);
@@ -138,10 +145,12 @@ export class RunRecorder {
 
   finish(stopped: boolean): void {
     this.writeStatus({ status: stopped ? 'stopped' : 'completed', endedAt: new Date().toISOString() });
+    this.lock.release();
   }
 
   fail(message: string): void {
     this.writeStatus({ status: 'failed', endedAt: new Date().toISOString(), error: message });
+    this.lock.release();
   }
 }
 

@@ -16,7 +16,7 @@ import { RUN_FILES } from '../core/runFormat';
 import type { ResolvedStage } from '../core/stages';
 import { Mulberry32 } from '../data/random';
 import { checkpointOrder, restoreOptimizer } from './checkpoint';
-import { TrainingError } from './errors';
+import { TrainingError, checkValidationLoss } from './errors';
 import { type EpochLogs, fit } from './fit';
 import { runLayerwiseStage, scorePretrainedAfter } from './layerwiseStage';
 import { saveModel } from './modelFiles';
@@ -42,6 +42,7 @@ const camel = (prefix: string, name: string): string => `${prefix}${name.charAt(
 async function epochRecord(ctx: StageContext, stage: ResolvedStage, stageIndex: number, model: tf.LayersModel, epoch: number, logs: EpochLogs | null) {
   const classes = stage.target === 'labels' ? (model.outputs[0]!.shape[1] as number) : 0;
   const val = await scoreSplit(model, ctx.feeder, ctx.run.validationIdx, { loss: stage.loss, metrics: stage.metrics, target: stage.target, classes, confusion: stage.target === 'labels' });
+  checkValidationLoss(val.loss, { stage: stage.name, epoch, learningRate: stage.learningRate });
   const metrics: Record<string, number> = { ...logs?.metrics };
   for (const [k, v] of Object.entries(val.metrics)) metrics[camel('val', k)] = v;
   const seconds = logs?.seconds ?? 0;
@@ -181,5 +182,6 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
     feeder.dispose();
     snapshot.dispose();
     run.dispose();
+    run.lock?.release();
   }
 }

@@ -142,6 +142,27 @@ function cliAsync(args: string[], onLine: (line: string, child: ChildProcess) =>
   }));
 }
 
+test('two train --resume of one run started together: one resumes it, the other says it is busy; each epoch is recorded once', async () => {
+  let interrupted = false;
+  const first = await cliAsync(['train', sample('dense-autoencoder'), '--epochs', '4', '--limit', '500', '--json'], (line, child) => {
+    if ((JSON.parse(line) as { epoch?: number }).epoch === 1 && !interrupted) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
+  assert.equal(first.code, 0, first.stderr);
+  const runDir = (JSON.parse(first.stdout.trim().split('\n').at(-1)!) as { runDir: string }).runDir;
+  const both = await Promise.all([0, 1].map(() => cliAsync(['train', '--resume', runDir, '--json'], () => undefined)));
+  const winners = both.filter((r) => r.code === 0);
+  assert.equal(winners.length, 1, both.map((r) => r.stderr).join('\n'));
+  const loser = both.find((r) => r.code !== 0)!;
+  assert.equal(loser.code, 1);
+  assert.match(loser.stderr, new RegExp(`^latent-studio: ${path.basename(runDir)} is busy: resuming in process \\d+ since .*\\. Wait for it to end, or stop it\n$`));
+  const epochs = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+  assert.deepEqual(epochs, [0, 1, 2, 3, 4], 'each epoch once');
+  assert.equal(fs.existsSync(path.join(runDir, '.lock')), false, 'the claim is given back');
+});
+
 test('Ctrl-C, train --resume, evaluate and export: a classifier run from stop to exported models', async () => {
   // Ctrl-C once during the first stage's second epoch: stops there, keeping epoch 1.
   let interrupted = false;

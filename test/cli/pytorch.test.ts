@@ -202,8 +202,18 @@ describe('PyTorch engine from the command line', () => {
     assert.equal(stopped.status.status, 'stopped');
     const kept = stopped.status.epochsCompleted;
     assert.ok(kept >= 1 && kept < 3, `stopped after ${kept} epochs`);
-    const resumed = py([path.join(exportDir, 'train.py'), '--resume', dir, '--device', 'cpu']);
-    assert.equal(resumed.code, 0, resumed.stderr);
+    // Two resumes started together: one continues the run, the other says it is busy (the run folder's .lock).
+    const resume = (): Promise<{ code: number; stderr: string }> =>
+      new Promise((resolve) => {
+        const c = spawn(python!, [path.join(exportDir!, 'train.py'), '--resume', dir, '--device', 'cpu'], { cwd: tmp, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+      });
+    const both = await Promise.all([resume(), resume()]);
+    assert.deepEqual(both.map((r) => r.code).sort(), [0, 1], both.map((r) => r.stderr).join('\n'));
+    assert.match(both.find((r) => r.code === 1)!.stderr, new RegExp(`${path.basename(dir)} is busy: resuming in process \\d+ since .*\\. Wait for it to end, or stop it`));
+    assert.equal(fs.existsSync(path.join(dir, '.lock')), false, 'the claim is given back');
     const done = readRun(dir);
     assert.equal(done.status.status, 'completed');
     assert.deepEqual(done.epochs.map((e) => e.epoch), [0, 1, 2, 3], 'each epoch once, the resumed ones after the kept ones');
@@ -230,6 +240,41 @@ describe('PyTorch engine from the command line', () => {
     const status = readRun(path.join(runs, fs.readdirSync(runs)[0]!)).status;
     assert.equal(status.status, 'failed');
     assert.match(status.error ?? '', /The loss became/);
+  });
+
+  it('a validation loss that is not finite fails before anything is recorded, with the tfjs engine\'s sentence', (t) => {
+    if (!python) return t.skip(skipReason);
+    // The same graph and data as test/train/training.test.ts: raw 1e20 values overflow float32 when squared.
+    fs.writeFileSync(path.join(tmp, 'overflowing.csv'), `a,b\n${'1e20,1e20\n'.repeat(120)}`);
+    const graph = {
+      formatVersion: 1,
+      name: 'overflows',
+      nodes: [
+        { id: 'input', type: 'Input', params: { shape: [2] } },
+        { id: 'd', type: 'Dense', params: { units: 2, activation: 'linear' } },
+        { id: 'out', type: 'Output', params: { target: 'input' } },
+      ],
+      edges: [
+        { from: 'input', to: 'd' },
+        { from: 'd', to: 'out' },
+      ],
+      training: { dataset: 'csv:overflowing.csv', normalize: 'unit', loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.01, epochs: 2, batchSize: 16 },
+    };
+    const file = path.join(tmp, 'overflows.latent.json');
+    fs.writeFileSync(file, JSON.stringify(graph));
+    const out = path.join(tmp, 'overflows');
+    assert.equal(cli(['export', file, '--format', 'pytorch', '--out', out]).code, 0);
+    const runs = path.join(tmp, 'overflow-runs');
+    const r = py([path.join(out, 'train.py'), '--out', runs, '--device', 'cpu']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /The validation loss is Infinity in stage "train" before it trains: check the data/);
+    const dir = path.join(runs, fs.readdirSync(runs)[0]!);
+    const status = RunStatusSchema.parse(readJson(path.join(dir, 'run.json')));
+    assert.equal(status.status, 'failed');
+    assert.match(status.error ?? '', /The validation loss is Infinity/);
+    const metrics = path.join(dir, 'metrics.jsonl');
+    assert.equal(fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').trim() : '', '', 'no epoch was recorded');
+    assert.equal(fs.existsSync(path.join(dir, 'checkpoint')), false, 'nothing was checkpointed');
   });
 
   it("a denoising autoencoder's preview is noisy, reconstructed, clean (three rows, as the tfjs engine draws it)", (t) => {

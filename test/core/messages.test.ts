@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { type Rejection, RequestIds, createReceiver, formatIssuePath, parseWith, request } from '../../src/core/messages';
+import { type Rejection, RequestIds, createReceiver, formatIssuePath, parseWith, request, webviewMessageLimit } from '../../src/core/messages';
 import { ToHostSchema } from '../../src/core/editorProtocol';
 import { FromPanelSchema } from '../../src/core/panelProtocol';
 
@@ -38,6 +38,25 @@ test('a receiver logs every message it rejects and answers requests by their id'
     { inReplyTo: 5, type: 'go', error: 'Malformed test message: n: Invalid input: expected number, received string' },
     { inReplyTo: undefined, type: undefined, error: 'Malformed test message: (root): Invalid input: expected object, received string' },
   ]);
+});
+
+test('a receiver with a size limit rejects an oversized message before validating it, naming its size', () => {
+  const lines: string[] = [];
+  const rejections: Rejection[] = [];
+  const receive = createReceiver(z.discriminatedUnion('type', [request({ type: z.literal('note'), text: z.string() }), request({ type: z.literal('savePng'), pngBase64: z.string() })]), {
+    from: 'editor',
+    log: (l) => lines.push(l),
+    reject: (r) => rejections.push(r),
+    maxChars: webviewMessageLimit,
+  });
+  const big = 'x'.repeat(1_000_001);
+  assert.equal(receive({ type: 'note', text: big, id: 3 }), undefined);
+  assert.match(lines[0]!, /^Malformed editor message: 1,000,0\d\d characters, over the 1,000,000 such a message may have \(a 'note' message, rejected\)$/);
+  assert.equal(rejections[0]!.inReplyTo, 3);
+  // A picture may be larger; a message just under the limit passes.
+  assert.deepEqual(receive({ type: 'savePng', pngBase64: big }), { type: 'savePng', pngBase64: big });
+  assert.deepEqual(receive({ type: 'note', text: 'x'.repeat(999_900) })?.type, 'note');
+  assert.equal(webviewMessageLimit('savePng'), 64_000_000);
 });
 
 test('both webviews number their messages with the same ids and may report a message they rejected', () => {

@@ -55,6 +55,12 @@ const USER_SETTINGS: Record<string, unknown> = {
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
+/** Workspace trust on, no prompt: a folder nobody trusted yet opens in Restricted Mode. */
+const UNTRUSTED_SETTINGS: Record<string, unknown> = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+};
+
 export interface StartOptions {
   /** Folder opened as the workspace (use a temp copy: tests may edit it). */
   workspace: string;
@@ -66,6 +72,8 @@ export interface StartOptions {
   viewport?: { width: number; height: number };
   /** Extra user settings merged over the defaults. */
   settings?: Record<string, unknown>;
+  /** Open the workspace untrusted (Restricted Mode, without the start-up prompt) instead of with trust off. */
+  untrusted?: boolean;
 }
 
 export interface OpenFileOptions {
@@ -74,6 +82,12 @@ export interface OpenFileOptions {
 }
 
 export type EditorKind = 'text' | 'webview';
+
+export interface RequestRecord {
+  readonly url: string;
+  /** The URLs of the frame that made it and its parents, innermost first ('' for a service worker). */
+  readonly frames: readonly string[];
+}
 
 export interface VSCodeSession {
   readonly page: Page;
@@ -102,6 +116,8 @@ export interface VSCodeSession {
   notifications(): Promise<string[]>;
   /** Console errors/warnings and page errors collected so far (also written to outDir/console.log on close). */
   consoleMessages(): readonly string[];
+  /** Every request the browser made so far (pages, frames, service workers), with the frame chain that made it. */
+  requests(): readonly RequestRecord[];
   /** Closes the browser, kills code-server's process group, removes temp dirs. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -206,10 +222,11 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
   await mkdir(join(temp, 'extensions'), { recursive: true });
   await writeFile(
     join(userData, 'User/settings.json'),
-    JSON.stringify({ ...USER_SETTINGS, ...opts.settings }, null, 2),
+    JSON.stringify({ ...USER_SETTINGS, ...(opts.untrusted ? UNTRUSTED_SETTINGS : {}), ...opts.settings }, null, 2),
   );
 
   const consoleLines: string[] = [];
+  const requestLog: RequestRecord[] = [];
   const note = (line: string): void => {
     consoleLines.push(`${new Date().toISOString()} ${line}`);
     if (process.env.E2E_DEBUG && line.startsWith('[harness]')) process.stderr.write(`${line}\n`);
@@ -227,7 +244,7 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
       '--bind-addr', `127.0.0.1:${port}`, // 127.0.0.1: webviews need a secure context (crypto.subtle)
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(opts.untrusted ? [] : ['--disable-workspace-trust']),
       '--user-data-dir', userData,
       '--config', join(temp, 'config.yaml'),
       '--extensions-dir', join(temp, 'extensions'),
@@ -278,6 +295,15 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     await waitForHealthz(port, server, () => serverTail);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: WAIT_MS });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1600, height: 1000 } });
+    context.on('request', (r) => {
+      const frames: string[] = [];
+      try {
+        for (let f: ReturnType<typeof r.frame> | null = r.frame(); f !== null; f = f.parentFrame()) frames.push(f.url());
+      } catch {
+        // A service worker's request has no frame.
+      }
+      requestLog.push({ url: r.url(), frames });
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     page.on('console', (m) => {
@@ -294,7 +320,7 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
     await page.goto(url, { timeout: WAIT_MS });
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible' });
-    const session = makeSession(page, port, url, outDir, consoleLines, note, close);
+    const session = makeSession(page, port, url, outDir, consoleLines, note, close, requestLog);
     return session;
   } catch (e) {
     await close();
@@ -310,6 +336,7 @@ function makeSession(
   consoleLines: string[],
   note: (line: string) => void,
   close: () => Promise<void>,
+  requestLog: readonly RequestRecord[],
 ): VSCodeSession {
   const quickInput = page.locator('.quick-input-widget');
   const quickInputBox = quickInput.locator('input.input');
@@ -531,6 +558,7 @@ function makeSession(
     screenshot,
     notifications,
     consoleMessages: () => consoleLines,
+    requests: () => requestLog,
     close,
   };
 }

@@ -172,6 +172,36 @@ test('a bad dataset file is one clear error naming the file', async () => {
   assert.match(f2.message, /cifar10/);
 });
 
+test('a validation loss that is not finite stops the run before the epoch is recorded or checkpointed', async () => {
+  // Raw values of 1e20 (normalize "unit" keeps them): squared, they overflow float32 on validation.
+  const csv = path.join(tmp, 'overflowing.csv');
+  fs.writeFileSync(csv, `a,b\n${'1e20,1e20\n'.repeat(120)}`);
+  const graph = {
+    formatVersion: 1,
+    name: 'overflows',
+    nodes: [
+      { id: 'input', type: 'Input', params: { shape: [2] } },
+      { id: 'd', type: 'Dense', params: { units: 2, activation: 'linear' } },
+      { id: 'out', type: 'Output', params: { target: 'input' } },
+    ],
+    edges: [
+      { from: 'input', to: 'd' },
+      { from: 'd', to: 'out' },
+    ],
+    training: { dataset: `csv:${csv}`, normalize: 'unit', loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.01, epochs: 2, batchSize: 16 },
+  };
+  const runsDir = path.join(tmp, 'overflow-runs');
+  const f = await failureOf({ graphText: JSON.stringify(graph), graphPath: path.join(tmp, 'overflows.latent.json'), runsDir });
+  assert.match(f.message, /^The validation loss is Infinity in stage "train" before it trains: check the data/);
+  const runDir = path.join(runsDir, fs.readdirSync(runsDir)[0]!);
+  const metrics = path.join(runDir, RUN_FILES.metrics);
+  assert.equal(fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').trim() : '', '', 'no epoch was recorded');
+  assert.equal(fs.existsSync(path.join(runDir, RUN_FILES.checkpoint)), false, 'nothing was checkpointed');
+  const status = requireRunJson(runDir, 'status');
+  assert.equal(status.status, 'failed');
+  assert.match(status.error ?? '', /The validation loss is Infinity/);
+});
+
 test('a diverging model stops with a message naming the stage, epoch and batch', async () => {
   const graph = {
     formatVersion: 1,

@@ -55,6 +55,7 @@ function copySelection(doc: Record<string, unknown>, ids: readonly string[]): Cl
 function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: GraphAnalysis }) {
   const rf = useReactFlow();
   const training = useEditor((s) => s.training);
+  const trusted = useEditor((s) => s.trusted);
   const errors = analysis.problems.filter((p) => p.severity === 'error').length;
   const warnings = analysis.problems.length - errors;
   const autoLayout = (): void => {
@@ -76,7 +77,12 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
         {/* While it trains the header says so (the badge below), not "ready to train". */}
         {(errors > 0 || warnings > 0 || !training) && (
           <span className={errors ? 'status error' : warnings ? 'status warning' : 'status ok'} data-testid="status">
-            {errors ? `${errors} error${errors > 1 ? 's' : ''}` : warnings ? `${warnings} warning${warnings > 1 ? 's' : ''}` : 'ready to train'}
+            {errors ? `${errors} error${errors > 1 ? 's' : ''}` : warnings ? `${warnings} warning${warnings > 1 ? 's' : ''}` : trusted ? 'ready to train' : 'valid'}
+          </span>
+        )}
+        {!trusted && (
+          <span className="status warning" data-testid="restricted" title="This workspace is in Restricted Mode: you can edit and validate the graph; training needs a trusted workspace.">
+            Restricted Mode: editing only
           </span>
         )}
         {training && (
@@ -91,7 +97,13 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
             Stop
           </button>
         ) : (
-          <button className="primary" data-testid="btn-train" onClick={() => post({ type: 'train' })} disabled={errors > 0} title={errors ? 'Fix the errors first' : 'Train this model (Latent Studio: Train Model)'}>
+          <button
+            className="primary"
+            data-testid="btn-train"
+            onClick={() => post({ type: 'train' })}
+            disabled={errors > 0 || !trusted}
+            title={!trusted ? 'Training runs code on this workspace: trust the workspace first (Restricted Mode)' : errors ? 'Fix the errors first' : 'Train this model (Latent Studio: Train Model)'}
+          >
             Train
           </button>
         )}

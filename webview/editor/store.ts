@@ -46,6 +46,8 @@ export interface EditorState {
   readonly datasetCard: DatasetCard | null;
   /** Where the palette and inspector go (layout.ts); the host remembers it per workspace. */
   readonly layout: LayoutPrefs;
+  /** False in Restricted Mode: editing and validating work, training does not. */
+  readonly trusted: boolean;
   /** The side panel shown as an overlay over the canvas (from its icon rail), if any. */
   readonly overlay: PanelName | null;
 }
@@ -61,6 +63,7 @@ const store = createStore<EditorState>({
   pickedStage: undefined,
   datasetCard: null,
   layout: DEFAULT_LAYOUT,
+  trusted: true,
   overlay: null,
 });
 /** Draws the graph and posts it as `savePng`; set by the canvas once React Flow is up. */
@@ -128,6 +131,9 @@ function onHostMessage(m: ToEditor): void {
       break;
     case 'layout':
       setState({ layout: m.prefs, overlay: null });
+      break;
+    case 'trust':
+      setState({ trusted: m.trusted });
       break;
     case 'rejected':
       // The host could not accept one of this editor's messages: say so, as for a refused edit.

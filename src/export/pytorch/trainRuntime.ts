@@ -38,6 +38,101 @@ def write_json(path, value):
     write_atomic(path, json.dumps(value, indent=2) + "\n")
 
 
+# One writer per run folder, the same claim as the tfjs engine's (src/run/runLock.ts): <run>/.lock
+# created exclusively, held until the run ends; a lock whose process is gone is taken over.
+LOCK_FILE = ".lock"
+
+
+def _pid_alive(pid):
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there
+        import ctypes
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return code.value == 259
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_lock(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            held = json.load(f)
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError):
+        return "unreadable"
+    ok = isinstance(held, dict) and isinstance(held.get("pid"), int) and all(isinstance(held.get(k), str) for k in ("host", "job", "startedAt", "token"))
+    return held if ok else "unreadable"
+
+
+def _holder(held):
+    where = "" if held["host"] == socket.gethostname() else f" on {held['host']}"
+    return f"{held['job']} in process {held['pid']}{where} since {held['startedAt']}"
+
+
+def claim_run(run_dir, job):
+    """Claims run_dir for job or stops with who holds it; the claim is given back at exit (release_run)."""
+    path = os.path.join(run_dir, LOCK_FILE)
+    name = os.path.basename(run_dir)
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "job": job, "startedAt": now_iso(), "token": uuid.uuid4().hex}
+    for attempt in range(5):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            held = _read_lock(path)
+            if held == "missing":
+                continue
+            if held == "unreadable":
+                if attempt < 2:
+                    time.sleep(0.05)
+                    continue
+                raise SystemExit(f"{path} is not a lock file this version can read: if nothing else uses {name}, delete {LOCK_FILE} and try again")
+            if held["host"] != socket.gethostname() or held["pid"] == os.getpid() or _pid_alive(held["pid"]):
+                raise SystemExit(f"{name} is busy: {_holder(held)}. Wait for it to end, or stop it")
+            aside = f"{path}.stale-{os.getpid()}-{uuid.uuid4().hex}"
+            try:
+                os.rename(path, aside)
+            except OSError:
+                continue
+            moved = _read_lock(aside)
+            if isinstance(moved, dict) and moved["token"] != held["token"]:
+                try:
+                    os.link(aside, path)  # another claim came in between: give it back
+                except OSError:
+                    pass
+            try:
+                os.remove(aside)
+            except OSError:
+                pass
+            continue
+        except FileNotFoundError:
+            raise SystemExit(f"{run_dir}: no such run folder")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(mine))
+        atexit.register(release_run, path, mine["token"])
+        return {"path": path, "token": mine["token"]}
+    raise SystemExit(f"{name}: could not claim the run folder (others kept claiming it)")
+
+
+def release_run(path, token):
+    """Removes the lock if it is still this claim's."""
+    held = _read_lock(path)
+    if isinstance(held, dict) and held["token"] == token:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
 def read_json(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -608,8 +703,23 @@ def set_frozen(ctx, stage):
             p.requires_grad_(attr not in stage["frozenLayers"])
 
 
+def check_val_loss(value, stage_name, epoch, learning_rate):
+    """Stops at the first validation loss that is not finite, before the epoch is recorded or checkpointed (as src/train/errors.ts checkValidationLoss)."""
+    if value is None or math.isfinite(value):
+        return
+    if epoch == 0:
+        raise TrainingFailed(f"The validation loss is {_js_float_text(value)} in stage \"{stage_name}\" before it trains: check the data (values the loss cannot take, such as targets outside 0..1 for binary cross-entropy).")
+    raise TrainingFailed(f"The validation loss became {_js_float_text(value)} in stage \"{stage_name}\", epoch {epoch}: lower the learning rate (now {learning_rate}) or check the data. The run keeps its last checkpoint.")
+
+
+def _js_float_text(value):
+    """inf, -inf, nan as JavaScript writes them, so both engines' sentences read the same."""
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity") if math.isinf(value) else value
+
+
 def epoch_record(ctx, stage_index, stage, module, epoch, logs):
     val_loss, val_metrics, confusion = score_split(ctx, stage, module, ctx.validation_idx)
+    check_val_loss(val_loss, stage["name"], epoch, stage["learningRate"])
     metrics = dict(logs["metrics"]) if logs else {}
     for k, v in val_metrics.items():
         metrics[camel("val", k)] = v
@@ -853,6 +963,7 @@ def run_layerwise_stage(ctx, stage_index, stage):
             ctx.epochs_completed += 1
             if ctx.dist.main:
                 val_loss, val_accuracy = _step_scores(net, loss_name, is_head, head_logits, val_codes, val_labels)
+                check_val_loss(val_loss, label, epoch, stage["learningRate"])
                 metrics = {"accuracy": values[1], **({"valAccuracy": val_accuracy} if val_accuracy is not None else {})} if is_head else {}
                 record = {
                     "stage": label, "stageIndex": stage_index, "epoch": epoch, "loss": values[0], "valLoss": val_loss, "metrics": metrics,
@@ -1014,7 +1125,10 @@ def train_main(args):
     ctx = setup(args, None, resumed)
     if ctx.dist.main:
         run_dir = os.path.abspath(args.resume) if resumed else (os.path.abspath(args.run_dir) if args.run_dir else create_run_dir(os.path.abspath(args.out)))
-        os.makedirs(run_dir, exist_ok=True)
+        if not resumed:
+            os.makedirs(run_dir, exist_ok=True)
+        # Before reading anything of the folder: of two runs started on it together, one gets it.
+        ctx.lock = claim_run(run_dir, "resuming" if resumed else "training")
     else:
         run_dir = None
     run_dir = ctx.dist.broadcast_text(run_dir)
@@ -1108,6 +1222,8 @@ def train_main(args):
         raise SystemExit(message if not isinstance(e, RuntimeError) else f"PyTorch failed: {message}")
     finally:
         ctx.dist.close()
+        if getattr(ctx, "lock", None):
+            release_run(ctx.lock["path"], ctx.lock["token"])
 
 
 def evaluate_main(args):

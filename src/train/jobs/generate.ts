@@ -21,7 +21,7 @@ import { mulberry32 } from '../../data/random';
 import { TrainingError } from '../errors';
 import { type GridCell, imageGrid } from '../png';
 import { writeFileAtomic } from '../../run/runFolder';
-import { compileRun, openRunGraph } from './openRun';
+import { type OpenedRun, compileRun, openRunGraph } from './openRun';
 import { RUN_FILES } from '../../core/runFormat';
 
 export type ResolvedGenerateRequest = z.output<typeof GenerateRequestSchema>;
@@ -121,6 +121,14 @@ function rowsOf<T>(items: readonly T[], perRow: number): T[][] {
 
 export async function runGenerate(request: ResolvedGenerateRequest): Promise<Generated> {
   const opened = openRunGraph(request.runDir, 'generate from');
+  try {
+    return await generateFrom(opened, request);
+  } finally {
+    opened.lock?.release();
+  }
+}
+
+async function generateFrom(opened: OpenedRun, request: ResolvedGenerateRequest): Promise<Generated> {
   const { saved, analysis } = opened;
   const bottleneck = variationalBottleneck(analysis);
   if (!bottleneck) {

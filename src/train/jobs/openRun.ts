@@ -7,6 +7,7 @@
  * checkpoint was saved in (every fit stage, for a finished run; `--stage autoencoder` on a two-stage
  * graph leaves the classifier untrained, so the autoencoder is the trained model there).
  */
+import * as path from 'node:path';
 import type { GraphAnalysis } from '../../core/analyze';
 import type { GraphDocument } from '../../core/format';
 import type { FromWorker } from '../../core/protocol';
@@ -24,6 +25,7 @@ import { applyKernelFixes } from '../../backend/kernelFixes';
 import { kernelNeeds } from '../../backend/kernelNeeds';
 import { sha256 } from '../../run/runFolder';
 import { type SavedRun, type SavedRunPurpose, openSavedRun } from '../../run/savedRun';
+import { type HeldLock, claimRun } from '../../run/runLock';
 import { Feeder } from '../scoring';
 import { analyzeForTraining, assertDatasetFits, loadRunData, runNormalization } from '../prepare';
 
@@ -81,12 +83,27 @@ export function trainedStage(stages: readonly ResolvedStage[], checkpoint: Pick<
 export interface OpenedRun {
   readonly saved: SavedRun;
   readonly analysis: GraphAnalysis;
+  /** The claim on the folder of a job that writes into it (src/run/runLock.ts); release when done. */
+  readonly lock: HeldLock | undefined;
 }
 
-/** Open a run folder and analyze its graph snapshot (the graph exactly as trained), or refuse with a sentence. */
+/** What holds a folder while a job writes into it (export writes elsewhere and claims nothing). */
+const JOB_OF: Record<SavedRunPurpose, string | undefined> = { evaluate: 'evaluating', 'generate from': 'generating', inspect: 'inspecting', export: undefined };
+
+/**
+ * Open a run folder and analyze its graph snapshot (the graph exactly as trained), or refuse with a
+ * sentence; a job that writes into the folder claims it first (busy while it trains).
+ */
 export function openRunGraph(runDir: string, purpose: SavedRunPurpose): OpenedRun {
-  const saved = openSavedRun(runDir, purpose);
-  return { saved, analysis: analyzeForTraining(saved.graphText, saved.graphPath) };
+  const job = JOB_OF[purpose];
+  const lock = job === undefined ? undefined : claimRun(path.resolve(runDir), job);
+  try {
+    const saved = openSavedRun(runDir, purpose);
+    return { saved, analysis: analyzeForTraining(saved.graphText, saved.graphPath), lock };
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
 }
 
 /** The run's graph compiled on a backend with its checkpointed weights. Dispose when done. */
@@ -117,25 +134,46 @@ function openStage(runDir: string, purpose: SavedRunPurpose): OpenedStage {
   const overrides = opened.saved.config.overrides;
   const stages = resolveStages(opened.analysis, { epochs: overrides.epochs, batchSize: overrides.batchSize });
   const stage = trainedStage(stages, opened.saved.checkpoint);
-  if (!stage) throw new TrainingError(`${opened.saved.name}: the graph has no fit stage, so there is no trained model to look at`);
+  if (!stage) {
+    opened.lock?.release();
+    throw new TrainingError(`${opened.saved.name}: the graph has no fit stage, so there is no trained model to look at`);
+  }
   return { ...opened, stages, stage };
 }
 
 async function compileWithCheckpoint(opened: OpenedStage, analysis: GraphAnalysis, opts: OpenRunOptions, prefer: BackendPreference): Promise<TrainedModel> {
   const { backend, compiled } = await compileRun(opened, prefer, opts.send, analysis);
-  return { saved: opened.saved, analysis, doc: analysis.document!, stages: opened.stages, stage: opened.stage, backend, compiled, dispose: () => compiled.dispose() };
+  const dispose = (): void => {
+    compiled.dispose();
+    opened.lock?.release();
+  };
+  return { saved: opened.saved, analysis, doc: analysis.document!, stages: opened.stages, stage: opened.stage, backend, compiled, dispose };
+}
+
+/** `use(opened)`, giving the folder's claim back if it throws (on success the result's dispose does). */
+async function holding<T>(opened: OpenedRun, use: () => Promise<T>): Promise<T> {
+  try {
+    return await use();
+  } catch (e) {
+    opened.lock?.release();
+    throw e;
+  }
 }
 
 /** The run's graph with its checkpoint, no dataset (weights pictures). A plain JS backend is enough unless one is asked for. */
 export async function openTrainedModel(opts: OpenRunOptions): Promise<TrainedModel> {
   const opened = openStage(opts.runDir, opts.purpose ?? 'inspect');
-  return compileWithCheckpoint(opened, opened.analysis, opts, opts.backend === 'auto' ? 'cpu' : opts.backend);
+  return holding(opened, () => compileWithCheckpoint(opened, opened.analysis, opts, opts.backend === 'auto' ? 'cpu' : opts.backend));
 }
 
 /** The run's graph with its checkpoint, its dataset (or `opts.data`) and the split it trained with. */
 export async function openTrainedRun(opts: OpenRunOptions): Promise<TrainedRun> {
   const send = opts.send ?? (() => undefined);
   const opened = openStage(opts.runDir, opts.purpose ?? 'inspect');
+  return holding(opened, () => trainedRunOf(opened, opts, send));
+}
+
+async function trainedRunOf(opened: OpenedStage, opts: OpenRunOptions, send: Send): Promise<TrainedRun> {
   const { saved } = opened;
   const dataText = opts.data ?? saved.config.overrides.data ?? saved.config.dataset.spec;
   const { analysis, ds, inputShape, split, classes } = await loadRunData(saved.graphText, saved.graphPath, dataText, opts.cacheDir, send, saved.config.overrides.labelColumn);
