@@ -23,6 +23,7 @@ import { compileGraph } from '../../src/compile/compile';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';
 import { loadModel } from '../../src/train/modelFiles';
 import { runCommand, torchPython } from '../helpers/pytorch';
+import { OVERFLOW_SENTENCE, writeOverflowingGraph } from '../helpers/overflow';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -244,30 +245,13 @@ describe('PyTorch engine from the command line', () => {
 
   it('a validation loss that is not finite fails before anything is recorded, with the tfjs engine\'s sentence', (t) => {
     if (!python) return t.skip(skipReason);
-    // The same graph and data as test/train/training.test.ts: raw 1e20 values overflow float32 when squared.
-    fs.writeFileSync(path.join(tmp, 'overflowing.csv'), `a,b\n${'1e20,1e20\n'.repeat(120)}`);
-    const graph = {
-      formatVersion: 1,
-      name: 'overflows',
-      nodes: [
-        { id: 'input', type: 'Input', params: { shape: [2] } },
-        { id: 'd', type: 'Dense', params: { units: 2, activation: 'linear' } },
-        { id: 'out', type: 'Output', params: { target: 'input' } },
-      ],
-      edges: [
-        { from: 'input', to: 'd' },
-        { from: 'd', to: 'out' },
-      ],
-      training: { dataset: 'csv:overflowing.csv', normalize: 'unit', loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.01, epochs: 2, batchSize: 16 },
-    };
-    const file = path.join(tmp, 'overflows.latent.json');
-    fs.writeFileSync(file, JSON.stringify(graph));
+    const file = writeOverflowingGraph(tmp);
     const out = path.join(tmp, 'overflows');
     assert.equal(cli(['export', file, '--format', 'pytorch', '--out', out]).code, 0);
     const runs = path.join(tmp, 'overflow-runs');
     const r = py([path.join(out, 'train.py'), '--out', runs, '--device', 'cpu']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /The validation loss is Infinity in stage "train" before it trains: check the data/);
+    assert.match(r.stderr, OVERFLOW_SENTENCE);
     const dir = path.join(runs, fs.readdirSync(runs)[0]!);
     const status = RunStatusSchema.parse(readJson(path.join(dir, 'run.json')));
     assert.equal(status.status, 'failed');

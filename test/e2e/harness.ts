@@ -83,12 +83,6 @@ export interface OpenFileOptions {
 
 export type EditorKind = 'text' | 'webview';
 
-export interface RequestRecord {
-  readonly url: string;
-  /** The URLs of the frame that made it and its parents, innermost first ('' for a service worker). */
-  readonly frames: readonly string[];
-}
-
 export interface VSCodeSession {
   readonly page: Page;
   readonly port: number;
@@ -116,8 +110,6 @@ export interface VSCodeSession {
   notifications(): Promise<string[]>;
   /** Console errors/warnings and page errors collected so far (also written to outDir/console.log on close). */
   consoleMessages(): readonly string[];
-  /** Every request the browser made so far (pages, frames, service workers), with the frame chain that made it. */
-  requests(): readonly RequestRecord[];
   /** Closes the browser, kills code-server's process group, removes temp dirs. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -226,7 +218,6 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
   );
 
   const consoleLines: string[] = [];
-  const requestLog: RequestRecord[] = [];
   const note = (line: string): void => {
     consoleLines.push(`${new Date().toISOString()} ${line}`);
     if (process.env.E2E_DEBUG && line.startsWith('[harness]')) process.stderr.write(`${line}\n`);
@@ -295,15 +286,6 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     await waitForHealthz(port, server, () => serverTail);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: WAIT_MS });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1600, height: 1000 } });
-    context.on('request', (r) => {
-      const frames: string[] = [];
-      try {
-        for (let f: ReturnType<typeof r.frame> | null = r.frame(); f !== null; f = f.parentFrame()) frames.push(f.url());
-      } catch {
-        // A service worker's request has no frame.
-      }
-      requestLog.push({ url: r.url(), frames });
-    });
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     page.on('console', (m) => {
@@ -320,7 +302,7 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
     await page.goto(url, { timeout: WAIT_MS });
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible' });
-    const session = makeSession(page, port, url, outDir, consoleLines, note, close, requestLog);
+    const session = makeSession(page, port, url, outDir, consoleLines, note, close);
     return session;
   } catch (e) {
     await close();
@@ -336,7 +318,6 @@ function makeSession(
   consoleLines: string[],
   note: (line: string) => void,
   close: () => Promise<void>,
-  requestLog: readonly RequestRecord[],
 ): VSCodeSession {
   const quickInput = page.locator('.quick-input-widget');
   const quickInputBox = quickInput.locator('input.input');
@@ -558,7 +539,6 @@ function makeSession(
     screenshot,
     notifications,
     consoleMessages: () => consoleLines,
-    requests: () => requestLog,
     close,
   };
 }

@@ -17,6 +17,7 @@ import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
 import { requireRunJson, sha256 } from '../../src/run/runFolder';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
+import { OVERFLOW_SENTENCE, writeOverflowingGraph } from '../helpers/overflow';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-train-'));
 const densePath = path.join(SAMPLES_DIR, 'dense-autoencoder.latent.json');
@@ -173,26 +174,10 @@ test('a bad dataset file is one clear error naming the file', async () => {
 });
 
 test('a validation loss that is not finite stops the run before the epoch is recorded or checkpointed', async () => {
-  // Raw values of 1e20 (normalize "unit" keeps them): squared, they overflow float32 on validation.
-  const csv = path.join(tmp, 'overflowing.csv');
-  fs.writeFileSync(csv, `a,b\n${'1e20,1e20\n'.repeat(120)}`);
-  const graph = {
-    formatVersion: 1,
-    name: 'overflows',
-    nodes: [
-      { id: 'input', type: 'Input', params: { shape: [2] } },
-      { id: 'd', type: 'Dense', params: { units: 2, activation: 'linear' } },
-      { id: 'out', type: 'Output', params: { target: 'input' } },
-    ],
-    edges: [
-      { from: 'input', to: 'd' },
-      { from: 'd', to: 'out' },
-    ],
-    training: { dataset: `csv:${csv}`, normalize: 'unit', loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.01, epochs: 2, batchSize: 16 },
-  };
+  const graphPath = writeOverflowingGraph(tmp);
   const runsDir = path.join(tmp, 'overflow-runs');
-  const f = await failureOf({ graphText: JSON.stringify(graph), graphPath: path.join(tmp, 'overflows.latent.json'), runsDir });
-  assert.match(f.message, /^The validation loss is Infinity in stage "train" before it trains: check the data/);
+  const f = await failureOf({ graphText: fs.readFileSync(graphPath, 'utf8'), graphPath, runsDir });
+  assert.match(f.message, OVERFLOW_SENTENCE);
   const runDir = path.join(runsDir, fs.readdirSync(runsDir)[0]!);
   const metrics = path.join(runDir, RUN_FILES.metrics);
   assert.equal(fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').trim() : '', '', 'no epoch was recorded');
