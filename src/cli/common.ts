@@ -1,8 +1,11 @@
 /** What every CLI command shares: the one-line error, output helpers and argument parsers. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES } from '../core/backends';
 import type { FromWorker } from '../core/protocol';
+import { DATA_SPEC_HELP, formatDataSpec, parseDataSpec } from '../data/spec';
+import { DatasetError } from '../data/types';
 import { hasTrainedWeights, listRuns, pickLatest, readRun } from '../run/runStore';
 
 /** A failure to report as one line (the user's input was wrong), not as a crash. */
@@ -62,6 +65,22 @@ export function fmt(n: number | null | undefined, digits = 4): string {
 /** `--backend <name>`: one of the backends or auto (every command that runs a worker). */
 export const backendOption = (): Option => new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES, 'auto']).default('auto');
 
+/**
+ * `--data <spec>`: checked as it is parsed, and its relative paths made absolute against the current
+ * folder, as every command line does (paths written inside a graph file start at the graph's folder).
+ */
+export function dataSpecArgument(v: string): string {
+  try {
+    return formatDataSpec(parseDataSpec(v, process.cwd()));
+  } catch (e) {
+    if (e instanceof DatasetError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+/** The `--data` option of a command that trains or reads a dataset. */
+export const dataOption = (help = `dataset instead of the run's own: ${DATA_SPEC_HELP}`): Option => new Option('--data <spec>', help).argParser(dataSpecArgument);
+
 /** The worker's log lines on stderr: warnings always, info unless --json, debug with --verbose. */
 export function printLogs(o: { json?: boolean; verbose?: boolean }): (m: FromWorker) => void {
   return (m) => {
@@ -83,6 +102,7 @@ export function findRun(command: string, graph: string | undefined, run: string 
     return runDir;
   }
   if (graph === undefined) throw new CliError(`${command} needs --run <dir> (a run folder), or a graph file whose newest run in ./.latent/runs is used.`);
+  if (!fs.existsSync(graph)) throw new CliError(`${graph}: no such graph file (name an existing *.latent.json, or a run folder with --run)`);
   const runsDir = path.join(process.cwd(), '.latent', 'runs');
   const picked = pickLatest(listRuns([runsDir]), path.resolve(graph), hasTrainedWeights);
   if ('reason' in picked) throw new CliError(`${picked.reason} (looked in ${runsDir}; name a run folder with --run)`);

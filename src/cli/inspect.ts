@@ -18,7 +18,7 @@ import {
 } from '../core/inspect';
 import { type BackendPreference } from '../core/backends';
 import { inspectRun } from '../run/client';
-import { CliError, backendOption, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt, printLogs } from './common';
+import { CliError, backendOption, dataOption, findRun, intAtMost, intList, nonNegativeInt, out, positiveInt, printLogs } from './common';
 import { RUN_FILES } from '../core/runFormat';
 
 interface DataOptions {
@@ -252,7 +252,7 @@ export function registerInspectCommands(program: Command): void {
     .argument('[graph]', "a *.latent.json file (its newest run is scored unless --run names one)")
     .option(runOption, runHelp)
     .addOption(splitOption())
-    .option('--data <spec>', `dataset instead of the run's own: ${DATA_SPEC_HELP}`)
+    .addOption(dataOption())
     .addOption(new Option('--classes <which>', 'all: every class (held-out classes are the anomalies); trained: only training.classes').choices(['all', 'trained']).default('all'))
     .option('--worst <k>', 'how many of the highest scores to show (default 16, at most 100)', intAtMost('--worst', 100))
     .option('--limit <n>', 'score at most n samples', positiveInt('--limit'))
@@ -271,7 +271,7 @@ export function registerInspectCommands(program: Command): void {
     .argument('[graph]', "a *.latent.json file (its newest run is used unless --run names one)")
     .option(runOption, runHelp)
     .addOption(splitOption())
-    .option('--data <spec>', "dataset instead of the run's own")
+    .addOption(dataOption())
     .option('--positions <list>', 'positions within the split, e.g. 0,5,17 (at most 200)', intList('--positions', 200))
     .option('--count <n>', 'the first n images of the split (default 24, at most 200; ignored with --positions)', intAtMost('--count', 200))
     .addOption(backendOption())
@@ -285,7 +285,7 @@ export function registerInspectCommands(program: Command): void {
     .argument('[graph]', "a *.latent.json file (its newest run is used unless --run names one)")
     .option(runOption, runHelp)
     .addOption(splitOption())
-    .option('--data <spec>', "dataset instead of the run's own (features, latent)")
+    .addOption(dataOption(`dataset instead of the run's own (features, latent): ${DATA_SPEC_HELP}`))
     .option('--layer <name>', 'weights: the Dense or Conv2D layer (a node id or "encoder.0"); default: the first')
     .option('--max-units <n>', 'weights: most tiles drawn (default 256, at most 1024)', intAtMost('--max-units', 1024))
     .option('--position <n>', 'features: the input, by position within the split (default 0)', nonNegativeInt('--position'))

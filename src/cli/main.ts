@@ -10,21 +10,29 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
-import { formatProblem, graphProblemsSentence } from '../core/problems';
+import { type Problem, formatProblem, graphProblemsSentence } from '../core/problems';
 import { type FromWorker } from '../core/protocol';
 import { type BackendPreference } from '../core/backends';
 import { type EpochRecord, type Evaluation, RUN_FILES } from '../core/runFormat';
 import { type ModelSummary, SummaryError, formatSummaryTable, summarize, summarizeModel, summarizeModels } from '../core/summary';
-import { TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun, tfjsTopologies } from '../run/client';
-import { CliError, backendOption, err, fmt, out, positiveInt, printLogs } from './common';
+import { TrainingAborted, TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun, tfjsTopologies } from '../run/client';
+import { CliError, backendOption, dataOption, err, fmt, out, positiveInt, printLogs } from './common';
 import { registerInspectCommands } from './inspect';
-import { readGraphSnapshot } from '../run/runFolder';
+import { notAFolder, readGraphSnapshot } from '../run/runFolder';
 import { exportPytorch } from '../run/pytorchExport';
 import { PytorchSession } from '../run/pytorchEngine';
 import { defaultCacheDir } from '../data/cache';
 import { ENGINES, type Engine } from '../core/format';
 import { UserError } from '../core/errors';
 import { DATA_SPEC_HELP } from '../data/spec';
+import { LATENT_STUDIO_VERSION } from '../core/version';
+
+/** A graph file that cannot be read or is not JSON: the sentence, and the problem `validate --json` prints. */
+class GraphReadError extends CliError {
+  constructor(message: string, readonly problem: Problem) {
+    super(message);
+  }
+}
 
 function readGraph(file: string): { text: string; value: unknown; absolute: string } {
   const absolute = path.resolve(file);
@@ -33,10 +41,15 @@ function readGraph(file: string): { text: string; value: unknown; absolute: stri
     text = fs.readFileSync(absolute, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`${file}: cannot read the graph file (${code === 'ENOENT' ? 'no such file' : code ?? String(e)})`);
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(e));
+    const message = `cannot read the graph file (${why})`;
+    throw new GraphReadError(`${file}: ${message}`, { severity: 'error', message, path: [] });
   }
   const parsed = parseJsonText(text);
-  if (!parsed.ok) throw new CliError(`${file}:${parsed.error.line}:${parsed.error.column}: invalid JSON: ${parsed.error.message}`);
+  if (!parsed.ok) {
+    const { line, column, message } = parsed.error;
+    throw new GraphReadError(`${file}:${line}:${column}: invalid JSON: ${message}`, { severity: 'error', message: `invalid JSON at line ${line}, column ${column}: ${message}`, path: [] });
+  }
   return { text, value: parsed.value, absolute };
 }
 
@@ -89,9 +102,12 @@ function trainTarget(file: string | undefined, o: TrainOptions): { graphText: st
     const graph = readGraph(file);
     const analysis = analyzeGraph(graph.value);
     if (!analysis.ok) {
-      throw new CliError(graphProblemsSentence(file, analysis.problems, { before: 'training' }));
+      throw new CliError(graphProblemsSentence(file, analysis.problems, { before: 'training', more: `latent-studio validate ${file} lists them all` }));
     }
-    return { graphText: graph.text, graphPath: graph.absolute, runsDir: path.resolve(o.out ?? path.join(process.cwd(), '.latent', 'runs')) };
+    const runsDir = path.resolve(o.out ?? path.join(process.cwd(), '.latent', 'runs'));
+    const notFolder = notAFolder(runsDir);
+    if (notFolder) throw new CliError(`--out: ${notFolder}: choose a folder for run folders`);
+    return { graphText: graph.text, graphPath: graph.absolute, runsDir };
   }
   if (o.out !== undefined) throw new CliError('--out does not go with --resume: a resumed run keeps writing to its own folder.');
   const runDir = path.resolve(o.resume);
@@ -253,7 +269,21 @@ interface ExportOptions {
   json?: boolean;
 }
 
+/** The export clash, as the command line says it: name the flag that replaces the files. */
+function withOverwriteHint(e: unknown): unknown {
+  if (!(e instanceof UserError || e instanceof TrainingFailure) || !/already exists?\b.*choose another folder or overwrite( it)?$/.test(e.message)) return e;
+  return new CliError(e.message.replace(/or overwrite( it)?$/, 'or add --overwrite to replace it'), e instanceof TrainingFailure ? e.detail : undefined);
+}
+
 async function exportCommand(graph: string | undefined, o: ExportOptions): Promise<void> {
+  try {
+    await exportTo(graph, o);
+  } catch (e) {
+    throw withOverwriteHint(e);
+  }
+}
+
+async function exportTo(graph: string | undefined, o: ExportOptions): Promise<void> {
   if (o.format === 'pytorch') {
     const done = await exportPytorch({ graphFile: graph === undefined ? undefined : path.resolve(graph), runDir: o.run === undefined ? undefined : path.resolve(o.run), outDir: o.out, overwrite: o.overwrite === true, describeModels: (r) => tfjsTopologies(r) });
     for (const w of done.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -294,6 +324,8 @@ async function generateCommand(o: GenerateOptions): Promise<void> {
   let manifoldFile = g.manifoldFile;
   if (o.out !== undefined) {
     file = path.resolve(o.out);
+    const notFolder = notAFolder(path.dirname(file));
+    if (notFolder) throw new CliError(`--out: ${notFolder}: choose a PNG file in a folder`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.copyFileSync(g.file, file);
     if (g.manifoldFile) fs.copyFileSync(g.manifoldFile, (manifoldFile = manifoldPathFor(file)));
@@ -310,6 +342,7 @@ export function buildProgram(): Command {
   program
     .name('latent-studio')
     .description('Build, check and train Latent Studio autoencoder graphs (*.latent.json) from the command line.')
+    .version(LATENT_STUDIO_VERSION, '-V, --version', 'print the version')
     .option('--verbose', 'print stack traces with errors')
     .exitOverride();
 
@@ -323,7 +356,7 @@ export function buildProgram(): Command {
     .action((file: string, o: { json?: boolean; model?: string; stage?: string }) => {
       const graph = readGraph(file);
       const analysis = analyzeGraph(graph.value);
-      if (!analysis.ok) throw new CliError(graphProblemsSentence(file, analysis.problems));
+      if (!analysis.ok) throw new CliError(graphProblemsSentence(file, analysis.problems, { more: `latent-studio validate ${file} lists them all` }));
       const asJson = (m: ModelSummary) => ({
         name: m.name,
         ...(m.stage ? { stage: m.stage } : {}),
@@ -356,7 +389,19 @@ export function buildProgram(): Command {
     .argument('<graph>', 'a *.latent.json file')
     .option('--json', 'print {ok, problems: [{severity, message, nodeId, path}]} as JSON')
     .action((file: string, o: { json?: boolean }) => {
-      const graph = readGraph(file);
+      let graph;
+      try {
+        graph = readGraph(file);
+      } catch (e) {
+        // A script reading --json gets {ok: false, problems} for a missing or broken file too.
+        if (o.json && e instanceof GraphReadError) {
+          out(JSON.stringify({ ok: false, problems: [e.problem] }));
+          err(`latent-studio: ${e.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        throw e;
+      }
       const analysis = analyzeGraph(graph.value);
       if (o.json) out(JSON.stringify({ ok: analysis.ok, problems: analysis.problems }));
       else if (analysis.problems.length === 0) out(`${file}: no problems (${analysis.totals.params.toLocaleString('en-US')} parameters)`);
@@ -372,7 +417,7 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'epochs per stage (overrides the file)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size (overrides the file)', positiveInt('--batch-size'))
     .addOption(backendOption())
-    .option('--data <spec>', `dataset: ${DATA_SPEC_HELP}`)
+    .addOption(dataOption(`dataset: ${DATA_SPEC_HELP}`))
     .option('--label-column <name>', "a CSV table's label column (overrides training.labelColumn)")
     .option('--out <dir>', 'folder for run folders (default ./.latent/runs)')
     .option('--limit <n>', 'train on at most n samples (quick checks)', positiveInt('--limit'))
@@ -390,7 +435,7 @@ export function buildProgram(): Command {
     .description("Score a run's checkpointed model (its last fit stage) on the test or validation split; writes evaluation.json into the run folder.")
     .requiredOption('--run <dir>', 'a run folder (.latent/runs/<time>-<name>)')
     .addOption(new Option('--split <name>', 'which split of the dataset').choices(['test', 'validation']).default('test'))
-    .option('--data <spec>', `dataset instead of the run's own: ${DATA_SPEC_HELP}`)
+    .addOption(dataOption())
     .option('--limit <n>', 'score at most n samples', positiveInt('--limit'))
     .addOption(backendOption())
     .option('--json', 'print the evaluation as one JSON object (pictures stay in evaluation.json)')
@@ -439,6 +484,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('commander.')) {
       // Commander already printed its message (help, version or a usage error).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 1;
+    }
+    if (e instanceof TrainingAborted) {
+      // A second Ctrl-C: the run is kept as stopped; say how to go on. 130 is the shell's code for an interrupt.
+      err(`latent-studio: ${e.message}${e.runDir ? ` (latent-studio train --resume ${e.runDir})` : ''}`);
+      if (verbose && e.detail) err(e.detail);
+      return 130;
     }
     if (e instanceof CliError || e instanceof TrainingFailure) {
       // Input the user can fix, or a job that failed with a sentence: the sentence, and its detail with --verbose.

@@ -25,11 +25,25 @@ export function formatProblem(p: Problem): string {
 }
 
 /**
- * The sentence that refuses a graph with errors: `<file> has 2 problem(s); fix them before training:`
- * and each error on its own line (`list: false`: the first line alone, for a notification).
+ * The sentence that refuses a graph with errors, in one line: the error itself when there is one
+ * (`g.latent.json: node "dec": … Fix it before training.`), else how many and the first, pointing at
+ * `more` for the rest (the CLI: `validate` lists them). `list: true` adds every error on its own line (the worker's log).
  */
-export function graphProblemsSentence(file: string, problems: readonly Problem[], opts: { readonly before?: string; readonly list?: boolean } = {}): string {
+export function graphProblemsSentence(file: string, problems: readonly Problem[], opts: { readonly before?: string; readonly list?: boolean; readonly more?: string } = {}): string {
   const errors = problems.filter((p) => p.severity === 'error');
-  const head = `${file} has ${errors.length} problem(s)${opts.before ? `; fix them before ${opts.before}` : ''}`;
-  return opts.list === false ? `${head}.` : `${head}:\n${errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
+  const where = (p: Problem): string => (p.nodeId ? `node "${p.nodeId}"` : formatPath(p.path) || 'document');
+  const first = errors[0];
+  const fix = opts.before ? ` Fix ${errors.length === 1 ? 'it' : 'them'} before ${opts.before}.` : '';
+  const head =
+    first === undefined
+      ? `${file} has no errors.`
+      : errors.length === 1
+        ? `${file}: ${where(first)}: ${sentence(first.message)}${fix}`
+        : `${file} has ${errors.length} errors${opts.more ? ` (${opts.more})` : ''}; the first: ${where(first)}: ${sentence(first.message)}${fix}`;
+  return opts.list === true && errors.length > 1 ? `${head}\n${errors.map((p) => `  ${formatProblem(p)}`).join('\n')}` : head;
+}
+
+/** A message ending in a full stop (problems are written with or without one). */
+function sentence(message: string): string {
+  return /[.!?]$/.test(message.trimEnd()) ? message.trimEnd() : `${message.trimEnd()}.`;
 }

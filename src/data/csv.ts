@@ -259,6 +259,9 @@ async function readHead(file: string): Promise<{ text: string; startByte: number
     const bytes = Buffer.concat(parts);
     const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
     return { text: bytes.subarray(bom).toString('utf8'), startByte: bom };
+  } catch (err) {
+    // A folder opens for reading on Linux and fails at the first read (EISDIR).
+    throw err instanceof DatasetError ? err : fileError(file, err);
   } finally {
     await handle.close().catch(() => undefined);
   }

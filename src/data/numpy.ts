@@ -374,7 +374,15 @@ function fileSource(file: string): ArraySource {
     open: () =>
       new Promise((resolve, reject) => {
         const stream = fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
-        stream.once('open', () => resolve(stream));
+        // A folder opens on Linux and fails only at the first read: say so before reading.
+        stream.once('open', (fd: number) =>
+          fs.fstat(fd, (err, stat) => {
+            if (err || stat.isDirectory()) {
+              stream.destroy();
+              reject(fileError(file, err ?? Object.assign(new Error('EISDIR'), { code: 'EISDIR' })));
+            } else resolve(stream);
+          }),
+        );
         stream.once('error', (err) => reject(fileError(file, err)));
       }),
   };

@@ -18,7 +18,7 @@ export const DATA_SPEC_FORMS: readonly string[] = [
 export const DATA_SPEC_HELP = 'mnist, fashion-mnist, folder:<dir>, npz:<file>, npy:<x.npy>[,<y.npy>], csv:<file>, idx:<images>,<labels>';
 
 function badSpec(spec: string, why: string): DatasetError {
-  return new DatasetError(`Unknown dataset "${spec}": ${why}. Accepted forms:\n  ${DATA_SPEC_FORMS.join('\n  ')}`);
+  return new DatasetError(`Unknown dataset "${spec}": ${why}. Use one of: ${DATA_SPEC_HELP}.`);
 }
 
 /** Resolves a user path: "~/x" against the home folder, relative ones against baseDir. */

@@ -84,7 +84,7 @@ export class TrainingController implements vscode.Disposable {
     }
     const analysis = analyzeGraph(parsed.value);
     if (!analysis.ok) {
-      const choice = await vscode.window.showErrorMessage(graphProblemsSentence(name, analysis.problems, { before: 'training', list: false }), 'Show Problems');
+      const choice = await vscode.window.showErrorMessage(graphProblemsSentence(name, analysis.problems, { before: 'training' }), 'Show Problems');
       if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
       return;
     }

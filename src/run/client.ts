@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DatasetCard, DescribeRequest } from '../core/datasetCard';
 import type { InspectRequest, InspectResult } from '../core/inspect';
@@ -14,7 +15,7 @@ import { RequestIds, createReceiver } from '../core/messages';
 import { type EvaluateRequest, type ExportRequest, type ExportedModel, type FromWorker, FromWorkerSchema, type GenerateRequest, type Generated, type TfjsModels, type ToWorker, type TopologyRequest, type TrainRequest } from '../core/protocol';
 import { type BackendInfo, type BackendPreference } from '../core/backends';
 import type { Evaluation } from '../core/runFormat';
-import { markRunFailed } from './runFolder';
+import { markRunEnded, markRunFailed } from './runFolder';
 
 export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
 
@@ -27,6 +28,37 @@ export class TrainingFailure extends Error {
     super(message);
     this.name = 'TrainingFailure';
   }
+}
+
+/**
+ * A run that ended because someone asked it to (a second Ctrl-C, Stop when the worker did not stop in
+ * time, VS Code closing): its run.json says `stopped`, and resuming continues from its last checkpoint.
+ */
+export class TrainingAborted extends TrainingFailure {
+  constructor(message: string, detail?: string, runDir?: string) {
+    super(message, detail, runDir);
+    this.name = 'TrainingAborted';
+  }
+}
+
+/** Why we killed a process ourselves: the user aborted, or a Stop was not obeyed within its grace period. */
+export type KillReason = { readonly kind: 'user' } | { readonly kind: 'grace'; readonly seconds: number };
+
+/**
+ * The sentence for a process that ended before it answered: what happened, not its stderr (that
+ * goes to the log: a WebGPU probe's Vulkan warnings are no cause). `stopped` when we ended it on
+ * request; `failed` for a signal from elsewhere or an exit code.
+ */
+export function exitSentence(who: string, what: string, code: number | null, signal: NodeJS.Signals | null, killed: KillReason | undefined): { message: string; status: 'stopped' | 'failed' } {
+  const kept = 'the run keeps its last completed epoch, and Resume continues from there';
+  if (killed?.kind === 'user') return { status: 'stopped', message: `Aborted by the user before ${what}: ${kept}.` };
+  if (killed?.kind === 'grace') return { status: 'stopped', message: `Stopped: the ${who} did not stop within ${killed.seconds} s of the request, so it was ended; ${kept}.` };
+  if (signal) {
+    const number = os.constants.signals[signal];
+    const cause = signal === 'SIGKILL' ? ' (kill -9, or the system ending it when memory ran out)' : signal === 'SIGSEGV' || signal === 'SIGBUS' || signal === 'SIGABRT' ? ' (a crash in native code: its output is in the log)' : '';
+    return { status: 'failed', message: `The ${who} was killed by signal ${signal}${number !== undefined ? ` (${number})` : ''} before ${what}${cause}.` };
+  }
+  return { status: 'failed', message: `The ${who} exited with code ${code ?? '?'} before ${what}; its last output is in the log.` };
 }
 
 export interface WorkerLaunch {
@@ -88,6 +120,7 @@ class WorkerJob<T> {
   private readyTimer: NodeJS.Timeout | undefined;
   private stderr = '';
   private settled = false;
+  private killedFor: KillReason | undefined;
   private resolveJob: (value: T) => void = () => undefined;
   private rejectJob: (failure: TrainingFailure) => void = () => undefined;
   /** The run folder the job writes to, once the worker said so. */
@@ -138,8 +171,12 @@ class WorkerJob<T> {
     return true;
   }
 
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  /** Ends the worker; with a reason, its run is recorded as stopped on that account. */
+  kill(reason?: KillReason): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.killedFor ??= reason;
+      this.child.kill('SIGKILL');
+    }
   }
 
   private post(message: Unsent<ToWorker>, id: number): void {
@@ -173,11 +210,10 @@ class WorkerJob<T> {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.settled) return;
-    const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-    const tail = this.stderr.trim().split('\n').slice(-3).join(' | ');
-    const message = `The training worker ${how} before ${this.what}${tail ? `: ${tail}` : ''}.`;
-    if (this.runDir) markRunFailed(this.runDir, message);
-    this.fail(new TrainingFailure(message, this.stderr || undefined, this.runDir));
+    const { message, status } = exitSentence('training worker', this.what, code, signal, this.killedFor);
+    if (this.runDir) markRunEnded(this.runDir, status, message);
+    const detail = this.stderr.trim() ? `The worker's last output:\n${this.stderr.trim()}` : undefined;
+    this.fail(status === 'stopped' ? new TrainingAborted(message, detail, this.runDir) : new TrainingFailure(message, detail, this.runDir));
   }
 
   /** A worker that stopped talking: it is killed, and the run folder (if any) marked failed. */
@@ -262,10 +298,12 @@ export class TrainingSession {
   /** Stop after the running batch, keeping the last completed epoch; kill if it does not stop in time. */
   cancel(): void {
     if (!this.job.send({ type: 'cancel' })) return;
-    this.killTimer ??= setTimeout(() => this.kill(), this.opts.cancelGraceMs ?? 10_000);
+    const graceMs = this.opts.cancelGraceMs ?? 10_000;
+    this.killTimer ??= setTimeout(() => this.job.kill({ kind: 'grace', seconds: Math.round(graceMs / 100) / 10 }), graceMs);
   }
 
+  /** Abort now (a second Ctrl-C, VS Code closing): the run is recorded as stopped at its last completed epoch. */
   kill(): void {
-    this.job.kill();
+    this.job.kill({ kind: 'user' });
   }
 }

@@ -14,16 +14,17 @@ import { z } from 'zod';
 import { analyzeGraph } from '../core/analyze';
 import { parseJsonText } from '../core/canonical';
 import { BUILTIN_DATASETS } from '../core/format';
+import { graphProblemsSentence } from '../core/problems';
 import { DENOISING_CAPTION, type FromWorker, StagePlanSchema } from '../core/protocol';
 import { EpochRecordSchema, RUN_FILES } from '../core/runFormat';
 import { LATENT_STUDIO_VERSION } from '../core/version';
 import { writeBuiltinNpz } from '../export/pytorch/builtinData';
 import { pytorchModelCode } from '../export/pytorch/modelCode';
 import { pytorchTrainCode } from '../export/pytorch/trainCode';
-import { TrainingFailure } from './client';
+import { type KillReason, TrainingAborted, TrainingFailure, exitSentence } from './client';
 import { type PythonChoices, findPython } from './python';
 import { type DescribeModels, TFJS_MODELS, describedModels } from './pytorchExport';
-import { createRunDir, markRunFailed, readOptionalRunJson, writeFileAtomic } from './runFolder';
+import { createRunDir, markRunEnded, readOptionalRunJson, writeFileAtomic } from './runFolder';
 
 export type DoneMessage = Extract<FromWorker, { type: 'done' }>;
 
@@ -79,7 +80,7 @@ export function writePytorchCode(dir: string, graphText: string, graphPath: stri
   const parsed = parseJsonText(graphText);
   if (!parsed.ok) throw new TrainingFailure(`${graphPath}:${parsed.error.line}:${parsed.error.column}: invalid JSON: ${parsed.error.message}`);
   const analysis = analyzeGraph(parsed.value);
-  if (!analysis.ok) throw new TrainingFailure(`${graphPath}: the graph has errors; fix them before training`);
+  if (!analysis.ok) throw new TrainingFailure(graphProblemsSentence(graphPath, analysis.problems, { before: 'training', list: true }));
   fs.mkdirSync(dir, { recursive: true });
   const label = path.basename(graphPath);
   writeFileAtomic(path.join(dir, 'model.py'), pytorchModelCode(analysis, { graphFile: label, version: LATENT_STUDIO_VERSION }));
@@ -105,6 +106,7 @@ export class PytorchSession {
   private child: ChildProcess | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private cancelled = false;
+  private killedFor: KillReason | undefined;
 
   constructor(
     private readonly request: PytorchTrainRequest,
@@ -123,11 +125,20 @@ export class PytorchSession {
     this.cancelled = true;
     if (!this.child || this.child.exitCode !== null) return;
     this.child.kill('SIGINT');
-    this.killTimer ??= setTimeout(() => this.kill(), this.opts.cancelGraceMs ?? 15_000);
+    const graceMs = this.opts.cancelGraceMs ?? 15_000;
+    this.killTimer ??= setTimeout(() => this.end({ kind: 'grace', seconds: Math.round(graceMs / 100) / 10 }), graceMs);
   }
 
+  /** Abort now (a second Ctrl-C, VS Code closing): the run is recorded as stopped at its last completed epoch. */
   kill(): void {
-    if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
+    this.end({ kind: 'user' });
+  }
+
+  private end(reason: KillReason): void {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      this.killedFor ??= reason;
+      this.child.kill('SIGKILL');
+    }
   }
 
   private send(m: FromWorker): void {
@@ -193,11 +204,14 @@ export class PytorchSession {
       child.on('error', (e) => reject(new TrainingFailure(`Could not start ${command}: ${e.message}`, undefined, runDir)));
       child.on('close', (code, signal) => {
         if (done) return resolve(done);
+        // Python's last line is its exception (the cause); a signal or our own kill says what happened instead.
         const last = stderr.filter((l) => l.trim()).at(-1) ?? '';
-        const message = failure ?? (signal ? `train.py was ended by ${signal}` : `train.py exited with code ${code}${last ? `: ${last.replace(/^SystemExit:\s*/, '')}` : ''}`);
-        const status = readOptionalRunJson(runDir, 'status');
-        if (status.ok && status.value?.status === 'running') markRunFailed(runDir, message);
-        reject(new TrainingFailure(message, stderr.slice(-40).join('\n'), runDir));
+        const ended = exitSentence('train.py process', 'finishing', code, signal, this.killedFor);
+        const message = failure ?? (signal || this.killedFor ? ended.message : `train.py exited with code ${code}${last ? `: ${last.replace(/^SystemExit:\s*/, '')}` : ''}`);
+        const status = failure ? 'failed' : ended.status;
+        markRunEnded(runDir, status, message);
+        const detail = stderr.slice(-40).join('\n');
+        reject(status === 'stopped' ? new TrainingAborted(message, detail, runDir) : new TrainingFailure(message, detail, runDir));
       });
     });
   }

@@ -19,7 +19,7 @@ import { pytorchModelCode } from '../export/pytorch/modelCode';
 import { pytorchTrainCode } from '../export/pytorch/trainCode';
 import { BUILTIN_DATASETS } from '../core/format';
 import { type TfjsModels, TfjsModelsSchema, type TopologyRequest } from '../core/protocol';
-import { readGraphSnapshot, readOptionalRunJson, sha256, writeFileAtomic } from './runFolder';
+import { notAFolder, readGraphSnapshot, readOptionalRunJson, sha256, writeFileAtomic } from './runFolder';
 
 export interface PytorchExportRequest {
   /** The graph file; optional with `runDir` (the run holds the graph it trained). */
@@ -137,10 +137,11 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<PytorchE
   const parsed = parseJsonText(source.text);
   if (!parsed.ok) throw new UserError(`${where}:${parsed.error.line}:${parsed.error.column}: invalid JSON: ${parsed.error.message}`, where);
   const analysis = analyzeGraph(parsed.value);
-  if (!analysis.ok) throw new UserError(graphProblemsSentence(where, analysis.problems), where);
+  if (!analysis.ok) throw new UserError(graphProblemsSentence(where, analysis.problems, { before: 'exporting', list: true }), where);
 
   const outDir = path.resolve(req.outDir);
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UserError(`${outDir} is a file, not a folder: choose a folder to export into`, outDir);
+  const notFolder = notAFolder(outDir);
+  if (notFolder) throw new UserError(`${notFolder}: choose a folder to export into`, outDir);
   const files = new Map<string, string | Uint8Array>();
   files.set('model.py', pytorchModelCode(analysis, { graphFile: source.label, version: LATENT_STUDIO_VERSION }));
   // Relative dataset paths start at the graph file's folder: a run's own graph names it in config.json.

@@ -71,6 +71,23 @@ export function requireRunJson<K extends RunJsonKind>(runDir: string, kind: K, c
   return r.value;
 }
 
+/**
+ * Why `dir` cannot be a folder to write into, or undefined when it can: it, or the first part of its
+ * path that exists, is a file (`--out notes.txt/sub` would otherwise fail with ENOTDIR).
+ */
+export function notAFolder(dir: string): string | undefined {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(at);
+    } catch {
+      stat = undefined;
+    }
+    if (stat) return stat.isDirectory() ? undefined : at === path.resolve(dir) ? `${dir} is a file, not a folder` : `${dir} cannot be made: ${at} is a file, not a folder`;
+    if (path.dirname(at) === at) return undefined;
+  }
+}
+
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, data);
@@ -95,9 +112,18 @@ export function writeStatus(runDir: string, status: RunStatusInput): void {
 
 /** Mark a run failed from outside the worker (it crashed before it could say so itself). */
 export function markRunFailed(runDir: string, message: string): void {
+  markRunEnded(runDir, 'failed', message);
+}
+
+/** Mark a still-running run ended from outside its process: failed (it crashed) or stopped (we ended it on request), with the sentence. */
+export function markRunEnded(runDir: string, status: 'failed' | 'stopped', message: string): void {
   const current = readRunJson(runDir, 'status');
   if (!current.ok || current.value.status !== 'running') return;
-  writeStatus(runDir, { ...current.value, status: 'failed', endedAt: new Date().toISOString(), error: message });
+  const { pid: _pid, ...rest } = current.value;
+  // run.json counts an epoch before its checkpoint is written: a process killed in between leaves the checkpoint one behind, and that is what resumes.
+  const checkpoint = readOptionalRunJson(runDir, 'checkpoint');
+  const kept = checkpoint.ok ? { epochsCompleted: checkpoint.value?.epochsCompleted ?? 0, bestValLoss: checkpoint.value ? checkpoint.value.bestValLoss : rest.bestValLoss } : {};
+  writeStatus(runDir, { ...rest, ...kept, status, endedAt: new Date().toISOString(), error: message });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ export function analyzeForTraining(graphText: string, graphPath: string, numClas
     throw new TrainingError(`${graphPath}:${parsed.error.line}:${parsed.error.column}: ${parsed.error.message}`);
   }
   const analysis = analyzeGraph(parsed.value, { numClasses });
-  if (!analysis.ok) throw new TrainingError(graphProblemsSentence(graphPath, analysis.problems, { before: 'training' }));
+  if (!analysis.ok) throw new TrainingError(graphProblemsSentence(graphPath, analysis.problems, { before: 'training', list: true }));
   return analysis;
 }
 

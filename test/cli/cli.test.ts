@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
+import { inTerminal } from '../helpers/terminal';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-cli-'));
@@ -363,4 +364,121 @@ test('train on bad own data exits 1 with the sentence naming the file, and write
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     assert.ok(!fs.existsSync(runs) || fs.readdirSync(runs).length === 0, 'no run folder');
   }
+});
+
+test('the command line as a new user tries it: --version, paths against the current folder, one-line sentences', () => {
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const v = cli(['--version']);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout.trim(), version);
+
+  // validate --json answers {ok: false, problems} for a file it cannot read or parse, so a script always gets JSON.
+  const notJson = path.join(tmp, 'not-json.latent.json');
+  fs.writeFileSync(notJson, '{"formatVersion": 1,');
+  for (const [file, message] of [
+    [path.join(tmp, 'absent.latent.json'), /^cannot read the graph file \(no such file\)$/],
+    [notJson, /^invalid JSON at line 1, column 21: /],
+  ] as const) {
+    const r = cli(['validate', file, '--json']);
+    assert.equal(r.code, 1);
+    const parsed = JSON.parse(r.stdout) as { ok: boolean; problems: { severity: string; message: string; path: unknown[] }[] };
+    assert.equal(parsed.ok, false);
+    assert.equal(parsed.problems.length, 1);
+    assert.equal(parsed.problems[0]!.severity, 'error');
+    assert.match(parsed.problems[0]!.message, message);
+  }
+
+  // A relative --data path starts at the current folder, not at the graph's: the table sits here, the graph one folder down.
+  const here = path.join(tmp, 'cwd-paths');
+  fs.mkdirSync(path.join(here, 'graphs'), { recursive: true });
+  const rows = ['a,b,label', ...Array.from({ length: 40 }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${i % 2 ? 'x' : 'y'}`)];
+  fs.writeFileSync(path.join(here, 'table.csv'), `${rows.join('\n')}\n`);
+  const graph = path.join(here, 'graphs', 'table.latent.json');
+  fs.writeFileSync(
+    graph,
+    JSON.stringify({
+      formatVersion: 1,
+      name: 'table',
+      nodes: [{ id: 'input', type: 'Input', params: { shape: [2] } }, { id: 'd', type: 'Dense', params: { units: 2, activation: 'linear' } }, { id: 'out', type: 'Output', params: { target: 'input' } }],
+      edges: [{ from: 'input', to: 'd' }, { from: 'd', to: 'out' }],
+      training: { dataset: 'csv:table.csv', loss: 'meanSquaredError', epochs: 1 },
+    }),
+  );
+  const runs = path.join(here, 'runs');
+  const trained = cli(['train', 'graphs/table.latent.json', '--data', 'csv:table.csv', '--out', 'runs', '--json'], here);
+  assert.equal(trained.code, 0, trained.stderr);
+  const runDir = (JSON.parse(trained.stdout.trim().split('\n').at(-1)!) as { runDir: string }).runDir;
+  assert.equal(path.dirname(runDir), runs, '--out is relative to the current folder too');
+  const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { dataset?: unknown };
+  assert.match(JSON.stringify(config), new RegExp(`csv:${path.join(here, 'table.csv').replace(/[/\\.]/g, '\\$&')}`));
+  // The graph's own "csv:table.csv" starts at the graph's folder, where there is none.
+  const own = cli(['train', 'graphs/table.latent.json', '--out', 'runs'], here);
+  assert.equal(own.code, 1);
+  assert.match(own.stderr, new RegExp(`${path.join(here, 'graphs', 'table.csv').replace(/[/\\.]/g, '\\$&')}: file not found`));
+  const evaluated = cli(['evaluate', '--run', runDir, '--data', 'csv:missing.csv'], here);
+  assert.equal(evaluated.code, 1);
+  assert.match(evaluated.stderr, new RegExp(`${path.join(here, 'missing.csv').replace(/[/\\.]/g, '\\$&')}: file not found`));
+
+  // Each of these is one line on stderr that names the cause.
+  const severalErrors = path.join(tmp, 'several-errors.latent.json');
+  fs.writeFileSync(severalErrors, JSON.stringify({ formatVersion: 1, name: 'b', nodes: [{ id: 'input', type: 'Input', params: { shape: [784] } }, { id: 'd', type: 'Dense', params: { units: 0 } }, { id: 'stray', type: 'Convolution', params: {} }], edges: [{ from: 'input', to: 'd' }] }));
+  fs.mkdirSync(path.join(here, 'a-folder'), { recursive: true });
+  fs.writeFileSync(path.join(here, 'a-file'), 'not a folder');
+  const exportOut = path.join(here, 'export');
+  assert.equal(cli(['export', sample('dense-autoencoder'), '--format', 'pytorch', '--out', exportOut]).code, 0);
+  for (const [args, message] of [
+    [['train', 'graphs/table.latent.json', '--data', 'cifar-10'], /--data.*Unknown dataset "cifar-10": not a built-in dataset, and no folder:, npz:, npy:, csv: or idx: prefix\. Use one of: mnist, fashion-mnist, folder:<dir>/],
+    [['train', 'graphs/table.latent.json', '--data', 'csv:a-folder', '--out', 'runs'], /a-folder: is a folder, not a file$/],
+    [['train', 'graphs/table.latent.json', '--data', 'npy:a-folder', '--out', 'runs'], /a-folder: is a folder, not a file$/],
+    [['train', severalErrors], /several-errors\.latent\.json has 4 errors \(latent-studio validate .*several-errors\.latent\.json lists them all\); the first: node "d": .*Fix them before training\.$/],
+    [['export', sample('dense-autoencoder'), '--format', 'pytorch', '--out', 'a-file/sub'], /a-file\/sub cannot be made: .*a-file is a file, not a folder: choose a folder to export into$/],
+    [['train', 'graphs/table.latent.json', '--out', 'a-file/runs'], /--out: .*a-file is a file, not a folder/],
+    [['export', sample('dense-autoencoder'), '--format', 'pytorch', '--out', exportOut], /model\.py, train\.py.* already exist in .*: choose another folder or add --overwrite to replace it$/],
+    [['score', 'nowhere.latent.json'], /nowhere\.latent\.json: no such graph file/],
+    [['predict', 'nowhere.latent.json'], /nowhere\.latent\.json: no such graph file/],
+    [['inspect', 'weights', 'nowhere.latent.json'], /nowhere\.latent\.json: no such graph file/],
+  ] as const) {
+    const r = cli([...args], here);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n').filter((l) => !/^Loading /.test(l));
+    assert.equal(lines.length, 1, `${args.join(' ')} printed:\n${r.stderr}`);
+    assert.match(lines[0]!, message, args.join(' '));
+  }
+  assert.ok(!fs.existsSync(path.join(here, 'a-file', 'runs')) && fs.readFileSync(path.join(here, 'a-file'), 'utf8') === 'not a folder', 'the file is untouched');
+});
+
+test('Ctrl-C in a terminal (the whole process group): once stops after the batch, twice aborts with exit 130; both leave a stopped run that resumes', async () => {
+  const runs = path.join(tmp, 'terminal-runs');
+  const args = ['train', sample('dense-autoencoder'), '--epochs', '3', '--limit', '2000', '--batch-size', '16', '--out', runs, '--json'];
+  const slow = ['train', sample('conv-autoencoder'), '--epochs', '3', '--limit', '3000', '--batch-size', '500', '--out', runs, '--json'];
+  let pressed = 0;
+  const once = await inTerminal(args, tmp, (line, ctrlC) => {
+    if ((JSON.parse(line) as { epoch?: number }).epoch === 1 && pressed++ === 0) ctrlC();
+  });
+  assert.equal(once.code, 0, once.stderr);
+  const onceDone = JSON.parse(once.stdout.trim().split('\n').at(-1)!) as { runDir: string; stopped: boolean; epochsCompleted: number };
+  assert.deepEqual([onceDone.stopped, onceDone.epochsCompleted], [true, 1]);
+
+  // Twice, 100 ms apart, while a long batch runs (conv, 500 samples a batch), just after epoch 2 is recorded:
+  // its checkpoint may or may not be written yet; run.json then counts the one that is.
+  pressed = 0;
+  const twice = await inTerminal(slow, tmp, (line, ctrlC) => {
+    if ((JSON.parse(line) as { epoch?: number }).epoch === 2 && pressed++ === 0) {
+      ctrlC();
+      setTimeout(ctrlC, 100);
+    }
+  });
+  assert.equal(twice.code, 130, twice.stderr);
+  const last = twice.stderr.trim().split('\n').at(-1)!;
+  assert.match(last, /^latent-studio: Aborted by the user before finishing: the run keeps its last completed epoch, and Resume continues from there\. \(latent-studio train --resume (.+)\)$/);
+  const runDir = /--resume (.+)\)$/.exec(last)![1]!;
+  const status = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { status: string; epochsCompleted: number; error?: string };
+  assert.equal(status.status, 'stopped');
+  const checkpoint = JSON.parse(fs.readFileSync(path.join(runDir, 'checkpoint', 'checkpoint.json'), 'utf8')) as { epochsCompleted: number };
+  assert.ok([1, 2].includes(checkpoint.epochsCompleted), `checkpoint after epoch ${checkpoint.epochsCompleted}`);
+  assert.equal(status.epochsCompleted, checkpoint.epochsCompleted, 'run.json counts the epochs its checkpoint holds');
+  assert.doesNotMatch(status.error ?? '', /vkCreateInstance|Vulkan/);
+  const resumed = cli(['train', '--resume', runDir, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(JSON.parse(resumed.stdout.trim().split('\n').at(-1)!).epochsCompleted, 3);
 });

@@ -25,6 +25,7 @@ import { loadModel } from '../../src/train/modelFiles';
 import { runCommand, torchPython } from '../helpers/pytorch';
 import { OVERFLOW_SENTENCE, writeOverflowingGraph } from '../helpers/overflow';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
+import { inTerminal } from '../helpers/terminal';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-pytorch-cli-'));
@@ -471,5 +472,41 @@ describe('PyTorch engine from the command line', () => {
     assert.equal(modelJson.modelTopology.config.name, 'autoencoder', 'model/ is the model the run trained, in the tfjs layers format');
     const bad = cli(['train', sample('dense-autoencoder'), '--engine', 'pytorch', '--python', path.join(tmp, 'no-python'), '--epochs', '1']);
     assert.equal(bad.code, 1);
+  });
+
+  it('Ctrl-C in a terminal reaches train.py and latent-studio both: once stops after the batch (one press, not two), twice aborts with exit 130 and a stopped run that resumes', async (t) => {
+    if (!python) return t.skip(skipReason);
+    const runs = path.join(tmp, 'terminal-runs');
+    const args = ['train', sample('dense-autoencoder'), '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--epochs', '3', '--limit', '2000', '--batch-size', '16', '--out', runs, '--json'];
+    const slow = ['train', sample('conv-autoencoder'), '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--epochs', '3', '--limit', '3000', '--batch-size', '500', '--out', runs, '--json'];
+    let pressed = 0;
+    const once = await inTerminal(args, tmp, (line, ctrlC) => {
+      if ((JSON.parse(line) as { epoch?: number }).epoch === 1 && pressed++ === 0) ctrlC();
+    });
+    assert.equal(once.code, 0, once.stderr);
+    const onceDone = JSON.parse(once.stdout.trim().split('\n').at(-1)!) as { stopped: boolean; epochsCompleted: number };
+    assert.equal(onceDone.stopped, true);
+    assert.ok(onceDone.epochsCompleted >= 1 && onceDone.epochsCompleted < 3, `stopped after ${onceDone.epochsCompleted} epochs`);
+
+    // Twice, 100 ms apart, while a long batch runs (conv, 500 samples a batch), just after epoch 2 is recorded:
+    // its checkpoint may or may not be written yet; run.json then counts the one that is.
+    pressed = 0;
+    const twice = await inTerminal(slow, tmp, (line, ctrlC) => {
+      if ((JSON.parse(line) as { epoch?: number }).epoch === 2 && pressed++ === 0) {
+        ctrlC();
+        setTimeout(ctrlC, 100);
+      }
+    });
+    assert.equal(twice.code, 130, twice.stderr);
+    const last = twice.stderr.trim().split('\n').at(-1)!;
+    assert.match(last, /^latent-studio: Aborted by the user before finishing: the run keeps its last completed epoch, and Resume continues from there\. \(latent-studio train --resume (.+)\)$/);
+    const runDir = /--resume (.+)\)$/.exec(last)![1]!;
+    const stopped = readRun(runDir);
+    assert.equal(stopped.status.status, 'stopped');
+    const checkpoint = readJson(path.join(runDir, 'checkpoint', 'checkpoint.json')) as { epochsCompleted: number };
+    assert.equal(stopped.status.epochsCompleted, checkpoint.epochsCompleted, 'run.json counts the epochs its checkpoint holds');
+    const resumed = cli(['train', '--resume', runDir, '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--json']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal((JSON.parse(resumed.stdout.trim().split('\n').at(-1)!) as { epochsCompleted: number }).epochsCompleted, 3);
   });
 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendReport } from '../../src/core/backendReport';
-import { TrainingFailure, TrainingSession, type WorkerLaunch, nodePathEnv, probeBackend, wasmThreadsEnv } from '../../src/run/client';
+import { TrainingAborted, TrainingFailure, TrainingSession, type WorkerLaunch, exitSentence, nodePathEnv, probeBackend, wasmThreadsEnv } from '../../src/run/client';
 import { SAMPLES_DIR, sampleText } from '../helpers/samples';
 
 test('a probe worker reports the backend that would train here and why better ones are skipped', async () => {
@@ -108,3 +108,35 @@ async function waitForExit(pid: number): Promise<void> {
   }
   assert.fail(`process ${pid} is still running`);
 }
+
+test('a worker that dies says what happened, not its stderr: exit code or signal in the sentence, the output in the detail', async () => {
+  // A stand-in that prints what the WebGPU probe prints when Vulkan has no driver, then exits with 3.
+  const file = path.join(tmp, 'noisy.js');
+  fs.writeFileSync(file, "process.stderr.write('vkCreateInstance: Found no drivers!\\n');\nprocess.send({ type: 'ready', pid: process.pid });\nprocess.on('message', () => setTimeout(() => process.exit(3), 50));\n");
+  const session = new TrainingSession({ graphText: '{}', graphPath: densePath, runsDir: tmp }, { launch: { modulePath: file, execArgv: [] }, deadlines: { acceptMs: 5_000 } });
+  const failure = await session.result.then(
+    () => assert.fail('expected a failure'),
+    (e: unknown) => e,
+  );
+  assert.ok(failure instanceof TrainingFailure && !(failure instanceof TrainingAborted));
+  assert.equal(failure.message, 'The training worker exited with code 3 before finishing; its last output is in the log.');
+  assert.match(failure.detail ?? '', /vkCreateInstance: Found no drivers!/);
+});
+
+test('a Stop the worker does not obey within the grace period ends it as stopped, and says so', async () => {
+  const session = new TrainingSession({ graphText: '{}', graphPath: densePath, runsDir: tmp }, { launch: silentWorker(true), deadlines: { acceptMs: 10_000 }, cancelGraceMs: 200 });
+  await new Promise((r) => setTimeout(r, 500));
+  session.cancel();
+  const stopped = await session.result.then(
+    () => assert.fail('expected the stop'),
+    (e: unknown) => e,
+  );
+  assert.ok(stopped instanceof TrainingAborted, String(stopped));
+  assert.equal(stopped.message, 'Stopped: the training worker did not stop within 0.2 s of the request, so it was ended; the run keeps its last completed epoch, and Resume continues from there.');
+});
+
+test('exitSentence: signals by name and number, our own kills as stopped', () => {
+  assert.deepEqual(exitSentence('train.py process', 'finishing', null, 'SIGTERM', undefined), { status: 'failed', message: 'The train.py process was killed by signal SIGTERM (15) before finishing.' });
+  assert.match(exitSentence('training worker', 'finishing', null, 'SIGSEGV', undefined).message, /SIGSEGV \(11\) before finishing \(a crash in native code: its output is in the log\)\.$/);
+  assert.equal(exitSentence('training worker', 'finishing', null, 'SIGKILL', { kind: 'user' }).status, 'stopped');
+});

@@ -12,7 +12,7 @@ import { parseJsonText } from '../../src/core/canonical';
 import { type FromWorker, type TrainRequest } from '../../src/core/protocol';
 import { EpochRecordSchema, type EpochRecord, RUN_FILES } from '../../src/core/runFormat';
 import { batchToFloat, loadDataset, splitIndices } from '../../src/data/index';
-import { TrainingFailure, TrainingSession } from '../../src/run/client';
+import { TrainingAborted, TrainingFailure, TrainingSession } from '../../src/run/client';
 import { loadModel } from '../../src/train/modelFiles';
 import { decodePng } from '../../src/train/png';
 import { requireRunJson, sha256 } from '../../src/run/runFolder';
@@ -130,11 +130,31 @@ test('a killed worker fails the run with a sentence and marks run.json failed', 
     (e: unknown) => e,
   );
   assert.ok(failure instanceof TrainingFailure);
-  assert.match(failure.message, /The training worker was killed \(SIGKILL\) before finishing/);
+  assert.ok(!(failure instanceof TrainingAborted), 'killed from outside: failed, not stopped');
+  assert.equal(failure.message, 'The training worker was killed by signal SIGKILL (9) before finishing (kill -9, or the system ending it when memory ran out).');
   assert.ok(failure.runDir);
   const status = requireRunJson(failure.runDir, 'status');
   assert.equal(status.status, 'failed');
-  assert.match(status.error!, /killed/);
+  assert.equal(status.error, failure.message);
+});
+
+test('aborted by the user (a second Ctrl-C): run.json says stopped at the last completed epoch, and resume finishes the run', async () => {
+  const { session } = run({ epochs: 2, batchProgressMs: 0 }, (m, s) => {
+    if (m.type === 'batch' && m.epoch === 2 && m.batch === 5) s.kill();
+  });
+  const aborted = await session.result.then(
+    () => assert.fail('expected the abort'),
+    (e: unknown) => e,
+  );
+  assert.ok(aborted instanceof TrainingAborted, String(aborted));
+  assert.equal(aborted.message, 'Aborted by the user before finishing: the run keeps its last completed epoch, and Resume continues from there.');
+  const status = requireRunJson(aborted.runDir!, 'status');
+  assert.equal(status.status, 'stopped');
+  assert.equal(status.epochsCompleted, 1);
+  assert.equal(status.pid, undefined, 'no process is recorded as running it');
+  const resumed = await run({ resumeFrom: aborted.runDir, epochs: 2 }).session.result;
+  assert.equal(resumed.epochsCompleted, 2);
+  assert.equal(requireRunJson(aborted.runDir!, 'status').status, 'completed');
 });
 
 async function failureOf(request: Partial<TrainRequest>): Promise<TrainingFailure> {
@@ -155,7 +175,7 @@ test('a graph with errors is refused with every problem, before any run folder e
   broken.nodes.push({ id: 'stray', type: 'Convolution', params: {} });
   const runsDir = path.join(tmp, 'never');
   const f = await failureOf({ graphText: JSON.stringify(broken), runsDir });
-  assert.match(f.message, /has 3 problem\(s\); fix them before training/);
+  assert.match(f.message, /has 3 errors; the first: .*Fix them before training\.\n/);
   assert.match(f.message, /Unknown block type "Convolution"/);
   assert.match(f.message, /Convolution "stray" has no input/);
   assert.match(f.message, /outputs 10 but the loss compares it with the 784-vector input/);

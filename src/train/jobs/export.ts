@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import type { ExportRequestSchema, ExportedModel } from '../../core/protocol';
 import { RUN_FILES } from '../../core/runFormat';
-import { readOptionalRunJson, writeFileAtomic } from '../../run/runFolder';
+import { notAFolder, readOptionalRunJson, writeFileAtomic } from '../../run/runFolder';
 import { TrainingError } from '../errors';
 import { saveModel } from '../modelFiles';
 import { compileRun, openRunGraph } from './openRun';
@@ -25,7 +25,8 @@ export async function runExport(request: ResolvedExportRequest): Promise<Exporte
   const opened = openRunGraph(request.runDir, 'export');
   const { saved, analysis } = opened;
   const outDir = path.resolve(request.outDir);
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new TrainingError(`${outDir} is a file, not a folder: choose a folder to export into`);
+  const notFolder = notAFolder(outDir);
+  if (notFolder) throw new TrainingError(`${notFolder}: choose a folder to export into`);
   const targets = analysis.models.map((m) => ({ name: m.name, dir: path.join(outDir, folderName(m.name)) }));
   const dirs = new Set(targets.map((t) => t.dir));
   if (dirs.size !== targets.length) throw new TrainingError(`Two models of ${saved.name} would share a folder name in ${outDir}`);
