@@ -29,6 +29,7 @@ import { train } from '../src/train/trainer';
 import { OWN_DATA_CASES, type OwnDataCase, benchOwnData, runOwnDataCase } from './ownData';
 import { benchStreaming } from './streaming';
 import { type ProductPathLine, benchProductPath, productPathSection } from './productPath';
+import { type DatasetCacheLine, benchDatasetCache, datasetCacheSection } from './datasetCache';
 
 type Backend = (typeof BACKEND_NAMES)[number];
 
@@ -477,6 +478,7 @@ interface Options {
   skipOwnData?: boolean;
   productPath?: boolean;
   skipProductPath?: boolean;
+  datasetCache?: boolean;
   ownDataCase?: OwnDataCase;
   docs: string | false;
   child?: string;
@@ -500,6 +502,7 @@ async function main(): Promise<void> {
     .option('--skip-own-data', 'leave out the own-data lines')
     .option('--product-path', 'run only the product-path lines (the dense sample trained from VS Code, in code-server)')
     .option('--skip-product-path', 'leave out the product-path lines')
+    .option('--dataset-cache', 'run only the dataset-cache line (Fashion-MNIST loaded from the decode cache)')
     .addOption(new Option('--own-data-case <name>').choices([...OWN_DATA_CASES]).hideHelp())
     .addOption(new Option('--docs <file>', 'where to write the report').default(DEFAULT_DOCS, 'docs/benchmarks.md'))
     .option('--no-docs', 'do not write the report')
@@ -547,6 +550,12 @@ async function main(): Promise<void> {
       updateSection(path.resolve(opts.docs), productPathSection(lines));
       log(`Updated the product-path section of ${path.resolve(opts.docs)}`);
     }
+    return;
+  }
+  if (opts.datasetCache) {
+    const line = await benchDatasetCache();
+    emit(line);
+    if (opts.docs !== false) updateSection(path.resolve(opts.docs), datasetCacheSection(line));
     return;
   }
   if (opts.ownData) {
@@ -616,11 +625,15 @@ async function main(): Promise<void> {
   let productPath: ProductPathLine[] | undefined;
   if (!opts.skipProductPath) productPath = await benchProductPath(emit);
 
+  const datasetCache: DatasetCacheLine = await benchDatasetCache();
+  emit(datasetCache);
+
   if (opts.docs !== false) {
     mach.loadAvgEnd = os.loadavg().map((x) => round(x, 2));
     const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
     const file = path.resolve(opts.docs);
     writeDocs(file, mach, command, results, pytorch, ratios, pytorchNote, streaming, { epochs: opts.epochs, maxBatchSeconds: opts.maxBatchSeconds, models }, ownData, productPath);
+    updateSection(file, datasetCacheSection(datasetCache));
     process.stderr.write(`Wrote ${file}\n`);
   }
 }

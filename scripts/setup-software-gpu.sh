@@ -8,8 +8,10 @@
 # test/helpers/softwareGpu.ts points VK_ICD_FILENAMES at that file and sets LATENT_WEBGPU_SOFTWARE=1
 # (which lets src/backend/select.ts accept a software adapter) in the test files that want webgpu.
 #
-# Idempotent (a marker makes reruns instant). Failure is not fatal for `npm test`: without the
-# adapter the webgpu tests are skipped with the reason, as on any machine without a GPU.
+# Idempotent (a marker makes reruns instant). On machines it does not support (not Debian x86-64,
+# no root) the webgpu tests are skipped with the reason, as on any machine without a GPU; where it
+# installed lavapipe, or failed on a machine it supports (.setup-failed), they must run: a webgpu
+# that does not load is then a failure (test/helpers/softwareGpu.ts).
 set -uo pipefail
 
 MESA_VERSION=25.0.7-2~bpo12+1
@@ -62,9 +64,12 @@ setup() {
   echo "$MESA_VERSION" >"$MARKER"
 }
 
+rm -f "$DIR/.setup-failed"
 if setup; then
   log "lavapipe $MESA_VERSION ready: ${DIR#"$ROOT"/}/lvp_icd.json"
 else
-  log "failed (webgpu tests will be skipped with the reason)"
+  # This machine is one the setup supports: the webgpu tests fail with this (a broken setup must not pass as skips).
+  mkdir -p "$DIR" && echo "installing lavapipe $MESA_VERSION from bookworm-backports failed (rerun scripts/setup-software-gpu.sh to see why)" >"$DIR/.setup-failed"
+  log "failed (the webgpu tests will fail with the reason)"
 fi
 exit 0

@@ -16,7 +16,7 @@
  * (src/backend/kernelFixes.ts included). A backend that does not load is skipped with its reason;
  * LATENT_GRADIENT_BACKENDS=cpu,wasm limits the list.
  */
-import '../helpers/softwareGpu';
+import { skipWithoutWebgpu } from '../helpers/softwareGpu';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -547,6 +547,7 @@ for (const c of CASES) {
       test(`on ${backend}`, async (t) => {
         const reason = unavailable.get(backend);
         if (reason !== null) {
+          if (backend === 'webgpu') return skipWithoutWebgpu(t, reason ?? 'not probed');
           t.skip(`${backend} is not available here: ${reason ?? 'not probed'}`);
           return;
         }

@@ -108,3 +108,29 @@ test('leaky ReLU, BatchNormalization, Dropout, GaussianNoise and Conv2DTranspose
 test('compiling a graph with errors is refused', () => {
   assert.throws(() => compileGraph(analyzeGraph({ formatVersion: 1, name: 'x', nodes: [] })), /has errors/);
 });
+
+test('Conv2DTranspose with valid padding and a kernel smaller than its stride: core gives what tfjs-layers gives (in × stride)', () => {
+  // From 7x7: kernel 1 / stride 2 → 14 (not (7 - 1) × 2 + 1 = 13), kernel 3 / stride 4 → 28, kernel = stride → 14, kernel 3 / stride 2 → 15.
+  for (const [kernelSize, strides, side] of [[1, 2, 14], [3, 4, 28], [2, 2, 14], [3, 2, 15]] as const) {
+    const a = analyzeGraph(
+      chainGraph(
+        [
+          { id: 'c', type: 'Conv2D', params: { filters: 2, kernelSize: 4, strides: 4, padding: 'valid' } }, // 28 → 7
+          { id: 't', type: 'Conv2DTranspose', params: { filters: 1, kernelSize, strides, padding: 'valid', activation: 'sigmoid' } },
+        ],
+        { input: [28, 28, 1] },
+      ),
+    );
+    const what = `kernel ${kernelSize}, stride ${strides}`;
+    assert.deepEqual(a.nodes.get('t')!.outputShape, [side, side, 1], what);
+    const keras = tf.layers.conv2dTranspose({ filters: 1, kernelSize, strides, padding: 'valid' }).computeOutputShape([null, 7, 7, 2]);
+    assert.deepEqual(keras, [null, side, side, 1], `tfjs-layers: ${what}`);
+    if (side !== 28) continue; // the Output compares with the 28x28 input: only this one compiles into an autoencoder
+    assert.equal(a.ok, true, JSON.stringify(a.problems));
+    const c = compileGraph(a);
+    const y = c.models.get('autoencoder')!.predict(tf.ones([1, 28, 28, 1])) as tf.Tensor;
+    assert.deepEqual(y.shape, [1, 28, 28, 1], what);
+    y.dispose();
+    c.dispose();
+  }
+});

@@ -180,6 +180,11 @@ describe('CSV loader', () => {
     );
     await rejectsMatching(write('negative.csv', csv([[1, 0, -1, 0, 0]])), /pixel value "-1" at row 1, column 3/);
     await rejectsExactly(write('label.csv', csv([[3.5, 0, 0, 0, 0]])), 'label "3.5" at row 1, column 1 is not a whole number in 0..254');
+    // The edges themselves: 255 is the last pixel value and 254 the last label; one past each is refused.
+    const edge = await loadCsv(write('edges.csv', csv([[254, 255, 0, 1, 255]])));
+    assert.deepEqual([Array.from(edge.values), Array.from(edge.labels ?? [])], [[255, 0, 1, 255], [254]]);
+    await rejectsExactly(write('pixel-256.csv', csv([[1, 0, 256, 0, 0]])), 'pixel value "256" at row 1, column 3 is out of range (pixels are 0..255, or all within 0..1)');
+    await rejectsExactly(write('label-255.csv', csv([[255, 0, 0, 0, 0]])), 'label "255" at row 1, column 1 is not a whole number in 0..254');
   });
 
   it('rejects empty, header-only and missing files', async () => {

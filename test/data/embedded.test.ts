@@ -132,13 +132,13 @@ describe('embedded datasets', () => {
 
     const cache = embeddedCacheFile('fashion-mnist', cacheDir);
     assert.equal(fs.statSync(cache).size, HEADER + 70_000 * 785);
-    const start = performance.now();
+    // How fast the cached load is lives in `npm run bench` (bench/datasetCache.ts); here, that it is the same dataset.
+    const mtime = fs.statSync(cache).mtimeMs;
     const again = await loadFashionMnist({ cacheDir });
-    const ms = performance.now() - start;
     assert.ok(sameBytes(again.values, ds.values));
     assert.ok(sameBytes(again.labels, ds.labels));
     assert.equal(again.skipped, 2);
-    assert.ok(ms < 1000, `cached load took ${ms.toFixed(0)} ms`);
+    assert.equal(fs.statSync(cache).mtimeMs, mtime, 'read from the cache, not decoded and written again');
   });
 
   it('picks the default cache folder from the environment', () => {

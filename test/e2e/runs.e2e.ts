@@ -89,9 +89,14 @@ test('Evaluate on Test Set scores the newest run of the open graph and shows it 
   await vscode.runCommand('Latent Studio: Evaluate on Test Set');
   const p = await panel();
   const card = await waitUntil(() => textOf(p, 'evaluation'), (t) => /test/i.test(t) && /accuracy/i.test(t), 'the evaluation card', 120_000);
-  assert.match(card, /1000/, 'the whole test split (10 % of 10 000) was scored');
+  assert.match(card, /Evaluation on the test set/);
+  // The samples cell itself (the confusion matrix's digits would match a search of the whole card).
+  assert.equal((await textOf(p, 'evaluation-samples')).trim(), '1000', 'the whole test split (10 % of 10 000) was scored');
   const evaluation = JSON.parse(fs.readFileSync(path.join(runsDir, runFolders()[0]!, 'evaluation.json'), 'utf8')) as { split: string; samples: number; metrics: { accuracy: number } };
   assert.equal(evaluation.split, 'test');
+  assert.equal(evaluation.samples, 1000);
+  const shown = Number((await textOf(p, 'evaluation-accuracy')).replace(/[^\d.]/g, ''));
+  assert.ok(Math.abs(shown / (shown > 1 ? 100 : 1) - evaluation.metrics.accuracy) < 0.01, `the card shows the file's accuracy (${shown} vs ${evaluation.metrics.accuracy})`);
   // One epoch per stage with a frozen encoder: well above chance (10 %), far from converged.
   assert.ok(evaluation.metrics.accuracy > 0.2, `a trained classifier beats chance (accuracy ${evaluation.metrics.accuracy})`);
   await vscode.screenshot('3-evaluation');
