@@ -88,10 +88,60 @@ export function notAFolder(dir: string): string | undefined {
   }
 }
 
+/**
+ * A write to the run folder (or an export) that the file system refused: a full disk, a read-only
+ * folder, no permission. Its sentence names the file and the cause in words; `code` is the errno.
+ */
+export class WriteError extends UserError {
+  constructor(
+    file: string,
+    readonly code: string | undefined,
+    cause: unknown,
+  ) {
+    super(`${file}: ${writeFault(code, cause)}`, file, { cause });
+  }
+}
+
+function writeFault(code: string | undefined, cause: unknown): string {
+  switch (code) {
+    case 'ENOSPC':
+      return 'could not be written: the disk is full (no space left on device)';
+    case 'EDQUOT':
+      return 'could not be written: your disk quota is used up';
+    case 'EROFS':
+      return 'could not be written: the folder is on a read-only file system';
+    case 'EACCES':
+    case 'EPERM':
+      return 'could not be written: permission denied (the folder is read-only for you)';
+    case 'ENOENT':
+      return 'could not be written: its folder was deleted';
+    default:
+      return `could not be written (${cause instanceof Error ? cause.message : String(cause)})`;
+  }
+}
+
+/** Turns an fs failure while writing `file` into a WriteError (anything else passes through). */
+export function asWriteError(file: string, e: unknown): unknown {
+  if (e instanceof WriteError) return e;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? new WriteError(file, code, e) : e;
+}
+
+/** Writes all of `data` to `fd` (a write may be short: a disk that fills up takes part of it before ENOSPC). */
+export function writeAllSync(fd: number, data: Uint8Array): void {
+  for (let at = 0; at < data.byteLength; ) at += fs.writeSync(fd, data, at, data.byteLength - at);
+}
+
+/** Writes `file` whole or not at all: a temporary file renamed into place, removed again when the write fails. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw asWriteError(file, e);
+  }
 }
 
 /** Write a JSON file of the run folder, validated against its schema, atomically. */
@@ -117,6 +167,14 @@ export function markRunFailed(runDir: string, message: string): void {
 
 /** Mark a still-running run ended from outside its process: failed (it crashed) or stopped (we ended it on request), with the sentence. */
 export function markRunEnded(runDir: string, status: 'failed' | 'stopped', message: string): void {
+  try {
+    markEnded(runDir, status, message);
+  } catch {
+    // A folder deleted or made read-only under the run: readers then see a dead process's "running" as interrupted (runStore).
+  }
+}
+
+function markEnded(runDir: string, status: 'failed' | 'stopped', message: string): void {
   const current = readRunJson(runDir, 'status');
   if (!current.ok || current.value.status !== 'running') return;
   const { pid: _pid, ...rest } = current.value;
@@ -152,7 +210,11 @@ export function readMetrics(runDir: string): Parsed<EpochRecord[]> {
 }
 
 export function appendMetrics(runDir: string, record: EpochRecord): void {
-  fs.appendFileSync(metricsFile(runDir), serializeEpochRecord(record));
+  try {
+    fs.appendFileSync(metricsFile(runDir), serializeEpochRecord(record));
+  } catch (e) {
+    throw asWriteError(metricsFile(runDir), e);
+  }
 }
 
 /**

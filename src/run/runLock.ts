@@ -137,7 +137,12 @@ function holdUntilExit(file: string, token: string): HeldLock {
     process.removeListener('exit', release);
     // Only our own claim: never a lock someone took over after ours went stale.
     const now = readLock(file);
-    if (typeof now === 'object' && now.token === token) fs.rmSync(file, { force: true });
+    if (typeof now !== 'object' || now.token !== token) return;
+    try {
+      fs.rmSync(file, { force: true });
+    } catch {
+      // A folder that became read-only or vanished: the claim is stale once this process ends, and the next claim takes it over.
+    }
   };
   process.on('exit', release);
   return { file, release };

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunStatus } from '../core/runFormat';
 import { RunFolderError, hasCheckpoint, readOptionalRunJson, readRunJson, runFile } from './runFolder';
+import { processAlive } from './runLock';
 
 export interface RunEntry {
   readonly runDir: string;
@@ -47,7 +48,7 @@ function readFolder(runDir: string): FolderRead {
   const entry: RunEntry = {
     runDir,
     name,
-    status: status.value,
+    status: interrupted(status.value),
     graphFile: c?.graphFile,
     dataset: c?.dataset.spec,
     plannedEpochs: c?.stages.reduce((sum, s) => sum + s.epochs, 0),
@@ -56,6 +57,16 @@ function readFolder(runDir: string): FolderRead {
     problem: config.ok ? undefined : config.error,
   };
   return { kind: 'run', entry };
+}
+
+/**
+ * A run.json that says `running` although the process it names is gone (killed before anyone could
+ * record it, or its folder became read-only): shown and treated as failed, with what happened.
+ */
+function interrupted(status: RunStatus): RunStatus {
+  if (status.status !== 'running' || status.pid === undefined || processAlive(status.pid)) return status;
+  const { pid, ...rest } = status;
+  return { ...rest, status: 'failed', error: `Interrupted: the process training it (${pid}) ended without recording how (it was killed, or run.json could not be written)` };
 }
 
 /** One run folder's entry; a RunFolderError naming run.json when it is not a readable run. */

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CHECKPOINT_FORMAT, type CheckpointMeta, RUN_FILES, serializeRunJson } from '../core/runFormat';
 import type { CompiledGraph } from '../compile/compile';
-import { readOptionalRunJson, runFile } from '../run/runFolder';
+import { asWriteError, readOptionalRunJson, runFile, writeAllSync } from '../run/runFolder';
 import { TrainingError } from './errors';
 
 const CHECKPOINT_JSON = path.basename(RUN_FILES.checkpointManifest);
@@ -96,7 +96,7 @@ function writeDurable(file: string, data: Uint8Array): void {
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, data);
+      writeAllSync(fd, data);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -104,7 +104,7 @@ function writeDurable(file: string, data: Uint8Array): void {
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw asWriteError(file, e);
   }
 }
 
@@ -134,27 +134,14 @@ export async function saveCheckpoint(runDir: string, compiled: CompiledGraph, op
     fs.mkdirSync(dir, { recursive: true });
     const weightsFile = `weights-${state.epochsCompleted}-${randomBytes(4).toString('hex')}.bin`;
     writeDurable(path.join(dir, weightsFile), bytes);
-    const meta: CheckpointMeta = {
-      format: CHECKPOINT_FORMAT,
-      stageIndex: state.stageIndex,
-      stageName: state.stageName,
-      stageEpoch: state.stageEpoch,
-      stageEpochs: state.stageEpochs,
-      epochsCompleted: state.epochsCompleted,
-      bestValLoss: state.bestValLoss,
-      graphSha256: state.graphSha256,
-      savedAt: new Date().toISOString(),
-      backend: state.backend,
-      optimizer: state.optimizerName,
-      rngState: state.rngState >>> 0,
-      trainSamples: state.order.length,
-      weightsFile,
-      weightsBytes: bytes.byteLength,
-      weightsSha256: sha256Hex(bytes),
-      weights: specs.map((s) => ({ name: s.name, shape: [...s.shape], dtype: s.dtype === 'int32' ? 'int32' : 'float32' })),
-    };
-    // The manifest goes last: until it is renamed into place the previous checkpoint stays whole.
-    writeDurable(checkpointJsonPath(runDir), Buffer.from(serializeRunJson('checkpoint', meta, checkpointJsonPath(runDir)), 'utf8'));
+    let meta: CheckpointMeta;
+    try {
+      meta = writeManifest(runDir, state, weightsFile, bytes, specs);
+    } catch (e) {
+      // The previous checkpoint stays the checkpoint: its manifest still names its own weights.
+      fs.rmSync(path.join(dir, weightsFile), { force: true });
+      throw e;
+    }
     for (const name of fs.readdirSync(dir)) {
       if (name !== weightsFile && /^weights-.*\.bin$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
     }
@@ -162,6 +149,31 @@ export async function saveCheckpoint(runDir: string, compiled: CompiledGraph, op
   } finally {
     tf.dispose(created);
   }
+}
+
+function writeManifest(runDir: string, state: CheckpointState, weightsFile: string, bytes: Uint8Array, specs: readonly tf.io.WeightsManifestEntry[]): CheckpointMeta {
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    stageIndex: state.stageIndex,
+    stageName: state.stageName,
+    stageEpoch: state.stageEpoch,
+    stageEpochs: state.stageEpochs,
+    epochsCompleted: state.epochsCompleted,
+    bestValLoss: state.bestValLoss,
+    graphSha256: state.graphSha256,
+    savedAt: new Date().toISOString(),
+    backend: state.backend,
+    optimizer: state.optimizerName,
+    rngState: state.rngState >>> 0,
+    trainSamples: state.order.length,
+    weightsFile,
+    weightsBytes: bytes.byteLength,
+    weightsSha256: sha256Hex(bytes),
+    weights: specs.map((s) => ({ name: s.name, shape: [...s.shape], dtype: s.dtype === 'int32' ? 'int32' : 'float32' })),
+  };
+  // The manifest goes last: until it is renamed into place the previous checkpoint stays whole.
+  writeDurable(checkpointJsonPath(runDir), Buffer.from(serializeRunJson('checkpoint', meta, checkpointJsonPath(runDir)), 'utf8'));
+  return meta;
 }
 
 /** checkpoint.json, validated; undefined when the run has none, a CheckpointError naming the field when it is corrupt. */

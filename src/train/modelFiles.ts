@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { UserError } from '../core/errors';
+import { WriteError, asWriteError } from '../run/runFolder';
 import * as path from 'node:path';
 // Registers Latent Studio's own layers (MaskingNoise, Sampling), so models that use them load.
 import '../compile/customLayers';
@@ -256,7 +257,8 @@ async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw new ModelFileError(`${file}: could not write (${errorMessage(e)})`, file, { cause: e });
+    const write = asWriteError(file, e);
+    throw write instanceof WriteError ? write : new ModelFileError(`${file}: could not write (${errorMessage(e)})`, file, { cause: e });
   }
 }
 

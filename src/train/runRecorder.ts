@@ -59,7 +59,11 @@ export class RunRecorder {
     private readonly backend: string,
     public epochsCompleted: number,
     public bestValLoss: number | null,
-  ) {}
+  ) {
+    this.checkpointed = { epochsCompleted, bestValLoss };
+  }
+
+  private checkpointed: { epochsCompleted: number; bestValLoss: number | null };
 
   /** Create the run folder (or continue the resumed one), write run.json and config.json, and say `started`. */
   static open(run: PreparedRun, send: Send, requestId: number): RunRecorder {
@@ -141,6 +145,12 @@ export class RunRecorder {
   /** Replace the checkpoint with the state after the last completed epoch. */
   async checkpoint(compiled: CompiledGraph, optimizer: tf.Optimizer | undefined, state: Omit<CheckpointState, 'epochsCompleted' | 'bestValLoss' | 'backend'>): Promise<void> {
     await saveCheckpoint(this.runDir, compiled, optimizer, { ...state, epochsCompleted: this.epochsCompleted, bestValLoss: this.bestValLoss, backend: this.backend });
+    this.checkpointed = { epochsCompleted: this.epochsCompleted, bestValLoss: this.bestValLoss };
+  }
+
+  /** The epochs the checkpoint holds: what a resume continues from. */
+  get checkpointedEpochs(): number {
+    return this.checkpointed.epochsCompleted;
   }
 
   finish(stopped: boolean): void {
@@ -148,9 +158,21 @@ export class RunRecorder {
     this.lock.release();
   }
 
-  fail(message: string): void {
-    this.writeStatus({ status: 'failed', endedAt: new Date().toISOString(), error: message });
+  /**
+   * Records the failure in run.json, counting the epochs the checkpoint holds (an epoch recorded but not
+   * checkpointed is trained again by Resume). Best effort: on a full or read-only disk run.json may not
+   * be writable either; the sentence then says so, and the caller still gets it.
+   */
+  fail(message: string): string {
+    let said = message;
+    try {
+      const { pid: _pid, ...status } = this.status;
+      writeStatus(this.runDir, { ...status, ...this.checkpointed, status: 'failed', endedAt: new Date().toISOString(), error: message });
+    } catch (e) {
+      said = `${message} (run.json could not be updated either: ${e instanceof Error ? e.message : String(e)})`;
+    }
     this.lock.release();
+    return said;
   }
 }
 

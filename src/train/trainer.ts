@@ -15,6 +15,7 @@ import type { EpochRecord } from '../core/runFormat';
 import { RUN_FILES } from '../core/runFormat';
 import type { ResolvedStage } from '../core/stages';
 import { Mulberry32 } from '../data/random';
+import { WriteError } from '../run/runFolder';
 import { checkpointOrder, restoreOptimizer } from './checkpoint';
 import { TrainingError, checkValidationLoss } from './errors';
 import { type EpochLogs, fit } from './fit';
@@ -155,6 +156,13 @@ async function trainStages(ctx: StageContext): Promise<{ stopped: boolean; lastM
   return { stopped: false, lastModel };
 }
 
+/** What a run that could not write keeps, and how to go on. */
+function writeAdvice(e: WriteError, checkpointed: number): string {
+  const kept = checkpointed > 0 ? `The checkpoint after epoch ${checkpointed} is intact` : 'No epoch was checkpointed yet';
+  const fix = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'free some space' : e.code === 'ENOENT' ? 'the run folder is gone' : 'make the folder writable';
+  return checkpointed > 0 ? `${kept}: ${fix}, then Resume continues from there.` : `${kept}: ${fix}, then train again.`;
+}
+
 export async function train(request: ResolvedTrainRequest, send: Send, cancel: CancelToken, requestId = 0): Promise<TrainingResult> {
   const run = await prepareRun(request, send);
   const feeder = new Feeder(run.ds, run.inputShape, run.norm);
@@ -173,9 +181,15 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
       }
       recorder.finish(stopped);
       return { runDir: recorder.runDir, backend: run.backend.name, stopped, epochsCompleted: recorder.epochsCompleted, bestValLoss: recorder.bestValLoss };
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      recorder.fail(message);
+    } catch (caught) {
+      // A raw fs failure that names its path (mkdir, open) is a write error too.
+      const errno = caught as NodeJS.ErrnoException | null;
+      const e = !(caught instanceof WriteError) && typeof errno?.path === 'string' && typeof errno.code === 'string' && errno.syscall !== 'open' ? new WriteError(errno.path, errno.code, caught) : caught;
+      let message = e instanceof Error ? e.message : String(e);
+      // A full disk, a read-only or deleted folder: what is kept, and what to do.
+      if (e instanceof WriteError) message = `${message}. ${writeAdvice(e, recorder.checkpointedEpochs)}`;
+      message = recorder.fail(message);
+      if (e instanceof Error && message !== e.message) e.message = message;
       throw Object.assign(e instanceof Error ? e : new Error(message), { runDir: recorder.runDir });
     }
   } finally {
