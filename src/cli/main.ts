@@ -24,7 +24,8 @@ import { PytorchSession } from '../run/pytorchEngine';
 import { defaultCacheDir } from '../data/cache';
 import { ENGINES, type Engine } from '../core/format';
 import { UserError } from '../core/errors';
-import { DATA_SPEC_HELP } from '../data/spec';
+import { DATA_SPEC_HELP, parseDataSpec } from '../data/spec';
+import type { DataSpec } from '../data/types';
 import { LATENT_STUDIO_VERSION } from '../core/version';
 
 /** A graph file that cannot be read or is not JSON: the sentence, and the problem `validate --json` prints. */
@@ -51,6 +52,22 @@ function readGraph(file: string): { text: string; value: unknown; absolute: stri
     throw new GraphReadError(`${file}:${line}:${column}: invalid JSON: ${message}`, { severity: 'error', message: `invalid JSON at line ${line}, column ${column}: ${message}`, path: [] });
   }
   return { text, value: parsed.value, absolute };
+}
+
+/** A warning for each file the graph's training.dataset names that is not there (training would stop at it). */
+function datasetFileProblems(doc: unknown, graphDir: string): Problem[] {
+  const dataset = (doc as { training?: { dataset?: unknown } } | null)?.training?.dataset;
+  if (typeof dataset !== 'string') return [];
+  let spec: DataSpec;
+  try {
+    spec = parseDataSpec(dataset, graphDir);
+  } catch {
+    return []; // the analysis reports a spec it cannot read
+  }
+  const paths = spec.kind === 'idx' ? [spec.images, spec.labels] : spec.kind === 'npy' ? [spec.x, spec.y] : spec.kind === 'csv' || spec.kind === 'npz' ? [spec.file] : spec.kind === 'folder' ? [spec.dir] : [];
+  return paths
+    .filter((p): p is string => p !== null && !fs.existsSync(p))
+    .map((p) => ({ severity: 'warning' as const, path: ['training', 'dataset'], message: `${p} is not there (paths in a graph file start at its folder): training would stop at it.` }));
 }
 
 function epochLine(r: EpochRecord): string {
@@ -403,9 +420,10 @@ export function buildProgram(): Command {
         throw e;
       }
       const analysis = analyzeGraph(graph.value);
-      if (o.json) out(JSON.stringify({ ok: analysis.ok, problems: analysis.problems }));
-      else if (analysis.problems.length === 0) out(`${file}: no problems (${analysis.totals.params.toLocaleString('en-US')} parameters)`);
-      else for (const p of analysis.problems) out(`${file}: ${formatProblem(p)}`);
+      const problems = [...analysis.problems, ...datasetFileProblems(graph.value, path.dirname(graph.absolute))];
+      if (o.json) out(JSON.stringify({ ok: analysis.ok, problems }));
+      else if (problems.length === 0) out(`${file}: no problems (${analysis.totals.params.toLocaleString('en-US')} parameters)`);
+      else for (const p of problems) out(`${file}: ${formatProblem(p)}`);
       if (!analysis.ok) process.exitCode = 1;
     });
 

@@ -104,8 +104,8 @@ class ProblemList {
   zod(issues: readonly z.core.$ZodIssue[], base: Path, what: string, nodeId?: string): void {
     for (const issue of issues) {
       const path = [...base, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
-      const field = issue.path.length ? `"${issue.path.join('.')}"` : what;
-      this.error(`${capitalize(what)}: ${field}: ${describeIssue(issue)}`, path, nodeId);
+      const field = issue.path.length ? `"${issue.path.join('.')}": ` : '';
+      this.error(`${capitalize(what)}: ${field}${describeIssue(issue)}`, path, nodeId);
     }
   }
 }
@@ -137,7 +137,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-function article(t: string): string {
+/** Zod's type names in words: "int" is a whole number, a "record" an object. */
+const TYPE_WORDS: Readonly<Record<string, string>> = { int: 'whole number', record: 'object', array: 'list' };
+
+function article(type: string): string {
+  const t = TYPE_WORDS[type] ?? type;
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
@@ -479,7 +483,7 @@ export function analyzeGraph(raw: unknown, opts: { numClasses?: number } = {}): 
   if (ok) {
     const full = GraphDocumentSchema.safeParse(doc);
     if (full.success) document = full.data;
-    else problems.zod(full.error.issues, [], 'document');
+    else problems.zod(full.error.issues, [], 'the top level of the file');
   }
   return { document, problems: problems.items, nodes, order, totals, inputId, outputs, models, sourceFormatVersion: migrated.from, ok: ok && document !== undefined };
 }

@@ -111,7 +111,9 @@ export interface JsonParseError {
 }
 
 /** JSON.parse, and on failure the first error's line and column (from jsonc-parser's scanner: V8's messages vary by version). */
-export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false; error: JsonParseError } {
+export function parseJsonText(raw: string): { ok: true; value: unknown } | { ok: false; error: JsonParseError } {
+  // A byte-order mark (editors on Windows write one) is not JSON, but it is no mistake either: read it as a space, keeping columns.
+  const text = raw.charCodeAt(0) === 0xfeff ? ` ${raw.slice(1)}` : raw;
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
@@ -129,6 +131,9 @@ export function parseJsonText(text: string): { ok: true; value: unknown } | { ok
 
 function describeParseError(code: ParseErrorCode): string {
   const name = printParseErrorCode(code);
+  // The ones people make by hand, in their words (ParseErrorCode is a const enum: compared by its name).
+  if (name === 'InvalidCommentToken') return 'a comment: JSON has no comments, remove it';
+  if (name === 'PropertyNameExpected') return 'property name expected (a comma before a closing brace?)';
   // "ValueExpected" -> "value expected"
   return name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 }

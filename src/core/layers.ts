@@ -137,7 +137,7 @@ export function layerOutput(spec: LayerSpec, input: Shape): LayerShapeResult | L
       if (from !== to) {
         return fail(
           `Reshape to ${formatShape(spec.targetShape)} needs ${to} values but receives ` +
-            `${formatShape(input)} = ${from}: pick a target shape whose sizes multiply to ${from}.`,
+            `${input.length > 1 ? `${formatShape(input)} = ${from}` : from}: pick a target shape whose sizes multiply to ${from}.`,
         );
       }
       return ok(spec.targetShape);

@@ -15,6 +15,7 @@ import { OutputTargetSchema } from './catalog';
 import { ENGINES, LOSSES, METRICS, NORMALIZE_METHODS, OPTIMIZERS } from './format';
 import { ScoreResultSchema } from './inspect';
 import { type Parsed, firstIssue } from './messages';
+import { parseJsonText } from './canonical';
 
 export const RUN_FORMAT_VERSION = 1;
 
@@ -345,13 +346,9 @@ function migrate(kind: RunJsonKind, raw: unknown, where: string): Parsed<unknown
 
 /** Parse a run folder JSON file's text; the sentence names `where` (the file's path) and the first bad field. */
 export function parseRunJson<K extends RunJsonKind>(kind: K, text: string, where: string): Parsed<RunJson<K>> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, error: `${where}: not valid JSON (${e instanceof Error ? e.message : String(e)})` };
-  }
-  const migrated = migrate(kind, raw, where);
+  const json = parseJsonText(text);
+  if (!json.ok) return { ok: false, error: `${where}: not valid JSON (line ${json.error.line}, column ${json.error.column}: ${json.error.message})` };
+  const migrated = migrate(kind, json.value, where);
   if (!migrated.ok) return migrated;
   const parsed = RUN_JSON_FILES[kind].schema.safeParse(migrated.value);
   if (!parsed.success) return { ok: false, error: `${where}: ${firstIssue(parsed.error)}` };

@@ -227,6 +227,17 @@ async function scanFile(file: string, startByte: number, scanner: CsvScanner): P
   scanner.finish();
 }
 
+/** What a file that is not text is, by its first bytes (a picture or an archive given as csv:), or undefined for text. */
+function binaryKind(head: Buffer): string | undefined {
+  const starts = (...sig: number[]): boolean => sig.every((b, i) => head[i] === b);
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'a PNG image';
+  if (starts(0xff, 0xd8, 0xff)) return 'a JPEG image';
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return 'a zip archive (an .npz? use npz:; an Excel .xlsx? save it as CSV)';
+  if (starts(0x1f, 0x8b)) return 'gzip-compressed (decompress it first)';
+  if (starts(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)) return 'a NumPy .npy array (use npy:)';
+  return head.subarray(0, 8192).includes(0) ? 'binary data' : undefined;
+}
+
 /** Reads the start of the file up to the end of its first non-blank line (or the whole file). */
 async function readHead(file: string): Promise<{ text: string; startByte: number }> {
   let handle: fsp.FileHandle;
@@ -257,6 +268,8 @@ async function readHead(file: string): Promise<{ text: string; startByte: number
       }
     }
     const bytes = Buffer.concat(parts);
+    const binary = binaryKind(bytes);
+    if (binary) throw new DatasetError(`${file}: is ${binary}, not a CSV table (a CSV file is text: a header line, then one row a line)`, file);
     const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
     return { text: bytes.subarray(bom).toString('utf8'), startByte: bom };
   } catch (err) {

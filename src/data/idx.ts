@@ -28,7 +28,8 @@ function maybeGunzip(bytes: Uint8Array, file: string): Uint8Array {
     try {
       return gunzipSync(bytes);
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      // In words both engines say alike (zlib's own messages differ between Node and Python).
+      const why = err instanceof Error && /unexpected end/i.test(err.message) ? 'it ends early' : 'its data is corrupt';
       throw new DatasetError(`${file}: looks gzip-compressed but does not decompress (${why}); is the download complete?`, file);
     }
   }

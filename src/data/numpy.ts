@@ -423,7 +423,8 @@ export async function loadNpz(file: string, opts: NumpyLoadOptions = {}): Promis
   } catch (err) {
     const code = (err as NodeJS.ErrnoException | null)?.code;
     if (code) throw fileError(file, err);
-    throw new DatasetError(`${file}: not a NumPy .npz file (${err instanceof Error ? err.message : String(err)})`, file);
+    const why = err instanceof Error && /central directory/i.test(err.message) ? 'not a zip archive, or a truncated one' : err instanceof Error ? err.message : String(err);
+    throw new DatasetError(`${file}: not a NumPy .npz file (${why})`, file);
   }
   try {
     const entries = new Map<string, yauzl.Entry>();

@@ -101,3 +101,15 @@ test('problem paths map to the JSON text they concern', () => {
   const missing = locatePath(text, ['nodes', 2, 'params', 'nothing']);
   assert.match(text.slice(missing.offset, missing.offset + missing.length), /^"params": \{"latentSize"/);
 });
+
+test('graph text: a byte-order mark is read (columns kept), a comment or a trailing comma is named in words', () => {
+  const bom = parseJsonText('\ufeff{"formatVersion": 1}');
+  assert.deepEqual(bom, { ok: true, value: { formatVersion: 1 } });
+  const commented = parseJsonText('{\n  // the encoder\n  "a": 1}');
+  assert.ok(!commented.ok);
+  assert.deepEqual([commented.error.line, commented.error.column, commented.error.message], [2, 3, 'a comment: JSON has no comments, remove it']);
+  const trailing = parseJsonText('\ufeff{"a": 1,}');
+  assert.ok(!trailing.ok);
+  assert.deepEqual([trailing.error.line, trailing.error.column], [1, 10], 'the column counts the mark');
+  assert.match(trailing.error.message, /^property name expected \(a comma before a closing brace\?\)$/);
+});

@@ -841,3 +841,21 @@ except DatasetError as err:
     assert.throws(() => npyBytes({ descr: '|u1', data: new Uint8Array(5) }, [2, 2]), /holds 4 values/);
   });
 });
+
+describe('train.py data: the bad-file corpus', () => {
+  pyIt('every dataset file of test/fixtures/bad-files is the same sentence in Python as in src/data', async () => {
+    const corpusDir = path.join(__dirname, '..', 'fixtures', 'bad-files');
+    const corpus = JSON.parse(fs.readFileSync(path.join(corpusDir, 'corpus.json'), 'utf8')) as { data: { graph: 'simple' | 'table'; data: string }[] };
+    // A corrupt image's detail is the decoder's own words (sharp's or Pillow's): compared up to it, below.
+    const corrupt = 'folder:folder-corrupt-png';
+    await assertSameLoads(
+      corpus.data.filter((d) => d.data !== corrupt).map((d) => ({ spec: d.data, shape: d.graph === 'simple' ? [784] : [2] })),
+      path.join(corpusDir, 'data'),
+    );
+    const dirOf = path.join(corpusDir, 'data', 'folder-corrupt-png');
+    const ts = await tsError(() => loadForInput(parseDataSpec(corrupt, path.join(corpusDir, 'data')), [784], {}, { cacheDir: null }));
+    const python = py<string>('try:\n    load_folder(ARGS["dir"])\nexcept DatasetError as err:\n    RESULT = str(err)', { dir: dirOf });
+    assert.match(ts, /broken\.png: not a readable image, corrupt or truncated \(/);
+    assert.equal(python.split(' (')[0], ts.split(' (')[0]);
+  });
+});

@@ -626,8 +626,8 @@ def load_npz(path):
         archive = zipfile.ZipFile(path)
     except OSError as err:
         raise _file_error(path, err) from None
-    except zipfile.BadZipFile as err:
-        raise DatasetError(f"{path}: not a NumPy .npz file ({err})") from None
+    except zipfile.BadZipFile:
+        raise DatasetError(f"{path}: not a NumPy .npz file (not a zip archive, or a truncated one)") from None
     with archive:
         entries = {}
         for info in archive.infolist():
@@ -668,6 +668,21 @@ def _clean_cell(cell):
     return _js_trim(t[1:-1]) if len(t) >= 2 and t.startswith('"') and t.endswith('"') else t
 
 
+def _binary_kind(head):
+    """What a file that is not text is, by its first bytes, or None for text (binaryKind)."""
+    if head.startswith(b"\x89PNG"):
+        return "a PNG image"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "a JPEG image"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (an .npz? use npz:; an Excel .xlsx? save it as CSV)"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip-compressed (decompress it first)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy array (use npy:)"
+    return "binary data" if b"\x00" in head[:8192] else None
+
+
 def _csv_first_row(path):
     """The first non-blank line's cells, its 1-based line number and the byte after a BOM (readFirstRow)."""
     data = b""
@@ -680,6 +695,9 @@ def _csv_first_row(path):
                 break
             if len(data) > _CSV_HEAD_LIMIT:
                 raise DatasetError(f"{path}: the first line is longer than 16 MB; is this a CSV file?")
+    binary = _binary_kind(data)
+    if binary:
+        raise DatasetError(f"{path}: is {binary}, not a CSV table (a CSV file is text: a header line, then one row a line)")
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     for k, line in enumerate(data[bom:].decode("utf-8", "replace").split("\n")):
         if _js_trim(line):
@@ -929,7 +947,8 @@ def _gunzip(data, path):
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as err:
-        raise DatasetError(f"{path}: looks gzip-compressed but does not decompress ({err}); is the download complete?") from None
+        why = "it ends early" if isinstance(err, EOFError) else "its data is corrupt"
+        raise DatasetError(f"{path}: looks gzip-compressed but does not decompress ({why}); is the download complete?") from None
 
 
 def _idx_dims(data, path, want):
