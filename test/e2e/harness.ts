@@ -9,11 +9,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, rmSync, type WriteStream } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { chromium, type Browser, type FrameLocator, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type FrameLocator, type Locator, type Page, type Request } from 'playwright-core';
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 export const CODE_SERVER_ENTRY = join(REPO_ROOT, '.e2e/code-server/node_modules/code-server/out/node/entry.js');
@@ -60,6 +60,15 @@ const UNTRUSTED_SETTINGS: Record<string, unknown> = {
   'security.workspace.trust.enabled': true,
   'security.workspace.trust.startupPrompt': 'never',
 };
+
+/** A request the browser made: its URL and what made it (the frame's URL, or a worker's). */
+export interface RecordedRequest {
+  readonly url: string;
+  readonly by: string;
+  readonly resourceType: string;
+  /** Playwright's request: its response says whether a service worker answered it (webview resources). */
+  readonly request: Request;
+}
 
 export interface StartOptions {
   /** Folder opened as the workspace (use a temp copy: tests may edit it). */
@@ -110,6 +119,10 @@ export interface VSCodeSession {
   notifications(): Promise<string[]>;
   /** Console errors/warnings and page errors collected so far (also written to outDir/console.log on close). */
   consoleMessages(): readonly string[];
+  /** Every request the browser made since it opened (pages, frames, workers and service workers), in order. */
+  requests(): readonly RecordedRequest[];
+  /** What an extension's output channel holds so far, read from the file VS Code writes it to (no scrolling, no wrapping). */
+  channelLog(channel: string): Promise<string>;
   /** Closes the browser, kills code-server's process group, removes temp dirs. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -218,6 +231,7 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
   );
 
   const consoleLines: string[] = [];
+  const requests: RecordedRequest[] = [];
   const note = (line: string): void => {
     consoleLines.push(`${new Date().toISOString()} ${line}`);
     if (process.env.E2E_DEBUG && line.startsWith('[harness]')) process.stderr.write(`${line}\n`);
@@ -243,7 +257,9 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     ],
     // Own process group, so close() can kill the extension host and watchers it forks; NODE_OPTIONS
     // cleared so a runner's loader flags (e.g. --import tsx) do not leak into VS Code's processes.
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
+    // EXTENSIONS_GALLERY: the workbench's own extension-gallery queries (open-vsx.org) go nowhere, so a
+    // tour makes no request off this machine (hostile.e2e.ts checks that ours make none either).
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/item' }) } },
   );
   // A test process that dies without close() (Ctrl+C, crash) must not leave a detached server behind.
   const killOnExit = (): void => {
@@ -286,6 +302,16 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     await waitForHealthz(port, server, () => serverTail);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: WAIT_MS });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1600, height: 1000 } });
+    // Recorded from the first request on (the workbench, its webviews, their service worker).
+    context.on('request', (r) => {
+      let by: string;
+      try {
+        by = r.serviceWorker()?.url() ?? r.frame().url();
+      } catch {
+        by = 'a worker';
+      }
+      requests.push({ url: r.url(), by, resourceType: r.resourceType(), request: r });
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     page.on('console', (m) => {
@@ -302,7 +328,7 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
     await page.goto(url, { timeout: WAIT_MS });
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible' });
-    const session = makeSession(page, port, url, outDir, consoleLines, note, close);
+    const session = makeSession(page, port, url, outDir, consoleLines, requests, join(userData, 'logs'), note, close);
     return session;
   } catch (e) {
     await close();
@@ -316,6 +342,8 @@ function makeSession(
   url: string,
   outDir: string,
   consoleLines: string[],
+  requests: readonly RecordedRequest[],
+  logsDir: string,
   note: (line: string) => void,
   close: () => Promise<void>,
 ): VSCodeSession {
@@ -518,6 +546,13 @@ function makeSession(
     return file;
   }
 
+  async function channelLog(channel: string): Promise<string> {
+    // <logs>/<session>/exthost1/output_logging_<time>/<n>-<channel>.log
+    const files = (await readdir(logsDir, { recursive: true })).filter((f) => basename(f).replace(/^\d+-/, '') === `${channel}.log` && f.includes('output_logging_'));
+    const texts = await Promise.all(files.map((f) => readFile(join(logsDir, f), 'utf8')));
+    return texts.join('\n');
+  }
+
   async function notifications(): Promise<string[]> {
     const toasts = page.locator('.notifications-toasts .notification-toast .notification-list-item-message');
     return (await toasts.allInnerTexts()).map(normalize);
@@ -539,6 +574,8 @@ function makeSession(
     screenshot,
     notifications,
     consoleMessages: () => consoleLines,
+    requests: () => requests,
+    channelLog,
     close,
   };
 }
