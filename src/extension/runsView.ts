@@ -3,6 +3,7 @@
  * status, best validation loss, duration and backend. Opening a run shows its curves and previews
  * in the training panel; deleting asks first.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { type RunEntry, type UnreadableRun, canResume, describeRun, hasTrainedWeights, listRuns, scanRuns } from '../run/runStore';
@@ -56,6 +57,31 @@ export function workspaceRunsDirs(): string[] {
   return (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.latent', 'runs'));
 }
 
+const POLL_MS = 3000;
+
+/** The run folders' names and their run.json sizes and times: what changes when a run starts, moves on, ends or goes. */
+function runsSignature(runsDirs: readonly string[]): string {
+  const parts: string[] = [];
+  for (const dir of runsDirs) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.sort()) {
+      let stat: fs.Stats | undefined;
+      try {
+        stat = fs.statSync(path.join(dir, name, 'run.json'), { throwIfNoEntry: false });
+      } catch {
+        stat = undefined; // not a folder, or going away right now
+      }
+      parts.push(`${name}:${stat ? `${stat.size}:${stat.mtimeMs}` : '-'}`);
+    }
+  }
+  return parts.join('|');
+}
+
 /** Runs of every workspace folder, newest first. */
 export function workspaceRuns(): RunEntry[] {
   return listRuns(workspaceRunsDirs());
@@ -84,12 +110,16 @@ export class RunsView implements vscode.TreeDataProvider<RunItem | UnreadableRun
 
   constructor(private readonly panel: TrainingPanel) {
     const watcher = vscode.workspace.createFileSystemWatcher('**/.latent/runs/*/run.json');
+    // A run folder deleted whole (rm -rf, another window's Delete Run) reports the folder, not its run.json.
+    const folders = vscode.workspace.createFileSystemWatcher('**/.latent/runs/*', true, true, false);
     this.subscriptions.push(
       watcher,
+      folders,
+      folders.onDidDelete(() => this.refresh()),
       watcher.onDidCreate(() => this.refresh()),
       watcher.onDidChange(() => this.refresh()),
       watcher.onDidDelete(() => this.refresh()),
-      vscode.window.registerTreeDataProvider('latentStudio.runs', this),
+      this.poll(vscode.window.createTreeView('latentStudio.runs', { treeDataProvider: this })),
       vscode.commands.registerCommand('latentStudio.refreshRuns', () => this.refresh()),
       vscode.commands.registerCommand('latentStudio.openRun', (item?: RunItem) => this.open(item)),
       vscode.commands.registerCommand('latentStudio.deleteRun', (item?: RunItem) => this.delete(item)),
@@ -98,6 +128,30 @@ export class RunsView implements vscode.TreeDataProvider<RunItem | UnreadableRun
 
   refresh(): void {
     this.changed.fire();
+  }
+
+  /**
+   * File watchers miss some changes (a run folder deleted whole can arrive as nothing, another
+   * window's or a script's writes on some file systems): while the view is visible it also looks at
+   * the run folders every few seconds and refreshes when their names or run.json files changed.
+   */
+  private poll(view: vscode.TreeView<RunItem | UnreadableRunItem>): vscode.Disposable {
+    let seen = runsSignature(workspaceRunsDirs());
+    const look = (): void => {
+      const now = runsSignature(workspaceRunsDirs());
+      if (now !== seen) {
+        seen = now;
+        this.refresh();
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const follow = (visible: boolean): void => {
+      clearInterval(timer);
+      timer = visible ? setInterval(look, POLL_MS) : undefined;
+      if (visible) look();
+    };
+    follow(view.visible);
+    return vscode.Disposable.from(view, view.onDidChangeVisibility((e) => follow(e.visible)), { dispose: () => clearInterval(timer) });
   }
 
   getTreeItem(item: RunItem | UnreadableRunItem): vscode.TreeItem {

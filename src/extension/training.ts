@@ -142,11 +142,13 @@ export class TrainingController implements vscode.Disposable {
       },
     );
 
+    const watching = this.watchGraph(uri, name, snapshot);
     // The run ends when the worker does, not when someone dismisses the notification about it.
     const outcome = await session.result.then(
       (done) => ({ done }),
       (e: unknown) => ({ error: e }),
     );
+    watching.dispose();
     this.active.delete(key);
     this.updateStatusBar(undefined);
     this.editors.setTraining(uri, false);
@@ -167,6 +169,34 @@ export class TrainingController implements vscode.Disposable {
       this.panel.post(key, { type: 'status', status: 'failed', message, run: snapshot.run });
       void vscode.window.showErrorMessage(`Training ${run.graphName} failed: ${message}`);
     }
+  }
+
+  /**
+   * The graph file while its run trains: an edit (in an editor or on disk) or a deletion does not touch
+   * the run, which trains the copy it started with; say so once, and where that copy is.
+   */
+  private watchGraph(uri: vscode.Uri, name: string, snapshot: PanelSnapshot): vscode.Disposable {
+    const said = new Set<'changed' | 'deleted'>();
+    const copy = (): string => (snapshot.run.runDir ? `graph.latent.json in ${path.basename(snapshot.run.runDir)}` : 'the copy in its run folder');
+    const say = (what: 'changed' | 'deleted'): void => {
+      if (said.has(what)) return;
+      said.add(what);
+      const message =
+        what === 'changed'
+          ? `${name} changed while it trains: this run goes on with the graph as it started (${copy()}). Train again to use the change.`
+          : `${name} was deleted while it trains: the run goes on with its own copy of the graph (${copy()}).`;
+      this.log.appendLine(`[train] ${message}`);
+      void (what === 'changed' ? vscode.window.showInformationMessage(message) : vscode.window.showWarningMessage(message));
+    };
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(uri.fsPath)), path.basename(uri.fsPath)));
+    return vscode.Disposable.from(
+      watcher,
+      watcher.onDidDelete(() => say('deleted')),
+      watcher.onDidChange(() => say('changed')),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document.uri.toString() === uri.toString() && e.contentChanges.length > 0) say('changed');
+      }),
+    );
   }
 
   /** Stop after the running batch; the run keeps its last completed epoch. */

@@ -158,8 +158,9 @@ async function trainStages(ctx: StageContext): Promise<{ stopped: boolean; lastM
 
 /** What a run that could not write keeps, and how to go on. */
 function writeAdvice(e: WriteError, checkpointed: number): string {
+  if (e.code === 'ENOENT') return 'The run folder was deleted while it trained: train again.';
   const kept = checkpointed > 0 ? `The checkpoint after epoch ${checkpointed} is intact` : 'No epoch was checkpointed yet';
-  const fix = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'free some space' : e.code === 'ENOENT' ? 'the run folder is gone' : 'make the folder writable';
+  const fix = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'free some space' : 'make the folder writable';
   return checkpointed > 0 ? `${kept}: ${fix}, then Resume continues from there.` : `${kept}: ${fix}, then train again.`;
 }
 

@@ -123,6 +123,8 @@ export interface VSCodeSession {
   requests(): readonly RecordedRequest[];
   /** What an extension's output channel holds so far, read from the file VS Code writes it to (no scrolling, no wrapping). */
   channelLog(channel: string): Promise<string>;
+  /** A second VS Code window on the same workspace (another browser tab: its own workbench and extension host). */
+  openWindow(): Promise<VSCodeSession>;
   /** Closes the browser, kills code-server's process group, removes temp dirs. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -328,7 +330,15 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
     await page.goto(url, { timeout: WAIT_MS });
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible' });
-    const session = makeSession(page, port, url, outDir, consoleLines, requests, join(userData, 'logs'), note, close);
+    const openWindow = async (): Promise<VSCodeSession> => {
+      const second = await context.newPage();
+      second.setDefaultTimeout(WAIT_MS);
+      await second.goto(url, { timeout: WAIT_MS });
+      // The Explorer's layout (a folded section) carries over from the first window: wait for the Explorer itself.
+      await second.locator('.explorer-viewlet .pane-header').first().waitFor({ state: 'visible' });
+      return makeSession(second, port, url, outDir, consoleLines, requests, join(userData, 'logs'), note, () => second.close(), openWindow);
+    };
+    const session = makeSession(page, port, url, outDir, consoleLines, requests, join(userData, 'logs'), note, close, openWindow);
     return session;
   } catch (e) {
     await close();
@@ -346,6 +356,7 @@ function makeSession(
   logsDir: string,
   note: (line: string) => void,
   close: () => Promise<void>,
+  openWindow: () => Promise<VSCodeSession>,
 ): VSCodeSession {
   const quickInput = page.locator('.quick-input-widget');
   const quickInputBox = quickInput.locator('input.input');
@@ -576,6 +587,7 @@ function makeSession(
     consoleMessages: () => consoleLines,
     requests: () => requests,
     channelLog,
+    openWindow,
     close,
   };
 }
