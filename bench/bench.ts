@@ -30,6 +30,7 @@ import { OWN_DATA_CASES, type OwnDataCase, benchOwnData, runOwnDataCase } from '
 import { benchStreaming } from './streaming';
 import { type ProductPathLine, benchProductPath, productPathSection } from './productPath';
 import { type DatasetCacheLine, benchDatasetCache, datasetCacheSection } from './datasetCache';
+import { type EditorLine, benchEditor, editorSection } from './editor';
 
 type Backend = (typeof BACKEND_NAMES)[number];
 
@@ -479,6 +480,8 @@ interface Options {
   productPath?: boolean;
   skipProductPath?: boolean;
   datasetCache?: boolean;
+  editor?: boolean;
+  skipEditor?: boolean;
   ownDataCase?: OwnDataCase;
   docs: string | false;
   child?: string;
@@ -503,6 +506,8 @@ async function main(): Promise<void> {
     .option('--product-path', 'run only the product-path lines (the dense sample trained from VS Code, in code-server)')
     .option('--skip-product-path', 'leave out the product-path lines')
     .option('--dataset-cache', 'run only the dataset-cache line (Fashion-MNIST loaded from the decode cache)')
+    .option('--editor', 'run only the editor-300 line (a 300-block graph edited in the graph editor, in code-server)')
+    .option('--skip-editor', 'leave out the editor-300 line')
     .addOption(new Option('--own-data-case <name>').choices([...OWN_DATA_CASES]).hideHelp())
     .addOption(new Option('--docs <file>', 'where to write the report').default(DEFAULT_DOCS, 'docs/benchmarks.md'))
     .option('--no-docs', 'do not write the report')
@@ -550,6 +555,11 @@ async function main(): Promise<void> {
       updateSection(path.resolve(opts.docs), productPathSection(lines));
       log(`Updated the product-path section of ${path.resolve(opts.docs)}`);
     }
+    return;
+  }
+  if (opts.editor) {
+    const line = await benchEditor(emit);
+    if (opts.docs !== false) updateSection(path.resolve(opts.docs), editorSection(line));
     return;
   }
   if (opts.datasetCache) {
@@ -627,6 +637,7 @@ async function main(): Promise<void> {
 
   const datasetCache: DatasetCacheLine = await benchDatasetCache();
   emit(datasetCache);
+  const editor: EditorLine | undefined = opts.skipEditor ? undefined : await benchEditor(emit);
 
   if (opts.docs !== false) {
     mach.loadAvgEnd = os.loadavg().map((x) => round(x, 2));
@@ -634,6 +645,7 @@ async function main(): Promise<void> {
     const file = path.resolve(opts.docs);
     writeDocs(file, mach, command, results, pytorch, ratios, pytorchNote, streaming, { epochs: opts.epochs, maxBatchSeconds: opts.maxBatchSeconds, models }, ownData, productPath);
     updateSection(file, datasetCacheSection(datasetCache));
+    if (editor) updateSection(file, editorSection(editor));
     process.stderr.write(`Wrote ${file}\n`);
   }
 }

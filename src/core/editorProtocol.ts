@@ -75,6 +75,8 @@ export const ToEditorSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('document'), text: z.string(), version: z.number().int(), fileName: z.string() }).strict(),
   /** An edit the host refused or could not apply, as a sentence. */
   z.object({ type: z.literal('editFailed'), inReplyTo: z.number().int().optional(), message: z.string() }).strict(),
+  /** An edit the host applied (its document, changed or not, was sent before this): the editor's own copy may retire it. */
+  z.object({ type: z.literal('editApplied'), inReplyTo: z.number().int() }).strict(),
   /** A message from the editor the host could not accept: the sentence. */
   RejectedSchema,
   z.object({ type: z.literal('notice'), message: z.string() }).strict(),

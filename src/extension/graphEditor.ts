@@ -215,6 +215,7 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
           case 'edits': {
             const error = await applyGraphEdits(document, message.type === 'edit' ? [message.edit] : message.edits);
             if (error) send({ type: 'editFailed', inReplyTo: message.id, message: error });
+            else if (message.id !== undefined) send({ type: 'editApplied', inReplyTo: message.id });
             break;
           }
           case 'openAsText':

@@ -7,7 +7,8 @@ import { type OutputPreview, previewFor } from './previews';
 import { LockIcon } from './StageBar';
 import { selectShownStage, useEditor } from './store';
 
-export type BlockNodeType = Node<{ view: BlockView }, 'block'>;
+/** `sig`: the view as JSON, to tell a changed block from an unchanged one cheaply (Canvas.tsx). */
+export type BlockNodeType = Node<{ view: BlockView; sig: string }, 'block'>;
 
 const COMPOSITES = new Set(['Encoder', 'Decoder', 'Bottleneck', 'ClassifierHead']);
 const fmt = (n: number): string => n.toLocaleString('en-US');

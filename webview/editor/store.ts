@@ -6,7 +6,7 @@
 import { type GraphAnalysis, analyzeGraph } from '../../src/core/analyze';
 import { type JsonParseError, parseJsonText } from '../../src/core/canonical';
 import type { DatasetCard } from '../../src/core/datasetCard';
-import type { GraphEdit } from '../../src/core/edits';
+import { type GraphEdit, applyEdit } from '../../src/core/edits';
 import { DEFAULT_LAYOUT, type LayoutPrefs, type ToEditor, ToEditorSchema, type ToHost } from '../../src/core/editorProtocol';
 import { connectToHost } from '../shared/host';
 import { createStore } from '../shared/store';
@@ -89,28 +89,95 @@ export function readDocument(text: string): DocumentState {
   return { kind: 'graph', value: value as Record<string, unknown>, analysis: analyzeGraph(value) };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Edits shown before the host answers. An edit the person makes is applied here too (src/core's
+// applyEdit, as the host applies it) and drawn at once; the host's document stays the truth: while
+// edits are in flight its documents are kept, and once the last one is answered (editApplied or
+// editFailed) the newest host document is shown, so a refused edit rolls back and nothing the
+// host did is lost. The round trip (webview → workbench → extension host and back, a network hop
+// in code-server) is most of an edit's time on a large graph (bench/editor.ts).
+
+/** Edits that change nothing but values and wires: safe to show before the host has them. */
+const OPTIMISTIC = new Set<GraphEdit['kind']>(['setParam', 'setParams', 'setTraining', 'setNode', 'move', 'connect', 'disconnect']);
+/** Ids of the edits shown here that the host has not answered yet. */
+const inFlight = new Set<number>();
+/** The newest document the host sent, shown once no edit is in flight. */
+let hostDocument: Extract<ToEditor, { type: 'document' }> | undefined;
+/** Edits the host never answers (it went away) must not freeze the view: give up waiting after this. */
+const IN_FLIGHT_MS = 5000;
+let inFlightTimer: ReturnType<typeof setTimeout> | undefined;
+
+function answered(id: number | undefined): void {
+  if (id !== undefined) inFlight.delete(id);
+  if (inFlight.size > 0) return;
+  clearTimeout(inFlightTimer);
+  if (hostDocument) showDocument(hostDocument);
+}
+
+/** Applies `edits` to the shown graph and draws the result; false when it cannot (the host then decides alone). */
+function showOptimistic(edits: readonly GraphEdit[]): boolean {
+  const state = store.get();
+  if (state.document.kind !== 'graph' || !edits.every((e) => OPTIMISTIC.has(e.kind))) return false;
+  let value = state.document.value;
+  for (const edit of edits) {
+    const r = applyEdit(value, edit);
+    if (!r.ok) return false; // the host will refuse it with the sentence
+    value = r.document;
+  }
+  const analysis = analyzeGraph(value);
+  setState({ document: { kind: 'graph', value, analysis }, stages: stageChips(value, analysis) });
+  return true;
+}
+
+function postEdits(edits: readonly GraphEdit[]): void {
+  const optimistic = showOptimistic(edits);
+  const id = host.post(edits.length === 1 ? { type: 'edit', edit: edits[0]! } : { type: 'edits', edits: [...edits] });
+  if (!optimistic) return;
+  inFlight.add(id);
+  clearTimeout(inFlightTimer);
+  inFlightTimer = setTimeout(() => {
+    inFlight.clear();
+    answered(undefined);
+  }, IN_FLIGHT_MS);
+}
+
+/** The host's document, drawn: selection kept where its blocks still exist, new blocks selected after an add or paste. */
+function showDocument(m: Extract<ToEditor, { type: 'document' }>): void {
+  const state = store.get();
+  const document = readDocument(m.text);
+  // The host's copy of what is drawn already (an edit shown before it was answered): keep the drawn objects, redraw nothing.
+  if (document.kind === 'graph' && state.document.kind === 'graph' && JSON.stringify(document.value) === JSON.stringify(state.document.value)) {
+    setState({ fileName: m.fileName, version: m.version });
+    return;
+  }
+  const ids = document.kind === 'graph' ? new Set(document.analysis.nodes.keys()) : new Set<string>();
+  const before = state.document.kind === 'graph' ? state.document.analysis.nodes : new Map<string, unknown>();
+  const created = [...ids].filter((id) => !before.has(id));
+  // Keep only selected blocks that still exist (undo may have removed them).
+  const selection = selectCreatedBlocks && created.length > 0 ? created : state.selection.filter((s) => ids.has(s));
+  if (created.length > 0) selectCreatedBlocks = false;
+  const stages = document.kind === 'graph' ? stageChips(document.value, document.analysis) : [];
+  if (exportPending && document.kind !== 'graph') {
+    exportPending = false;
+    showToast('There is no graph to export: the file holds no graph the editor can draw.');
+  }
+  setState({ fileName: m.fileName, version: m.version, document, selection, stages });
+}
+
 function onHostMessage(m: ToEditor): void {
   const state = store.get();
   switch (m.type) {
-    case 'document': {
-      const document = readDocument(m.text);
-      const ids = document.kind === 'graph' ? new Set(document.analysis.nodes.keys()) : new Set<string>();
-      const before = state.document.kind === 'graph' ? state.document.analysis.nodes : new Map<string, unknown>();
-      const created = [...ids].filter((id) => !before.has(id));
-      // Keep only selected blocks that still exist (undo may have removed them).
-      const selection = selectCreatedBlocks && created.length > 0 ? created : state.selection.filter((s) => ids.has(s));
-      if (created.length > 0) selectCreatedBlocks = false;
-      const stages = document.kind === 'graph' ? stageChips(document.value, document.analysis) : [];
-      if (exportPending && document.kind !== 'graph') {
-        exportPending = false;
-        showToast('There is no graph to export: the file holds no graph the editor can draw.');
-      }
-      setState({ fileName: m.fileName, version: m.version, document, selection, stages });
+    case 'document':
+      hostDocument = m;
+      if (inFlight.size === 0) showDocument(m);
       break;
-    }
+    case 'editApplied':
+      answered(m.inReplyTo);
+      break;
     case 'editFailed':
       selectCreatedBlocks = false;
       showToast(m.message, 'error');
+      answered(m.inReplyTo);
       break;
     case 'notice':
       showToast(m.message, 'info');
@@ -159,13 +226,12 @@ const CREATES = new Set<GraphEdit['kind']>(['addNode', 'paste', 'mirrorDecoder']
 
 export function sendEdit(edit: GraphEdit): void {
   if (CREATES.has(edit.kind)) selectCreatedBlocks = true;
-  post({ type: 'edit', edit });
+  postEdits([edit]);
 }
 
 export function sendEdits(edits: readonly GraphEdit[]): void {
   if (edits.some((e) => CREATES.has(e.kind))) selectCreatedBlocks = true;
-  if (edits.length === 1) post({ type: 'edit', edit: edits[0]! });
-  else if (edits.length > 1) post({ type: 'edits', edits: [...edits] });
+  if (edits.length > 0) postEdits(edits);
 }
 
 export function select(ids: readonly string[]): void {
