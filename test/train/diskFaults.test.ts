@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +15,8 @@ import type { FromWorker, TrainRequest } from '../../src/core/protocol';
 import { TrainingFailure, TrainingSession } from '../../src/run/client';
 import { readMetrics, readOptionalRunJson, readRunJson } from '../../src/run/runFolder';
 import { readRun } from '../../src/run/runStore';
-import { SAMPLES_DIR, sampleText } from '../helpers/samples';
+import { ROOT, SAMPLES_DIR, sampleText } from '../helpers/samples';
+import { torchPython } from '../helpers/pytorch';
 
 const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-disk-'));
 const base = { graphText: sampleText('dense-autoencoder'), graphPath: path.join(SAMPLES_DIR, 'dense-autoencoder.latent.json'), epochs: 3, batchSize: 64, limitSamples: 1000, limitValidation: 256, backend: 'wasm' as const, batchProgressMs: 0 };
@@ -113,5 +114,33 @@ describe('disk faults while training (a tmpfs)', () => {
     const metrics = readMetrics(runDir);
     assert.ok(metrics.ok);
     assert.deepEqual(metrics.value.map((r) => r.epoch), [0, 1, 2, 3]);
+  });
+
+  it('the PyTorch engine on a full disk: the same sentence, the checkpoint after epoch 1 intact, no partial files; Resume finishes', async (t) => {
+    if (cannot) return t.skip(cannot);
+    const { python, skipReason } = await torchPython();
+    if (!python) return t.skip(skipReason);
+    // The other tests' runs out of the way, so 4 MB is 4 MB free again.
+    for (const name of fs.readdirSync(mountPoint)) fs.rmSync(path.join(mountPoint, name), { recursive: true, force: true });
+    mount('-o', 'remount,size=4m', mountPoint);
+    const runsDir = path.join(mountPoint, 'pytorch-full');
+    const cli = (args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    const r = cli(['train', base.graphPath, '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--epochs', '3', '--limit', '1000', '--out', runsDir]);
+    assert.equal(r.status, 1, r.stderr);
+    const last = r.stderr.trim().split('\n').at(-1)!;
+    assert.match(last, /checkpoint\/(weights|pytorch)-2-[0-9a-f]+\.(bin|pt): could not be written: the disk is full \(no space left on device\)\. The checkpoint after epoch 1 is intact: free some space, then Resume continues from there\.$/);
+    const runDir = path.join(runsDir, fs.readdirSync(runsDir)[0]!);
+    const status = readRunJson(runDir, 'status');
+    assert.ok(status.ok);
+    assert.deepEqual([status.value.status, status.value.epochsCompleted], ['failed', 1]);
+    const files = filesUnder(runDir);
+    assert.deepEqual(files.filter((f) => f.startsWith('checkpoint')).map((f) => f.replace(/-1-[0-9a-f]+/, '-1')).sort(), ['checkpoint/checkpoint.json', 'checkpoint/pytorch-1.pt', 'checkpoint/weights-1.bin']);
+    assert.deepEqual(files.filter((f) => /\.tmp$|\.lock$/.test(f)), [], 'no temporary files or claim left behind');
+    mount('-o', 'remount,size=64m', mountPoint);
+    const resumed = cli(['train', '--resume', runDir, '--engine', 'pytorch', '--python', python, '--device', 'cpu']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const metrics = readMetrics(runDir);
+    assert.ok(metrics.ok);
+    assert.deepEqual(metrics.value.map((m) => m.epoch), [0, 1, 2, 3]);
   });
 });

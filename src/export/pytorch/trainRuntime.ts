@@ -24,14 +24,61 @@ def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+class RunWriteError(Exception):
+    """A write the file system refused (a full disk, a read-only or deleted folder), in src/run/runFolder.ts' words."""
+
+    def __init__(self, path, err):
+        self.path = path
+        self.code = getattr(err, "errno", None)
+        super().__init__(f"{path}: {_write_fault(self.code, err)}")
+
+
+def _write_fault(code, err):
+    if code == errno.ENOSPC:
+        return "could not be written: the disk is full (no space left on device)"
+    if code == getattr(errno, "EDQUOT", -1):
+        return "could not be written: your disk quota is used up"
+    if code == errno.EROFS:
+        return "could not be written: the folder is on a read-only file system"
+    if code in (errno.EACCES, errno.EPERM):
+        return "could not be written: permission denied (the folder is read-only for you)"
+    if code == errno.ENOENT:
+        return "could not be written: its folder was deleted"
+    return f"could not be written ({getattr(err, 'strerror', None) or err})"
+
+
+def write_advice(err, checkpointed):
+    """What a run that could not write keeps, and how to go on (writeAdvice in src/train/trainer.ts)."""
+    if err.code == errno.ENOENT:
+        return "The run folder was deleted while it trained: train again."
+    fix = "free some space" if err.code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) else "make the folder writable"
+    if checkpointed > 0:
+        return f"The checkpoint after epoch {checkpointed} is intact: {fix}, then Resume continues from there."
+    return f"No epoch was checkpointed yet: {fix}, then train again."
+
+
 def write_atomic(path, data):
-    """Write via a temporary file and a rename, so a reader never sees half a file."""
+    """Write via a temporary file and a rename, so a reader never sees half a file; removed again when the write fails."""
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb" if isinstance(data, bytes) else "w", **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb" if isinstance(data, bytes) else "w", **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise RunWriteError(path, err) from None
+
+
+def torch_bytes(value):
+    """torch.save into memory: written with write_atomic, a full disk is a sentence (torch.save to a file aborts the process)."""
+    buf = io.BytesIO()
+    torch.save(value, buf)
+    return buf.getvalue()
 
 
 def write_json(path, value):
@@ -200,8 +247,11 @@ class Run:
         write_json(self.path("run.json"), {k: v for k, v in self.status.items() if v is not None or k == "bestValLoss"})
 
     def append_epoch(self, record):
-        with open(self.path("metrics.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(self.path("metrics.jsonl"), "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as err:
+            raise RunWriteError(self.path("metrics.jsonl"), err) from None
 
     def trim_metrics(self, keep):
         path = self.path("metrics.jsonl")
@@ -554,8 +604,25 @@ def save_checkpoint(ctx, stage_index, stage, stage_epoch, optimizer, order):
     entries = graph_models.tfjs_weights(ctx.models) + [("state/order", np.asarray(order, np.int32))]
     data = b"".join(np.ascontiguousarray(v, dtype="<i4" if v.dtype == np.int32 else "<f4").tobytes() for _, v in entries)
     weights_file = f"weights-{tag}.bin"
+    try:
+        _write_checkpoint_files(ctx, ckpt_dir, tag, weights_file, data, entries, stage_index, stage, stage_epoch, optimizer, order)
+    except RunWriteError:
+        # The previous checkpoint stays the checkpoint: its manifest still names its own files.
+        for name in os.listdir(ckpt_dir):
+            if tag in name:
+                try:
+                    os.remove(os.path.join(ckpt_dir, name))
+                except OSError:
+                    pass
+        raise
+    for name in os.listdir(ckpt_dir):
+        if (name.startswith("weights-") or name.startswith("pytorch-")) and tag not in name:
+            os.remove(os.path.join(ckpt_dir, name))
+
+
+def _write_checkpoint_files(ctx, ckpt_dir, tag, weights_file, data, entries, stage_index, stage, stage_epoch, optimizer, order):
     write_atomic(os.path.join(ckpt_dir, weights_file), data)
-    torch.save({"optimizer": optimizer.state_dict() if optimizer is not None else None, "optimizerName": stage["optimizer"], "torchRng": torch.get_rng_state()}, os.path.join(ckpt_dir, f"pytorch-{tag}.pt"))
+    write_atomic(os.path.join(ckpt_dir, f"pytorch-{tag}.pt"), torch_bytes({"optimizer": optimizer.state_dict() if optimizer is not None else None, "optimizerName": stage["optimizer"], "torchRng": torch.get_rng_state()}))
     meta = {
         "format": CHECKPOINT_FORMAT,
         "stageIndex": stage_index,
@@ -576,9 +643,6 @@ def save_checkpoint(ctx, stage_index, stage, stage_epoch, optimizer, order):
         "weights": [{"name": n, "shape": list(v.shape), "dtype": "int32" if v.dtype == np.int32 else "float32"} for n, v in entries],
     }
     write_json(os.path.join(ckpt_dir, "checkpoint.json"), meta)
-    for name in os.listdir(ckpt_dir):
-        if (name.startswith("weights-") or name.startswith("pytorch-")) and tag not in name:
-            os.remove(os.path.join(ckpt_dir, name))
 
 
 def load_checkpoint(run_dir):
@@ -1210,7 +1274,7 @@ def train_main(args):
         if not stopped:
             score_pretrained_after(ctx)
         if ctx.dist.main:
-            torch.save(ctx.layers.state_dict(), ctx.run.path("model.pt"))
+            write_atomic(ctx.run.path("model.pt"), torch_bytes(ctx.layers.state_dict()))
             if last_model is not None:
                 try:
                     write_tfjs_model(ctx, last_model)
@@ -1219,10 +1283,19 @@ def train_main(args):
                     ctx.events.emit("log", message, level="warn", message=message)
             ctx.run.write_status(status="stopped" if stopped else "completed", endedAt=now_iso(), epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss, pid=None)
             ctx.events.emit("done", f"{'Stopped' if stopped else 'Finished'} after {ctx.epochs_completed} epochs: {run_dir}", runDir=run_dir, stopped=stopped, epochsCompleted=ctx.epochs_completed, bestValLoss=ctx.best_val_loss)
-    except (TrainingFailed, SystemExit, ValueError, RuntimeError) as e:
+    except (TrainingFailed, SystemExit, ValueError, RuntimeError, RunWriteError) as e:
         message = str(e)
+        kept = {}
+        if isinstance(e, RunWriteError) and ctx.run:
+            manifest = read_json(os.path.join(ctx.run.path("checkpoint"), "checkpoint.json")) if os.path.isdir(ctx.run.path("checkpoint")) else None
+            checkpointed = (manifest or {}).get("epochsCompleted", 0)
+            kept = {"epochsCompleted": checkpointed, "bestValLoss": (manifest or {}).get("bestValLoss")}
+            message = f"{message}. {write_advice(e, checkpointed)}"
         if ctx.dist.main and ctx.run and os.path.exists(ctx.run.path("run.json")):
-            ctx.run.write_status(status="failed", endedAt=now_iso(), error=message, pid=None)
+            try:
+                ctx.run.write_status(status="failed", endedAt=now_iso(), error=message, pid=None, **kept)
+            except RunWriteError as again:
+                message = f"{message} (run.json could not be updated either: {again})"
         ctx.events.emit("failed", None, runDir=run_dir, message=message)
         raise SystemExit(message if not isinstance(e, RuntimeError) else f"PyTorch failed: {message}")
     finally:
