@@ -10,7 +10,7 @@ import { parseJsonText } from '../core/canonical';
 import { type BatchPoint, type PanelSnapshot, type RunInfo, emptySnapshot } from '../core/panelProtocol';
 import type { FromWorker } from '../core/protocol';
 import type { BackendPreference } from '../core/backends';
-import { TrainingFailure, TrainingSession, tfjsTopologies } from '../run/client';
+import { TrainingAborted, TrainingFailure, TrainingSession, tfjsTopologies } from '../run/client';
 import type { RunEntry } from '../run/runStore';
 import { workerEnv } from './backendCommands';
 import { EtaEstimator } from '../core/eta';
@@ -164,10 +164,13 @@ export class TrainingController implements vscode.Disposable {
       const e = outcome.error;
       const message = e instanceof Error ? e.message : String(e);
       if (e instanceof TrainingFailure && e.detail) this.log.appendLine(e.detail);
-      snapshot.status = 'failed';
+      // Ended on request (a Stop the worker did not obey in time): stopped, as its run.json says, not failed.
+      const status = e instanceof TrainingAborted ? 'stopped' : 'failed';
+      snapshot.status = status;
       snapshot.message = message;
-      this.panel.post(key, { type: 'status', status: 'failed', message, run: snapshot.run });
-      void vscode.window.showErrorMessage(`Training ${run.graphName} failed: ${message}`);
+      this.panel.post(key, { type: 'status', status, message, run: snapshot.run });
+      if (status === 'stopped') void vscode.window.showWarningMessage(`Training ${run.graphName}: ${message}`);
+      else void vscode.window.showErrorMessage(`Training ${run.graphName} failed: ${message}`);
     }
   }
 

@@ -91,10 +91,10 @@ test('Evaluate on Test Set scores the newest run of the open graph and shows it 
   const card = await waitUntil(() => textOf(p, 'evaluation'), (t) => /test/i.test(t) && /accuracy/i.test(t), 'the evaluation card', 120_000);
   assert.match(card, /Evaluation on the test set/);
   // The samples cell itself (the confusion matrix's digits would match a search of the whole card).
-  assert.equal((await textOf(p, 'evaluation-samples')).trim(), '1000', 'the whole test split (10 % of 10 000) was scored');
+  assert.equal((await textOf(p, 'evaluation-samples')).trim(), '2000', 'the whole test split (20 % of 10 000) was scored');
   const evaluation = JSON.parse(fs.readFileSync(path.join(runsDir, runFolders()[0]!, 'evaluation.json'), 'utf8')) as { split: string; samples: number; metrics: { accuracy: number } };
   assert.equal(evaluation.split, 'test');
-  assert.equal(evaluation.samples, 1000);
+  assert.equal(evaluation.samples, 2000);
   const shown = Number((await textOf(p, 'evaluation-accuracy')).replace(/[^\d.]/g, ''));
   assert.ok(Math.abs(shown / (shown > 1 ? 100 : 1) - evaluation.metrics.accuracy) < 0.01, `the card shows the file's accuracy (${shown} vs ${evaluation.metrics.accuracy})`);
   // One epoch per stage with a frozen encoder: well above chance (10 %), far from converged.
