@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   // Dependencies are bundled by webpack; .vscodeignore lists what else ships.
   const target = `${process.platform}-${process.arch}`;
   const vsce = path.join(__dirname, '..', 'node_modules', '.bin', 'vsce');
-  const r = spawnSync(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--target', target], { stdio: 'inherit' });
+  const r = spawnSync(vsce, ['package', '--no-dependencies', '--target', target], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status})`);
 }
 

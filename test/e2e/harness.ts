@@ -7,7 +7,7 @@
  * wraps named inner functions/consts in `__name(...)`, which is undefined there. Keep such callbacks to
  * anonymous arrows, or pass a string.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, rmSync, type WriteStream } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -75,6 +75,8 @@ export interface StartOptions {
   workspace: string;
   /** Folder of the extension under development (its package.json + built bundle). */
   extensionPath: string;
+  /** Install this .vsix (code-server --install-extension) and run it instead of the development folder. */
+  vsix?: string;
   /** Screenshots, console.log and server.log go here. */
   outDir: string;
   /** Browser viewport; large enough that panels show a whole model summary. */
@@ -242,6 +244,17 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
   const serverLog: WriteStream = createWriteStream(serverLogPath);
   let serverTail = '';
 
+  if (opts.vsix) {
+    // As a user installs it: into the extensions folder, no development path.
+    const installed = spawnSync(process.execPath, [CODE_SERVER_ENTRY, '--install-extension', resolve(opts.vsix), '--extensions-dir', join(temp, 'extensions'), '--user-data-dir', userData], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    note(`[harness] --install-extension ${opts.vsix}: ${(installed.stdout + installed.stderr).trim()}`);
+    if (installed.status !== 0) throw new Error(`code-server --install-extension ${opts.vsix} failed (exit ${installed.status}): ${installed.stderr || installed.stdout}`);
+  }
+
   const port = await freePort();
   const server = spawn(
     process.execPath,
@@ -327,7 +340,7 @@ export async function startVSCode(opts: StartOptions): Promise<VSCodeSession> {
 
     // --extensionDevelopmentPath is not a code-server flag: the workbench takes it from the URL payload.
     const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${extensionPath}`]]);
-    const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
+    const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}${opts.vsix ? '' : `&payload=${encodeURIComponent(payload)}`}`;
     await page.goto(url, { timeout: WAIT_MS });
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible' });
     const openWindow = async (): Promise<VSCodeSession> => {
