@@ -114,6 +114,7 @@ export class TrainingController implements vscode.Disposable {
         : new TrainingSession({ graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir }, { onMessage, env: workerEnv() });
     const active: ActiveRun = { uri, session, snapshot, eta: new EtaEstimator() };
     this.active.set(key, active);
+    this.updateTrainingContext();
     this.panel.showRun(key, snapshot);
     this.updateStatusBar(active);
     this.editors.setTraining(uri, true);
@@ -150,6 +151,7 @@ export class TrainingController implements vscode.Disposable {
     );
     watching.dispose();
     this.active.delete(key);
+    this.updateTrainingContext();
     this.updateStatusBar(undefined);
     this.editors.setTraining(uri, false);
     if ('done' in outcome) {
@@ -200,6 +202,15 @@ export class TrainingController implements vscode.Disposable {
         if (e.document.uri.toString() === uri.toString() && e.contentChanges.length > 0) say('changed');
       }),
     );
+  }
+
+  /**
+   * `latentStudio.trainingGraphs`: the graphs training now (their paths, as `resourcePath` gives them
+   * on every platform), so the editor title shows Train or Stop, not both.
+   */
+  private updateTrainingContext(): void {
+    const paths = [...this.active.values()].flatMap((r) => [r.uri.fsPath, r.uri.path]);
+    void vscode.commands.executeCommand('setContext', 'latentStudio.trainingGraphs', [...new Set(paths)]);
   }
 
   /** Stop after the running batch; the run keeps its last completed epoch. */

@@ -66,8 +66,17 @@ async function runsViewText(page: Page): Promise<string> {
   return (await page.locator('.pane', { has: header }).locator('.monaco-list-row').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ')).join('\n');
 }
 
+/** The labels of the graph editor's title actions (Train or Stop, by state). */
+async function titleActions(session: VSCodeSession): Promise<string[]> {
+  const group = session.page.locator('.editor-group-container', { has: session.page.locator('.tab.active', { hasText: 'dense-autoencoder.latent.json' }) }).first();
+  return (await group.locator('.editor-actions .action-label').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''))).filter(Boolean);
+}
+
 test('the graph file edited on disk while it trains: the editor shows the edit, the run goes on with the graph it started with, and says so', async () => {
   const { panel, runDir } = await startTraining();
+  // While it trains the editor's title offers Stop, not Train; afterwards Train again.
+  const during = await waitUntil(() => titleActions(vscode), (a) => a.some((l) => /Stop Training/.test(l)), 'Stop in the editor title', 15_000);
+  assert.ok(!during.some((l) => /Train Model/.test(l)), `Train is hidden while training: ${during.join(', ')}`);
   fs.writeFileSync(graph, original.replace('"latentSize": 16', '"latentSize": 12'));
   await notified(vscode, /dense-autoencoder\.latent\.json changed while it trains: this run goes on with the graph as it started \(graph\.latent\.json in .+\)\. Train again to use the change\./, 'the changed-while-training note');
   // The editor follows the file (it has no unsaved changes of its own).
@@ -75,6 +84,8 @@ test('the graph file edited on disk while it trains: the editor shows the edit, 
   await waitUntil(() => textOf(panel, 'run-status'), (t) => t.startsWith('completed'), 'the run to complete', 240_000);
   assert.equal(fs.readFileSync(path.join(runDir, 'graph.latent.json'), 'utf8'), original, 'the run trained (and kept) the graph it started with');
   assert.equal(status(runDir).epochsCompleted, 10);
+  const afterwards = await waitUntil(() => titleActions(vscode), (a) => a.some((l) => /Train Model/.test(l)), 'Train in the editor title again', 15_000);
+  assert.ok(!afterwards.some((l) => /Stop Training/.test(l)), `Stop is hidden when nothing trains: ${afterwards.join(', ')}`);
   await vscode.screenshot('1-edited-while-training');
   fs.writeFileSync(graph, original);
 });

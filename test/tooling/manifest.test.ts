@@ -36,3 +36,12 @@ test('virtual workspaces are declined, with the reason', () => {
   assert.ok(typeof v === 'object' && v.supported === false);
   assert.match(v.description ?? '', /files on disk/);
 });
+
+test('the editor title shows Train or Stop by state, and activation is not on every JSON file', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { activationEvents: string[]; contributes: { menus: Record<string, { command: string; when?: string }[]> } };
+  const title = manifest.contributes.menus['editor/title']!;
+  assert.match(title.find((m) => m.command === 'latentStudio.trainModel')!.when!, /resourcePath not in latentStudio\.trainingGraphs/);
+  assert.match(title.find((m) => m.command === 'latentStudio.stopTraining')!.when!, /resourcePath in latentStudio\.trainingGraphs/);
+  assert.ok(!manifest.activationEvents.includes('onLanguage:json'));
+  assert.ok(manifest.activationEvents.includes('workspaceContains:**/*.latent.json'));
+});
