@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
-import { inTerminal } from '../helpers/terminal';
+import { collect, ctrlCAtEpoch } from '../helpers/terminal';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-cli-'));
@@ -125,22 +125,7 @@ test('train refuses a backend that cannot load here, saying why', () => {
 /** Run the CLI without waiting: `onLine` sees each stdout line as it comes (to send Ctrl-C mid-run). */
 function cliAsync(args: string[], onLine: (line: string, child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const l of lines) onLine(l, child);
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  return new Promise((resolve) => child.on('close', (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout, stderr });
-  }));
+  return collect(child, (line) => onLine(line, child), () => child.kill('SIGKILL'), 120_000);
 }
 
 test('two train --resume of one run started together: one resumes it, the other says it is busy; each epoch is recorded once', async () => {
@@ -451,23 +436,14 @@ test('Ctrl-C in a terminal (the whole process group): once stops after the batch
   const runs = path.join(tmp, 'terminal-runs');
   const args = ['train', sample('dense-autoencoder'), '--epochs', '3', '--limit', '2000', '--batch-size', '16', '--out', runs, '--json'];
   const slow = ['train', sample('conv-autoencoder'), '--epochs', '3', '--limit', '3000', '--batch-size', '500', '--out', runs, '--json'];
-  let pressed = 0;
-  const once = await inTerminal(args, tmp, (line, ctrlC) => {
-    if ((JSON.parse(line) as { epoch?: number }).epoch === 1 && pressed++ === 0) ctrlC();
-  });
+  const once = await ctrlCAtEpoch(args, tmp, 1, 1);
   assert.equal(once.code, 0, once.stderr);
   const onceDone = JSON.parse(once.stdout.trim().split('\n').at(-1)!) as { runDir: string; stopped: boolean; epochsCompleted: number };
   assert.deepEqual([onceDone.stopped, onceDone.epochsCompleted], [true, 1]);
 
   // Twice, 100 ms apart, while a long batch runs (conv, 500 samples a batch), just after epoch 2 is recorded:
   // its checkpoint may or may not be written yet; run.json then counts the one that is.
-  pressed = 0;
-  const twice = await inTerminal(slow, tmp, (line, ctrlC) => {
-    if ((JSON.parse(line) as { epoch?: number }).epoch === 2 && pressed++ === 0) {
-      ctrlC();
-      setTimeout(ctrlC, 100);
-    }
-  });
+  const twice = await ctrlCAtEpoch(slow, tmp, 2, 2);
   assert.equal(twice.code, 130, twice.stderr);
   const last = twice.stderr.trim().split('\n').at(-1)!;
   assert.match(last, /^latent-studio: Aborted by the user before finishing: the run keeps its last completed epoch, and Resume continues from there\. \(latent-studio train --resume (.+)\)$/);

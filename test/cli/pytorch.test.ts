@@ -25,7 +25,7 @@ import { loadModel } from '../../src/train/modelFiles';
 import { runCommand, torchPython } from '../helpers/pytorch';
 import { OVERFLOW_SENTENCE, writeOverflowingGraph } from '../helpers/overflow';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
-import { inTerminal } from '../helpers/terminal';
+import { ctrlCAtEpoch } from '../helpers/terminal';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-pytorch-cli-'));
@@ -479,10 +479,7 @@ describe('PyTorch engine from the command line', () => {
     const runs = path.join(tmp, 'terminal-runs');
     const args = ['train', sample('dense-autoencoder'), '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--epochs', '3', '--limit', '2000', '--batch-size', '16', '--out', runs, '--json'];
     const slow = ['train', sample('conv-autoencoder'), '--engine', 'pytorch', '--python', python, '--device', 'cpu', '--epochs', '3', '--limit', '3000', '--batch-size', '500', '--out', runs, '--json'];
-    let pressed = 0;
-    const once = await inTerminal(args, tmp, (line, ctrlC) => {
-      if ((JSON.parse(line) as { epoch?: number }).epoch === 1 && pressed++ === 0) ctrlC();
-    });
+    const once = await ctrlCAtEpoch(args, tmp, 1, 1);
     assert.equal(once.code, 0, once.stderr);
     const onceDone = JSON.parse(once.stdout.trim().split('\n').at(-1)!) as { stopped: boolean; epochsCompleted: number };
     assert.equal(onceDone.stopped, true);
@@ -490,13 +487,7 @@ describe('PyTorch engine from the command line', () => {
 
     // Twice, 100 ms apart, while a long batch runs (conv, 500 samples a batch), just after epoch 2 is recorded:
     // its checkpoint may or may not be written yet; run.json then counts the one that is.
-    pressed = 0;
-    const twice = await inTerminal(slow, tmp, (line, ctrlC) => {
-      if ((JSON.parse(line) as { epoch?: number }).epoch === 2 && pressed++ === 0) {
-        ctrlC();
-        setTimeout(ctrlC, 100);
-      }
-    });
+    const twice = await ctrlCAtEpoch(slow, tmp, 2, 2);
     assert.equal(twice.code, 130, twice.stderr);
     const last = twice.stderr.trim().split('\n').at(-1)!;
     assert.match(last, /^latent-studio: Aborted by the user before finishing: the run keeps its last completed epoch, and Resume continues from there\. \(latent-studio train --resume (.+)\)$/);
