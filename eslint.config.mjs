@@ -21,6 +21,7 @@ const zone = (target, from, message, except) => ({ target, from, message, ...(ex
 
 const TFJS = { group: ['@tensorflow/*'], message: 'This layer must not load TensorFlow.js: only src/backend, src/compile and src/train (the worker) may.' };
 const VSCODE = { name: 'vscode', message: 'Only src/extension may use the VS Code API.' };
+const UMBRELLA = { name: '@tensorflow/tfjs', message: 'Not the umbrella package (it bundles the converter, tfjs-data and WebGL, unused here): import TensorFlow.js from src/backend/tf.ts.' };
 const NODE = { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'worker_threads', 'url', 'util', 'stream', 'events'], message: 'This layer runs without Node: no node modules here.' };
 
 export default tseslint.config(
@@ -86,7 +87,7 @@ export default tseslint.config(
   },
   {
     files: ['src/backend/**/*.ts', 'src/compile/**/*.ts', 'src/train/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [VSCODE] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: [VSCODE, UMBRELLA] }] },
   },
   {
     // Tests reach into internals and build odd inputs on purpose; the layering rules do not apply to them.

@@ -76,6 +76,8 @@ module.exports = (_env, argv) => {
       ...node,
       name: 'worker',
       entry: { worker: './src/train/worker.ts' },
+      // tfjs-core's Node platform requires node-fetch only when there is no global fetch; Node 20 has one.
+      resolve: { ...common.resolve, alias: { 'node-fetch': false } },
       plugins: [
         // The wasm backend loads its binaries from disk next to the bundle.
         new CopyPlugin({

@@ -31,6 +31,7 @@ import { benchStreaming } from './streaming';
 import { type ProductPathLine, benchProductPath, productPathSection } from './productPath';
 import { type DatasetCacheLine, benchDatasetCache, datasetCacheSection } from './datasetCache';
 import { type EditorLine, benchEditor, editorSection } from './editor';
+import { type StartupLine, benchStartup, readStartupBaseline, startupSection } from './startup';
 
 type Backend = (typeof BACKEND_NAMES)[number];
 
@@ -480,6 +481,7 @@ interface Options {
   productPath?: boolean;
   skipProductPath?: boolean;
   datasetCache?: boolean;
+  startup?: boolean;
   editor?: boolean;
   skipEditor?: boolean;
   ownDataCase?: OwnDataCase;
@@ -506,6 +508,7 @@ async function main(): Promise<void> {
     .option('--product-path', 'run only the product-path lines (the dense sample trained from VS Code, in code-server)')
     .option('--skip-product-path', 'leave out the product-path lines')
     .option('--dataset-cache', 'run only the dataset-cache line (Fashion-MNIST loaded from the decode cache)')
+    .option('--startup', 'run only the startup line (bundle sizes, worker and CLI start-up times; needs npm run build)')
     .option('--editor', 'run only the editor-300 line (a 300-block graph edited in the graph editor, in code-server)')
     .option('--skip-editor', 'leave out the editor-300 line')
     .addOption(new Option('--own-data-case <name>').choices([...OWN_DATA_CASES]).hideHelp())
@@ -560,6 +563,12 @@ async function main(): Promise<void> {
   if (opts.editor) {
     const line = await benchEditor(emit);
     if (opts.docs !== false) updateSection(path.resolve(opts.docs), editorSection(line));
+    return;
+  }
+  if (opts.startup) {
+    const line = await benchStartup();
+    emit(line);
+    if (opts.docs !== false) updateSection(path.resolve(opts.docs), startupSection(line, readStartupBaseline()));
     return;
   }
   if (opts.datasetCache) {
@@ -637,6 +646,8 @@ async function main(): Promise<void> {
 
   const datasetCache: DatasetCacheLine = await benchDatasetCache();
   emit(datasetCache);
+  const startup: StartupLine = await benchStartup();
+  emit(startup);
   const editor: EditorLine | undefined = opts.skipEditor ? undefined : await benchEditor(emit);
 
   if (opts.docs !== false) {
@@ -645,6 +656,7 @@ async function main(): Promise<void> {
     const file = path.resolve(opts.docs);
     writeDocs(file, mach, command, results, pytorch, ratios, pytorchNote, streaming, { epochs: opts.epochs, maxBatchSeconds: opts.maxBatchSeconds, models }, ownData, productPath);
     updateSection(file, datasetCacheSection(datasetCache));
+    updateSection(file, startupSection(startup, readStartupBaseline()));
     if (editor) updateSection(file, editorSection(editor));
     process.stderr.write(`Wrote ${file}\n`);
   }

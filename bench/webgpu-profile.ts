@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/backend/tf';
 import { TrainRequestSchema } from '../src/core/protocol';
 import { train } from '../src/train/trainer';
 

@@ -5,7 +5,7 @@
  * separate transfer (~0.9 ms measured through Dawn on an H100), which dominated the step. Ops in
  * the training step take their constants from here instead: uploaded once per backend and value.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf';
 
 const cache = new Map<string, Map<number, tf.Scalar>>();
 

@@ -7,7 +7,7 @@
  *
  * The gradient registry is global (not per backend); `applyGradientFixes()` registers these once.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf';
 import { constant } from './constants';
 import { fusedActivationGrad } from './kernels/activationGrads';
 

@@ -15,7 +15,7 @@
  * registered only once its own kernels are there: backend.ts calls `applyKernelFixes(name)` right
  * after loading each backend. `applyKernelFixes()` with no argument fixes every backend loaded so far.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm, conv2DWasm } from './kernels/wasm/conv';
 import { lossGradWasm, lossWasm } from './kernels/wasm/losses';
 import { activationGradWasm, addWasm, castWasm, compareWasm, identityWasm, logicalAndWasm, matMulWasm, selectWasm, smallBinaryWasm, smallUnaryWasm, sumWasm } from './kernels/wasm/misc';

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf';
 import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
 import { BACKEND_NAMES, type BackendInfo, type BackendName, type SkippedBackend, parseBackendName } from '../core/backends';
 import { runtimeRequire } from '../platform/runtimeRequire';

@@ -5,7 +5,7 @@
  * our kernel fixes), and every gradient must agree. A GPU driver or a backend release that
  * computes something wrong is then skipped with the reason, instead of training garbage.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf';
 import { conv2dBiasActivation, denseBiasActivation } from './kernels/fusedOps';
 import { applyKernelFixes } from './kernelFixes';
 

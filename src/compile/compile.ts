@@ -3,7 +3,7 @@
  * shared, so the named sub-models (autoencoder, encoder, decoder, classifier) see the same
  * weights: training one trains the others, and a later stage starts where the last one ended.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import { type AnalyzedNode, type GraphAnalysis, type ModelPlan, modelChain } from '../core/analyze';
 import type { Activation } from '../core/format';
 import type { LayerSpec } from '../core/layers';

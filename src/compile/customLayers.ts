@@ -18,7 +18,7 @@
  * Extra loss terms reach the training loop through `collectExtraLosses`: a Sampling layer called
  * inside it hands its KL term to the collector (outside, it computes none).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import { constant } from '../backend/constants';
 
 type Kwargs = Record<string, unknown>;

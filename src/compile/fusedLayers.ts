@@ -19,7 +19,7 @@
  * test/backend/gradients.test.ts, and the layers against the stock ones in
  * test/compile/fusedLayers.test.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import { type FusedActivation, conv2dBiasActivation, denseBiasActivation } from '../backend/kernels/fusedOps';
 
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];

@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import { CHECKPOINT_FORMAT, type CheckpointMeta, RUN_FILES, serializeRunJson } from '../core/runFormat';
 import type { CompiledGraph } from '../compile/compile';
 import { asWriteError, readOptionalRunJson, runFile, writeAllSync } from '../run/runFolder';

@@ -7,7 +7,7 @@
  * are read back once per epoch, plus at most once per `batchProgressMs` for progress, where a NaN
  * loss or a GPU error stops the run with a sentence naming the stage, epoch and batch.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import type { ResolvedStage } from '../core/stages';
 import { constant } from '../backend/constants';
 import { takeGpuError } from '../backend/select';

@@ -6,7 +6,7 @@
  * (the softmax layer) train on the last codes. The Encoder's layers are the graph's own, so the
  * next stage (fine-tuning) starts from the pretrained weights. The temporary decoders are dropped.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import type { GraphAnalysis } from '../core/analyze';
 import type { LossName } from '../core/format';
 import type { FromWorker } from '../core/protocol';

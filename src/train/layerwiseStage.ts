@@ -4,7 +4,7 @@
  * any fine-tuning), and a checkpoint once the stage has finished. After every later stage has
  * trained, the same classifier is scored again (`after`), as the seed reports both.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../backend/tf';
 import type { ResolvedStage } from '../core/stages';
 import { planLayerwise, runLayerwise } from './layerwise';
 import { type ScoreSpec, scoreSplit } from './scoring';

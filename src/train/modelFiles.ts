@@ -3,7 +3,7 @@
  * (model.json + weights.bin, the exact layout tfjs-node's `file://` handler writes), using
  * plain node:fs because pure-JS @tensorflow/tfjs has no file-system IO handler.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { UserError } from '../core/errors';

@@ -9,7 +9,7 @@
  * variables are updated by one loop (kernels/hostOptimizers.ts: bit-identical); where that cannot
  * be done safely (shared data) the tfjs ops below run.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import type { OptimizerName } from '../core/format';
 import { constant } from '../backend/constants';
 import { hostFusedUpdate } from '../backend/kernels/hostOptimizers';

@@ -4,7 +4,7 @@
  * this writes it down in the run format and says it, so the folder and the panel never disagree.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import type { ClassifierPreview, EpochRecord, Pretraining, RunConfigInput } from '../core/runFormat';
 import { RUN_FILES } from '../core/runFormat';
 import type { CompiledGraph } from '../compile/compile';

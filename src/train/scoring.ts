@@ -3,7 +3,7 @@
  * split with one read-back (loss, metric sums and the confusion matrix together), and the preview
  * pictures (reconstructions, a classifier's strip of predictions).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import type { LossName, MetricName } from '../core/format';
 import { DENOISING_CAPTION } from '../core/protocol';
 import { type ClassifierPreview } from '../core/runFormat';

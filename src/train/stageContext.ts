@@ -1,5 +1,5 @@
 /** What every stage of a training run shares while it trains (trainer.ts, layerwiseStage.ts). */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import type { CompiledGraph } from '../compile/compile';
 import type { Mulberry32 } from '../data/random';
 import type { PreparedRun, Send } from './prepare';

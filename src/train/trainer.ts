@@ -9,7 +9,7 @@
  * completed epoch: weights half-way through an epoch are put back to the checkpoint's.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import type { ResolvedTrainRequest } from '../core/protocol';
 import type { EpochRecord } from '../core/runFormat';
 import { RUN_FILES } from '../core/runFormat';

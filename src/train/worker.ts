@@ -7,7 +7,7 @@
  * does not validate is logged and, when it was a request, answered with `failed` naming the fault
  * (core/messages.ts), so no caller waits for a reply that will not come.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../backend/tf';
 import { UserError } from '../core/errors';
 import { createReceiver } from '../core/messages';
 import { DatasetCardSchema } from '../core/datasetCard';

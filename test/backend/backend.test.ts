@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 
 import { BACKEND_NAMES, type BackendInfo, parseBackendName, parseBackendPreference } from '../../src/core/backends';
 import { type KernelNeed, describeBackendInfo, selectBackend } from '../../src/backend/select';
@@ -39,7 +39,7 @@ function inChild(body: string, env: NodeJS.ProcessEnv = process.env): Promise<Ch
     import { createRequire } from 'node:module';
     const require = createRequire(${JSON.stringify(path.join(repoRoot, 'package.json'))});
     const { selectBackend } = require('./src/backend/select.ts');
-    const tf = require('@tensorflow/tfjs');
+    const tf = require('./src/backend/tf.ts');
     const logs = [];
     const outcome = await (async () => { ${body} })().then(
       (value) => ({ ok: true, value }),
@@ -379,7 +379,7 @@ test('LATENT_WASM_THREADS=2: the threaded build trains right (self-check against
     import { createRequire } from 'node:module';
     const require = createRequire(${JSON.stringify(path.join(repoRoot, 'package.json'))});
     const { selectBackend } = require('./src/backend/select.ts');
-    const tf = require('@tensorflow/tfjs');
+    const tf = require('./src/backend/tf.ts');
     const wasm = require('@tensorflow/tfjs-backend-wasm');
     const logs = [];
     const report = await selectBackend({ prefer: 'wasm', log: (l) => logs.push(l) });

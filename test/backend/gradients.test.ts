@@ -19,7 +19,7 @@
 import { skipWithoutWebgpu } from '../helpers/softwareGpu';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { MaskingNoise, Sampling, collectExtraLosses } from '../../src/compile/customLayers';
 import { fusedConv2d, fusedDense } from '../../src/compile/fusedLayers';
 import { mulberry32 } from '../../src/data/random';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { KNOWN_DEFECTS, selectBackend } from '../../src/backend/select';
 import { KERNEL_FIXES, applyKernelFixes, isKernelFixed } from '../../src/backend/kernelFixes';
 import { fusedConv2d } from '../../src/compile/fusedLayers';

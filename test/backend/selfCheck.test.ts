@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { selectBackend } from '../../src/backend/select';
 import { selfCheck } from '../../src/backend/selfCheck';

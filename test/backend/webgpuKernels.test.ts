@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import type { OptimizerName } from '../../src/core/format';
 import { TrainRequestSchema, type FromWorker } from '../../src/core/protocol';
 import { loadDataset } from '../../src/data/index';

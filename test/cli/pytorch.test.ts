@@ -17,7 +17,7 @@ import { exportPytorch } from '../../src/run/pytorchExport';
 import { snapshotFromRunFolder } from '../../src/run/panelSnapshot';
 import type { FromWorker } from '../../src/core/protocol';
 import { decodePng } from '../../src/train/png';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { analyzeGraph } from '../../src/core/analyze';
 import { compileGraph } from '../../src/compile/compile';
 import { applyLayerWeights, loadCheckpoint } from '../../src/train/checkpoint';

@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { analyzeGraph } from '../../src/core/analyze';
 import { compileGraph } from '../../src/compile/compile';
 import { SAMPLE_NAMES, chainGraph, sample } from '../helpers/samples';

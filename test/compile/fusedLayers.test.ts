@@ -6,7 +6,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { fusedConv2d, fusedDense } from '../../src/compile/fusedLayers';
 import { mulberry32 } from '../../src/data/random';
 

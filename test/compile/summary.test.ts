@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { analyzeGraph } from '../../src/core/analyze';
 import { resolveStages } from '../../src/core/stages';
 import { SummaryError, formatSummaryTable, summarize, summarizeModel, summarizeModels } from '../../src/core/summary';

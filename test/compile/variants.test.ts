@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { analyzeGraph } from '../../src/core/analyze';
 import { compileGraph } from '../../src/compile/compile';
 import { MaskingNoise, Sampling, collectExtraLosses, hasExtraLosses } from '../../src/compile/customLayers';

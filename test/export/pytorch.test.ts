@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { analyzeGraph, type GraphAnalysis } from '../../src/core/analyze';
 import { compileGraph } from '../../src/compile/compile';
 import { collectExtraLosses } from '../../src/compile/customLayers';

@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { analyzeGraph } from '../../src/core/analyze';
 import { DEFAULT_LEARNING_RATE, type LossName, type MetricName, OPTIMIZERS, type OptimizerName } from '../../src/core/format';
 import { compileGraph } from '../../src/compile/compile';

@@ -26,6 +26,7 @@ test('imports against the arrows fail lint, naming the rule and why', async () =
     ['src/extension/x.ts', "import { compileGraph } from '../compile/compile';\nexport const c = compileGraph;\n", /no-restricted-paths: .*src\/extension is host-safe/],
     ['src/cli/x.ts', "import * as tf from '@tensorflow/tfjs';\nexport const v = tf.version;\n", /no-restricted-imports: .*TensorFlow\.js/],
     ['src/compile/x.ts', "import { train } from '../train/trainer';\nexport const t = train;\n", /no-restricted-paths: .*never the training loop/],
+    ['src/train/x.ts', "import * as tf from '@tensorflow/tfjs';\nexport const v = tf.version;\n", /no-restricted-imports: .*umbrella package/],
     ['src/backend/x.ts', "import { compileGraph } from '../compile/compile';\nexport const c = compileGraph;\n", /no-restricted-paths: .*src\/backend sits below/],
     ['webview/editor/x.ts', "import { listRuns } from '../../src/run/runStore';\nexport const l = listRuns;\n", /no-restricted-paths: .*webviews run in a browser/],
   ];
@@ -60,4 +61,18 @@ test('dist/extension.js and dist/cli.js carry no TensorFlow.js; dist/worker.js d
     const text = read(bundle);
     for (const marker of TFJS_MARKERS) assert.ok(!text.includes(marker), `${bundle} holds tfjs code (${marker})`);
   }
+});
+
+test('TensorFlow.js comes as its parts, pinned exactly, and the worker bundle carries no WebGL backend or node-fetch', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const tfjs = Object.entries(pkg.dependencies).filter(([name]) => name.startsWith('@tensorflow/'));
+  assert.deepEqual(
+    tfjs.map(([name]) => name).sort(),
+    ['@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'],
+  );
+  for (const [name, range] of tfjs) assert.match(range, /^\d+\.\d+\.\d+$/, `${name} is pinned to one version (our kernels read backend internals), not "${range}"`);
+  assert.equal(new Set(tfjs.map(([, v]) => v)).size, 1, 'every tfjs package at the same version');
+  const worker = fs.readFileSync(path.join(ROOT, 'dist', 'worker.js'), 'utf8');
+  // WEBGL_VERSION is the WebGL backend's flag; node-fetch is the umbrella's route to HTTP model loading.
+  for (const marker of ['WEBGL_VERSION', 'webgl2', 'node-fetch']) assert.ok(!worker.includes(marker), `dist/worker.js holds ${marker}`);
 });

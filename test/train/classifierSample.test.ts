@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { EvaluateRequestSchema, type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
 import { type EpochRecord, RUN_FILES } from '../../src/core/runFormat';
 import { runEvaluation } from '../../src/train/jobs/evaluate';

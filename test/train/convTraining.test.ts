@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { compileGraph } from '../../src/compile/compile';
 import type { FromWorker } from '../../src/core/protocol';
 import type { EpochRecord } from '../../src/core/runFormat';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { type FromWorker, type TrainRequest } from '../../src/core/protocol';
 import { type ClassifierPreview, EvaluationSchema, RUN_FILES } from '../../src/core/runFormat';
 import { compileGraph } from '../../src/compile/compile';

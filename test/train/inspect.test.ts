@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { type InspectRequest, type InspectResult, InspectRequestSchema, InspectResultSchema, ScoreResultSchema } from '../../src/core/inspect';
 import { type FromWorker, TrainRequestSchema } from '../../src/core/protocol';
 import { type CompiledGraph, compileGraph } from '../../src/compile/compile';

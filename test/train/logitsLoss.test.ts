@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { LOGITS_OF, fusedDense } from '../../src/compile/fusedLayers';
 import { selectBackend } from '../../src/backend/select';
 import { logitsLayer, lossFn, predictForLoss } from '../../src/train/scoring';

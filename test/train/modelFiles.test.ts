@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 
 import { loadModel, ModelFileError, saveModel } from '../../src/train/modelFiles';
 

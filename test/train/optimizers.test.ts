@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { analyzeGraph } from '../../src/core/analyze';
 import { parseJsonText } from '../../src/core/canonical';
 import type { OptimizerName } from '../../src/core/format';

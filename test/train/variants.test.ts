@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/backend/tf';
 import { DENOISING_CAPTION, type FromWorker, type TrainRequest } from '../../src/core/protocol';
 import { type EpochRecord } from '../../src/core/runFormat';
 import { type Dataset, batchToFloat, loadDataset, splitIndices } from '../../src/data/index';

@@ -4,7 +4,7 @@
  * activationGradWasm, one SIMD pass instead of two or three over the activations). Elsewhere null,
  * and the caller uses tfjs-core's formula.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { ourKernelsAvailable, sameShapeFloat32 } from './ourKernels';
 import { type ActivationGradName, registerWebgpuActivationGrad } from './webgpu/gradients';
 

@@ -12,7 +12,7 @@
  * The gradient with respect to the target (needed only when the target depends on a variable) is
  * left to tfjs ops: tfjs evaluates it only when a variable is upstream of the target.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { EPSILON, type FusedLossName, LOSS, LOSS_GRAD } from './lossSpec';
 import { ourKernelsAvailable, sameShapeFloat32 } from './ourKernels';
 import { registerWebgpuLossKernels } from './webgpu/losses';

@@ -6,7 +6,7 @@
  * Checked against numerical gradients on every backend in test/backend/gradients.test.ts; the
  * backend self-check (selfCheck.ts) runs them too.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { fusedActivationGrad } from './activationGrads';
 
 /** The activations the fused kernels apply themselves; any other runs as its own op afterwards. */

@@ -12,7 +12,7 @@
  * way). Large variables stay with tfjs' ops, whose vectorised, threaded kernels win there
  * (HOST_FUSED_MAX_SIZE).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import type { FusedKind } from './webgpu/optimizers';
 
 /** Variables up to this many values are updated here; larger ones by tfjs ops. LATENT_HOST_FUSED_MAX overrides (0: never). */

@@ -1,5 +1,5 @@
 /** When our own (non-tfjs) kernels can run: shared by activationGrads.ts and losses.ts. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 /** Float32 tensors of one same, non-empty shape: what our elementwise kernels take. */
 export function sameShapeFloat32(a: tf.Tensor, b: tf.Tensor): boolean {

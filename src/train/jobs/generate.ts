@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../backend/tf';
 import type { z } from 'zod';
 import { variationalBottleneck } from '../../core/analyze';
 import type { GenerateRequestSchema, Generated } from '../../core/protocol';

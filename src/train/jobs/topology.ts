@@ -4,7 +4,7 @@
  * TensorFlow.js layers format from it, filling in the weights it trained. Each weight spec carries
  * the key our weights files use for it (`layer/<layer name>/<index>`, src/train/checkpoint.ts).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../backend/tf';
 import { analyzeGraph } from '../../core/analyze';
 import { parseJsonText } from '../../core/canonical';
 import { graphProblemsSentence } from '../../core/problems';

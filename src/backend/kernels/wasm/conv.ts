@@ -4,7 +4,7 @@
  * image where the backend has threads) for the shapes it covers, the backend's own XNNPACK Conv2D
  * (threaded where the backend has threads) for the rest.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { heapOffset, runBatch, simdKernels } from './simd';
 import { type KernelArgs, type WasmBackendLike, channelsLastOnly, disposeAll, f32, runWasm, upstreamFusedKeepingNaN, upstreamKernel } from './util';
 

@@ -7,7 +7,7 @@
  * training step on wasm. Forward here: the per-value losses in one pass, then the backend's Mean
  * (over the last axis, then the rest, as lossFn averages); backward: one pass.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { EPSILON, type FusedLossName } from '../lossSpec';
 import { heapOffset, runBatch, simdKernels } from './simd';
 import { type KernelArgs, type WasmBackendLike, disposeAll, f32, runWasm } from './util';

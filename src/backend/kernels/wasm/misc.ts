@@ -1,5 +1,5 @@
 /** Latent Studio's wasm kernels for matmul, identity, reductions, elementwise ops and activation gradients (registered by src/backend/kernelFixes.ts). */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { heapOffset, runBatch, simdKernels } from './simd';
 import { type KernelArgs, type WasmBackendLike, disposeAll, f32, runWasm, upstreamFusedKeepingNaN, upstreamKernel } from './util';
 

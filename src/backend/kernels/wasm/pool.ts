@@ -1,5 +1,5 @@
 /** Latent Studio's wasm kernels for pooling and upsampling gradients (registered by src/backend/kernelFixes.ts). */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { heapOffset, runBatch, simdKernels } from './simd';
 import { type KernelArgs, type WasmBackendLike, f32, runWasm, upstreamKernel } from './util';
 

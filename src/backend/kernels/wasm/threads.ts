@@ -26,7 +26,7 @@
  */
 import * as path from 'node:path';
 import type * as WasmBackendModule from '@tensorflow/tfjs-backend-wasm';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { runtimeRequire } from '../../../platform/runtimeRequire';
 
 export const THREADED_FILES = {

@@ -6,7 +6,7 @@
  * Tensors live in the wasm heap. A heap view dies when the heap grows (any allocation may grow it),
  * so every view is taken after the allocations it is used with and never kept across one.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 
 export type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap };
 

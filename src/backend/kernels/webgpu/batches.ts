@@ -9,7 +9,7 @@
  * them with the same 256-entry table as the CPU path (src/data/index.ts batchToFloat), so batches are
  * bit-identical to the uploaded ones (test/backend/webgpuKernels.test.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { type WebGpuKernelArgs, ensureWebgpuKernel, runProgram } from './program';
 
 const KERNEL = 'LatentGatherBytes';

@@ -8,7 +8,7 @@
  * (NaN in x still gives NaN, as step's does); test/backend/webgpuKernels.test.ts compares them with
  * tfjs' formulas on the webgpu backend.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../tf';
 import { type WebGpuKernelArgs, ensureWebgpuKernel, runProgram } from './program';
 
 const KERNELS = {

@@ -15,7 +15,7 @@
  * the last axis, then over the batch). test/backend/webgpuKernels.test.ts compares loss and gradients
  * with lossFn's on the webgpu backend. The kernels' names, gradient and dispatch: losses.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { EPSILON, type FusedLossName, LOSS, LOSS_GRAD } from '../lossSpec';
 import { type ElementwiseProgram, type WebGpuKernelArgs, ensureWebgpuKernel, runProgram } from './program';
 

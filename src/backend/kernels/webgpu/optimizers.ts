@@ -21,7 +21,7 @@
  * The backend internals used are checked once; if any is missing (another tfjs version), every call
  * returns false and training runs on tfjs ops as before.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 
 interface TensorData {
   dtype: tf.DataType;

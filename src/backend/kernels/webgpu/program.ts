@@ -4,7 +4,7 @@
  * (webgpu_program.ts; inputs are the storage arrays named in `inputs`, `uniforms.size` the output's
  * size), run through the backend's own runWebGPUProgram, and kernel registration.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 
 const WORKGROUP = 64;
 

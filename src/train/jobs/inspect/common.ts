@@ -2,7 +2,7 @@
  * What the inspect jobs share: the fields every result carries, the reconstruction model, per-sample
  * reconstruction errors computed on the device, and turning arrays of values into picture cells.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../backend/tf';
 import type { ResolvedStage } from '../../../core/stages';
 import type { Dataset } from '../../../data/types';
 import { TrainingError } from '../../errors';

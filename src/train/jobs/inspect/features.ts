@@ -9,7 +9,7 @@
  * Writes features.png: the input, then each layer's grid, one under the other.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../backend/tf';
 import type { z } from 'zod';
 import { type FeaturesRequestSchema, type FeaturesResult } from '../../../core/inspect';
 import { batchToFloat } from '../../../data/index';

@@ -8,7 +8,7 @@
  * Writes latent.csv (position,index,label,x,y).
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../backend/tf';
 import type { z } from 'zod';
 import type { AnalyzedNode } from '../../../core/analyze';
 import { type LatentRequestSchema, type LatentResult } from '../../../core/inspect';

@@ -4,7 +4,7 @@
  * reconstruction and the mean squared error to the input. Positions count within the whole split
  * (every class, as the split was drawn), so they name the same images as the other inspect jobs.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../backend/tf';
 import type { z } from 'zod';
 import type { PredictRequestSchema, PredictResult, PredictionItem } from '../../../core/inspect';
 import { batchToFloat } from '../../../data/index';

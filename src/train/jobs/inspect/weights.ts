@@ -14,7 +14,7 @@
  * Writes weights.png: the tiles 16 to a row, at most `maxUnits` of them.
  */
 import * as path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../../backend/tf';
 import type { z } from 'zod';
 import { type WeightsRequestSchema, type WeightsResult } from '../../../core/inspect';
 import { shapeSize } from '../../../core/shape';
