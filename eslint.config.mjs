@@ -83,7 +83,12 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [TFJS] }],
       // Nonces and anything else a webview or a stranger could guess come from node:crypto.
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use node:crypto (randomBytes, randomUUID) in the extension host.' }],
+      'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name='showErrorMessage']", message: 'Use showError from src/extension/notify.ts: every failure notification offers Show Output and is logged.' }],
     },
+  },
+  {
+    files: ['src/extension/notify.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['src/backend/**/*.ts', 'src/compile/**/*.ts', 'src/train/**/*.ts'],

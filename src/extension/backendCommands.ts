@@ -5,6 +5,7 @@ import { pythonChoices } from './pythonEnvironment';
 import { backendReport } from '../core/backendReport';
 import { BACKEND_NAMES, type BackendPreference } from '../core/backends';
 import { nodePathEnv, probeBackend, wasmThreadsEnv } from '../run/client';
+import { showError } from './notify';
 
 const DESCRIPTIONS: Record<BackendPreference, string> = {
   auto: 'the best that works here, in the order below',
@@ -38,17 +39,17 @@ export async function selectBackend(): Promise<void> {
   const config = vscode.workspace.getConfiguration('latentStudio');
   const current = config.get<BackendPreference>('backend', 'auto');
   const items = (['auto', ...BACKEND_NAMES] as const).map((name) => ({ label: name, description: name === current ? `(current) ${DESCRIPTIONS[name]}` : DESCRIPTIONS[name], name }));
-  const pick = await vscode.window.showQuickPick(items, { title: 'Backend for training', placeHolder: 'Pick the TensorFlow.js backend (Show Backend Info tells what works here)' });
+  const pick = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Backend for training'), placeHolder: vscode.l10n.t('Pick the TensorFlow.js backend (Show Backend Info tells what works here)') });
   if (!pick) return;
   const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('backend', pick.name === 'auto' ? undefined : pick.name, target);
-  void vscode.window.showInformationMessage(`Latent Studio trains on: ${pick.name}.`);
+  void vscode.window.showInformationMessage(vscode.l10n.t('Latent Studio trains on: {0}.', pick.name));
 }
 
 export async function showBackendInfo(): Promise<void> {
   const setting = vscode.workspace.getConfiguration('latentStudio').get<BackendPreference>('backend', 'auto');
   try {
-    const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Checking TensorFlow.js backends and Python…' }, () =>
+    const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Checking TensorFlow.js backends and Python…') }, () =>
       probeBackend({ backend: setting, env: workerEnv() }),
     );
     const engine = vscode.workspace.getConfiguration('latentStudio').get<string>('engine', 'tfjs');
@@ -58,6 +59,6 @@ export async function showBackendInfo(): Promise<void> {
     const doc = await vscode.workspace.openTextDocument(REPORT_URI);
     await vscode.window.showTextDocument(doc, { preview: true });
   } catch (e) {
-    void vscode.window.showErrorMessage(`Backend check failed: ${e instanceof Error ? e.message : String(e)}`);
+    void showError(vscode.l10n.t('Backend check failed: {0}', e instanceof Error ? e.message : String(e)));
   }
 }

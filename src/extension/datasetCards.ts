@@ -34,7 +34,7 @@ export class DatasetCards implements vscode.Disposable {
   readonly onDidChangeCard = this.emitter.event;
   private requests = 0;
 
-  constructor(private readonly log: vscode.OutputChannel) {}
+  constructor(private readonly log: vscode.LogOutputChannel) {}
 
   /** The newest card of a graph, if one arrived. */
   card(uri: vscode.Uri): DatasetCard | undefined {

@@ -9,10 +9,11 @@ import * as vscode from 'vscode';
 import { parseJsonText } from '../core/canonical';
 import { checkIdxHeader, parseDataSpec, siblingLabels, specPath } from '../data/spec';
 import { applyGraphEdits } from './graphEditor';
+import { showError } from './notify';
 
 export async function selectDataset(graph: vscode.Uri | undefined): Promise<void> {
   if (!graph?.path.endsWith('.latent.json')) {
-    void vscode.window.showWarningMessage('Open a *.latent.json graph first: the dataset is part of the graph.');
+    void vscode.window.showWarningMessage(vscode.l10n.t('Open a *.latent.json graph first: the dataset is part of the graph.'));
     return;
   }
   const document = await vscode.workspace.openTextDocument(graph);
@@ -21,16 +22,19 @@ export async function selectDataset(graph: vscode.Uri | undefined): Promise<void
     parsed.ok && typeof parsed.value === 'object' && parsed.value !== null && 'training' in parsed.value && typeof parsed.value.training === 'object' && parsed.value.training !== null && 'dataset' in parsed.value.training
       ? String(parsed.value.training.dataset)
       : undefined;
-  const mark = (spec: string): string => (current?.toLowerCase() === spec ? ' (current)' : '');
+  const mark = (spec: string): string => (current?.toLowerCase() === spec ? vscode.l10n.t(' (current)') : '');
   const items = [
-    { label: 'MNIST', description: `10 000 handwritten digits, built in${mark('mnist')}`, value: 'mnist' },
-    { label: 'Fashion-MNIST', description: `70 000 clothing images in 10 classes, built in${mark('fashion-mnist')}`, value: 'fashion-mnist' },
-    { label: 'Image folder…', description: 'PNG / JPEG images, one subfolder per class (or none: unlabelled)', value: 'folder' },
-    { label: 'NumPy file…', description: '.npz (x_train, y_train, x_test, y_test or x, y) or .npy samples (and labels)', value: 'numpy' },
-    { label: 'CSV file…', description: 'a table (named feature columns, a label column) or one column per pixel', value: 'csv' },
-    { label: 'IDX files…', description: 'MNIST-style train-images-idx3-ubyte(.gz) and its labels file', value: 'idx' },
+    { label: 'MNIST', description: vscode.l10n.t('10 000 handwritten digits, built in{0}', mark('mnist')), value: 'mnist' },
+    { label: 'Fashion-MNIST', description: vscode.l10n.t('70 000 clothing images in 10 classes, built in{0}', mark('fashion-mnist')), value: 'fashion-mnist' },
+    { label: vscode.l10n.t('Image folder…'), description: vscode.l10n.t('PNG / JPEG images, one subfolder per class (or none: unlabelled)'), value: 'folder' },
+    { label: vscode.l10n.t('NumPy file…'), description: vscode.l10n.t('.npz (x_train, y_train, x_test, y_test or x, y) or .npy samples (and labels)'), value: 'numpy' },
+    { label: vscode.l10n.t('CSV file…'), description: vscode.l10n.t('a table (named feature columns, a label column) or one column per pixel'), value: 'csv' },
+    { label: vscode.l10n.t('IDX files…'), description: vscode.l10n.t('MNIST-style train-images-idx3-ubyte(.gz) and its labels file'), value: 'idx' },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: `Dataset for ${path.basename(graph.fsPath)}`, placeHolder: current ? `Now: ${current}` : 'Pick a dataset' });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: vscode.l10n.t('Dataset for {0}', path.basename(graph.fsPath)),
+    placeHolder: current ? vscode.l10n.t('Now: {0}', current) : vscode.l10n.t('Pick a dataset'),
+  });
   if (!pick) return;
   const root = vscode.workspace.getWorkspaceFolder(graph)?.uri.fsPath;
   const defaultUri = vscode.Uri.file(path.dirname(graph.fsPath));
@@ -46,7 +50,7 @@ export async function selectDataset(graph: vscode.Uri | undefined): Promise<void
     }
     const problem = checkIdxHeader(imagesFile, 3) ?? (labelsFile ? checkIdxHeader(labelsFile, 1) : undefined);
     if (problem) {
-      void vscode.window.showErrorMessage(problem);
+      void showError(problem);
       return;
     }
     spec = `idx:${specPath(imagesFile, graph.fsPath, root)}${labelsFile ? `,${specPath(labelsFile, graph.fsPath, root)}` : ''}`;
@@ -74,6 +78,6 @@ export async function selectDataset(graph: vscode.Uri | undefined): Promise<void
   // The same parser training uses: a spec written here always reads back.
   parseDataSpec(spec, path.dirname(graph.fsPath));
   const error = await applyGraphEdits(document, [{ kind: 'setTraining', path: ['dataset'], value: spec }]);
-  if (error) void vscode.window.showErrorMessage(`Could not set the dataset: ${error}`);
-  else void vscode.window.setStatusBarMessage(`Dataset of ${path.basename(graph.fsPath)}: ${spec}`, 5000);
+  if (error) void showError(vscode.l10n.t('Could not set the dataset: {0}', error));
+  else void vscode.window.setStatusBarMessage(vscode.l10n.t('Dataset of {0}: {1}', path.basename(graph.fsPath), spec), 5000);
 }

@@ -14,10 +14,16 @@ import { newFromTemplate } from './templates';
 import { TrainingController } from './training';
 import { TrainingPanel } from './trainingPanel';
 import { requireTrust, trusted } from './trust';
+import { createLog } from './notify';
 
 export function activate(context: vscode.ExtensionContext): void {
-  const channel = vscode.window.createOutputChannel('Latent Studio');
+  const channel = createLog();
   const activeGraphUri = (uri?: vscode.Uri): vscode.Uri | undefined => uri ?? vscode.window.activeTextEditor?.document.uri ?? activeTabUri();
+  /** Train and Export as PyTorch with no graph in front (the walkthrough's buttons): the one graph open is meant. */
+  const graphToRun = (uri?: vscode.Uri): vscode.Uri | undefined => {
+    const target = activeGraphUri(uri);
+    return target?.path.endsWith('.latent.json') || uri ? target : (visibleGraphUri() ?? target);
+  };
   const panel = new TrainingPanel(context.extensionUri, channel);
   const editors = new EditorHub();
   const cards = new DatasetCards(channel);
@@ -34,9 +40,9 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   const inspect = new InspectCommands(panel, channel, () => activeGraphUri());
   const graphUri = (uri?: vscode.Uri): vscode.Uri | undefined => {
-    const target = activeGraphUri(uri);
+    const target = graphToRun(uri);
     if (target?.path.endsWith('.latent.json')) return target;
-    void vscode.window.showWarningMessage('Open a *.latent.json graph first.');
+    void vscode.window.showWarningMessage(vscode.l10n.t('Open a *.latent.json graph first.'));
     return undefined;
   };
   context.subscriptions.push(
@@ -52,7 +58,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('latentStudio.resumeTraining', trusted('Resuming a run', (target?: RunTarget) => runs.resume(target))),
     vscode.commands.registerCommand('latentStudio.evaluateModel', trusted('Evaluation', (target?: RunTarget) => runs.evaluate(target))),
     vscode.commands.registerCommand('latentStudio.exportModel', trusted('Export', (target?: RunTarget) => runs.export(target))),
-    vscode.commands.registerCommand('latentStudio.exportPytorch', trusted('Export as PyTorch', (target?: RunTarget) => exportAsPytorch(channel, target instanceof vscode.Uri ? target : activeGraphUri(undefined), typeof target === 'object' && target !== null && 'runDir' in target ? target.runDir : undefined))),
+    vscode.commands.registerCommand('latentStudio.exportPytorch', trusted('Export as PyTorch', (target?: RunTarget) => exportAsPytorch(channel, target instanceof vscode.Uri ? target : graphToRun(undefined), typeof target === 'object' && target !== null && 'runDir' in target ? target.runDir : undefined))),
     vscode.commands.registerCommand('latentStudio.compareRuns', (target?: RunTarget) => runs.compare(target)),
     vscode.commands.registerCommand('latentStudio.generateSamples', trusted('Generating samples', (target?: RunTarget) => runs.generate(target))),
     vscode.commands.registerCommand('latentStudio.scoreAnomalies', trusted('Scoring anomalies', (target?: RunTarget) => inspect.command('score', target))),
@@ -70,7 +76,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new GraphDiagnostics(cards),
     GraphEditorProvider.register(context, channel, editors, cards),
     vscode.commands.registerCommand('latentStudio.showModelSummary', (uri?: vscode.Uri) => showModelSummary(channel, activeGraphUri(uri))),
-    vscode.commands.registerCommand('latentStudio.newFromTemplate', (target?: vscode.TextDocument) => newFromTemplate(context.extensionUri, target)),
+    vscode.commands.registerCommand('latentStudio.newFromTemplate', (target?: vscode.TextDocument | string) => newFromTemplate(context.extensionUri, target)),
     vscode.commands.registerCommand('latentStudio.openAsText', (uri?: vscode.Uri) => {
       const target = activeGraphUri(uri);
       if (target) return vscode.commands.executeCommand('vscode.openWith', target, 'default');
@@ -89,6 +95,24 @@ const REQUEST_WHAT = { evaluate: 'Evaluation', export: 'Export', resume: 'Resumi
 function activeTabUri(): vscode.Uri | undefined {
   const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
   return input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
+}
+
+/** The one graph shown in an editor group (a group's active tab), else the one graph open in any tab; none when it is ambiguous. */
+function visibleGraphUri(): vscode.Uri | undefined {
+  const graphs = (tabs: readonly vscode.Tab[]): vscode.Uri[] => {
+    const found = new Map<string, vscode.Uri>();
+    for (const tab of tabs) {
+      const input = tab.input;
+      const uri = input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
+      if (uri?.path.endsWith('.latent.json')) found.set(uri.toString(), uri);
+    }
+    return [...found.values()];
+  };
+  const groups = vscode.window.tabGroups.all;
+  const shown = graphs(groups.flatMap((g) => (g.activeTab ? [g.activeTab] : [])));
+  if (shown.length > 0) return shown.length === 1 ? shown[0] : undefined;
+  const open = graphs(groups.flatMap((g) => g.tabs));
+  return open.length === 1 ? open[0] : undefined;
 }
 
 export function deactivate(): void {}

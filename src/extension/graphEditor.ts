@@ -14,6 +14,7 @@ import { minimalReplacement } from '../core/textDiff';
 import type { DatasetCards } from './datasetCards';
 import { savePngAs } from './saveFile';
 import { webviewHtml } from './webviewHtml';
+import { showError } from './notify';
 
 /** One open graph editor: how to message its webview, and whether its tab is in front. */
 interface EditorView {
@@ -120,10 +121,10 @@ export function storedLayout(state: Pick<vscode.Memento, 'get'>): LayoutPrefs {
 export function exportGraphImage(hub: EditorHub, uri?: unknown): void {
   const target = uri instanceof vscode.Uri ? uri : undefined;
   if (hub.requestImage(target)) return;
-  void vscode.window.showErrorMessage(
+  void showError(
     target
-      ? `Open ${path.posix.basename(target.path)} in the Latent Studio graph editor, then export it as a PNG.`
-      : 'Open a graph in the Latent Studio graph editor first: Export Graph as PNG draws the graph it shows.',
+      ? vscode.l10n.t('Open {0} in the Latent Studio graph editor, then export it as a PNG.', path.posix.basename(target.path))
+      : vscode.l10n.t('Open a graph in the Latent Studio graph editor first: Export Graph as PNG draws the graph it shows.'),
   );
 }
 
@@ -137,7 +138,7 @@ export function defaultPngLocation(graph: vscode.Uri, suggestedName: string, isU
 }
 
 /** The webview's picture of the graph: VS Code's save dialog asks where (and before replacing a file), then "Saved …" offers Open. */
-export async function saveGraphPng(document: vscode.TextDocument, message: Extract<ToHost, { type: 'savePng' }>, log: vscode.OutputChannel): Promise<void> {
+export async function saveGraphPng(document: vscode.TextDocument, message: Extract<ToHost, { type: 'savePng' }>, log: vscode.LogOutputChannel): Promise<void> {
   const where = defaultPngLocation(document.uri, message.name, document.isUntitled);
   try {
     const saved = await savePngAs(message.pngBase64, { ...where, title: 'Export Graph as PNG' });
@@ -145,7 +146,7 @@ export async function saveGraphPng(document: vscode.TextDocument, message: Extra
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     log.appendLine(`[export] ${reason}`);
-    void vscode.window.showErrorMessage(`The graph picture was not saved: ${reason}`);
+    void showError(vscode.l10n.t('The graph picture was not saved: {0}', reason));
   }
 }
 
@@ -154,14 +155,14 @@ export class GraphEditorProvider implements vscode.CustomTextEditorProvider {
 
   constructor(
     private readonly extensionUri: vscode.Uri,
-    private readonly log: vscode.OutputChannel,
+    private readonly log: vscode.LogOutputChannel,
     private readonly hub: EditorHub,
     private readonly cards: DatasetCards,
     /** The workspace's memento: the editors' layout (LAYOUT_KEY). */
     private readonly workspaceState: vscode.Memento,
   ) {}
 
-  static register(context: vscode.ExtensionContext, log: vscode.OutputChannel, hub: EditorHub, cards: DatasetCards): vscode.Disposable {
+  static register(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, hub: EditorHub, cards: DatasetCards): vscode.Disposable {
     return vscode.window.registerCustomEditorProvider(GraphEditorProvider.viewType, new GraphEditorProvider(context.extensionUri, log, hub, cards, context.workspaceState), {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: true,

@@ -18,6 +18,7 @@ import { type RunTarget, resolveRun } from './runCommands';
 import { saveBytesAs } from './saveFile';
 import type { TrainingPanel } from './trainingPanel';
 import { readRunJson, readRunGraph } from '../run/runFolder';
+import { showError } from './notify';
 
 /** What each command is called in the UI, and the question its run picker asks. */
 const TITLES: Record<InspectKind, { title: string; pick: string; progress: string }> = {
@@ -70,7 +71,7 @@ export class InspectCommands {
 
   constructor(
     private readonly panel: TrainingPanel,
-    private readonly log: vscode.OutputChannel,
+    private readonly log: vscode.LogOutputChannel,
     private readonly activeGraph: () => vscode.Uri | undefined,
   ) {
     panel.onDidRequestInspect(({ runDir, request }) => {
@@ -126,7 +127,7 @@ export class InspectCommands {
       if (e instanceof TrainingFailure && e.detail) this.log.appendLine(e.detail);
       this.log.appendLine(`${TITLES[kind].title} failed: ${message}`);
       this.panel.postInspecting(runDir, kind, false, message);
-      if (notify) void vscode.window.showErrorMessage(`${TITLES[kind].title} failed: ${message}`);
+      if (notify) void showError(vscode.l10n.t('{0} failed: {1}', TITLES[kind].title, message));
       return undefined;
     }
   }
@@ -136,7 +137,7 @@ export class InspectCommands {
     const parsed = readRunJson(runDir, 'anomaly');
     if (!parsed.ok) {
       this.log.appendLine(`Export CSV: ${parsed.error}`);
-      void vscode.window.showErrorMessage(`No anomaly scores to export: ${parsed.error}. Run Detect Anomalies first.`);
+      void showError(vscode.l10n.t('No anomaly scores to export: {0}. Run Detect Anomalies first.', parsed.error));
       return undefined;
     }
     const scores = parsed.value;

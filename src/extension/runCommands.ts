@@ -19,6 +19,7 @@ import { type RunItem, pickRun, workspaceRuns } from './runsView';
 import type { TrainingController } from './training';
 import type { TrainingPanel } from './trainingPanel';
 import { readRunGraph } from '../run/runFolder';
+import { SHOW_OUTPUT, showError, showFailureWarning } from './notify';
 
 /** What a run command was invoked on: a Runs view item, a run folder path, a graph URI, or nothing. */
 export type RunTarget = RunItem | vscode.Uri | string | undefined;
@@ -44,20 +45,20 @@ export async function resolveRun(
     else if (typeof target === 'string') entry = readRun(target);
   } catch (e) {
     // A folder named explicitly that is not a readable run: say why (the sentence names run.json).
-    void vscode.window.showWarningMessage(e instanceof Error ? e.message : String(e));
+    void showFailureWarning(e instanceof Error ? e.message : String(e));
     return undefined;
   }
   if (entry) {
     const verdict = check(entry);
     if (verdict.ok) return entry;
-    void vscode.window.showWarningMessage(verdict.reason);
+    void showFailureWarning(verdict.reason);
     return undefined;
   }
   const graph = target instanceof vscode.Uri ? target : activeGraph;
   if (graph?.path.endsWith('.latent.json')) {
     const found = pickLatest(workspaceRuns(), graph.fsPath, check);
     if ('entry' in found) return found.entry;
-    void vscode.window.showWarningMessage(found.reason);
+    void showFailureWarning(found.reason);
     return undefined;
   }
   // No graph in front (e.g. the training panel has focus): the run the panel shows, if it qualifies
@@ -114,7 +115,7 @@ export class RunCommands {
   constructor(
     private readonly training: TrainingController,
     private readonly panel: TrainingPanel,
-    private readonly log: vscode.OutputChannel,
+    private readonly log: vscode.LogOutputChannel,
     private readonly activeGraph: () => vscode.Uri | undefined,
   ) {}
 
@@ -130,13 +131,14 @@ export class RunCommands {
     if (!entry) return undefined;
     try {
       const evaluation = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Evaluating ${entry.status.graphName} on the test set…` },
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Evaluating {0} on the test set…', entry.status.graphName) },
         () => evaluateRun({ runDir: entry.runDir, split: 'test', backend: backendSetting() }, { env: workerEnv() }),
       );
       this.log.appendLine(evaluationReport(evaluation));
       this.panel.showEvaluation(entry.runDir, evaluation);
-      void vscode.window.showInformationMessage(`${entry.status.graphName}: ${summarizeEvaluation(evaluation)}.`, 'Show Output').then((choice) => {
-        if (choice) this.log.show(true);
+      const showOutput = SHOW_OUTPUT();
+      void vscode.window.showInformationMessage(`${entry.status.graphName}: ${summarizeEvaluation(evaluation)}.`, showOutput).then((choice) => {
+        if (choice === showOutput) this.log.show(true);
       });
       return evaluation;
     } catch (e) {
@@ -153,14 +155,14 @@ export class RunCommands {
       canSelectFolders: true,
       canSelectFiles: false,
       canSelectMany: false,
-      openLabel: 'Export Here',
-      title: `Export ${entry.status.graphName}: each model goes into its own sub-folder (model.json + weights.bin)`,
+      openLabel: vscode.l10n.t('Export Here'),
+      title: vscode.l10n.t('Export {0}: each model goes into its own sub-folder (model.json + weights.bin)', entry.status.graphName),
       defaultUri: folder,
     });
     const outDir = picked?.[0]?.fsPath;
     if (!outDir) return;
     const run = (overwrite: boolean) =>
-      vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Exporting ${entry.status.graphName}…` }, () =>
+      vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Exporting {0}…', entry.status.graphName) }, () =>
         exportRun({ runDir: entry.runDir, outDir, overwrite }, { env: workerEnv() }),
       );
     try {
@@ -169,17 +171,19 @@ export class RunCommands {
         models = await run(false);
       } catch (e) {
         if (!(e instanceof TrainingFailure) || !/already exists/i.test(e.message)) throw e;
-        const answer = await vscode.window.showWarningMessage(`${e.message}\nReplace the existing model folders?`, { modal: true }, 'Replace');
-        if (answer !== 'Replace') return;
+        const replace = vscode.l10n.t('Replace');
+        const answer = await vscode.window.showWarningMessage(vscode.l10n.t('{0}\nReplace the existing model folders?', e.message), { modal: true }, replace);
+        if (answer !== replace) return;
         models = await run(true);
       }
       this.log.appendLine(`Exported ${entry.runDir} to ${outDir}:`);
       for (const m of models) this.log.appendLine(`  ${m.name}: ${m.dir} (${m.params} parameters, ${JSON.stringify(m.inputShape)} → ${JSON.stringify(m.outputShape)})`);
+      const reveal = vscode.l10n.t('Reveal');
       const choice = await vscode.window.showInformationMessage(
-        `Exported ${models.map((m) => m.name).join(', ')} (tfjs layers format) to ${vscode.workspace.asRelativePath(outDir)}.`,
-        'Reveal',
+        vscode.l10n.t('Exported {0} (tfjs layers format) to {1}.', models.map((m) => m.name).join(', '), vscode.workspace.asRelativePath(outDir)),
+        reveal,
       );
-      if (choice) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(models[0]?.dir ?? outDir));
+      if (choice === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(models[0]?.dir ?? outDir));
     } catch (e) {
       this.reportFailure('Export', e);
     }
@@ -191,7 +195,7 @@ export class RunCommands {
     if (!entry) return;
     try {
       const generated = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Generating samples with ${entry.status.graphName}…` },
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Generating samples with {0}…', entry.status.graphName) },
         () => generateRun({ runDir: entry.runDir }, { env: workerEnv() }),
       );
       this.log.appendLine(`Generated ${generated.count} images from random ${generated.latentSize}-number codes (seed ${generated.seed}): ${generated.file}`);
@@ -226,6 +230,6 @@ export class RunCommands {
   private reportFailure(what: string, e: unknown): void {
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof TrainingFailure && e.detail) this.log.appendLine(e.detail);
-    void vscode.window.showErrorMessage(`${what} failed: ${message}`);
+    void showError(vscode.l10n.t('{0} failed: {1}', what, message));
   }
 }

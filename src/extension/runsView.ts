@@ -36,7 +36,7 @@ export class RunItem extends vscode.TreeItem {
     // Menus match on these words: "resumable" shows Resume, "trained" Evaluate and Export.
     this.contextValue = ['latentStudio.run', canResume(entry).ok ? 'resumable' : '', hasTrainedWeights(entry).ok ? 'trained' : ''].filter(Boolean).join(' ');
     this.resourceUri = vscode.Uri.file(entry.runDir);
-    this.command = { command: 'latentStudio.openRun', title: 'Open Run', arguments: [this] };
+    this.command = { command: 'latentStudio.openRun', title: vscode.l10n.t('Open Run'), arguments: [this] };
   }
 }
 
@@ -44,7 +44,7 @@ export class RunItem extends vscode.TreeItem {
 export class UnreadableRunItem extends vscode.TreeItem {
   constructor(run: UnreadableRun) {
     super(run.name, vscode.TreeItemCollapsibleState.None);
-    this.description = 'cannot be read';
+    this.description = vscode.l10n.t('cannot be read');
     this.tooltip = new vscode.MarkdownString(`**${run.name}** cannot be read: ${run.error}\n\n\`${run.runDir}\``);
     this.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'));
     this.contextValue = 'latentStudio.unreadableRun';
@@ -58,6 +58,9 @@ export function workspaceRunsDirs(): string[] {
 }
 
 const POLL_MS = 3000;
+
+/** Context key: this workspace has a graph file or a run folder (the Runs view's `when`). */
+export const SHOWN_KEY = 'latentStudio.hasGraphsOrRuns';
 
 /** The run folders' names and their run.json sizes and times: what changes when a run starts, moves on, ends or goes. */
 function runsSignature(runsDirs: readonly string[]): string {
@@ -93,7 +96,7 @@ export async function pickRun(placeHolder: string, filter?: (e: RunEntry) => { o
   const runs = filter ? all.filter((r) => filter(r).ok) : all;
   if (runs.length === 0) {
     const why = all.length && filter ? ` (${all.length} run(s), none usable here: ${(filter(all[0]!) as { reason?: string }).reason ?? ''})` : '';
-    void vscode.window.showInformationMessage(`No runs to choose from${why}. Train a model with "Latent Studio: Train Model".`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('No runs to choose from{0}. Train a model with "Latent Studio: Train Model".', why));
     return undefined;
   }
   const choice = await vscode.window.showQuickPick(
@@ -112,11 +115,20 @@ export class RunsView implements vscode.TreeDataProvider<RunItem | UnreadableRun
     const watcher = vscode.workspace.createFileSystemWatcher('**/.latent/runs/*/run.json');
     // A run folder deleted whole (rm -rf, another window's Delete Run) reports the folder, not its run.json.
     const folders = vscode.workspace.createFileSystemWatcher('**/.latent/runs/*', true, true, false);
+    const graphs = vscode.workspace.createFileSystemWatcher('**/*.latent.json', false, true, false);
+    void this.updateShown();
     this.subscriptions.push(
       watcher,
       folders,
+      graphs,
+      graphs.onDidCreate(() => void this.updateShown()),
+      graphs.onDidDelete(() => void this.updateShown()),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => void this.updateShown()),
       folders.onDidDelete(() => this.refresh()),
-      watcher.onDidCreate(() => this.refresh()),
+      watcher.onDidCreate(() => {
+        this.refresh();
+        void this.updateShown();
+      }),
       watcher.onDidChange(() => this.refresh()),
       watcher.onDidDelete(() => this.refresh()),
       this.poll(vscode.window.createTreeView('latentStudio.runs', { treeDataProvider: this })),
@@ -128,6 +140,22 @@ export class RunsView implements vscode.TreeDataProvider<RunItem | UnreadableRun
 
   refresh(): void {
     this.changed.fire();
+  }
+
+  /**
+   * The view is shown only in workspaces with a graph or a run (package.json: its `when` clause on
+   * this context key), so it does not sit empty in the Explorer of every other project.
+   */
+  private async updateShown(): Promise<void> {
+    const hasRuns = workspaceRunsDirs().some((dir) => {
+      try {
+        return fs.readdirSync(dir).length > 0;
+      } catch {
+        return false;
+      }
+    });
+    const shown = hasRuns || (await vscode.workspace.findFiles('**/*.latent.json', '**/node_modules/**', 1)).length > 0;
+    await vscode.commands.executeCommand('setContext', SHOWN_KEY, shown);
   }
 
   /**
@@ -172,11 +200,12 @@ export class RunsView implements vscode.TreeDataProvider<RunItem | UnreadableRun
     const run = item?.entry ?? (await pickRun('Delete which run?'));
     if (!run) return;
     if (run.status.status === 'running') {
-      void vscode.window.showWarningMessage('That run is still training: stop it first.');
+      void vscode.window.showWarningMessage(vscode.l10n.t('That run is still training: stop it first.'));
       return;
     }
-    const answer = await vscode.window.showWarningMessage(`Delete the run folder ${path.basename(run.runDir)} and everything in it?`, { modal: true }, 'Delete');
-    if (answer !== 'Delete') return;
+    const del = vscode.l10n.t('Delete');
+    const answer = await vscode.window.showWarningMessage(vscode.l10n.t('Delete the run folder {0} and everything in it?', path.basename(run.runDir)), { modal: true }, del);
+    if (answer !== del) return;
     await vscode.workspace.fs.delete(vscode.Uri.file(run.runDir), { recursive: true, useTrash: true }).then(undefined, () =>
       vscode.workspace.fs.delete(vscode.Uri.file(run.runDir), { recursive: true, useTrash: false }),
     );

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { showError } from './notify';
 
 export interface SaveOptions {
   /** Folder the dialog opens in, and the suggested file name. */
@@ -26,10 +27,11 @@ export async function saveBytesAs(bytes: Uint8Array, options: SaveOptions): Prom
   try {
     await vscode.workspace.fs.writeFile(target, bytes);
   } catch (e) {
-    void vscode.window.showErrorMessage(`Could not save ${target.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    void showError(vscode.l10n.t('Could not save {0}: {1}', target.fsPath, e instanceof Error ? e.message : String(e)));
     return undefined;
   }
-  void vscode.window.showInformationMessage(`Saved ${vscode.workspace.asRelativePath(target)}.`, 'Open').then((choice) => {
+  const open = vscode.l10n.t('Open');
+  void vscode.window.showInformationMessage(vscode.l10n.t('Saved {0}.', vscode.workspace.asRelativePath(target)), open).then((choice) => {
     if (choice) void vscode.commands.executeCommand('vscode.open', target, { preview: false });
   });
   return target;
@@ -45,7 +47,7 @@ export function pngBytes(base64: string): Uint8Array | undefined {
 export function savePngAs(base64: string, options: Omit<SaveOptions, 'filters'>): Promise<vscode.Uri | undefined> {
   const bytes = pngBytes(base64);
   if (!bytes) {
-    void vscode.window.showErrorMessage(`${options.name}: the picture sent by the view is not a PNG; nothing was saved.`);
+    void showError(vscode.l10n.t('{0}: the picture sent by the view is not a PNG; nothing was saved.', options.name));
     return Promise.resolve(undefined);
   }
   return saveBytesAs(bytes, { ...options, filters: { 'PNG image': ['png'] } });

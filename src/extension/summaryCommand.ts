@@ -10,16 +10,17 @@ import { formatProblem } from '../core/problems';
 import { formatSummaryTable, summarize, summarizeModel } from '../core/summary';
 import { resolveStages } from '../core/stages';
 import { isGraphDocument } from './diagnostics';
+import { showError } from './notify';
 
-export async function showModelSummary(channel: vscode.OutputChannel, uri: vscode.Uri | undefined): Promise<void> {
+export async function showModelSummary(channel: vscode.LogOutputChannel, uri: vscode.Uri | undefined): Promise<void> {
   const doc = uri ? await vscode.workspace.openTextDocument(uri) : undefined;
   if (!doc || !isGraphDocument(doc)) {
-    void vscode.window.showWarningMessage('Open a *.latent.json graph to see its summary.');
+    void vscode.window.showWarningMessage(vscode.l10n.t('Open a *.latent.json graph to see its summary.'));
     return;
   }
   const parsed = parseJsonText(doc.getText());
   if (!parsed.ok) {
-    void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(doc.uri)}:${parsed.error.line}:${parsed.error.column}: ${parsed.error.message}`);
+    void showError(`${vscode.workspace.asRelativePath(doc.uri)}:${parsed.error.line}:${parsed.error.column}: ${parsed.error.message}`);
     return;
   }
   const analysis = analyzeGraph(parsed.value);

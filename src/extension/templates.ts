@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseJsonText, serializeGraph } from '../core/canonical';
 import { formatDataSpec, parseDataSpec } from '../data/spec';
+import { graphFileName } from '../core/fileNames';
 
 /**
  * The template's text with a relative dataset path ("csv:data/table.csv", beside the sample) made
@@ -21,6 +22,11 @@ export function anchorDatasetPaths(text: string, templateDir: string): string {
     return text;
   }
   return serializeGraph(doc as Record<string, unknown>);
+}
+
+function graphFileUri(uri: vscode.Uri): vscode.Uri {
+  const name = path.posix.basename(uri.path);
+  return vscode.Uri.joinPath(uri, '..', graphFileName(name));
 }
 
 interface Template {
@@ -50,29 +56,40 @@ async function readTemplates(extensionUri: vscode.Uri): Promise<Template[]> {
   return templates;
 }
 
-/** Pick a template; fill `target` when it is an empty graph file, otherwise ask where to save a new one. */
-export async function newFromTemplate(extensionUri: vscode.Uri, target?: vscode.TextDocument): Promise<void> {
+/**
+ * Pick a template; fill `target` when it is an empty graph file, otherwise ask where to save a new
+ * one. `target` may instead name a template file (`"dense-autoencoder.latent.json"`, as the
+ * walkthrough's links do): then that one is taken without asking.
+ */
+export async function newFromTemplate(extensionUri: vscode.Uri, target?: vscode.TextDocument | string): Promise<void> {
   const templates = await readTemplates(extensionUri);
-  const pick = await vscode.window.showQuickPick(templates, { title: 'New model from template', placeHolder: 'Pick the tutorial model to start from', matchOnDetail: true });
+  const named = typeof target === 'string' ? templates.find((t) => t.fileName === target) : undefined;
+  const pick =
+    named ??
+    (await vscode.window.showQuickPick(templates, { title: vscode.l10n.t('New model from template'), placeHolder: vscode.l10n.t('Pick the tutorial model to start from'), matchOnDetail: true }));
   if (!pick) return;
   const text = anchorDatasetPaths(new TextDecoder().decode(await vscode.workspace.fs.readFile(pick.uri)), path.dirname(pick.uri.fsPath));
-  if (target && target.getText().trim() === '') {
+  if (typeof target === 'object' && 'getText' in target && target.getText().trim() === '') {
     const edit = new vscode.WorkspaceEdit();
     edit.replace(target.uri, new vscode.Range(0, 0, target.lineCount, 0), text);
     await vscode.workspace.applyEdit(edit);
     return;
   }
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const destination = await vscode.window.showSaveDialog({
-    title: 'Save the new graph',
+  const picked = await vscode.window.showSaveDialog({
+    title: vscode.l10n.t('Save the new graph'),
     defaultUri: folder ? vscode.Uri.joinPath(folder, pick.fileName) : undefined,
-    filters: { 'Latent Studio graph': ['latent.json'] },
+    // "json", not "latent.json": file dialogs take the part after the last dot as the extension and
+    // would append ".latent.json" to "x.latent.json" (code-server's does); graphFileUri adds it instead.
+    filters: { [vscode.l10n.t('Latent Studio graph')]: ['json'] },
   });
-  if (!destination) return;
+  if (!picked) return;
+  const destination = graphFileUri(picked);
   try {
     await vscode.workspace.fs.stat(destination);
-    const answer = await vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(destination)} exists. Replace it?`, { modal: true }, 'Replace');
-    if (answer !== 'Replace') return;
+    const replace = vscode.l10n.t('Replace');
+    const answer = await vscode.window.showWarningMessage(vscode.l10n.t('{0} exists. Replace it?', vscode.workspace.asRelativePath(destination)), { modal: true }, replace);
+    if (answer !== replace) return;
   } catch {
     // Does not exist yet: nothing of the user's is overwritten.
   }

@@ -23,6 +23,7 @@ import { defaultCacheDir } from '../data/cache';
 import type { Engine } from '../core/format';
 import { pythonChoices } from './pythonEnvironment';
 import { graphProblemsSentence } from '../core/problems';
+import { showError, showFailureWarning } from './notify';
 
 /** What both engines' sessions offer: the tfjs worker's and the PyTorch engine's. */
 interface EngineSession {
@@ -53,7 +54,7 @@ export class TrainingController implements vscode.Disposable {
 
   constructor(
     private readonly panel: TrainingPanel,
-    private readonly log: vscode.OutputChannel,
+    private readonly log: vscode.LogOutputChannel,
     private readonly editors: EditorHub,
   ) {
     this.statusBar.name = 'Latent Studio training';
@@ -70,7 +71,7 @@ export class TrainingController implements vscode.Disposable {
       // A resumed run trains its own snapshot of the graph (the file may have changed since).
       const snapshot = readGraphSnapshot(resume.runDir);
       if (!snapshot.ok) {
-        void vscode.window.showErrorMessage(`${resume.name} cannot be resumed: ${snapshot.error}.`);
+        void showError(vscode.l10n.t('{0} cannot be resumed: {1}.', resume.name, snapshot.error));
         return;
       }
       text = snapshot.value;
@@ -79,18 +80,19 @@ export class TrainingController implements vscode.Disposable {
     }
     const parsed = parseJsonText(text);
     if (!parsed.ok) {
-      void vscode.window.showErrorMessage(`${name} is not valid JSON (line ${parsed.error.line}, column ${parsed.error.column}): fix it before training.`);
+      void showError(vscode.l10n.t('{0} is not valid JSON (line {1}, column {2}): fix it before training.', name, parsed.error.line, parsed.error.column));
       return;
     }
     const analysis = analyzeGraph(parsed.value);
     if (!analysis.ok) {
-      const choice = await vscode.window.showErrorMessage(graphProblemsSentence(name, analysis.problems, { before: 'training' }), 'Show Problems');
-      if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
+      const showProblems = vscode.l10n.t('Show Problems');
+      const choice = await showError(graphProblemsSentence(name, analysis.problems, { before: 'training' }), showProblems);
+      if (choice === showProblems) await vscode.commands.executeCommand('workbench.actions.view.problems');
       return;
     }
     const running = this.active.get(key);
     if (running) {
-      const answer = await vscode.window.showWarningMessage(`${name} is already training. Stop that run and start a new one?`, { modal: true }, 'Stop and Restart');
+      const answer = await vscode.window.showWarningMessage(vscode.l10n.t('{0} is already training. Stop that run and start a new one?', name), { modal: true }, vscode.l10n.t('Stop and Restart'));
       if (answer !== 'Stop and Restart') return;
       running.session.cancel();
       await running.session.result.catch(() => undefined);
@@ -121,7 +123,7 @@ export class TrainingController implements vscode.Disposable {
     this.log.appendLine(`[train] ${uri.fsPath}: ${engine} engine, pid ${session.pid ?? '(starting)'}`);
 
     void vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `${resume ? 'Resuming' : 'Training'} ${analysis.document!.name}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: resume ? vscode.l10n.t('Resuming {0}', analysis.document!.name) : vscode.l10n.t('Training {0}', analysis.document!.name), cancellable: true },
       async (progress, token) => {
         token.onCancellationRequested(() => session.cancel());
         let last = 0;
@@ -159,9 +161,13 @@ export class TrainingController implements vscode.Disposable {
       snapshot.status = done.stopped ? 'stopped' : 'completed';
       snapshot.message = `${done.epochsCompleted} epoch(s), best val_loss ${done.bestValLoss?.toFixed(4) ?? '-'}`;
       this.panel.post(key, { type: 'status', status: snapshot.status, message: snapshot.message, run: snapshot.run });
+      const openFolder = vscode.l10n.t('Open Run Folder');
       void vscode.window
-        .showInformationMessage(`${done.stopped ? 'Stopped' : 'Finished'} training ${run.graphName}: ${snapshot.message}.`, 'Open Run Folder')
-        .then((open) => open && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(done.runDir)));
+        .showInformationMessage(
+          done.stopped ? vscode.l10n.t('Stopped training {0}: {1}.', run.graphName, snapshot.message) : vscode.l10n.t('Finished training {0}: {1}.', run.graphName, snapshot.message),
+          openFolder,
+        )
+        .then((open) => open === openFolder && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(done.runDir)));
     } else {
       const e = outcome.error;
       const message = e instanceof Error ? e.message : String(e);
@@ -171,8 +177,8 @@ export class TrainingController implements vscode.Disposable {
       snapshot.status = status;
       snapshot.message = message;
       this.panel.post(key, { type: 'status', status, message, run: snapshot.run });
-      if (status === 'stopped') void vscode.window.showWarningMessage(`Training ${run.graphName}: ${message}`);
-      else void vscode.window.showErrorMessage(`Training ${run.graphName} failed: ${message}`);
+      if (status === 'stopped') void showFailureWarning(vscode.l10n.t('Training {0}: {1}', run.graphName, message));
+      else void showError(vscode.l10n.t('Training {0} failed: {1}', run.graphName, message));
     }
   }
 
@@ -217,7 +223,7 @@ export class TrainingController implements vscode.Disposable {
   stop(uri?: vscode.Uri): void {
     const run = uri ? this.active.get(uri.toString()) : this.active.size === 1 ? [...this.active.values()][0] : undefined;
     if (!run) {
-      void vscode.window.showInformationMessage(this.active.size ? 'Open the graph whose training to stop.' : 'No training is running.');
+      void vscode.window.showInformationMessage(this.active.size ? vscode.l10n.t('Open the graph whose training to stop.') : vscode.l10n.t('No training is running.'));
       return;
     }
     run.session.cancel();

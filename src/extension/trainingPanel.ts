@@ -35,7 +35,7 @@ export class TrainingPanel implements vscode.Disposable {
 
   constructor(
     private readonly extensionUri: vscode.Uri,
-    private readonly log: vscode.OutputChannel,
+    private readonly log: vscode.LogOutputChannel,
   ) {
     this.subscriptions.push(
       vscode.window.registerWebviewPanelSerializer(TrainingPanel.viewType, {
@@ -117,7 +117,7 @@ export class TrainingPanel implements vscode.Disposable {
       // A page that never loaded (see attach): asking for the panel loads it again.
       this.reloadUnheard?.();
     }
-    else void vscode.window.showInformationMessage('No training has run in this window yet: run "Latent Studio: Train Model".');
+    else void vscode.window.showInformationMessage(vscode.l10n.t('No training has run in this window yet: run "Latent Studio: Train Model".'));
   }
 
   post(key: string, message: ToPanel): void {
@@ -166,12 +166,12 @@ export class TrainingPanel implements vscode.Disposable {
         const runDir = this.snapshot?.run.runDir;
         if (m.type === 'inspect') {
           if (runDir) this.inspectRequests.fire({ runDir, request: m.request });
-          else void vscode.window.showWarningMessage('This run has no folder yet: wait until training has started.');
+          else void vscode.window.showWarningMessage(vscode.l10n.t('This run has no folder yet: wait until training has started.'));
         }
         if (m.type === 'exportScores' && runDir) this.scoresExports.fire({ runDir, threshold: m.threshold });
         if (m.type === 'savePng') {
           const folder = runDir ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
-          await savePngAs(m.pngBase64, { folder, name: m.name, title: `Save ${m.name}` });
+          await savePngAs(m.pngBase64, { folder, name: m.name, title: vscode.l10n.t('Save {0}', m.name) });
         }
       }),
     ];

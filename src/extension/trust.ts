@@ -9,14 +9,13 @@ import * as vscode from 'vscode';
 
 /** What Restricted Mode refuses, in words ("Training", "Export as PyTorch"), and why. */
 export function untrustedSentence(what: string): string {
-  return `${what} runs code on this workspace's files, and this workspace is in Restricted Mode: trust it first (Manage Workspace Trust).`;
+  return vscode.l10n.t("{0} runs code on this workspace's files, and this workspace is in Restricted Mode: trust it first (Manage Workspace Trust).", what);
 }
-
-const MANAGE = 'Manage Workspace Trust';
 
 /** True when the workspace is trusted; otherwise says why `what` cannot run, and returns false. */
 export function requireTrust(what: string): boolean {
   if (vscode.workspace.isTrusted) return true;
+  const MANAGE = vscode.l10n.t('Manage Workspace Trust');
   void vscode.window.showWarningMessage(untrustedSentence(what), MANAGE).then((pick) => {
     if (pick === MANAGE) void vscode.commands.executeCommand('workbench.trust.manage');
   });

@@ -7,6 +7,11 @@ export function nonce(): string {
   return randomBytes(16).toString('base64url');
 }
 
+/** The display language's translations of the webviews' strings, as JSON safe inside a <script> element (nothing for English). */
+export function l10nBundleJson(bundle: { [key: string]: string } | undefined = vscode.l10n.bundle): string {
+  return JSON.stringify(bundle ?? {}).replace(/</g, '\\u003c');
+}
+
 export function webviewHtml(webview: vscode.Webview, root: vscode.Uri, opts: { title: string; script: string; styles: readonly string[] }): string {
   const n = nonce();
   const asset = (file: string): string => webview.asWebviewUri(vscode.Uri.joinPath(root, file)).toString();
@@ -19,7 +24,7 @@ export function webviewHtml(webview: vscode.Webview, root: vscode.Uri, opts: { t
     `script-src 'nonce-${n}'`,
   ].join('; ');
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${vscode.env.language.replace(/[^\w-]/g, '')}">
 <head>
   <meta charset="UTF-8">
   <meta http-equiv="Content-Security-Policy" content="${csp}">
@@ -28,6 +33,7 @@ ${opts.styles.map((s) => `  <link rel="stylesheet" href="${asset(s)}">`).join('\
   <title>${opts.title}</title>
 </head>
 <body>
+  <script type="application/json" id="latent-l10n">${l10nBundleJson()}</script>
   <div id="root"></div>
   <script nonce="${n}" src="${asset(opts.script)}"></script>
 </body>

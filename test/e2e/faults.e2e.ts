@@ -107,6 +107,9 @@ test('the run folder deleted while it trains: the run stops with that sentence, 
   const said = await waitUntil(() => textOf(panel, 'run-status'), (t) => t.startsWith('failed'), 'the run to fail', 60_000);
   assert.match(said, /could not be written: its folder was deleted\. The run folder was deleted while it trained: train again\./);
   await notified(vscode, /Training Dense autoencoder failed: .*its folder was deleted/, 'the failure notification');
+  // Every failure notification offers Show Output, which opens the log with the failure in it.
+  await vscode.clickNotificationButton(/Training Dense autoencoder failed/, 'Show Output');
+  await vscode.outputText({ waitFor: '[error] Training Dense autoencoder failed' });
   assert.equal(fs.existsSync(runDir), false, 'the folder stays deleted (nothing writes it back)');
   await vscode.screenshot('3-run-folder-deleted-while-training');
   // The extension is fine: a new run trains to the end.

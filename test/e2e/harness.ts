@@ -125,6 +125,8 @@ export interface VSCodeSession {
   requests(): readonly RecordedRequest[];
   /** What an extension's output channel holds so far, read from the file VS Code writes it to (no scrolling, no wrapping). */
   channelLog(channel: string): Promise<string>;
+  /** Clicks `button` on the notification toast whose message matches `message`. */
+  clickNotificationButton(message: RegExp, button: string): Promise<void>;
   /** A second VS Code window on the same workspace (another browser tab: its own workbench and extension host). */
   openWindow(): Promise<VSCodeSession>;
   /** Closes the browser, kills code-server's process group, removes temp dirs. Safe to call twice. */
@@ -571,10 +573,18 @@ function makeSession(
   }
 
   async function channelLog(channel: string): Promise<string> {
-    // <logs>/<session>/exthost1/output_logging_<time>/<n>-<channel>.log
-    const files = (await readdir(logsDir, { recursive: true })).filter((f) => basename(f).replace(/^\d+-/, '') === `${channel}.log` && f.includes('output_logging_'));
+    // A LogOutputChannel: <logs>/<session>/window<n>/exthost/<publisher.name>/<channel>.log;
+    // a plain one: <logs>/<session>/exthost1/output_logging_<time>/<n>-<channel>.log.
+    const files = (await readdir(logsDir, { recursive: true })).filter(
+      (f) => (basename(f) === `${channel}.log` && f.includes('exthost')) || (basename(f).replace(/^\d+-/, '') === `${channel}.log` && f.includes('output_logging_')),
+    );
     const texts = await Promise.all(files.map((f) => readFile(join(logsDir, f), 'utf8')));
     return texts.join('\n');
+  }
+
+  async function clickNotificationButton(message: RegExp, button: string): Promise<void> {
+    const toast = page.locator('.notifications-toasts .notification-toast').filter({ has: page.locator('.notification-list-item-message', { hasText: message }) }).first();
+    await toast.locator('.monaco-button', { hasText: button }).first().click();
   }
 
   async function notifications(): Promise<string[]> {
@@ -596,6 +606,7 @@ function makeSession(
     save,
     isDirty,
     screenshot,
+    clickNotificationButton,
     notifications,
     consoleMessages: () => consoleLines,
     requests: () => requests,
@@ -653,4 +664,18 @@ export async function startTour(workspace: string, outDir: string, viewport: { w
 export async function endTour(session: VSCodeSession | undefined, workspace: string): Promise<void> {
   await session?.close();
   rmSync(workspace, { recursive: true, force: true });
+}
+
+/**
+ * A picture for the README and the walkthrough: `.test-output/readme/<name>.png`, of `target` (an
+ * element, in the window or in a webview) or of the whole window. `npm run readme-shots` copies
+ * the newest ones into media/walkthrough/ and docs/images/.
+ */
+export async function readmeShot(session: VSCodeSession, name: string, target?: Locator): Promise<string> {
+  const dir = join(REPO_ROOT, '.test-output', 'readme');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${name}.png`);
+  if (target) await target.screenshot({ path: file, timeout: WAIT_MS });
+  else await session.page.screenshot({ path: file, timeout: WAIT_MS });
+  return file;
 }

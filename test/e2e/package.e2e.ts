@@ -56,9 +56,9 @@ after(async () => {
   fs.rmSync(workspace, { recursive: true, force: true });
 });
 
-test('the .vsix holds the bundle, the icon, the CHANGELOG and the Marketplace fields, and nothing of the sources', async () => {
+test('the .vsix holds the bundle, the icon, the CHANGELOG, the walkthrough, the strings and the Marketplace fields, and nothing of the sources', async () => {
   const { names, texts } = await entries(vsix, ['extension/package.json']);
-  for (const f of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/cli.js', 'extension/dist/webview/editor.js', 'extension/dist/webview/panel.js', 'extension/media/icon.png', 'extension/changelog.md', 'extension/readme.md', 'extension/samples/dense-autoencoder.latent.json']) {
+  for (const f of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/cli.js', 'extension/dist/webview/editor.js', 'extension/dist/webview/panel.js', 'extension/media/icon.png', 'extension/changelog.md', 'extension/readme.md', 'extension/samples/dense-autoencoder.latent.json', 'extension/package.nls.json', 'extension/l10n/bundle.l10n.json']) {
     assert.ok(names.includes(f), `${f} is in the package`);
   }
   assert.deepEqual(names.filter((n) => /^extension\/(src|test|webview|bench|node_modules)\//.test(n)), [], 'no sources, tests or node_modules');
@@ -70,6 +70,9 @@ test('the .vsix holds the bundle, the icon, the CHANGELOG and the Marketplace fi
   assert.match(manifest.bugs.url, /issues$/);
   assert.ok(manifest.homepage.length > 0);
   assert.ok(!manifest.activationEvents.includes('onLanguage:json'), 'not woken by every JSON file');
+  const walkthrough = (JSON.parse(texts.get('extension/package.json')!) as { contributes: { walkthroughs: { steps: { media: { image: string } }[] }[] } }).contributes.walkthroughs[0]!;
+  assert.equal(walkthrough.steps.length, 5);
+  for (const step of walkthrough.steps) assert.ok(names.includes(`extension/${step.media.image}`), `the walkthrough's ${step.media.image} is in the package`);
 });
 
 test('installed with --install-extension, it opens a sample as a graph and trains it from the palette', async () => {

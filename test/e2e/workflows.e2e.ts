@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { type VSCodeSession, byTestId, endTour, startTour, textOf, trainingPanel, waitUntil, webviewWith } from './harness';
+import { type VSCodeSession, byTestId, endTour, readmeShot, startTour, textOf, trainingPanel, waitUntil, webviewWith } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-workflows-e2e-'));
@@ -160,6 +160,8 @@ test('Detect Anomalies: clothes-only training flags shoes and bags; the threshol
   };
   assert.ok(mean(true) > mean(false), `held-out mean ${mean(true)} > trained mean ${mean(false)}`);
   await vscode.screenshot('3-anomalies');
+  await vscode.runCommand('Notifications: Clear All Notifications');
+  await readmeShot(vscode, 'anomalies', vscode.page.locator('.editor-group-container', { has: vscode.page.locator('.tab.active', { hasText: 'Training:' }) }).first());
 
   // Drag the threshold line to the left: more samples are flagged.
   const before = Number(await attrOf(p, 'anomaly-histogram', 'data-flagged'));

@@ -25,6 +25,7 @@ test('imports against the arrows fail lint, naming the rule and why', async () =
     ['src/run/x.ts', "import { selectBackend } from '../backend/select';\nexport const s = selectBackend;\n", /no-restricted-paths: .*src\/run is host-safe/],
     ['src/extension/x.ts', "import { compileGraph } from '../compile/compile';\nexport const c = compileGraph;\n", /no-restricted-paths: .*src\/extension is host-safe/],
     ['src/cli/x.ts', "import * as tf from '@tensorflow/tfjs';\nexport const v = tf.version;\n", /no-restricted-imports: .*TensorFlow\.js/],
+    ['src/extension/x.ts', "import * as vscode from 'vscode';\nvoid vscode.window.showErrorMessage('It failed');\n", /no-restricted-syntax: .*offers Show Output/],
     ['src/compile/x.ts', "import { train } from '../train/trainer';\nexport const t = train;\n", /no-restricted-paths: .*never the training loop/],
     ['src/train/x.ts', "import * as tf from '@tensorflow/tfjs';\nexport const v = tf.version;\n", /no-restricted-imports: .*umbrella package/],
     ['src/backend/x.ts', "import { compileGraph } from '../compile/compile';\nexport const c = compileGraph;\n", /no-restricted-paths: .*src\/backend sits below/],

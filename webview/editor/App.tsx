@@ -11,6 +11,7 @@ import { type PanelName, collapse, expand, panelModes, pin } from './layout';
 import { Palette } from './Palette';
 import { Rail, SidePanel } from './SidePanels';
 import { StageBar } from './StageBar';
+import * as l10n from '@vscode/l10n';
 import { dismissToast, getState, post, requestExportImage, sendEdit, setLayout, setOverlay, useEditor } from './store';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -93,8 +94,8 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
       </div>
       <div className="actions">
         {training ? (
-          <button className="primary" data-testid="btn-stop" onClick={() => post({ type: 'stop' })} title="Stop training after the running batch (the run keeps its last completed epoch)">
-            Stop
+          <button className="primary" data-testid="btn-stop" onClick={() => post({ type: 'stop' })} title={l10n.t('Stop training after the running batch (the run keeps its last completed epoch)')}>
+            {l10n.t('Stop')}
           </button>
         ) : (
           <button
@@ -102,17 +103,17 @@ function Header({ doc, analysis }: { doc: Record<string, unknown>; analysis: Gra
             data-testid="btn-train"
             onClick={() => post({ type: 'train' })}
             disabled={errors > 0 || !trusted}
-            title={!trusted ? 'Training runs code on this workspace: trust the workspace first (Restricted Mode)' : errors ? 'Fix the errors first' : 'Train this model (Latent Studio: Train Model)'}
+            title={!trusted ? l10n.t('Training runs code on this workspace: trust the workspace first (Restricted Mode)') : errors ? l10n.t('Fix the errors first') : l10n.t('Train this model (Latent Studio: Train Model)')}
           >
-            Train
+            {l10n.t('Train')}
           </button>
         )}
-        <button onClick={autoLayout} title="Arrange blocks top to bottom">Auto layout</button>
-        <button onClick={() => void rf.fitView({ padding: 0.2, duration: 200 })}>Fit</button>
-        <button data-testid="btn-export-image" onClick={() => void requestExportImage()} title="Save the whole graph as a PNG picture (Latent Studio: Export Graph as PNG…)">
-          Export PNG
+        <button onClick={autoLayout} title={l10n.t('Arrange blocks top to bottom')}>{l10n.t('Auto layout')}</button>
+        <button onClick={() => void rf.fitView({ padding: 0.2, duration: 200 })}>{l10n.t('Fit')}</button>
+        <button data-testid="btn-export-image" onClick={() => void requestExportImage()} title={l10n.t('Save the whole graph as a PNG picture (Latent Studio: Export Graph as PNG…)')}>
+          {l10n.t('Export PNG')}
         </button>
-        <button onClick={() => post({ type: 'openAsText' })}>Open as text</button>
+        <button onClick={() => post({ type: 'openAsText' })}>{l10n.t('Open as text')}</button>
       </div>
     </header>
   );
@@ -265,7 +266,7 @@ export function App() {
           Line {state.error.line}, column {state.error.column}: {state.error.message}
         </p>
         <p className="muted">The graph editor opens it again once the text parses. Nothing was changed.</p>
-        <button className="primary" onClick={() => post({ type: 'openAsText' })}>Open as text</button>
+        <button className="primary" onClick={() => post({ type: 'openAsText' })}>{l10n.t('Open as text')}</button>
       </div>
     );
   } else {

@@ -10,15 +10,21 @@ import type { InspectKind, InspectResult } from '../../src/core/inspect';
 import type { FromPanel, PanelSnapshot } from '../../src/core/panelProtocol';
 import { dispatch, postToHost, saveState, savedState, usePanel } from './store';
 import { AnomalyView } from './inspect/AnomalyView';
-import { DEFAULT_REQUEST, INSPECT_TEXT, InspectFrame, type RequestInspect, Spinner, makeRequestInspect } from './inspect/common';
+import { DEFAULT_REQUEST, InspectFrame, type RequestInspect, Spinner, makeRequestInspect } from './inspect/common';
 import { FeaturesView } from './inspect/FeaturesView';
 import { LatentView } from './inspect/LatentView';
 import { PredictView } from './inspect/PredictView';
 import { WeightsView } from './inspect/WeightsView';
 import { PANEL_VIEWS, type PanelUi, type PanelView, inspectionOf } from './state';
 import { TrainingView } from './training';
+import * as l10n from '@vscode/l10n';
+import { configureL10n } from '../shared/l10n';
 
-const tabName = (view: PanelView): string => (view === 'training' ? 'Training' : INSPECT_TEXT[view].tab);
+configureL10n();
+
+/** Tab names, translated when drawn (literal `t` calls, so npm run l10n collects them). */
+const tabName = (view: PanelView): string =>
+  (({ training: l10n.t('Training'), score: l10n.t('Anomalies'), predict: l10n.t('Predict'), weights: l10n.t('Weights'), features: l10n.t('Feature maps'), latent: l10n.t('Latent space') }) satisfies Record<PanelView, string>)[view];
 
 function Tabs({ ui, state, onSelect }: { ui: PanelUi; state: PanelSnapshot; onSelect: (view: PanelView) => void }) {
   // Arrow keys move between tabs (WAI-ARIA tabs pattern, automatic activation).
@@ -134,15 +140,15 @@ function App() {
             {state.message ? ` — ${state.message}` : ''}
           </div>
         </div>
-        <div className="actions" role="toolbar" aria-label="Run actions">
+        <div className="actions" role="toolbar" aria-label={l10n.t('Run actions')}>
           {running && (
             <button className="primary" data-testid="btn-stop" onClick={() => postToHost({ type: 'stop' })}>
-              Stop
+              {l10n.t('Stop')}
             </button>
           )}
           {resumable && (
-            <button className="primary" data-testid="btn-resume" disabled={!hasRun} onClick={command('resume')} title="Continue training from the last completed epoch">
-              Resume
+            <button className="primary" data-testid="btn-resume" disabled={!hasRun} onClick={command('resume')} title={l10n.t('Continue training from the last completed epoch')}>
+              {l10n.t('Resume')}
             </button>
           )}
           <button
@@ -150,22 +156,22 @@ function App() {
             data-testid="btn-evaluate"
             disabled={!hasRun}
             onClick={command('evaluate')}
-            title="Score the model from this run's last completed epoch on the test split"
+            title={l10n.t("Score the model from this run's last completed epoch on the test split")}
           >
-            Evaluate on Test Set
+            {l10n.t('Evaluate on Test Set')}
           </button>
-          <button data-testid="btn-generate" disabled={!hasRun} onClick={command('generate')} title="Decode random codes into new images (models with a decoder)">
-            Generate
+          <button data-testid="btn-generate" disabled={!hasRun} onClick={command('generate')} title={l10n.t('Decode random codes into new images (models with a decoder)')}>
+            {l10n.t('Generate')}
           </button>
-          <button data-testid="btn-export" disabled={!hasRun} onClick={command('export')} title="Write the trained models in the TensorFlow.js layers format">
-            Export Model…
+          <button data-testid="btn-export" disabled={!hasRun} onClick={command('export')} title={l10n.t('Write the trained models in the TensorFlow.js layers format')}>
+            {l10n.t('Export Model…')}
           </button>
-          <button data-testid="btn-compare" onClick={command('compare')} title="Draw another run's curves over this one's">
-            Compare with…
+          <button data-testid="btn-compare" onClick={command('compare')} title={l10n.t("Draw another run's curves over this one's")}>
+            {l10n.t('Compare with…')}
           </button>
           {state.run.runDir && (
             <button data-testid="btn-run-folder" onClick={() => postToHost({ type: 'openRunFolder' })}>
-              Run folder
+              {l10n.t('Run folder')}
             </button>
           )}
         </div>
