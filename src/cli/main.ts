@@ -20,6 +20,7 @@ import { CliError, backendOption, dataOption, err, fmt, out, positiveInt, printL
 import { registerInspectCommands } from './inspect';
 import { notAFolder, readGraphSnapshot } from '../run/runFolder';
 import { exportPytorch } from '../run/pytorchExport';
+import { exportOnnx } from '../run/onnxExport';
 import { PytorchSession } from '../run/pytorchEngine';
 import { defaultCacheDir } from '../data/cache';
 import { ENGINES, type Engine } from '../core/format';
@@ -281,7 +282,7 @@ async function evaluateCommand(o: EvaluateOptions): Promise<void> {
 interface ExportOptions {
   run?: string;
   out: string;
-  format: 'tfjs' | 'pytorch';
+  format: 'tfjs' | 'pytorch' | 'onnx';
   overwrite?: boolean;
   json?: boolean;
 }
@@ -311,8 +312,17 @@ async function exportTo(graph: string | undefined, o: ExportOptions): Promise<vo
     }
     return;
   }
-  if (graph !== undefined) throw new CliError('export --format tfjs writes a run\'s trained models: give --run <runDir> instead of a graph file (or --format pytorch for code)');
-  if (o.run === undefined) throw new CliError('export --format tfjs needs --run <runDir>: the run whose trained models to write');
+  if (graph !== undefined) throw new CliError(`export --format ${o.format} writes a run's trained models: give --run <runDir> instead of a graph file (or --format pytorch for code)`);
+  if (o.run === undefined) throw new CliError(`export --format ${o.format} needs --run <runDir>: the run whose trained models to write`);
+  if (o.format === 'onnx') {
+    const models = await exportOnnx({ runDir: path.resolve(o.run), outDir: path.resolve(o.out), overwrite: o.overwrite === true });
+    if (o.json) out(JSON.stringify({ models }));
+    else {
+      const shape = (s: readonly (number | null)[]): string => `(${s.map((d) => (d === null ? 'N' : String(d))).join(', ')})`;
+      for (const m of models) out(`${m.name.padEnd(12)} ${m.inputName}${shape(m.inputShape)} -> ${m.outputName}${shape(m.outputShape)}  ${m.params.toLocaleString('en-US')} params  ${m.file}`);
+    }
+    return;
+  }
   const models = await exportRun({ runDir: path.resolve(o.run), outDir: path.resolve(o.out), overwrite: o.overwrite === true });
   if (o.json) out(JSON.stringify({ models }));
   else {
@@ -461,11 +471,11 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description("Write a run's models (checkpoint weights) to <out>/<model name>/ in the TensorFlow.js layers format, or a graph as PyTorch code (--format pytorch: model.py; with --run also its trained weights).")
+    .description("Write a run's models (checkpoint weights) to <out>/<model name>/ in the TensorFlow.js layers format, or as <out>/<model name>.onnx (--format onnx), or a graph as PyTorch code (--format pytorch: model.py; with --run also its trained weights).")
     .argument('[graph]', 'a *.latent.json file (--format pytorch without --run)')
     .option('--run <dir>', 'a run folder (.latent/runs/<time>-<name>): its trained weights')
     .requiredOption('--out <dir>', 'folder that receives the export')
-    .addOption(new Option('--format <format>', 'tfjs: the trained models; pytorch: runnable PyTorch code').choices(['tfjs', 'pytorch']).default('tfjs'))
+    .addOption(new Option('--format <format>', 'tfjs: the trained models; onnx: one .onnx per trained model (opset 17); pytorch: runnable PyTorch code').choices(['tfjs', 'onnx', 'pytorch']).default('tfjs'))
     .option('--overwrite', 'replace files or model folders that already exist')
     .option('--json', 'print what was written as JSON ({models: [...]} for tfjs, {outDir, files, models, weights} for pytorch)')
     .action((graph: string | undefined, o: ExportOptions) => exportCommand(graph, o));

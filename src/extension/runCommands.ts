@@ -20,6 +20,8 @@ import type { TrainingController } from './training';
 import type { TrainingPanel } from './trainingPanel';
 import { readRunGraph } from '../run/runFolder';
 import { SHOW_OUTPUT, showError, showFailureWarning } from './notify';
+import { UserError } from '../core/errors';
+import { ONNX_OPSET, exportOnnx } from '../run/onnxExport';
 
 /** What a run command was invoked on: a Runs view item, a run folder path, a graph URI, or nothing. */
 export type RunTarget = RunItem | vscode.Uri | string | undefined;
@@ -150,6 +152,13 @@ export class RunCommands {
   async export(target: RunTarget): Promise<void> {
     const entry = await resolveRun(target, this.activeGraph(), this.panel.currentRunDir(), hasTrainedWeights, 'Export the models of which run?');
     if (!entry) return;
+    const formats = [
+      { label: vscode.l10n.t('TensorFlow.js layers'), description: vscode.l10n.t('model.json + weights.bin per model, for tf.loadLayersModel'), format: 'tfjs' as const },
+      { label: 'ONNX', description: vscode.l10n.t('one .onnx file per model (opset {0}), for ONNX Runtime and other deployment tools', ONNX_OPSET), format: 'onnx' as const },
+    ];
+    const chosen = await vscode.window.showQuickPick(formats, { title: vscode.l10n.t('Export {0}', entry.status.graphName), placeHolder: vscode.l10n.t('Which format?') });
+    if (!chosen) return;
+    if (chosen.format === 'onnx') return this.exportOnnx(entry);
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
     const picked = await vscode.window.showOpenDialog({
       canSelectFolders: true,
@@ -186,6 +195,42 @@ export class RunCommands {
       if (choice === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(models[0]?.dir ?? outDir));
     } catch (e) {
       this.reportFailure('Export', e);
+    }
+  }
+
+  private async exportOnnx(entry: RunEntry): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: vscode.l10n.t('Export Here'),
+      title: vscode.l10n.t('Export {0} as ONNX: <model>.onnx for each model', entry.status.graphName),
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    const outDir = picked?.[0]?.fsPath;
+    if (!outDir) return;
+    const run = (overwrite: boolean) =>
+      vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Exporting {0} as ONNX…', entry.status.graphName) }, () =>
+        exportOnnx({ runDir: entry.runDir, outDir, overwrite }, { env: workerEnv() }),
+      );
+    try {
+      let models;
+      try {
+        models = await run(false);
+      } catch (e) {
+        if (!(e instanceof UserError) || !/already exists: /.test(e.message)) throw e;
+        const replace = vscode.l10n.t('Replace');
+        const answer = await vscode.window.showWarningMessage(vscode.l10n.t('{0}\nReplace the existing files?', e.message), { modal: true }, replace);
+        if (answer !== replace) return;
+        models = await run(true);
+      }
+      this.log.appendLine(`Exported ${entry.runDir} as ONNX to ${outDir}:`);
+      for (const m of models) this.log.appendLine(`  ${m.name}: ${m.file} (${m.inputName} ${JSON.stringify(m.inputShape)} → ${m.outputName} ${JSON.stringify(m.outputShape)})`);
+      const reveal = vscode.l10n.t('Reveal');
+      const choice = await vscode.window.showInformationMessage(vscode.l10n.t('Exported {0} as ONNX to {1}.', models.map((m) => m.name).join(', '), vscode.workspace.asRelativePath(outDir)), reveal);
+      if (choice === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(models[0]?.file ?? outDir));
+    } catch (e) {
+      this.reportFailure('Export as ONNX', e);
     }
   }
 

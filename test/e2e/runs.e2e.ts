@@ -147,6 +147,7 @@ test('Export Model writes the autoencoder, encoder and decoder in the tfjs layer
   fs.mkdirSync(target);
   await vscode.openFile('samples/dense-autoencoder.latent.json');
   await vscode.runCommand('Latent Studio: Export Model…');
+  await vscode.pickQuickItem('TensorFlow.js layers');
   // code-server's file dialog is a quick input holding a path: type the folder and accept it.
   const box = vscode.page.locator('.quick-input-widget input.input');
   await box.waitFor({ state: 'visible', timeout: 20_000 });
@@ -169,6 +170,29 @@ test('Export Model writes the autoencoder, encoder and decoder in the tfjs layer
   assert.equal(encoder.format, 'layers-model');
   assert.ok(encoder.weightsManifest.length > 0);
   await vscode.screenshot('7-exported');
+});
+
+test('Export Model as ONNX writes one .onnx per model of the run', async () => {
+  const target = path.join(workspace, 'onnx');
+  fs.mkdirSync(target);
+  await vscode.openFile('samples/dense-autoencoder.latent.json');
+  await vscode.runCommand('Latent Studio: Export Model…');
+  await vscode.pickQuickItem('ONNX');
+  const box = vscode.page.locator('.quick-input-widget input.input');
+  await box.waitFor({ state: 'visible', timeout: 20_000 });
+  await waitUntil(() => box.inputValue(), (v) => v.startsWith('/'), 'the file dialog to show its folder', 20_000);
+  await box.fill(`${target}/`);
+  await waitUntil(() => box.inputValue(), (v) => v === `${target}/`, 'the typed folder', 10_000);
+  await vscode.page.locator('.quick-input-widget').getByRole('button', { name: /Export Here/i }).click();
+  const files = await waitUntil(
+    async () => fs.readdirSync(target).sort(),
+    (names) => ['autoencoder.onnx', 'decoder.onnx', 'encoder.onnx'].every((n) => names.includes(n)),
+    'the .onnx files',
+    60_000,
+  );
+  // An ONNX file is a protobuf ModelProto: field 1 (ir_version) comes first as a varint.
+  for (const f of files) assert.equal(fs.readFileSync(path.join(target, f))[0], 0x08, `${f} starts like an ONNX model`);
+  await vscode.screenshot('8-exported-onnx');
 });
 
 test('Select Dataset writes the choice into the graph as an undoable edit', async () => {
