@@ -4,7 +4,7 @@
  * remembered. Arrows point down only:
  *
  *   extension, cli  →  run  →  core            train → compile → backend → core
- *   webview → core; data → core; platform (Node helpers) → nothing of ours
+ *   webview → core; data → core; import → core; export → core, data; platform (Node helpers) → nothing of ours
  *
  * `import-x/no-restricted-paths` resolves every import to a file, so a relative path cannot slip
  * past it; `no-restricted-imports` keeps packages (tfjs, vscode, node) out of the layers that must
@@ -54,11 +54,16 @@ export default tseslint.config(
             zone(src('data'), [src('compile'), src('backend'), src('train'), src('run'), src('extension'), src('cli')], 'src/data loads datasets into typed arrays: it imports only src/core and src/platform.'),
             zone(src('train'), [src('extension'), src('cli')], 'The worker never imports the extension or the CLI.'),
             zone(src('export'), [src('run'), src('extension'), src('cli'), src('train'), src('compile'), src('backend')], 'src/export turns graphs and runs into other formats (PyTorch code): it imports src/core and src/data only, so the host can use it.'),
+            zone(src('import'), [src('run'), src('extension'), src('cli'), src('train'), src('compile'), src('backend'), src('data'), src('export')], 'src/import turns other formats into graphs: it imports src/core only, so the host and the webviews could use it.'),
             zone('./webview', './src', 'The webviews run in a browser: they import src/core only.', ['./core']),
           ],
         },
       ],
     },
+  },
+  {
+    files: ['src/import/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [VSCODE], patterns: [TFJS, NODE] }] },
   },
   {
     files: ['src/core/**/*.ts'],

@@ -21,6 +21,7 @@ import { registerInspectCommands } from './inspect';
 import { notAFolder, readGraphSnapshot } from '../run/runFolder';
 import { exportPytorch } from '../run/pytorchExport';
 import { exportOnnx } from '../run/onnxExport';
+import { importModel } from '../run/importModel';
 import { PytorchSession } from '../run/pytorchEngine';
 import { defaultCacheDir } from '../data/cache';
 import { ENGINES, type Engine } from '../core/format';
@@ -468,6 +469,24 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .option('--json', 'print the evaluation as one JSON object (pictures stay in evaluation.json)')
     .action((o: EvaluateOptions, cmd: Command) => evaluateCommand({ ...o, verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose }));
+
+  program
+    .command('import')
+    .description('Turn a TensorFlow.js layers model (model.json and its weight files) into a graph file, each layer a block, with its weights as the starting point: <graph>.weights/ beside it, for train --init-from.')
+    .argument('<model>', 'a TensorFlow.js layers model.json')
+    .requiredOption('--out <graph>', 'the graph file to write (*.latent.json)')
+    .option('--name <name>', "the graph's name (default: the model's)")
+    .option('--partial', 'keep the layers before the first one the catalog lacks, and report the rest')
+    .option('--overwrite', 'replace the graph file and its weights folder if they exist')
+    .option('--json', 'print {graphFile, weightsDir, blocks, params, skipped}')
+    .action((model: string, o: { out: string; name?: string; partial?: boolean; overwrite?: boolean; json?: boolean }) => {
+      const done = importModel({ model, out: o.out, name: o.name, partial: o.partial === true, overwrite: o.overwrite === true });
+      for (const s of done.skipped) process.stderr.write(`left out: ${s}\n`);
+      if (o.json) return out(JSON.stringify(done));
+      out(`${done.graphFile}: ${done.blocks} blocks, ${done.params.toLocaleString('en-US')} params`);
+      out(`${done.weightsDir}: the model's weights; train from them with`);
+      out(`  latent-studio train ${path.relative(process.cwd(), done.graphFile)} --init-from ${path.relative(process.cwd(), done.weightsDir)}`);
+    });
 
   program
     .command('export')

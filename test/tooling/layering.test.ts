@@ -28,6 +28,7 @@ test('imports against the arrows fail lint, naming the rule and why', async () =
     ['src/extension/x.ts', "import * as vscode from 'vscode';\nvoid vscode.window.showErrorMessage('It failed');\n", /no-restricted-syntax: .*offers Show Output/],
     ['src/compile/x.ts', "import { train } from '../train/trainer';\nexport const t = train;\n", /no-restricted-paths: .*never the training loop/],
     ['src/train/x.ts', "import * as tf from '@tensorflow/tfjs';\nexport const v = tf.version;\n", /no-restricted-imports: .*umbrella package/],
+    ['src/import/x.ts', "import { readRun } from '../run/runStore';\nexport const r = readRun;\n", /no-restricted-paths: .*src\/import turns other formats/],
     ['src/backend/x.ts', "import { compileGraph } from '../compile/compile';\nexport const c = compileGraph;\n", /no-restricted-paths: .*src\/backend sits below/],
     ['webview/editor/x.ts', "import { listRuns } from '../../src/run/runStore';\nexport const l = listRuns;\n", /no-restricted-paths: .*webviews run in a browser/],
   ];
