@@ -14,6 +14,8 @@ const nodeExternals = {
   '@tensorflow/tfjs-node-gpu': 'commonjs @tensorflow/tfjs-node-gpu',
   // ESM-only package with a native addon: loaded with import() at run time.
   webgpu: 'import webgpu',
+  // HDF5 as WebAssembly (4 MB), an ES module: loaded with import() when a Keras file is imported.
+  'h5wasm/node': 'import h5wasm/node',
 };
 
 /**

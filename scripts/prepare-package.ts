@@ -4,7 +4,7 @@
  *   compresses), so the installed extension needs neither the 190 MB of npm JSON nor a download;
  * - copy the `webgpu` package (Dawn) with only this platform's binary to dist/node_modules, where the
  *   bundled worker's runtime require finds it (the .vsix is built per platform: --target);
- * - copy sharp and this platform's prebuilt libvips there too (image folders).
+ * - copy sharp and this platform's prebuilt libvips there too (image folders), and h5wasm (Keras imports).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -46,6 +46,16 @@ async function main(): Promise<void> {
     fs.cpSync(src, dst, { recursive: true, filter: (f) => !/[\\/]sharp[\\/](src|install)([\\/]|$)/.test(f) });
   }
   process.stdout.write(`dist/node_modules: sharp for ${sharpPlatform}\n`);
+
+  // h5wasm (HDF5 in WebAssembly, an ES module the bundles import() when a Keras file is imported): its Node build only.
+  const h5From = path.join(__dirname, '..', 'node_modules', 'h5wasm');
+  const h5To = path.join(dist, 'node_modules', 'h5wasm');
+  fs.rmSync(h5To, { recursive: true, force: true });
+  for (const f of ['package.json', 'LICENSE.txt', path.join('dist', 'node'), path.join('src', 'hdf5_hl.d.ts')]) {
+    if (fs.existsSync(path.join(h5From, f))) fs.cpSync(path.join(h5From, f), path.join(h5To, f), { recursive: true });
+  }
+  if (!fs.existsSync(path.join(h5To, 'dist', 'node', 'hdf5_hl.js'))) throw new Error('h5wasm is not installed (run npm ci)');
+  process.stdout.write('dist/node_modules/h5wasm: HDF5 for Keras imports\n');
 
   // Dependencies are bundled by webpack; .vscodeignore lists what else ships.
   const target = `${process.platform}-${process.arch}`;

@@ -472,15 +472,15 @@ export function buildProgram(): Command {
 
   program
     .command('import')
-    .description('Turn a TensorFlow.js layers model (model.json and its weight files) into a graph file, each layer a block, with its weights as the starting point: <graph>.weights/ beside it, for train --init-from.')
-    .argument('<model>', 'a TensorFlow.js layers model.json')
+    .description('Turn a model into a graph file, each layer a block, with its weights as the starting point: <graph>.weights/ beside it, for train --init-from. Reads TensorFlow.js layers models (model.json and its weight files), Keras 3 .keras and Keras 2 .h5 files.')
+    .argument('<model>', 'a TensorFlow.js model.json, a .keras or an .h5 file')
     .requiredOption('--out <graph>', 'the graph file to write (*.latent.json)')
     .option('--name <name>', "the graph's name (default: the model's)")
     .option('--partial', 'keep the layers before the first one the catalog lacks, and report the rest')
     .option('--overwrite', 'replace the graph file and its weights folder if they exist')
     .option('--json', 'print {graphFile, weightsDir, blocks, params, skipped}')
-    .action((model: string, o: { out: string; name?: string; partial?: boolean; overwrite?: boolean; json?: boolean }) => {
-      const done = importModel({ model, out: o.out, name: o.name, partial: o.partial === true, overwrite: o.overwrite === true });
+    .action(async (model: string, o: { out: string; name?: string; partial?: boolean; overwrite?: boolean; json?: boolean }) => {
+      const done = await importModel({ model, out: o.out, name: o.name, partial: o.partial === true, overwrite: o.overwrite === true });
       for (const s of done.skipped) process.stderr.write(`left out: ${s}\n`);
       if (o.json) return out(JSON.stringify(done));
       out(`${done.graphFile}: ${done.blocks} blocks, ${done.params.toLocaleString('en-US')} params`);

@@ -1,6 +1,6 @@
 /**
- * `latent-studio import <model.json> --out <graph.latent.json>`: a TensorFlow.js layers model
- * (ours or anyone's) as a graph file, and its weights as the graph's starting point: a folder
+ * `latent-studio import <model> --out <graph.latent.json>`: a TensorFlow.js layers model (ours or
+ * anyone's model.json), a Keras 3 `.keras` or a Keras 2 `.h5` file as a graph file, and its weights as the graph's starting point: a folder
  * beside the graph (`<name>.weights/`) holding a checkpoint in the run-folder format, which
  * `train --init-from` (and so the first stage) loads layer by layer. Host-safe: no TensorFlow.js.
  */
@@ -12,7 +12,8 @@ import { parseJsonText, serializeGraph } from '../core/canonical';
 import { UserError } from '../core/errors';
 import { graphFileName } from '../core/fileNames';
 import { CHECKPOINT_FORMAT, type CheckpointMeta, RUN_FILES } from '../core/runFormat';
-import { ImportError, kerasToGraph } from '../import/keras';
+import { ImportError, type KerasModelConfig, kerasToGraph } from '../import/keras';
+import { readKerasH5, readKerasZip } from './kerasFiles';
 import { type NamedWeight, parseTfjsModelJson, readWeights } from '../export/tfjsModel';
 import { notAFolder, writeFileAtomic, writeRunJson } from './runFolder';
 
@@ -56,15 +57,21 @@ function readModelFiles(file: string): { json: ReturnType<typeof parseTfjsModelJ
   return { json, weights: readWeights(json, new Uint8Array(Buffer.concat(shards)), path.join(path.dirname(file), json.weightsManifest[0]?.paths[0] ?? 'weights.bin')) };
 }
 
-export function importModel(req: ImportRequest): ImportedModel {
-  const source = path.resolve(req.model);
-  if (/\.(keras|h5|hdf5)$/i.test(source)) {
-    throw new UserError(`${source}: Keras files are not read yet; save the model for TensorFlow.js (tensorflowjs_converter --input_format keras) and import its model.json`, source);
-  }
+/** The model's Keras config and weights, from a tfjs model.json, a Keras 3 .keras or a Keras 2 .h5 file. */
+async function readModel(source: string): Promise<{ config: KerasModelConfig; weights: Map<string, NamedWeight> }> {
+  if (!fs.existsSync(source)) throw new UserError(`${source}: cannot be read (ENOENT)`, source);
+  if (/\.keras$/i.test(source)) return readKerasZip(source);
+  if (/\.(h5|hdf5)$/i.test(source)) return readKerasH5(source);
   const { json, weights } = readModelFiles(source);
+  return { config: { class_name: json.modelTopology.class_name, config: json.modelTopology.config }, weights };
+}
+
+export async function importModel(req: ImportRequest): Promise<ImportedModel> {
+  const source = path.resolve(req.model);
+  const { config, weights } = await readModel(source);
   let imported;
   try {
-    imported = kerasToGraph({ class_name: json.modelTopology.class_name, config: json.modelTopology.config }, { source: path.basename(source), partial: req.partial, name: req.name });
+    imported = kerasToGraph(config, { source: path.basename(source), partial: req.partial, name: req.name });
   } catch (e) {
     if (e instanceof ImportError) throw new UserError(e.message, source);
     throw e;

@@ -54,7 +54,7 @@ async function roundTrip(model: tf.LayersModel, label: string): Promise<{ graph:
   shakeBatchNorm(model);
   const file = await saveModel(model, path.join(tmp, label));
   const graphFile = path.join(tmp, `${label}.latent.json`);
-  const done = importModel({ model: file, out: graphFile });
+  const done = await importModel({ model: file, out: graphFile });
   assert.deepEqual(done.skipped, []);
   const parsed = parseJsonText(fs.readFileSync(done.graphFile, 'utf8'));
   assert.ok(parsed.ok);
@@ -143,22 +143,22 @@ test('what does not import says why, naming the layer; --partial keeps the suppo
   const sum = tf.layers.add({ name: 'merge' }).apply([a, b]) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: 32, name: 'last' }).apply(sum) as tf.SymbolicTensor;
   const file = await saveModel(tf.model({ inputs: input, outputs: out }), path.join(tmp, 'merge'));
-  assert.throws(() => importModel({ model: file, out: path.join(tmp, 'merge.latent.json') }), /model\.json: layer 4 "merge" \(Add\): it takes 2 inputs; blocks take one .*Import with --partial/);
-  const partial = importModel({ model: file, out: path.join(tmp, 'merge.latent.json'), partial: true });
+  await assert.rejects(() => importModel({ model: file, out: path.join(tmp, 'merge.latent.json') }), /model\.json: layer 4 "merge" \(Add\): it takes 2 inputs; blocks take one .*Import with --partial/);
+  const partial = await importModel({ model: file, out: path.join(tmp, 'merge.latent.json'), partial: true });
   assert.equal(partial.skipped.length, 2);
   assert.match(partial.skipped[1]!, /layer 5 "last" \(Dense\): after a layer that was left out/);
   assert.equal(partial.params, 32 * 8 + 8 + 8 * 8 + 8);
-  assert.throws(() => importModel({ model: file, out: path.join(tmp, 'merge.latent.json'), partial: true }), /merge\.latent\.json already exists: choose another name or overwrite it/);
+  await assert.rejects(() => importModel({ model: file, out: path.join(tmp, 'merge.latent.json'), partial: true }), /merge\.latent\.json already exists: choose another name or overwrite it/);
 
   // Weights that do not belong to the config.
   const small = await saveModel(tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 })] }), path.join(tmp, 'small'));
   const json = JSON.parse(fs.readFileSync(small, 'utf8')) as { weightsManifest: { weights: { shape: number[] }[] }[] };
   json.weightsManifest[0]!.weights[0]!.shape = [4, 2];
   fs.writeFileSync(small, JSON.stringify(json));
-  assert.throws(() => importModel({ model: small, out: path.join(tmp, 'small.latent.json') }), /the weights files hold \d+ bytes, the manifest \d+|do not belong to this config/);
+  await assert.rejects(() => importModel({ model: small, out: path.join(tmp, 'small.latent.json') }), /the weights files hold \d+ bytes, the manifest \d+|do not belong to this config/);
   fs.writeFileSync(small, '{"modelTopology": 3');
-  assert.throws(() => importModel({ model: small, out: path.join(tmp, 'small2.latent.json') }), /small\/model\.json: not JSON/);
-  assert.throws(() => importModel({ model: path.join(tmp, 'nothing.json'), out: path.join(tmp, 'x.latent.json') }), /nothing\.json: cannot be read \(ENOENT\)/);
+  await assert.rejects(() => importModel({ model: small, out: path.join(tmp, 'small2.latent.json') }), /small\/model\.json: not JSON/);
+  await assert.rejects(() => importModel({ model: path.join(tmp, 'nothing.json'), out: path.join(tmp, 'x.latent.json') }), /nothing\.json: cannot be read \(ENOENT\)/);
 });
 
 test('latent-studio import on the command line, then train --init-from the imported weights', async () => {
