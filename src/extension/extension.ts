@@ -15,6 +15,7 @@ import { TrainingController } from './training';
 import { TrainingPanel } from './trainingPanel';
 import { requireTrust, trusted } from './trust';
 import { createLog } from './notify';
+import { importModelCommand } from './importCommand';
 
 export function activate(context: vscode.ExtensionContext): void {
   const channel = createLog();
@@ -66,6 +67,8 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('latentStudio.showWeights', trusted('Showing weights', (target?: RunTarget) => inspect.command('weights', target))),
     vscode.commands.registerCommand('latentStudio.showFeatureMaps', trusted('Showing feature maps', (target?: RunTarget) => inspect.command('features', target))),
     vscode.commands.registerCommand('latentStudio.showLatentSpace', trusted('Showing the latent space', (target?: RunTarget) => inspect.command('latent', target))),
+    // No trust needed: our own readers parse the files; nothing of the workspace runs.
+    vscode.commands.registerCommand('latentStudio.importModel', (uri?: vscode.Uri) => importModelCommand(channel, uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand('latentStudio.exportGraphImage', (uri?: unknown) => exportGraphImage(editors, uri)),
     vscode.commands.registerCommand('latentStudio.selectDataset', (uri?: vscode.Uri) => selectDataset(activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),

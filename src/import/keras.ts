@@ -229,6 +229,8 @@ export function kerasToGraph(model: KerasModelConfig, opts: KerasToGraphOptions)
     description: `Imported from ${opts.source}${skipped.length ? ` (partly: ${skipped.length} layer(s) left out)` : ''}.`,
     nodes: blocks,
     edges,
+    // Top to bottom in the model's order, as the samples are laid out (Auto layout rearranges it).
+    layout: Object.fromEntries(blocks.map((b, i) => [b.id, { x: 0, y: i * 150 }])),
     training: {
       ...(mnistLike ? { dataset: 'mnist' } : {}),
       loss: classifier ? 'categoricalCrossentropy' : lastActivation === 'sigmoid' ? 'binaryCrossentropy' : 'meanSquaredError',

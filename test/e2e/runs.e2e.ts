@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
+import * as tf from '../../src/backend/tf';
 import { type VSCodeSession, endTour, startTour, textOf, trainingPanel, waitUntil, webviewWith } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -193,6 +194,30 @@ test('Export Model as ONNX writes one .onnx per model of the run', async () => {
   // An ONNX file is a protobuf ModelProto: field 1 (ir_version) comes first as a varint.
   for (const f of files) assert.equal(fs.readFileSync(path.join(target, f))[0], 0x08, `${f} starts like an ONNX model`);
   await vscode.screenshot('8-exported-onnx');
+});
+
+test('Import Model turns the model.json open in the editor into a graph beside it, opened in the graph editor', async () => {
+  const dir = path.join(workspace, 'imported');
+  fs.mkdirSync(dir);
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 24, activation: 'relu' }), tf.layers.dense({ units: 784, activation: 'sigmoid' })] });
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      fs.writeFileSync(path.join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  await vscode.openFile('imported/model.json');
+  await vscode.runCommand('Latent Studio: Import Model (TensorFlow.js, Keras)…');
+  const box = vscode.page.locator('.quick-input-widget input.input');
+  await box.waitFor({ state: 'visible', timeout: 20_000 });
+  await waitUntil(() => box.inputValue(), (v) => v.endsWith('imported.latent.json'), 'the save dialog proposing imported.latent.json', 20_000);
+  await box.press('Enter');
+  const graph = path.join(dir, 'imported.latent.json');
+  await waitUntil(() => Promise.resolve(fs.existsSync(graph) && fs.existsSync(path.join(dir, 'imported.weights', 'checkpoint', 'checkpoint.json'))), (e) => e, 'the graph and its weights', 30_000);
+  const editor = await webviewWith(vscode, 'btn-train', 'the imported graph in the graph editor', 30_000);
+  await waitUntil(() => editor.locator('[data-testid^="shape-"]').count(), (n) => n >= 3, 'its blocks drawn', 20_000);
+  await vscode.screenshot('9-imported');
 });
 
 test('Select Dataset writes the choice into the graph as an undoable edit', async () => {
