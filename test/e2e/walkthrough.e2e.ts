@@ -43,6 +43,25 @@ async function openStep(title: string): Promise<Locator> {
   return step;
 }
 
+/**
+ * Welcome: Open Walkthrough… → ours. Retried: the picker can close under us when a notification or
+ * a panel that has just finished loading takes the focus (seen in CI after training).
+ */
+async function openWalkthrough(): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await vscode.runCommand('Welcome: Open Walkthrough...');
+      await vscode.page.locator('.quick-input-widget input.input').waitFor({ state: 'visible', timeout: 5_000 });
+      await vscode.pickQuickItem('Get started with Latent Studio');
+      await walkthrough().locator('.getting-started-step').first().waitFor({ state: 'visible', timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      await vscode.page.keyboard.press('Escape');
+    }
+  }
+}
+
 const stepDone = async (title: string): Promise<boolean> =>
   ((await walkthrough().locator('.getting-started-step', { hasText: title }).first().locator('.codicon-pass-filled, .codicon-getting-started-step-checked').count()) ?? 0) > 0;
 
@@ -78,8 +97,7 @@ test('the walkthrough opens a sample, trains it, shows its reconstructions and e
 });
 
 async function tour(): Promise<void> {
-  await vscode.runCommand('Welcome: Open Walkthrough...');
-  await vscode.pickQuickItem('Get started with Latent Studio');
+  await openWalkthrough();
   for (const title of ['Open a sample model', 'Train it', 'Look at the reconstructions', 'Detect anomalies', 'Export the model']) {
     await walkthrough().locator('.getting-started-step', { hasText: title }).first().waitFor({ state: 'visible', timeout: 20_000 });
   }
@@ -98,8 +116,7 @@ async function tour(): Promise<void> {
   await readmeShot(vscode, 'editor');
 
   // Step 2, from the walkthrough's page: Train Model trains the graph open beside it.
-  await vscode.runCommand('Welcome: Open Walkthrough...');
-  await vscode.pickQuickItem('Get started with Latent Studio');
+  await openWalkthrough();
   assert.ok(await waitUntil(() => stepDone('Open a sample model'), (d) => d, 'step 1 ticked off', 10_000));
   const train = await openStep('Train it');
   await train.getByRole('button', { name: 'Train Model' }).click();
@@ -111,13 +128,11 @@ async function tour(): Promise<void> {
   await readmeShot(vscode, 'reconstructions', panel.locator('[data-testid="reconstructions"]').first());
 
   // Steps 3 and 5: the panel on request, then Export as PyTorch with the run's trained weights.
-  await vscode.runCommand('Welcome: Open Walkthrough...');
-  await vscode.pickQuickItem('Get started with Latent Studio');
+  await openWalkthrough();
   assert.ok(await waitUntil(() => stepDone('Train it'), (d) => d, 'step 2 ticked off', 10_000));
   await (await openStep('Look at the reconstructions')).getByRole('button', { name: 'Show Training Panel' }).click();
   await trainingPanel(vscode, 20_000);
-  await vscode.runCommand('Welcome: Open Walkthrough...');
-  await vscode.pickQuickItem('Get started with Latent Studio');
+  await openWalkthrough();
   assert.ok(await waitUntil(() => stepDone('Look at the reconstructions'), (d) => d, 'step 3 ticked off', 10_000));
   await (await openStep('Export the model')).getByRole('button', { name: 'Export as PyTorch…' }).click();
   // Into the folder the dialog proposes: the workspace.
@@ -127,8 +142,7 @@ async function tour(): Promise<void> {
   assert.ok(fs.existsSync(path.join(workspace, 'train.py')), 'train.py beside model.py');
   await vscode.runCommand('Notifications: Clear All Notifications');
   await readmeShot(vscode, 'export', vscode.page.locator('.editor-group-container', { has: vscode.page.locator('.tab.active', { hasText: 'model.py' }) }).first());
-  await vscode.runCommand('Welcome: Open Walkthrough...');
-  await vscode.pickQuickItem('Get started with Latent Studio');
+  await openWalkthrough();
   assert.ok(await waitUntil(() => stepDone('Export the model'), (d) => d, 'step 5 ticked off', 10_000));
   await vscode.screenshot('3-walkthrough-done');
 }
