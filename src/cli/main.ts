@@ -16,7 +16,7 @@ import { type BackendPreference } from '../core/backends';
 import { type EpochRecord, type Evaluation, RUN_FILES } from '../core/runFormat';
 import { type ModelSummary, SummaryError, formatSummaryTable, summarize, summarizeModel, summarizeModels } from '../core/summary';
 import { TrainingAborted, TrainingFailure, TrainingSession, evaluateRun, exportRun, generateRun, tfjsTopologies } from '../run/client';
-import { CliError, backendOption, dataOption, err, fmt, out, positiveInt, printLogs } from './common';
+import { CliError, backendOption, dataOption, err, fmt, nonNegativeInt, out, positiveInt, printLogs } from './common';
 import { registerInspectCommands } from './inspect';
 import { notAFolder, readGraphSnapshot } from '../run/runFolder';
 import { exportPytorch } from '../run/pytorchExport';
@@ -228,6 +228,7 @@ async function trainCommand(file: string | undefined, o: TrainOptions): Promise<
     const done = await session.result;
     bar?.stop();
     if (o.json) out(JSON.stringify({ runDir: done.runDir, backend: done.backend, stopped: done.stopped, epochsCompleted: done.epochsCompleted, bestValLoss: done.bestValLoss }));
+    else if (o.epochs === 0 && !done.stopped) err(`Done: the starting weights, untrained, are the run's checkpoint (evaluate, export or score it). Run folder: ${done.runDir}`);
     else err(`${done.stopped ? 'Stopped' : 'Done'}: ${done.epochsCompleted} epoch(s), best val_loss ${fmt(done.bestValLoss)}. Run folder: ${done.runDir}`);
   } finally {
     bar?.stop();
@@ -443,7 +444,7 @@ export function buildProgram(): Command {
     .description('Train a graph in a worker process and write a run folder (.latent/runs/<time>-<name>/), or continue one with --resume.')
     .argument('[graph]', 'a *.latent.json file (optional with --resume: the run folder holds its own snapshot)')
     .option('--resume <runDir>', 'continue a stopped or failed run from its checkpoint (the last completed epoch)')
-    .option('--epochs <n>', 'epochs per stage (overrides the file)', positiveInt('--epochs'))
+    .option('--epochs <n>', "epochs per stage (overrides the file); 0 scores the starting weights (training.initFrom, --init-from) and keeps them as the run's checkpoint, untrained, for evaluate, export, score", nonNegativeInt('--epochs'))
     .option('--batch-size <n>', 'batch size (overrides the file)', positiveInt('--batch-size'))
     .addOption(backendOption())
     .addOption(dataOption(`dataset: ${DATA_SPEC_HELP}`))
@@ -472,20 +473,23 @@ export function buildProgram(): Command {
 
   program
     .command('import')
-    .description('Turn a model into a graph file, each layer a block, with its weights as the starting point: <graph>.weights/ beside it, for train --init-from. Reads TensorFlow.js layers models (model.json and its weight files), Keras 3 .keras and Keras 2 .h5 files.')
+    .description('Turn a model into a graph file, each layer a block, with its weights as the starting point: <graph>.weights/ beside it, which the graph names as its training.initFrom. Reads TensorFlow.js layers models (model.json and its weight files), Keras 3 .keras and Keras 2 .h5 files.')
     .argument('<model>', 'a TensorFlow.js model.json, a .keras or an .h5 file')
     .requiredOption('--out <graph>', 'the graph file to write (*.latent.json)')
     .option('--name <name>', "the graph's name (default: the model's)")
     .option('--partial', 'keep the layers before the first one the catalog lacks, and report the rest')
     .option('--overwrite', 'replace the graph file and its weights folder if they exist')
-    .option('--json', 'print {graphFile, weightsDir, blocks, params, skipped}')
-    .action(async (model: string, o: { out: string; name?: string; partial?: boolean; overwrite?: boolean; json?: boolean }) => {
-      const done = await importModel({ model, out: o.out, name: o.name, partial: o.partial === true, overwrite: o.overwrite === true });
+    .option('--no-group', 'keep one block per layer (by default a recognisable autoencoder becomes Encoder, Bottleneck and Decoder blocks)')
+    .option('--json', 'print {graphFile, weightsDir, blocks, params, skipped, grouped}')
+    .action(async (model: string, o: { out: string; name?: string; partial?: boolean; overwrite?: boolean; group: boolean; json?: boolean }) => {
+      const done = await importModel({ model, out: o.out, name: o.name, partial: o.partial === true, overwrite: o.overwrite === true, group: o.group });
       for (const s of done.skipped) process.stderr.write(`left out: ${s}\n`);
       if (o.json) return out(JSON.stringify(done));
-      out(`${done.graphFile}: ${done.blocks} blocks, ${done.params.toLocaleString('en-US')} params`);
-      out(`${done.weightsDir}: the model's weights; train from them with`);
-      out(`  latent-studio train ${path.relative(process.cwd(), done.graphFile)} --init-from ${path.relative(process.cwd(), done.weightsDir)}`);
+      out(`${done.graphFile}: ${done.blocks} blocks${done.grouped ? ' (an autoencoder: Encoder, Bottleneck, Decoder)' : ''}, ${done.params.toLocaleString('en-US')} params`);
+      const graph = path.relative(process.cwd(), done.graphFile);
+      out(`${done.weightsDir}: the model's weights, the graph's starting point (training.initFrom): train from them, or keep them as they are in a run to evaluate, export or score:`);
+      out(`  latent-studio train ${graph}`);
+      out(`  latent-studio train ${graph} --epochs 0`);
     });
 
   program

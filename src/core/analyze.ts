@@ -474,6 +474,12 @@ export function analyzeGraph(raw: unknown, opts: { numClasses?: number } = {}): 
   const inputShape = inputId ? shapes.get(inputId)?.output : undefined;
   const outputs = analyzeOutputs(outputNodes, working, incoming, shapes, inputShape, opts.numClasses, problems);
   warnUnreached(working, outputNodes, incoming, problems);
+  // An import with --partial names what it left out: a warning each, until the user removes the line.
+  if (Array.isArray(doc.leftOut)) {
+    doc.leftOut.forEach((s, i) => {
+      if (typeof s === 'string') problems.warning(`Left out of the imported model: ${s}. Add blocks that do its work, then delete this line from "leftOut".`, ['leftOut', i]);
+    });
+  }
   const models = planModels(working, incoming, outputs, inputId, order);
   if (training) checkTraining(training, working, outputs, problems);
   const { nodes, totals } = analyzedNodes(working, shapes, incoming, outgoing);

@@ -4,7 +4,7 @@
  */
 import { type ParseError, type ParseErrorCode, parseTree, printParseErrorCode } from 'jsonc-parser';
 
-const TOP_KEYS = ['formatVersion', 'name', 'description', 'reproduces', 'nodes', 'edges', 'training', 'layout'];
+const TOP_KEYS = ['formatVersion', 'name', 'description', 'reproduces', 'leftOut', 'nodes', 'edges', 'training', 'layout'];
 const NODE_KEYS = ['id', 'type', 'label', 'trainable', 'params'];
 const EDGE_KEYS = ['from', 'to'];
 const TRAINING_KEYS = [
@@ -91,6 +91,8 @@ export function serializeGraph(doc: Record<string, unknown>): string {
         return [k, Array.isArray(v) ? list(v.map(nodeLine), '  ') : inline(v)];
       case 'edges':
         return [k, Array.isArray(v) ? list(v.map((e) => inline(e, EDGE_KEYS)), '  ') : inline(v)];
+      case 'leftOut':
+        return [k, Array.isArray(v) ? list(v.map((e) => inline(e)), '  ') : inline(v)];
       case 'training':
         return [k, trainingBlock(v, '  ')];
       case 'layout':

@@ -135,6 +135,14 @@ export const TrainingSchema = z
     batchSize: z.number().int().min(1).max(65536).default(256),
     metrics: z.array(z.enum(METRICS)).default([]),
     stages: z.array(StageSchema).optional().describe('Training stages run in order; weights flow from one to the next.'),
+    initFrom: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        "The starting weights: a run folder (or an imported model's <name>.weights folder) whose checkpoint the layers that match by name and shape load before the first stage; relative to this file. train --init-from overrides it; a resumed run continues from its own checkpoint.",
+      ),
   })
   .strict();
 export type TrainingSpec = z.infer<typeof TrainingSchema>;
@@ -148,6 +156,11 @@ export const GraphDocumentSchema = z
     name: z.string().min(1).max(200),
     description: z.string().max(5000).optional(),
     reproduces: z.string().max(1000).optional().describe('The tutorial this graph reproduces.'),
+    leftOut: z
+      .array(z.string().min(1).max(2000))
+      .max(10000)
+      .optional()
+      .describe('Layers of an imported model that the graph lacks (import --partial), one sentence each: each is a warning in the editor until the line is removed.'),
     nodes: z.array(NodeSchema),
     edges: z.array(EdgeSchema).default([]),
     training: TrainingSchema.default(TrainingSchema.parse({})),

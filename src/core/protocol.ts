@@ -20,7 +20,8 @@ export const TrainRequestSchema = z
     graphPath: z.string(),
     /** Folder that receives `<time>-<name>/` run folders, e.g. `<workspace>/.latent/runs`. */
     runsDir: z.string(),
-    epochs: z.number().int().min(1).optional(),
+    /** 0: score the starting weights and keep them as the run's checkpoint, without training. */
+    epochs: z.number().int().min(0).optional(),
     batchSize: z.number().int().min(1).optional(),
     backend: BackendPreferenceSchema.default('auto'),
     /** Dataset override in `--data` form. */

@@ -134,7 +134,7 @@ export type RunStage = z.infer<typeof RunStageSchema>;
 
 /** The settings a run was started with beyond the graph (CLI options, the extension's request). */
 export const RunOverridesSchema = z.object({
-  epochs: z.number().int().min(1).optional(),
+  epochs: z.number().int().min(0).optional(),
   batchSize: z.number().int().min(1).optional(),
   data: z.string().optional(),
   labelColumn: z.string().optional(),
@@ -290,7 +290,7 @@ export const CheckpointMetaSchema = z
     stageIndex: z.number().int().min(0),
     stageName: z.string(),
     stageEpoch: z.number().int().min(0),
-    stageEpochs: z.number().int().min(1),
+    stageEpochs: z.number().int().min(0),
     /** Completed epochs over all stages. */
     epochsCompleted: z.number().int().min(0),
     bestValLoss: z.number().nullable(),

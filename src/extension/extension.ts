@@ -68,7 +68,13 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('latentStudio.showFeatureMaps', trusted('Showing feature maps', (target?: RunTarget) => inspect.command('features', target))),
     vscode.commands.registerCommand('latentStudio.showLatentSpace', trusted('Showing the latent space', (target?: RunTarget) => inspect.command('latent', target))),
     // No trust needed: our own readers parse the files; nothing of the workspace runs.
-    vscode.commands.registerCommand('latentStudio.importModel', (uri?: vscode.Uri) => importModelCommand(channel, uri instanceof vscode.Uri ? uri : undefined)),
+    vscode.commands.registerCommand('latentStudio.importModel', (uri?: vscode.Uri) =>
+      importModelCommand(channel, uri instanceof vscode.Uri ? uri : undefined, async (graph) => {
+        // The imported model as it is: a run of 0 epochs holds its weights, then the test split scores them.
+        const runDir = await training.train(graph, undefined, { epochs: 0 });
+        if (runDir) await runs.evaluate(runDir);
+      }),
+    ),
     vscode.commands.registerCommand('latentStudio.exportGraphImage', (uri?: unknown) => exportGraphImage(editors, uri)),
     vscode.commands.registerCommand('latentStudio.selectDataset', (uri?: vscode.Uri) => selectDataset(activeGraphUri(uri))),
     vscode.commands.registerCommand('latentStudio.showTrainingPanel', () => panel.reveal()),

@@ -9,7 +9,11 @@ import { UserError } from '../core/errors';
 import { importModel } from '../run/importModel';
 import { showError } from './notify';
 
-export async function importModelCommand(log: vscode.LogOutputChannel, target?: vscode.Uri): Promise<void> {
+/**
+ * `evaluateAsImported` (trusted workspaces only: it runs the model) scores the graph's starting
+ * weights untrained (a run of 0 epochs) and evaluates that run on the test split.
+ */
+export async function importModelCommand(log: vscode.LogOutputChannel, target?: vscode.Uri, evaluateAsImported?: (graph: vscode.Uri) => Promise<void>): Promise<void> {
   const fromEditor = target ?? vscode.window.activeTextEditor?.document.uri;
   let model = fromEditor && /(\.json|\.keras|\.h5|\.hdf5)$/i.test(fromEditor.path) && !fromEditor.path.endsWith('.latent.json') ? fromEditor : undefined;
   if (!model) {
@@ -45,9 +49,15 @@ export async function importModelCommand(log: vscode.LogOutputChannel, target?: 
     log.info(`Imported ${model.fsPath} as ${done.graphFile} (${done.blocks} blocks, ${done.params} params); its weights: ${done.weightsDir}`);
     for (const s of done.skipped) log.warn(`left out: ${s}`);
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(done.graphFile), 'latentStudio.graphEditor');
-    void vscode.window.showInformationMessage(
-      vscode.l10n.t('Imported {0}: {1} blocks, {2} parameters. Its weights are in {3}: train from them with latent-studio train --init-from.', path.basename(model.fsPath), done.blocks, done.params.toLocaleString('en-US'), path.basename(done.weightsDir)),
-    );
+    const evaluate = vscode.l10n.t('Evaluate As Imported');
+    const actions = evaluateAsImported && vscode.workspace.isTrusted ? [evaluate] : [];
+    const graph = vscode.Uri.file(done.graphFile);
+    void vscode.window
+      .showInformationMessage(
+        vscode.l10n.t('Imported {0}: {1} blocks, {2} parameters. Training starts from its weights ({3}).', path.basename(model.fsPath), done.blocks, done.params.toLocaleString('en-US'), path.basename(done.weightsDir)),
+        ...actions,
+      )
+      .then((choice) => (choice === evaluate && evaluateAsImported ? evaluateAsImported(graph) : undefined));
   } catch (e) {
     void showError(vscode.l10n.t('Import failed: {0}', e instanceof Error ? e.message : String(e)));
   }

@@ -62,8 +62,12 @@ export class TrainingController implements vscode.Disposable {
     panel.onDidRequestStop(() => this.stop(this.panel.currentRunKey() ? vscode.Uri.parse(this.panel.currentRunKey()!) : undefined));
   }
 
-  /** Train the graph in `uri`; with `resume`, continue that run folder from its checkpoint instead. */
-  async train(uri: vscode.Uri, resume?: RunEntry): Promise<void> {
+  /**
+   * Train the graph in `uri`; with `resume`, continue that run folder from its checkpoint instead.
+   * `epochs: 0` scores the graph's starting weights (training.initFrom) and keeps them as the run's
+   * checkpoint, untrained. Resolves to the run folder of a run that ended well.
+   */
+  async train(uri: vscode.Uri, resume?: RunEntry, overrides: { epochs?: number } = {}): Promise<string | undefined> {
     const key = uri.toString();
     const name = path.basename(uri.fsPath);
     let text: string;
@@ -72,7 +76,7 @@ export class TrainingController implements vscode.Disposable {
       const snapshot = readGraphSnapshot(resume.runDir);
       if (!snapshot.ok) {
         void showError(vscode.l10n.t('{0} cannot be resumed: {1}.', resume.name, snapshot.error));
-        return;
+        return undefined;
       }
       text = snapshot.value;
     } else {
@@ -81,19 +85,19 @@ export class TrainingController implements vscode.Disposable {
     const parsed = parseJsonText(text);
     if (!parsed.ok) {
       void showError(vscode.l10n.t('{0} is not valid JSON (line {1}, column {2}): fix it before training.', name, parsed.error.line, parsed.error.column));
-      return;
+      return undefined;
     }
     const analysis = analyzeGraph(parsed.value);
     if (!analysis.ok) {
       const showProblems = vscode.l10n.t('Show Problems');
       const choice = await showError(graphProblemsSentence(name, analysis.problems, { before: 'training' }), showProblems);
       if (choice === showProblems) await vscode.commands.executeCommand('workbench.actions.view.problems');
-      return;
+      return undefined;
     }
     const running = this.active.get(key);
     if (running) {
       const answer = await vscode.window.showWarningMessage(vscode.l10n.t('{0} is already training. Stop that run and start a new one?', name), { modal: true }, vscode.l10n.t('Stop and Restart'));
-      if (answer !== 'Stop and Restart') return;
+      if (answer !== 'Stop and Restart') return undefined;
       running.session.cancel();
       await running.session.result.catch(() => undefined);
     }
@@ -112,8 +116,8 @@ export class TrainingController implements vscode.Disposable {
     const onMessage = (m: FromWorker): void => this.onWorkerMessage(key, m);
     const session: EngineSession =
       engine === 'pytorch'
-        ? new PytorchSession({ graphText: text, graphPath: uri.fsPath, runsDir, resumeFrom: resume?.runDir, cacheDir: defaultCacheDir(), python: await pythonChoices(uri) }, { onMessage, describeModels: (r) => tfjsTopologies(r, { env: workerEnv() }) })
-        : new TrainingSession({ graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir }, { onMessage, env: workerEnv() });
+        ? new PytorchSession({ graphText: text, graphPath: uri.fsPath, runsDir, resumeFrom: resume?.runDir, epochs: overrides.epochs, cacheDir: defaultCacheDir(), python: await pythonChoices(uri) }, { onMessage, describeModels: (r) => tfjsTopologies(r, { env: workerEnv() }) })
+        : new TrainingSession({ graphText: text, graphPath: uri.fsPath, runsDir, backend, resumeFrom: resume?.runDir, epochs: overrides.epochs }, { onMessage, env: workerEnv() });
     const active: ActiveRun = { uri, session, snapshot, eta: new EtaEstimator() };
     this.active.set(key, active);
     this.updateTrainingContext();
@@ -159,7 +163,11 @@ export class TrainingController implements vscode.Disposable {
     if ('done' in outcome) {
       const { done } = outcome;
       snapshot.status = done.stopped ? 'stopped' : 'completed';
-      snapshot.message = `${done.epochsCompleted} epoch(s), best val_loss ${done.bestValLoss?.toFixed(4) ?? '-'}`;
+      const start = snapshot.epochs.find((e) => e.epoch === 0)?.valLoss;
+      snapshot.message =
+        overrides.epochs === 0 && !done.stopped
+          ? `its starting weights, untrained: val_loss ${start?.toFixed(4) ?? '-'}`
+          : `${done.epochsCompleted} epoch(s), best val_loss ${done.bestValLoss?.toFixed(4) ?? '-'}`;
       this.panel.post(key, { type: 'status', status: snapshot.status, message: snapshot.message, run: snapshot.run });
       const openFolder = vscode.l10n.t('Open Run Folder');
       void vscode.window
@@ -168,6 +176,7 @@ export class TrainingController implements vscode.Disposable {
           openFolder,
         )
         .then((open) => open === openFolder && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(done.runDir)));
+      return done.stopped ? undefined : done.runDir;
     } else {
       const e = outcome.error;
       const message = e instanceof Error ? e.message : String(e);
@@ -179,6 +188,7 @@ export class TrainingController implements vscode.Disposable {
       this.panel.post(key, { type: 'status', status, message, run: snapshot.run });
       if (status === 'stopped') void showFailureWarning(vscode.l10n.t('Training {0}: {1}', run.graphName, message));
       else void showError(vscode.l10n.t('Training {0} failed: {1}', run.graphName, message));
+      return undefined;
     }
   }
 

@@ -7,6 +7,7 @@
  * Pure: no Node, no TensorFlow.js.
  */
 import { ACTIVATIONS, type Activation, NODE_ID_PATTERN } from '../core/format';
+import { groupAutoencoder } from './group';
 
 export interface KerasLayerConfig {
   readonly class_name: string;
@@ -28,8 +29,10 @@ interface Block {
 export interface ImportedGraph {
   /** The graph document, ready to write (canonical form is the caller's). */
   readonly document: Record<string, unknown>;
-  /** Keras layer name → block id (the block's tfjs layer name, which its weights are named by). */
+  /** Keras layer name → the graph's layer that takes its weights (the block id, or `<group>.<i>` inside an Encoder, Bottleneck or Decoder). */
   readonly blockOf: ReadonlyMap<string, string>;
+  /** The layers were grouped into Encoder / Bottleneck / Decoder blocks. */
+  readonly grouped: boolean;
   /** Layers left out with `partial`, each a sentence. */
   readonly skipped: readonly string[];
   /** Layers in the model. */
@@ -151,6 +154,8 @@ export interface KerasToGraphOptions {
   readonly partial?: boolean;
   /** Where the model came from, for the graph's description and for sentences. */
   readonly source: string;
+  /** Group a recognisable autoencoder into Encoder / Bottleneck / Decoder blocks (default true). */
+  readonly group?: boolean;
 }
 
 export function kerasToGraph(model: KerasModelConfig, opts: KerasToGraphOptions): ImportedGraph {
@@ -227,6 +232,8 @@ export function kerasToGraph(model: KerasModelConfig, opts: KerasToGraphOptions)
     formatVersion: 1,
     name: opts.name ?? model.config.name ?? 'Imported model',
     description: `Imported from ${opts.source}${skipped.length ? ` (partly: ${skipped.length} layer(s) left out)` : ''}.`,
+    // What --partial left out stays in the graph, a warning each in the editor (core/analyze.ts).
+    ...(skipped.length ? { leftOut: skipped } : {}),
     nodes: blocks,
     edges,
     // Top to bottom in the model's order, as the samples are laid out (Auto layout rearranges it).
@@ -238,5 +245,14 @@ export function kerasToGraph(model: KerasModelConfig, opts: KerasToGraphOptions)
       ...(classifier ? { metrics: ['accuracy'] } : {}),
     },
   };
-  return { document, blockOf, skipped, layerCount: layers.length };
+  // A chain that is an autoencoder the blocks express exactly: Encoder, Bottleneck and Decoder, as the samples draw it.
+  const chain = edges.length === blocks.length - 1 && edges.every((e, j) => e.from === blocks[j]!.id && e.to === blocks[j + 1]!.id);
+  const grouped = opts.group !== false && skipped.length === 0 && chain ? groupAutoencoder(document, blocks, (name) => idFor(name, used)) : undefined;
+  if (grouped) {
+    document.nodes = grouped.blocks;
+    document.edges = grouped.edges;
+    document.layout = Object.fromEntries(grouped.blocks.map((b, i) => [b.id, { x: 0, y: i * 150 }]));
+    for (const [name, id] of blockOf) blockOf.set(name, grouped.layerOf.get(id) ?? id);
+  }
+  return { document, blockOf, skipped, layerCount: layers.length, grouped: grouped !== undefined };
 }

@@ -1,8 +1,9 @@
 /**
  * `latent-studio import <model> --out <graph.latent.json>`: a TensorFlow.js layers model (ours or
  * anyone's model.json), a Keras 3 `.keras` or a Keras 2 `.h5` file as a graph file, and its weights as the graph's starting point: a folder
- * beside the graph (`<name>.weights/`) holding a checkpoint in the run-folder format, which
- * `train --init-from` (and so the first stage) loads layer by layer. Host-safe: no TensorFlow.js.
+ * beside the graph (`<name>.weights/`) holding a checkpoint in the run-folder format, which the
+ * graph names as its `training.initFrom`: both engines load it, layer by layer, before the first
+ * stage (as `train --init-from` does). Host-safe: no TensorFlow.js.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -23,6 +24,8 @@ export interface ImportRequest {
   readonly partial?: boolean;
   readonly overwrite?: boolean;
   readonly name?: string;
+  /** Group a recognisable autoencoder into Encoder / Bottleneck / Decoder blocks (default true). */
+  readonly group?: boolean;
 }
 
 export interface ImportedModel {
@@ -31,6 +34,8 @@ export interface ImportedModel {
   readonly blocks: number;
   readonly params: number;
   readonly skipped: readonly string[];
+  /** The layers were grouped into Encoder / Bottleneck / Decoder blocks. */
+  readonly grouped: boolean;
 }
 
 /** Where a layer's weight goes in our layers' weights, by its Keras name. */
@@ -71,7 +76,7 @@ export async function importModel(req: ImportRequest): Promise<ImportedModel> {
   const { config, weights } = await readModel(source);
   let imported;
   try {
-    imported = kerasToGraph(config, { source: path.basename(source), partial: req.partial, name: req.name });
+    imported = kerasToGraph(config, { source: path.basename(source), partial: req.partial, name: req.name, group: req.group });
   } catch (e) {
     if (e instanceof ImportError) throw new UserError(e.message, source);
     throw e;
@@ -101,7 +106,9 @@ export async function importModel(req: ImportRequest): Promise<ImportedModel> {
     specs.push({ name: `layer/${block}/${index}`, shape: [...w.shape], dtype: 'float32' });
     parts.push(w.values);
   }
-  const text = serializeGraph(imported.document);
+  // The graph starts from the model's weights (training.initFrom, relative to the graph file): training and evaluating it begin with the model itself.
+  const document = { ...imported.document, training: { ...(imported.document.training as Record<string, unknown>), initFrom: path.basename(weightsDir) } };
+  const text = serializeGraph(document);
   const parsed = parseJsonText(text);
   const analysis = parsed.ok ? analyzeGraph(parsed.value) : undefined;
   const params = analysis?.totals.params ?? 0;
@@ -140,5 +147,5 @@ export async function importModel(req: ImportRequest): Promise<ImportedModel> {
   writeFileAtomic(path.join(checkpointDir, weightsFile), bytes);
   writeRunJson(weightsDir, 'checkpoint', meta);
   writeFileAtomic(graphFile, text);
-  return { graphFile, weightsDir, blocks: (imported.document.nodes as unknown[]).length, params, skipped: imported.skipped };
+  return { graphFile, weightsDir, blocks: (imported.document.nodes as unknown[]).length, params, skipped: imported.skipped, grouped: imported.grouped };
 }

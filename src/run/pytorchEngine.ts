@@ -161,7 +161,7 @@ export class PytorchSession {
       path.join(codeDir, 'train.py'),
       '--json',
       ...(req.resumeFrom ? ['--resume', runDir] : ['--run-dir', runDir]),
-      ...(req.epochs ? ['--epochs', String(req.epochs)] : []),
+      ...(req.epochs !== undefined ? ['--epochs', String(req.epochs)] : []),
       ...(req.batchSize ? ['--batch-size', String(req.batchSize)] : []),
       ...(req.limitSamples ? ['--limit', String(req.limitSamples)] : []),
       ...(req.data ? ['--data', req.data] : []),

@@ -172,10 +172,10 @@ function checkResumable(saved: SavedRun, stages: readonly ResolvedStage[]): void
  * Load another run's checkpoint into the layers that match by name and shape (`initFrom`); refuses
  * a folder without a checkpoint, and a checkpoint of which no layer matches.
  */
-function initFromRun(compiled: CompiledGraph, initFrom: string, send: Send): string {
+function initFromRun(compiled: CompiledGraph, initFrom: string, send: Send, what = `--init-from ${initFrom}`): string {
   const dir = path.resolve(initFrom);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new TrainingError(`--init-from ${initFrom}: no such run folder`);
-  if (!readCheckpointMeta(dir)) throw new TrainingError(`--init-from ${initFrom}: the run has no checkpoint (it ended before its first epoch did), so there are no weights to start from`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new TrainingError(`${what}: no such run folder`);
+  if (!readCheckpointMeta(dir)) throw new TrainingError(`${what}: the run has no checkpoint (it ended before its first epoch did), so there are no weights to start from`);
   const ckpt = loadCheckpoint(dir);
   try {
     const matched = applyMatchingLayerWeights(compiled, ckpt);
@@ -183,7 +183,7 @@ function initFromRun(compiled: CompiledGraph, initFrom: string, send: Send): str
     if (matched.loaded.length === 0) {
       const shapes = matched.mismatched.slice(0, 3).map((m) => `"${m.layer}" is ${m.graph} here but ${m.checkpoint} there`);
       throw new TrainingError(
-        `--init-from ${initFrom}: none of its checkpoint's layers match this graph's ${total} layers with weights by name and shape${shapes.length ? ` (${shapes.join('; ')})` : ''}: nothing to start from`,
+        `${what}: none of its checkpoint's layers match this graph's ${total} layers with weights by name and shape${shapes.length ? ` (${shapes.join('; ')})` : ''}: nothing to start from`,
       );
     }
     const kept = [
@@ -300,7 +300,15 @@ async function prepareClaimed(request: ResolvedTrainRequest, send: Send, lock: H
       checkpoint = loadCheckpoint(saved.runDir, { graphSha256 });
       applyLayerWeights(compiled, checkpoint);
     }
-    const initFrom = request.initFrom !== undefined ? initFromRun(compiled, request.initFrom, send) : saved?.config.initFrom;
+    // The starting weights: --init-from, else the graph's training.initFrom (relative to the graph file); a resumed run has its own.
+    const fromGraph = data.doc.training.initFrom;
+    const initFrom = saved
+      ? saved.config.initFrom
+      : request.initFrom !== undefined
+        ? initFromRun(compiled, request.initFrom, send)
+        : fromGraph !== undefined
+          ? initFromRun(compiled, path.resolve(path.dirname(graphPath), fromGraph), send, `training.initFrom "${fromGraph}" (in ${path.basename(graphPath)})`)
+          : undefined;
     const dispose = (): void => {
       checkpoint?.dispose();
       compiled.dispose();

@@ -95,6 +95,11 @@ async function runFitStage(ctx: StageContext, stage: ResolvedStage, stageIndex: 
       // Epoch 0: where the stage starts, so curves and tests can see how far it moved.
       recorder.epoch((await epochRecord(ctx, stage, stageIndex, model, 0, null)).record);
     }
+    if (stage.epochs === 0) {
+      // --epochs 0: the starting weights (an imported model, --init-from) scored and kept as the run's checkpoint, untrained.
+      await recorder.checkpoint(run.compiled, optimizer, { stageIndex, stageName: stage.name, stageEpoch: 0, stageEpochs: 0, graphSha256: run.graphSha256, optimizerName: stage.optimizer, rngState: ctx.rng.state, order });
+      return false;
+    }
     ctx.snapshot.take(run.compiled);
     const { stopped } = await fit(
       {
@@ -149,8 +154,9 @@ async function trainStages(ctx: StageContext): Promise<{ stopped: boolean; lastM
       continue;
     }
     lastModel = run.compiled.modelForOutput(stage.outputId);
-    // Finished before the run was interrupted: its weights are in the checkpoint already.
-    if (done[stageIndex]! >= stage.epochs) continue;
+    // Finished before the run was interrupted: its weights are in the checkpoint already (a stage of 0 epochs is finished once checkpointed).
+    const at = run.saved?.checkpoint;
+    if (done[stageIndex]! >= stage.epochs && (stage.epochs > 0 || (at !== undefined && stageIndex <= at.stageIndex))) continue;
     if (await runFitStage(ctx, stage, stageIndex, done[stageIndex]!)) return { stopped: true, lastModel };
   }
   return { stopped: false, lastModel };
@@ -178,7 +184,7 @@ export async function train(request: ResolvedTrainRequest, send: Send, cancel: C
       if (!stopped) await scorePretrainedAfter(ctx);
       if (lastModel) {
         await saveModel(lastModel, path.join(recorder.runDir, RUN_FILES.model));
-        if (recorder.epochsCompleted === 0) send({ type: 'log', level: 'info', message: 'Stopped before the first epoch ended; the model is saved untrained.' });
+        if (stopped && recorder.epochsCompleted === 0) send({ type: 'log', level: 'info', message: 'Stopped before the first epoch ended; the model is saved untrained.' });
       }
       recorder.finish(stopped);
       return { runDir: recorder.runDir, backend: run.backend.name, stopped, epochsCompleted: recorder.epochsCompleted, bestValLoss: recorder.bestValLoss };

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import * as tf from '../../src/backend/tf';
+import { loadTfjsFolder } from '../helpers/tfjsFolder';
 import '../../src/compile/customLayers';
 import { loadMnist } from '../../src/data/index';
 import { ROOT, SAMPLES_DIR } from '../helpers/samples';
@@ -31,14 +32,6 @@ before(async () => {
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
 });
-
-/** A tfjs layers model from an export folder (model.json + its weight files). */
-async function loadTfjs(dir: string): Promise<tf.LayersModel> {
-  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
-  const data = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths).map((p) => fs.readFileSync(path.join(dir, p))));
-  const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData }));
-}
 
 test('a trained classifier run as ONNX: onnxruntime gives the tfjs models\' outputs on real digits, with the run\'s metadata', async () => {
   const graph = path.join(SAMPLES_DIR, 'autoencoder-classifier.latent.json');
@@ -71,11 +64,11 @@ test('a trained classifier run as ONNX: onnxruntime gives the tfjs models\' outp
     assert.equal((JSON.parse(meta.normalization!) as { method: string }).method, 'unit');
     assert.equal(Number(meta.anomalyThreshold), threshold);
 
-    const reference = await loadTfjs(path.join(tfjsDir, m.name));
+    const reference = await loadTfjsFolder(path.join(tfjsDir, m.name));
     const inShape = reference.inputs[0]!.shape.slice(1) as number[];
     const size = inShape.reduce((a, b) => a * b, 1);
     // The decoder takes codes: the encoder's of the same digits.
-    const x = m.name === 'decoder' ? ((await loadTfjs(path.join(tfjsDir, 'encoder'))).predict(tf.tensor(images, [n, 784])) as tf.Tensor).dataSync() as Float32Array : images;
+    const x = m.name === 'decoder' ? ((await loadTfjsFolder(path.join(tfjsDir, 'encoder'))).predict(tf.tensor(images, [n, 784])) as tf.Tensor).dataSync() as Float32Array : images;
     assert.equal(x.length, n * size);
     const expected = (reference.predict(tf.tensor(x, [n, ...inShape])) as tf.Tensor).dataSync();
     const session = await ort.InferenceSession.create(m.file);

@@ -218,6 +218,30 @@ test('Import Model turns the model.json open in the editor into a graph beside i
   const editor = await webviewWith(vscode, 'btn-train', 'the imported graph in the graph editor', 30_000);
   await waitUntil(() => editor.locator('[data-testid^="shape-"]').count(), (n) => n >= 3, 'its blocks drawn', 20_000);
   await vscode.screenshot('9-imported');
+
+  // Evaluate As Imported: a run of 0 epochs holds the model's own weights, then the test split scores them.
+  const runsDir = path.join(workspace, '.latent', 'runs');
+  const before = new Set(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []);
+  await vscode.clickNotificationButton(/Imported model\.json: \d+ blocks/, 'Evaluate As Imported');
+  const evaluated = await waitUntil(
+    async () =>
+      (fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [])
+        .filter((n) => !before.has(n))
+        .map((n) => path.join(runsDir, n))
+        .find((d) => fs.existsSync(path.join(d, 'evaluation.json'))),
+    (d) => d !== undefined,
+    'the imported model evaluated on the test split',
+    120_000,
+  );
+  const config = JSON.parse(fs.readFileSync(path.join(evaluated!, 'config.json'), 'utf8')) as { graphFile: string; initFrom?: string };
+  assert.equal(config.graphFile, graph);
+  assert.equal(config.initFrom, path.join(dir, 'imported.weights'));
+  const status = JSON.parse(fs.readFileSync(path.join(evaluated!, 'run.json'), 'utf8')) as { status: string; epochsCompleted: number };
+  assert.deepEqual([status.status, status.epochsCompleted], ['completed', 0]);
+  const evaluation = JSON.parse(fs.readFileSync(path.join(evaluated!, 'evaluation.json'), 'utf8')) as { loss: number; split: string };
+  assert.equal(evaluation.split, 'test');
+  assert.ok(Number.isFinite(evaluation.loss) && evaluation.loss > 0, `the test loss of the imported weights: ${evaluation.loss}`);
+  await vscode.screenshot('10-imported-evaluated');
 });
 
 test('Select Dataset writes the choice into the graph as an undoable edit', async () => {

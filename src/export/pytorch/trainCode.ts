@@ -75,6 +75,7 @@ export function pytorchTrainCode(analysis: GraphAnalysis, meta: TrainCodeMeta): 
     normalize: t.normalize ?? null,
     resize: t.resize ?? null,
     labelColumn: t.labelColumn ?? null,
+    initFrom: t.initFrom ?? null,
     inputShape: [...analysis.nodes.get(analysis.inputId)!.outputShape!],
     stages: trainingPlan(analysis),
   };

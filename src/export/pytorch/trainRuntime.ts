@@ -678,7 +678,7 @@ class Context:
 def stage_plan(args):
     stages = [dict(s) for s in CONFIG["stages"]]
     for s in stages:
-        if args.epochs:
+        if args.epochs is not None:
             s["epochs"] = args.epochs
         if args.batch_size:
             s["batchSize"] = args.batch_size
@@ -701,13 +701,14 @@ def repr_name(name):
     return f'"{name}"'
 
 
-def init_from(ctx, run_dir):
-    """--init-from: another run's checkpoint loaded into the layers that match by name and shape (each layer whole or not at all); the others keep their initial weights."""
+def init_from(ctx, run_dir, what=None):
+    """--init-from (or the graph's training.initFrom): another run's checkpoint loaded into the layers that match by name and shape (each layer whole or not at all); the others keep their initial weights."""
+    what = what or f"--init-from {run_dir}"
     manifest = os.path.join(os.path.abspath(run_dir), "checkpoint", "checkpoint.json")
     if not os.path.isdir(run_dir):
-        raise SystemExit(f"--init-from {run_dir}: no such run folder")
+        raise SystemExit(f"{what}: no such run folder")
     if not os.path.exists(manifest):
-        raise SystemExit(f"--init-from {run_dir}: the run has no checkpoint (it ended before its first epoch did), so there are no weights to start from")
+        raise SystemExit(f"{what}: the run has no checkpoint (it ended before its first epoch did), so there are no weights to start from")
     arrays = graph_models.read_weights_file(manifest)
     loaded, mismatched, missing = [], [], []
     shapes = lambda xs: " ".join("none" if x is None else "[" + ", ".join(str(d) for d in x) + "]" for x in xs)
@@ -728,7 +729,7 @@ def init_from(ctx, run_dir):
     total = len(loaded) + len(mismatched) + len(missing)
     if not loaded:
         detail = "; ".join(f'"{n}" is {g} here but {c} there' for n, g, c in mismatched[:3])
-        raise SystemExit(f"--init-from {run_dir}: none of its checkpoint's layers match this graph's {total} layers with weights by name and shape{f' ({detail})' if detail else ''}: nothing to start from")
+        raise SystemExit(f"{what}: none of its checkpoint's layers match this graph's {total} layers with weights by name and shape{f' ({detail})' if detail else ''}: nothing to start from")
     kept = ([f"{len(missing)} not in that run ({', '.join(missing)})"] if missing else []) + ([f"{len(mismatched)} of another shape ({', '.join(n for n, _, _ in mismatched)})"] if mismatched else [])
     message = f"Started from {os.path.basename(os.path.abspath(run_dir))}: loaded {len(loaded)} of {total} layers ({', '.join(loaded)})" + (f"; kept the initial weights of {' and '.join(kept)}" if kept else "") + "."
     ctx.events.emit("log", message, level="info", message=message)
@@ -901,6 +902,9 @@ def run_fit_stage(ctx, stage_index, stage, done, resume_state):
             ctx.events.emit("epoch", epoch_text(record), record=record, preview=picture, classifier=classifier)
         ctx.dist.barrier()
         kept = snapshot(ctx)
+    if stage["epochs"] == 0 and ctx.dist.main:
+        # --epochs 0: the starting weights (an imported model, --init-from) scored and kept as the run's checkpoint, untrained.
+        save_checkpoint(ctx, stage_index, stage, 0, optimizer, order)
     return False
 
 
@@ -1151,6 +1155,11 @@ def write_config(ctx, args, stages, resumed):
 RUN_STAGE_FIELDS = {"name", "kind", "outputId", "target", "loss", "optimizer", "learningRate", "epochs", "batchSize", "metrics", "freeze", "encoder", "skipped"}
 
 
+def has_start_weights(args):
+    """--weights, or weights.json beside this script (an export with --run: the run's trained weights, which come after the graph's starting point)."""
+    return bool(args.weights) or os.path.exists(os.path.join(HERE, "weights.json"))
+
+
 def load_start_weights(ctx, args):
     """The first stage's starting point: --weights, else weights.json beside this script (an export with --run)."""
     manifest = args.weights or (os.path.join(HERE, "weights.json") if os.path.exists(os.path.join(HERE, "weights.json")) else None)
@@ -1224,6 +1233,11 @@ def train_main(args):
     elif args.init_from:
         init_from(ctx, args.init_from)
         ctx.init_from = os.path.abspath(args.init_from)
+    elif CONFIG.get("initFrom") and not has_start_weights(args):
+        # The graph's starting weights (training.initFrom, relative to the graph file), as Latent Studio's engine takes them.
+        start = os.path.abspath(os.path.join(CONFIG["dataDir"], CONFIG["initFrom"]))
+        init_from(ctx, start, f'training.initFrom "{CONFIG["initFrom"]}" (in {CONFIG["graphFile"]})')
+        ctx.init_from = start
     else:
         load_start_weights(ctx, args)
     ctx.epochs_completed = meta["epochsCompleted"] if meta else 0
@@ -1266,7 +1280,8 @@ def train_main(args):
                 last_model = (LAYERWISE.get(i) or {}).get("headModel") or last_model
                 continue
             last_model = stage["model"]
-            if done[i] >= stage["epochs"]:
+            # Finished before the run was interrupted (a stage of 0 epochs is finished once checkpointed).
+            if done[i] >= stage["epochs"] and (stage["epochs"] > 0 or (meta is not None and i <= meta["stageIndex"])):
                 continue
             if run_fit_stage(ctx, i, stage, done[i], resume_state if i == (meta or {}).get("stageIndex") else None):
                 stopped = True
@@ -1315,7 +1330,10 @@ def evaluate_main(args):
         fit = [i for i, s in enumerate(stages) if s["kind"] == "fit"]
         stage_index = ([i for i in fit if i <= meta["stageIndex"]] or fit)[-1]
     else:
-        load_start_weights(ctx, args)
+        if CONFIG.get("initFrom") and not has_start_weights(args):
+            init_from(ctx, os.path.abspath(os.path.join(CONFIG["dataDir"], CONFIG["initFrom"])), f'training.initFrom "{CONFIG["initFrom"]}" (in {CONFIG["graphFile"]})')
+        else:
+            load_start_weights(ctx, args)
         stage_index = [i for i, s in enumerate(stages) if s["kind"] == "fit"][-1]
     stage = stages[stage_index]
     prepare_data(ctx, args)
@@ -1341,6 +1359,16 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 0")
+    return value
+
+
 def stage_list(text):
     if text.strip() == "all":
         return None
@@ -1352,7 +1380,7 @@ def stage_list(text):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=f"Train {CONFIG['graphName']} with PyTorch as Latent Studio trains it, into a Latent Studio run folder.")
-    p.add_argument("--epochs", type=positive_int, help="epochs per stage (overrides the graph)")
+    p.add_argument("--epochs", type=non_negative_int, help="epochs per stage (overrides the graph); 0 scores the starting weights and keeps them as the run's checkpoint, untrained")
     p.add_argument("--batch-size", type=positive_int, help="batch size per process (overrides the graph)")
     p.add_argument("--limit", type=positive_int, help="train on at most n samples (quick checks)")
     p.add_argument("--out", default=os.path.join(".latent", "runs"), help="folder for run folders (default ./.latent/runs)")
@@ -1365,7 +1393,7 @@ def parse_args(argv=None):
     p.add_argument("--init-from", metavar="RUN_DIR", help="start from another run's checkpoint: the layers whose names and shapes match (e.g. --stage classifier --init-from <autoencoder run>)")
     p.add_argument("--weights", help="start from this weights manifest (default: weights.json beside train.py, if there)")
     p.add_argument("--builtin-dir", help="folder with mnist.npz / fashion-mnist.npz (default: beside train.py)")
-    p.add_argument("--evaluate", action="store_true", help="print the test loss and metrics of the weights (--run's checkpoint, else --weights / weights.json) as JSON")
+    p.add_argument("--evaluate", action="store_true", help="print the test loss and metrics of the weights (--run's checkpoint, else --weights / weights.json, else the graph's training.initFrom) as JSON")
     p.add_argument("--run", help="with --evaluate: a run folder")
     p.add_argument("--split", choices=["test", "validation"], default="test", help="with --evaluate: which split")
     p.add_argument("--eval-limit", type=positive_int, help="with --evaluate: score at most n samples")
